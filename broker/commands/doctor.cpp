@@ -1,0 +1,91 @@
+// `para-broker doctor`: is Docker reachable, are the vault and key files
+// private, and what to do about it when they are not.
+
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "broker/commands/commands.hpp"
+#include "broker/docker/docker_client.hpp"
+#include "core/files.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pb::broker::commands {
+namespace {
+
+struct Check {
+  std::string name;
+  bool ok;
+  std::string detail;
+  int exit_code = 0;  // what a failing check means for the process
+};
+
+Check check_dir(const fs::path& dir, const std::string& what) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec))
+    return {what, true, dir.string() + " does not exist yet; it is created with mode 0700 on first use"};
+  Status s = check_private_dir(dir, what);
+  if (!s.ok()) return {what, false, s.error().message, exit_code(s.error().kind)};
+  return {what, true, dir.string() + " is private (0700, yours)"};
+}
+
+Check check_key_file(const fs::path& key) {
+  struct stat st {};
+  if (::lstat(key.c_str(), &st) != 0)
+    return {"key file", true, key.string() + " does not exist yet; 'para-broker vault init' creates it"};
+  if (!S_ISREG(st.st_mode)) return {"key file", false, key.string() + " is not a regular file; remove it", 7};
+  if ((st.st_mode & 077) != 0)
+    return {"key file", false, key.string() + " can be read by others; fix it with: chmod 600 " + key.string(), 7};
+  return {"key file", true, key.string() + " is private (0600)"};
+}
+
+struct Options {
+  bool json = false;
+};
+
+}  // namespace
+
+CommandSpec doctor_spec() {
+  return {"doctor", "Check Docker reachability, vault permissions and the key provider", "para-broker doctor",
+          [](CLI::App& app) -> Handler {
+            auto opt = std::make_shared<Options>();
+            app.add_flag("--json", opt->json, "Machine-readable report (schema 1)");
+            return [opt](Context& ctx) -> Result<int> {
+              std::vector<Check> checks;
+              auto docker = ctx.docker();
+              if (docker.ok()) {
+                auto v = (*docker)->version();
+                if (v.ok())
+                  checks.push_back({"docker", true,
+                                    (*docker)->endpoint() + " answers: Docker " + v->server_version + ", API " + v->api_version});
+                else
+                  checks.push_back({"docker", false, v.error().message, exit_code(v.error().kind)});
+              } else {
+                checks.push_back({"docker", false, docker.error().message, exit_code(docker.error().kind)});
+              }
+              checks.push_back(check_dir(ctx.paths.vault_home, "vault directory"));
+              checks.push_back(check_key_file(ctx.paths.key_file));
+              checks.push_back(check_dir(ctx.paths.cache_dir, "probe cache"));
+
+              int rc = 0;
+              for (const auto& c : checks)
+                if (!c.ok && rc == 0) rc = c.exit_code == 0 ? 1 : c.exit_code;
+              if (opt->json) {
+                nlohmann::json j = {{"schema", 1}, {"ok", rc == 0}, {"checks", nlohmann::json::array()}};
+                for (const auto& c : checks)
+                  j["checks"].push_back({{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}});
+                ctx.out << j.dump(2) << "\n";
+              } else {
+                for (const auto& c : checks)
+                  ctx.out << (c.ok ? "ok    " : "FIX   ") << c.name << ": " << c.detail << "\n";
+              }
+              return rc;
+            };
+          }};
+}
+
+}  // namespace pb::broker::commands

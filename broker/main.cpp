@@ -1,0 +1,3 @@
+#include "broker/run.hpp"
+
+int main(int argc, char** argv) { return pb::broker::run(argc, argv); }

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "broker/command.hpp"
+
+namespace pb::broker {
+
+/// The whole program: parses argv, runs one command, maps errors to exit codes.
+int run(int argc, char** argv);
+
+/// Same, with injectable streams and context (tests).
+int run(const std::vector<std::string>& args, Context& ctx);
+
+}  // namespace pb::broker

@@ -1,0 +1,176 @@
+#include "core/files.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "core/c_handles.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pb {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char k_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s(10, 'x');
+  for (auto& c : s) c = k_chars[rng() % (sizeof(k_chars) - 1)];
+  return s;
+}
+
+Error io_error(std::string_view op, const fs::path& path, int err) {
+  ErrorKind kind = ErrorKind::failure;
+  return fail(kind, std::string(op) + " " + path.string() + " failed: " + errno_text(err));
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(fs::path target, fs::path temp, int fd)
+    : m_target(std::move(target)), m_temp(std::move(temp)), m_fd(fd) {}
+
+AtomicFile::AtomicFile(AtomicFile&& o) noexcept
+    : m_target(std::move(o.m_target)),
+      m_temp(std::move(o.m_temp)),
+      m_fd(std::exchange(o.m_fd, -1)),
+      m_committed(std::exchange(o.m_committed, true)) {}
+
+Result<AtomicFile> AtomicFile::create(const fs::path& target, unsigned mode) {
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    fs::path temp = dir / ("." + target.filename().string() + ".tmp-" + random_suffix());
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd >= 0) {
+      ::fchmod(fd, mode);  // the umask must not widen or narrow what we asked for
+      return AtomicFile(target, std::move(temp), fd);
+    }
+    if (errno != EEXIST) return io_error("creating a temp file for", target, errno);
+  }
+  return fail(ErrorKind::failure, "could not create a temp file for " + target.string());
+}
+
+AtomicFile::~AtomicFile() {
+  if (m_fd >= 0) ::close(m_fd);
+  if (!m_committed && !m_temp.empty()) ::unlink(m_temp.c_str());
+}
+
+Status AtomicFile::write(ByteSpan data) {
+  const auto* p = data.data();
+  std::size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(m_fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("writing", m_target, errno);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+Status AtomicFile::commit() {
+  if (::fsync(m_fd) != 0) return io_error("syncing", m_target, errno);
+  if (::close(std::exchange(m_fd, -1)) != 0) return io_error("closing", m_target, errno);
+  if (::rename(m_temp.c_str(), m_target.c_str()) != 0) return io_error("renaming onto", m_target, errno);
+  m_committed = true;
+  return fsync_dir(m_target.has_parent_path() ? m_target.parent_path() : fs::path("."));
+}
+
+Status write_file_atomic(const fs::path& target, ByteSpan data, unsigned mode) {
+  PB_TRY(auto file, AtomicFile::create(target, mode));
+  PB_TRY_STATUS(file.write(data));
+  return file.commit();
+}
+
+Result<SecureBytes> read_file(const fs::path& path, std::uint64_t max_size) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return fail(ErrorKind::not_found, "file " + path.string() + " does not exist");
+    return io_error("opening", path, errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error("reading", path, errno);
+  if (!S_ISREG(st.st_mode)) return fail(ErrorKind::unsafe_input, path.string() + " is not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > max_size)
+    return fail(ErrorKind::unsafe_input, path.string() + " is larger than " + std::to_string(max_size) + " bytes");
+  SecureBytes out;
+  out.reserve(static_cast<std::size_t>(st.st_size));
+  std::uint8_t buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      secure_wipe(buf, sizeof buf);
+      return io_error("reading", path, errno);
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<std::size_t>(n) > max_size) {
+      secure_wipe(buf, sizeof buf);
+      return fail(ErrorKind::unsafe_input, path.string() + " is larger than " + std::to_string(max_size) + " bytes");
+    }
+    out.insert(out.end(), buf, buf + n);
+  }
+  secure_wipe(buf, sizeof buf);
+  return out;
+}
+
+Status fsync_dir(const fs::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return io_error("opening directory", dir, errno);
+  if (::fsync(fd.get()) != 0 && errno != EINVAL) return io_error("syncing directory", dir, errno);
+  return {};
+}
+
+FileLock::FileLock(FileLock&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)) {}
+
+FileLock::~FileLock() {
+  if (m_fd >= 0) ::close(m_fd);  // closing the descriptor releases the flock
+}
+
+Result<FileLock> FileLock::acquire(const fs::path& path, Mode mode) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return io_error("opening lock file", path, errno);
+  const int op = mode == Mode::exclusive ? LOCK_EX : LOCK_SH;
+  while (::flock(fd, op) != 0) {
+    if (errno == EINTR) continue;
+    int err = errno;
+    ::close(fd);
+    return io_error("locking", path, err);
+  }
+  return FileLock(fd);
+}
+
+Status check_private_dir(const fs::path& dir, std::string_view what) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) return io_error(std::string("checking ") + std::string(what), dir, errno);
+  if (!S_ISDIR(st.st_mode))
+    return fail(ErrorKind::unsafe_input, std::string(what) + " " + dir.string() + " is not a directory; remove it or point the setting elsewhere");
+  if (st.st_uid != ::geteuid())
+    return fail(ErrorKind::unsafe_input, std::string(what) + " " + dir.string() + " belongs to uid " + std::to_string(st.st_uid) +
+                                             ", not to you; use a directory of your own");
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    return fail(ErrorKind::unsafe_input, std::string(what) + " " + dir.string() +
+                                             " can be written by others; fix it with: chmod 700 " + dir.string());
+  return {};
+}
+
+Status ensure_private_dir(const fs::path& dir, std::string_view what) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    // Parents the user does not own are not ours to tighten; only the leaf is made 0700.
+    fs::create_directories(dir, ec);
+    if (ec) return fail(ErrorKind::failure, "creating " + std::string(what) + " " + dir.string() + " failed: " + ec.message());
+    if (::chmod(dir.c_str(), 0700) != 0) return io_error("setting the mode of", dir, errno);
+  }
+  return check_private_dir(dir, what);
+}
+
+}  // namespace pb
