@@ -4,6 +4,7 @@
 // Never call *_free / close() by hand on these handles.
 
 #include <archive.h>
+#include <archive_entry.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
