@@ -1,0 +1,38 @@
+#include "probes/cache.hpp"
+
+#include <string_view>
+
+#include "core/files.hpp"
+
+namespace pb::probes {
+
+Result<std::filesystem::path> ProbeCache::file_for(const std::string& image_id) const {
+  std::string_view id = image_id;
+  if (id.starts_with("sha256:")) id.remove_prefix(7);
+  bool hex = !id.empty() && id.size() <= 128;
+  for (char c : id)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) hex = false;
+  if (!hex) return fail(ErrorKind::unsafe_input, "image ID '" + image_id.substr(0, 80) + "' is not a sha256 digest");
+  return m_dir / ("probe-" + std::string(id) + ".json");
+}
+
+std::optional<ProbeReport> ProbeCache::load(const std::string& image_id, const std::string& knowledge_version) const {
+  auto file = file_for(image_id);
+  if (!file) return std::nullopt;
+  std::error_code ec;
+  if (!std::filesystem::exists(*file, ec)) return std::nullopt;
+  if (!check_private_dir(m_dir, "probe cache").ok()) return std::nullopt;
+  auto bytes = read_file(*file, 1024 * 1024);
+  if (!bytes) return std::nullopt;
+  auto report = report_from_json(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+  if (!report || report->image_id != image_id || report->knowledge_version != knowledge_version) return std::nullopt;
+  return std::move(report).value();
+}
+
+Status ProbeCache::store(const ProbeReport& report) const {
+  PB_TRY(auto file, file_for(report.image_id));
+  PB_TRY_STATUS(ensure_private_dir(m_dir, "probe cache"));
+  return write_file_atomic(file, as_bytes(report_to_json(report, -1)), 0600);
+}
+
+}  // namespace pb::probes
