@@ -1,0 +1,131 @@
+#include "tests/support/fake_api_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+
+namespace pb::test {
+
+namespace {
+
+std::optional<std::string> optional_string(const nlohmann::json& line, const char* key) {
+  auto it = line.find(key);
+  if (it == line.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+std::string string_or_empty(const nlohmann::json& line, const char* key) {
+  return optional_string(line, key).value_or("");
+}
+
+}  // namespace
+
+FakeApi::FakeApi(int max_seconds) {
+  std::random_device rd;
+  m_dir = fs::temp_directory_path() / ("pb-fake-api-" + std::to_string(rd()) + std::to_string(::getpid()));
+  fs::create_directories(m_dir);
+  m_record = m_dir / "requests.jsonl";
+  std::ofstream(m_record).flush();
+
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  std::vector<std::string> args{PB_FAKE_API_BINARY, "--port", "0", "--record", m_record.string(), "--max-seconds",
+                                std::to_string(max_seconds)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int rc = posix_spawn(&m_pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(out[1]);
+  if (rc != 0) {
+    close(out[0]);
+    m_pid = -1;
+    throw std::runtime_error("cannot start " + std::string(PB_FAKE_API_BINARY));
+  }
+  // The first line on stdout is the port; wait for it at most 10 s.
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd{out[0], POLLIN, 0};
+    if (poll(&pfd, 1, 200) <= 0) continue;
+    char buf[64];
+    ssize_t n = read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    line.append(buf, static_cast<std::size_t>(n));
+  }
+  close(out[0]);
+  try {
+    m_port = static_cast<unsigned short>(std::stoi(line));
+  } catch (const std::exception&) {
+    m_port = 0;
+  }
+  if (m_port == 0) {
+    stop();
+    throw std::runtime_error("pb_fake_api did not report its port");
+  }
+}
+
+FakeApi::~FakeApi() {
+  stop();
+  std::error_code ec;
+  fs::remove_all(m_dir, ec);
+}
+
+std::string FakeApi::base_url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+
+void FakeApi::stop() {
+  if (m_pid <= 0) return;
+  kill(m_pid, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 50; ++i) {
+    if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+      m_pid = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(m_pid, SIGKILL);
+  waitpid(m_pid, &status, 0);
+  m_pid = -1;
+}
+
+std::vector<RecordedRequest> FakeApi::requests() const {
+  std::vector<RecordedRequest> result;
+  std::ifstream in(m_record);
+  std::string text;
+  while (std::getline(in, text)) {
+    auto line = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!line.is_object()) continue;  // a line still being written
+    result.push_back({string_or_empty(line, "method"), string_or_empty(line, "target"),
+                      string_or_empty(line, "host"), optional_string(line, "authorization"),
+                      optional_string(line, "x_api_key")});
+  }
+  return result;
+}
+
+bool FakeApi::saw_authorization(const std::string& value) const {
+  for (const auto& r : requests()) {
+    if (r.authorization == value) return true;
+  }
+  return false;
+}
+
+}  // namespace pb::test
