@@ -1,0 +1,816 @@
+#include "broker/docker/engine_client.hpp"
+
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstring>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include "broker/docker/http_channel.hpp"
+
+namespace pb::broker::docker {
+
+using nlohmann::json;
+
+int compare_api_versions(const std::string& a, const std::string& b) {
+  auto parts = [](const std::string& v) {
+    std::vector<long> out;
+    std::size_t i = 0;
+    while (i <= v.size()) {
+      std::size_t dot = v.find('.', i);
+      if (dot == std::string::npos) dot = v.size();
+      long n = 0;
+      for (std::size_t k = i; k < dot; ++k)
+        if (std::isdigit(static_cast<unsigned char>(v[k])) != 0) n = n * 10 + (v[k] - '0');
+      out.push_back(n);
+      i = dot + 1;
+    }
+    return out;
+  };
+  auto pa = parts(a), pb = parts(b);
+  for (std::size_t i = 0; i < std::max(pa.size(), pb.size()); ++i) {
+    long x = i < pa.size() ? pa[i] : 0, y = i < pb.size() ? pb[i] : 0;
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+void StreamDemuxer::feed(std::span<const std::byte> bytes) {
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    if (m_remaining == 0) {
+      m_header[m_header_fill++] = static_cast<unsigned char>(bytes[i++]);
+      if (m_header_fill == 8) {
+        m_stream = m_header[0];
+        m_remaining = (std::size_t{m_header[4]} << 24) | (std::size_t{m_header[5]} << 16) |
+                      (std::size_t{m_header[6]} << 8) | std::size_t{m_header[7]};
+        m_header_fill = 0;
+      }
+      continue;
+    }
+    std::size_t n = std::min(m_remaining, bytes.size() - i);
+    std::string& target = m_stream == 2 ? err : out;
+    std::size_t room = m_max > target.size() ? m_max - target.size() : 0;
+    std::size_t keep = std::min(room, n);
+    target.append(reinterpret_cast<const char*>(bytes.data() + i), keep);
+    if (keep < n) truncated = true;
+    i += n;
+    m_remaining -= n;
+  }
+}
+
+namespace {
+
+constexpr std::size_t k_json_limit = 64 * 1024 * 1024;
+
+std::string url_encode(std::string_view s) {
+  static const char* k_hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((std::isalnum(c) != 0) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += k_hex[c >> 4];
+      out += k_hex[c & 15];
+    }
+  }
+  return out;
+}
+
+/// A path segment naming an image ("registry:5000/org/name:tag" keeps its '/' and ':').
+std::string name_segment(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '/' || c == ':' || c == '@')
+      out += c;
+    else
+      out += url_encode(std::string_view(&c, 1));
+  }
+  return out;
+}
+
+std::string printable(std::string_view s, std::size_t max = 300) {
+  std::string out;
+  for (char c : s) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    out += (std::isprint(static_cast<unsigned char>(c)) != 0) ? c : '?';
+  }
+  return out;
+}
+
+std::string label_filters(const LabelFilters& labels) {
+  if (labels.empty()) return {};
+  json f = {{"label", labels}};
+  return "filters=" + url_encode(f.dump());
+}
+
+// Tolerant readers: fields may be missing or null in any daemon's answer.
+std::string str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+std::int64_t num(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<std::int64_t>() : 0;
+}
+bool flag(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+const json& obj(const json& j, const char* key) {
+  static const json k_empty = json::object();
+  auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : k_empty;
+}
+std::vector<std::string> strings(const json& j, const char* key) {
+  std::vector<std::string> out;
+  auto it = j.find(key);
+  if (it == j.end()) return out;
+  if (it->is_string()) {
+    out.push_back(it->get<std::string>());
+    return out;
+  }
+  if (!it->is_array()) return out;
+  for (const auto& v : *it)
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+Labels labels_of(const json& j, const char* key) {
+  Labels out;
+  for (const auto& [k, v] : obj(j, key).items())
+    if (v.is_string()) out[k] = v.get<std::string>();
+  return out;
+}
+
+std::optional<std::string> base64_decode(const std::string& in) {
+  std::string out((in.size() / 4 + 1) * 3, '\0');
+  std::string padded = in;
+  while (padded.size() % 4 != 0) padded += '=';
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(padded.data()), static_cast<int>(padded.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t len = static_cast<std::size_t>(n);
+  if (!padded.empty() && padded.back() == '=') --len;
+  if (padded.size() > 1 && padded[padded.size() - 2] == '=') --len;
+  out.resize(len);
+  return out;
+}
+
+ImageInfo parse_image(const json& j) {
+  ImageInfo i;
+  i.id = str(j, "Id");
+  i.repo_tags = strings(j, "RepoTags");
+  const json& c = obj(j, "Config");
+  i.user = str(c, "User");
+  i.env = strings(c, "Env");
+  i.entrypoint = strings(c, "Entrypoint");
+  i.cmd = strings(c, "Cmd");
+  i.labels = labels_of(c, "Labels");
+  i.working_dir = str(c, "WorkingDir");
+  i.layers = strings(obj(j, "RootFS"), "Layers");
+  i.size = num(j, "Size");
+  i.created = str(j, "Created");
+  return i;
+}
+
+VolumeInfo parse_volume(const json& j) {
+  return {str(j, "Name"), str(j, "Driver"), str(j, "Mountpoint"), labels_of(j, "Labels")};
+}
+
+/// Restores the terminal's mode when it goes out of scope, on every path.
+class RawTerminal {
+ public:
+  explicit RawTerminal(int fd) : m_fd(fd) {
+    if (::isatty(fd) == 1 && ::tcgetattr(fd, &m_saved) == 0) {
+      termios raw = m_saved;
+      ::cfmakeraw(&raw);
+      if (::tcsetattr(fd, TCSANOW, &raw) == 0) m_active = true;
+    }
+  }
+  ~RawTerminal() {
+    if (m_active) ::tcsetattr(m_fd, TCSANOW, &m_saved);
+  }
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+
+ private:
+  int m_fd;
+  termios m_saved{};
+  bool m_active = false;
+};
+
+class EngineClient;
+
+/// A streamed response body, read straight off the connection.
+class BodyReader final : public ByteReader {
+ public:
+  explicit BodyReader(std::unique_ptr<HttpChannel> channel) : m_channel(std::move(channel)) {}
+  Result<std::size_t> read(std::span<std::byte> out) override { return m_channel->read_body(out); }
+
+ private:
+  std::unique_ptr<HttpChannel> m_channel;
+};
+
+class EngineClient final : public DockerClient, public std::enable_shared_from_this<EngineClient> {
+ public:
+  explicit EngineClient(EngineConfig config) : m_config(std::move(config)) {}
+
+  std::string endpoint() const override { return m_config.host; }
+
+  Status ping() override {
+    PB_TRY(auto r, call("GET", "/_ping", {}, "check that Docker answers", false));
+    return expect(r, "check that Docker answers");
+  }
+
+  Result<DockerVersion> version() override {
+    PB_TRY(std::string api, negotiated());
+    std::lock_guard lock(m_mutex);
+    DockerVersion v = m_version;
+    v.api_version = api;
+    return v;
+  }
+
+  // ------------------------------------------------------------ images
+
+  Result<ImageInfo> image_inspect(const std::string& name) override {
+    const std::string op = "inspect image '" + printable(name) + "'";
+    PB_TRY(json j, get_json("/images/" + name_segment(name) + "/json", op));
+    return parse_image(j);
+  }
+
+  Result<std::vector<ImageSummary>> image_list(const LabelFilters& labels) override {
+    std::string q = label_filters(labels);
+    PB_TRY(json j, get_json("/images/json" + (q.empty() ? "" : "?" + q), "list images"));
+    std::vector<ImageSummary> out;
+    if (!j.is_array()) return out;
+    for (const auto& e : j) {
+      out.push_back({str(e, "Id"), strings(e, "RepoTags"), labels_of(e, "Labels"), num(e, "Size"), num(e, "Created")});
+    }
+    return out;
+  }
+
+  Result<std::unique_ptr<ByteReader>> image_export(const std::string& name) override {
+    const std::string op = "export image '" + printable(name) + "'";
+    PB_TRY(auto channel, stream_get("/images/" + name_segment(name) + "/get", op));
+    return std::unique_ptr<ByteReader>(std::make_unique<BodyReader>(std::move(channel)));
+  }
+
+  Status image_remove(const std::string& name, bool force) override {
+    const std::string op = "remove image '" + printable(name) + "'";
+    PB_TRY(auto r, call("DELETE", "/images/" + name_segment(name) + (force ? "?force=1" : ""), {}, op));
+    return expect(r, op);
+  }
+
+  // ------------------------------------------------------------ containers
+
+  Result<std::string> container_create(const ContainerSpec& spec) override {
+    const std::string op = "create a container from image '" + printable(spec.image) + "'";
+    json body = {{"Image", spec.image}, {"Tty", spec.tty}, {"OpenStdin", spec.open_stdin},
+                 {"StdinOnce", false},  {"AttachStdin", spec.open_stdin},
+                 {"AttachStdout", true}, {"AttachStderr", true}};
+    if (!spec.cmd.empty()) body["Cmd"] = spec.cmd;
+    // An empty list clears the image's entrypoint only when sent as [""].
+    if (spec.entrypoint) body["Entrypoint"] = spec.entrypoint->empty() ? std::vector<std::string>{""} : *spec.entrypoint;
+    if (!spec.env.empty()) body["Env"] = spec.env;
+    if (!spec.user.empty()) body["User"] = spec.user;
+    if (!spec.working_dir.empty()) body["WorkingDir"] = spec.working_dir;
+    body["Labels"] = spec.labels;
+    json host = {{"AutoRemove", spec.auto_remove}, {"ReadonlyRootfs", spec.read_only_rootfs}};
+    if (!spec.network_mode.empty()) {
+      host["NetworkMode"] = spec.network_mode;
+      if (spec.network_mode == "none") body["NetworkDisabled"] = true;
+    }
+    if (spec.memory_bytes > 0) host["Memory"] = spec.memory_bytes;
+    if (spec.pids_limit > 0) host["PidsLimit"] = spec.pids_limit;
+    if (!spec.cap_drop.empty()) host["CapDrop"] = spec.cap_drop;
+    if (!spec.security_opt.empty()) host["SecurityOpt"] = spec.security_opt;
+    json mounts = json::array();
+    for (const auto& m : spec.mounts) {
+      const char* type = m.type == MountSpec::Type::volume ? "volume" : m.type == MountSpec::Type::bind ? "bind" : "tmpfs";
+      json jm = {{"Type", type}, {"Target", m.target}, {"ReadOnly", m.read_only}};
+      if (!m.source.empty()) jm["Source"] = m.source;
+      if (m.type == MountSpec::Type::volume && m.no_copy) jm["VolumeOptions"] = {{"NoCopy", true}};
+      mounts.push_back(jm);
+    }
+    if (!mounts.empty()) host["Mounts"] = mounts;
+    body["HostConfig"] = host;
+    std::string target = "/containers/create";
+    if (!spec.name.empty()) target += "?name=" + url_encode(spec.name);
+    PB_TRY(auto r, call("POST", target, body.dump(), op));
+    PB_TRY_STATUS(expect(r, op));
+    PB_TRY(json j, parse(r.body, op));
+    std::string id = str(j, "Id");
+    if (id.empty()) return fail(ErrorKind::api, "Docker did not return an ID when asked to " + op);
+    return id;
+  }
+
+  Status container_start(const std::string& id) override {
+    const std::string op = "start container " + short_id(id);
+    PB_TRY(auto r, call("POST", "/containers/" + url_encode(id) + "/start", {}, op));
+    if (r.status == 304) return {};  // already running
+    return expect(r, op);
+  }
+
+  Result<WaitResult> container_wait(const std::string& id, std::chrono::seconds timeout) override {
+    const std::string op = "wait for container " + short_id(id);
+    EngineConfig cfg = m_config;
+    cfg.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+    PB_TRY(std::string prefix, api_prefix());
+    PB_TRY(auto channel, open_channel(cfg, op));
+    auto r = channel->round_trip({"POST", prefix + "/containers/" + url_encode(id) + "/wait", {}, {}, false},
+                                 k_json_limit);
+    if (!r.ok() && r.error().kind == ErrorKind::timeout)
+      return fail(ErrorKind::timeout, "container " + short_id(id) + " did not exit within " +
+                                          std::to_string(timeout.count()) + "s");
+    if (!r.ok()) return std::move(r).error();
+    PB_TRY_STATUS(expect(*r, op));
+    PB_TRY(json j, parse(r->body, op));
+    return WaitResult{num(j, "StatusCode"), str(obj(j, "Error"), "Message")};
+  }
+
+  Status container_kill(const std::string& id, const std::string& signal) override {
+    const std::string op = "kill container " + short_id(id);
+    PB_TRY(auto r, call("POST", "/containers/" + url_encode(id) + "/kill?signal=" + url_encode(signal), {}, op));
+    return expect(r, op);
+  }
+
+  Status container_remove(const std::string& id, bool force, bool volumes) override {
+    const std::string op = "remove container " + short_id(id);
+    std::string q = std::string("?force=") + (force ? "1" : "0") + "&v=" + (volumes ? "1" : "0");
+    PB_TRY(auto r, call("DELETE", "/containers/" + url_encode(id) + q, {}, op));
+    return expect(r, op);
+  }
+
+  Result<Logs> container_logs(const std::string& id, const LogOptions& options) override {
+    const std::string op = "read the logs of container " + short_id(id);
+    PB_TRY(ContainerInfo info, container_inspect(id));
+    std::string q = std::string("?stdout=") + (options.stdout_stream ? "1" : "0") +
+                    "&stderr=" + (options.stderr_stream ? "1" : "0");
+    PB_TRY(auto channel, stream_get("/containers/" + url_encode(id) + "/logs" + q, op));
+    Logs logs;
+    StreamDemuxer demux(options.max_bytes);
+    std::array<std::byte, 65536> buf{};
+    for (;;) {
+      PB_TRY(std::size_t n, channel->read_body(buf));
+      if (n == 0) break;
+      std::span<const std::byte> piece(buf.data(), n);
+      if (info.tty) {
+        std::size_t room = options.max_bytes > logs.out.size() ? options.max_bytes - logs.out.size() : 0;
+        std::size_t keep = std::min(room, n);
+        logs.out.append(reinterpret_cast<const char*>(piece.data()), keep);
+        if (keep < n) logs.truncated = true;
+      } else {
+        demux.feed(piece);
+      }
+    }
+    if (!info.tty) {
+      logs.out = std::move(demux.out);
+      logs.err = std::move(demux.err);
+      logs.truncated = demux.truncated;
+    }
+    return logs;
+  }
+
+  Result<std::vector<FileChange>> container_changes(const std::string& id) override {
+    PB_TRY(json j, get_json("/containers/" + url_encode(id) + "/changes", "list the changes in container " + short_id(id)));
+    std::vector<FileChange> out;
+    if (!j.is_array()) return out;
+    for (const auto& e : j) {
+      auto k = num(e, "Kind");
+      out.push_back({str(e, "Path"), k == 1 ? FileChange::Kind::added : k == 2 ? FileChange::Kind::deleted
+                                                                                : FileChange::Kind::modified});
+    }
+    return out;
+  }
+
+  Result<std::vector<ContainerSummary>> container_list(const LabelFilters& labels) override {
+    std::string q = label_filters(labels);
+    PB_TRY(json j, get_json("/containers/json?all=1" + (q.empty() ? "" : "&" + q), "list containers"));
+    std::vector<ContainerSummary> out;
+    if (!j.is_array()) return out;
+    for (const auto& e : j) {
+      std::vector<std::string> names;
+      for (auto n : strings(e, "Names")) names.push_back(n.starts_with('/') ? n.substr(1) : n);
+      out.push_back({str(e, "Id"), names, str(e, "Image"), str(e, "State"), str(e, "Status"), labels_of(e, "Labels")});
+    }
+    return out;
+  }
+
+  Result<ContainerInfo> container_inspect(const std::string& id) override {
+    PB_TRY(json j, get_json("/containers/" + url_encode(id) + "/json", "inspect container " + short_id(id)));
+    ContainerInfo c;
+    c.id = str(j, "Id");
+    c.name = str(j, "Name");
+    if (c.name.starts_with('/')) c.name.erase(0, 1);
+    c.image = str(j, "Image");
+    const json& s = obj(j, "State");
+    c.state = {str(s, "Status"), flag(s, "Running"), flag(s, "OOMKilled"), num(s, "ExitCode"), num(s, "Pid"),
+               str(s, "Error")};
+    auto mounts = j.find("Mounts");
+    if (mounts != j.end() && mounts->is_array())
+      for (const auto& m : *mounts)
+        c.mounts.push_back({str(m, "Type"), str(m, "Name"), str(m, "Source"), str(m, "Destination"), flag(m, "RW")});
+    const json& config = obj(j, "Config");
+    c.labels = labels_of(config, "Labels");
+    c.user = str(config, "User");
+    c.tty = flag(config, "Tty");
+    return c;
+  }
+
+  // ------------------------------------------------------------ archives
+
+  Result<PathStat> archive_stat(const std::string& id, const std::string& path) override {
+    const std::string op = "look at '" + printable(path) + "' in container " + short_id(id);
+    PB_TRY(auto r, call("HEAD", archive_target(id, path), {}, op));
+    PB_TRY_STATUS(expect(r, op));
+    return path_stat(r.headers, op);
+  }
+
+  Result<ArchiveDownload> archive_get(const std::string& id, const std::string& path) override {
+    const std::string op = "copy '" + printable(path) + "' out of container " + short_id(id);
+    HttpResponse head;
+    PB_TRY(auto channel, stream_get_raw(archive_target(id, path), op, head));
+    PB_TRY(PathStat stat, path_stat(head.headers, op));
+    return ArchiveDownload{std::move(stat), std::make_unique<BodyReader>(std::move(channel))};
+  }
+
+  Result<std::unique_ptr<ByteWriter>> archive_put(const std::string& id, const std::string& path) override;
+
+  // ------------------------------------------------------------ exec
+
+  Result<std::string> exec_create(const std::string& container_id, const ExecSpec& spec) override {
+    const std::string op = "run a command in container " + short_id(container_id);
+    json body = {{"AttachStdin", true}, {"AttachStdout", true}, {"AttachStderr", true},
+                 {"Tty", spec.tty},     {"Cmd", spec.cmd}};
+    if (!spec.env.empty()) body["Env"] = spec.env;
+    if (!spec.user.empty()) body["User"] = spec.user;
+    if (!spec.working_dir.empty()) body["WorkingDir"] = spec.working_dir;
+    PB_TRY(auto r, call("POST", "/containers/" + url_encode(container_id) + "/exec", body.dump(), op));
+    PB_TRY_STATUS(expect(r, op));
+    PB_TRY(json j, parse(r.body, op));
+    std::string id = str(j, "Id");
+    if (id.empty()) return fail(ErrorKind::api, "Docker did not return an exec ID when asked to " + op);
+    return id;
+  }
+
+  Result<ExecResult> exec_start(const std::string& exec_id, const ExecOptions& options) override {
+    const std::string op = "run exec " + short_id(exec_id);
+    PB_TRY(json inspect, get_json("/exec/" + url_encode(exec_id) + "/json", "inspect exec " + short_id(exec_id)));
+    const bool tty = flag(obj(inspect, "ProcessConfig"), "tty");
+    EngineConfig cfg = m_config;
+    if (options.timeout) cfg.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*options.timeout);
+    const auto deadline = std::chrono::steady_clock::now() + cfg.request_timeout;
+    PB_TRY(std::string prefix, api_prefix());
+    PB_TRY(auto channel, open_channel(cfg, op));
+    json body = {{"Detach", false}, {"Tty", tty}};
+    PB_TRY(HttpResponse head, channel->send_and_read_head({"POST", prefix + "/exec/" + url_encode(exec_id) + "/start",
+                                                           body.dump(), "application/json", true}));
+    if (head.status != 101 && head.status != 200) {
+      // An error answer with a body: read it for the daemon's message.
+      std::string text;
+      std::array<std::byte, 4096> buf{};
+      for (int i = 0; i < 16; ++i) {
+        auto n = channel->read_body(buf);
+        if (!n.ok() || *n == 0) break;
+        text.append(reinterpret_cast<const char*>(buf.data()), *n);
+      }
+      head.body = text;
+      PB_TRY_STATUS(expect(head, op));
+    }
+    if (!options.input.empty()) {
+      PB_TRY_STATUS(channel->raw_write(std::as_bytes(std::span(options.input))));
+    }
+    PB_TRY_STATUS(channel->raw_close_write());
+    ExecResult result;
+    StreamDemuxer demux(options.max_output);
+    std::array<std::byte, 65536> buf{};
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) left = std::chrono::milliseconds(1);
+      auto n = channel->raw_read(buf, left);
+      if (!n.ok()) {
+        if (n.error().kind == ErrorKind::timeout)
+          return fail(ErrorKind::timeout, "the command in exec " + short_id(exec_id) + " did not finish within " +
+                                              std::to_string(cfg.request_timeout.count() / 1000) + "s");
+        return std::move(n).error();
+      }
+      if (*n == 0) break;
+      std::span<const std::byte> piece(buf.data(), *n);
+      if (tty) {
+        std::size_t room = options.max_output > result.out.size() ? options.max_output - result.out.size() : 0;
+        std::size_t keep = std::min(room, *n);
+        result.out.append(reinterpret_cast<const char*>(piece.data()), keep);
+        if (keep < *n) result.truncated = true;
+      } else {
+        demux.feed(piece);
+      }
+    }
+    if (!tty) {
+      result.out = std::move(demux.out);
+      result.err = std::move(demux.err);
+      result.truncated = demux.truncated;
+    }
+    // The stream ends as the process exits; the exit code may lag behind briefly.
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      PB_TRY(json j, get_json("/exec/" + url_encode(exec_id) + "/json", "inspect exec " + short_id(exec_id)));
+      if (!flag(j, "Running")) {
+        result.exit_code = num(j, "ExitCode");
+        return result;
+      }
+      ::usleep(20000);
+    }
+    return fail(ErrorKind::timeout, "exec " + short_id(exec_id) + " still runs after its output ended");
+  }
+
+  // ------------------------------------------------------------ volumes
+
+  Result<VolumeInfo> volume_create(const std::string& name, const Labels& labels) override {
+    const std::string op = "create volume '" + printable(name) + "'";
+    json body = {{"Name", name}, {"Labels", labels}};
+    PB_TRY(auto r, call("POST", "/volumes/create", body.dump(), op));
+    PB_TRY_STATUS(expect(r, op));
+    PB_TRY(json j, parse(r.body, op));
+    return parse_volume(j);
+  }
+
+  Result<VolumeInfo> volume_inspect(const std::string& name) override {
+    PB_TRY(json j, get_json("/volumes/" + url_encode(name), "inspect volume '" + printable(name) + "'"));
+    return parse_volume(j);
+  }
+
+  Result<std::vector<VolumeInfo>> volume_list(const LabelFilters& labels) override {
+    std::string q = label_filters(labels);
+    PB_TRY(json j, get_json("/volumes" + (q.empty() ? "" : "?" + q), "list volumes"));
+    std::vector<VolumeInfo> out;
+    auto it = j.find("Volumes");
+    if (it == j.end() || !it->is_array()) return out;
+    for (const auto& v : *it) out.push_back(parse_volume(v));
+    return out;
+  }
+
+  Status volume_remove(const std::string& name, bool force) override {
+    const std::string op = "remove volume '" + printable(name) + "'";
+    PB_TRY(auto r, call("DELETE", "/volumes/" + url_encode(name) + (force ? "?force=1" : ""), {}, op));
+    return expect(r, op);
+  }
+
+  // ------------------------------------------------------------ attach
+
+  Status container_resize(const std::string& id, unsigned rows, unsigned cols) override {
+    const std::string op = "resize the terminal of container " + short_id(id);
+    PB_TRY(auto r, call("POST",
+                        "/containers/" + url_encode(id) + "/resize?h=" + std::to_string(rows) +
+                            "&w=" + std::to_string(cols),
+                        {}, op));
+    return expect(r, op);
+  }
+
+  Status attach_terminal(const std::string& id, const TerminalOptions& options) override {
+    const std::string op = "attach to container " + short_id(id);
+    PB_TRY(std::string prefix, api_prefix());
+    EngineConfig cfg = m_config;
+    PB_TRY(auto channel, open_channel(cfg, op));
+    PB_TRY(HttpResponse head,
+           channel->send_and_read_head({"POST",
+                                        prefix + "/containers/" + url_encode(id) +
+                                            "/attach?stream=1&stdin=1&stdout=1&stderr=1",
+                                        {}, {}, true}));
+    if (head.status != 101 && head.status != 200) {
+      std::string text;
+      std::array<std::byte, 4096> buf{};
+      for (int i = 0; i < 16; ++i) {
+        auto n = channel->read_body(buf);
+        if (!n.ok() || *n == 0) break;
+        text.append(reinterpret_cast<const char*>(buf.data()), *n);
+      }
+      head.body = text;
+      PB_TRY_STATUS(expect(head, op));
+    }
+    if (options.start) PB_TRY_STATUS(container_start(id));
+    auto resize = [&] {
+      winsize ws{};
+      int fd = ::isatty(options.out_fd) == 1 ? options.out_fd : options.in_fd;
+      if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) {
+        // A failed resize (container already gone) must not end the session.
+        (void)container_resize(id, ws.ws_row, ws.ws_col);
+      }
+    };
+    resize();
+    RawTerminal raw(options.in_fd);
+    return channel->relay_terminal(options.in_fd, options.out_fd, resize);
+  }
+
+ private:
+  friend class ArchiveUpload;
+
+  static std::string short_id(const std::string& id) {
+    std::string s = printable(id, 64);
+    if (s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }))
+      s.resize(12);
+    return "'" + s + "'";
+  }
+
+  static std::string archive_target(const std::string& id, const std::string& path) {
+    return "/containers/" + url_encode(id) + "/archive?path=" + url_encode(path);
+  }
+
+  /// The API version to use, negotiated once from GET /version.
+  Result<std::string> negotiated() {
+    {
+      std::lock_guard lock(m_mutex);
+      if (!m_api.empty()) return m_api;
+    }
+    const std::string op = "ask Docker for its version";
+    PB_TRY(auto channel, open_channel(m_config, op));
+    PB_TRY(HttpResponse r, channel->round_trip({"GET", "/version", {}, {}, false}, k_json_limit));
+    PB_TRY_STATUS(expect(r, op));
+    PB_TRY(json j, parse(r.body, op));
+    DockerVersion v;
+    v.server_version = str(j, "Version");
+    v.server_api_version = str(j, "ApiVersion");
+    v.min_api_version = str(j, "MinAPIVersion");
+    v.os = str(j, "Os");
+    v.arch = str(j, "Arch");
+    if (v.server_api_version.empty())
+      return fail(ErrorKind::api, "Docker at " + m_config.host + " did not say which API version it speaks");
+    std::string api = compare_api_versions(v.server_api_version, k_client_api_version) < 0 ? v.server_api_version
+                                                                                         : k_client_api_version;
+    if (compare_api_versions(api, k_min_api_version) < 0)
+      return fail(ErrorKind::api, "Docker at " + m_config.host + " speaks API " + printable(api) +
+                                      ", older than the " + k_min_api_version + " para-broker needs; upgrade Docker");
+    if (!v.min_api_version.empty() && compare_api_versions(api, v.min_api_version) < 0)
+      return fail(ErrorKind::api, "Docker at " + m_config.host + " no longer accepts API " + api + " (oldest " +
+                                      printable(v.min_api_version) + "); upgrade para-broker");
+    std::lock_guard lock(m_mutex);
+    m_version = v;
+    m_api = api;
+    return m_api;
+  }
+
+  Result<std::string> api_prefix() {
+    PB_TRY(std::string api, negotiated());
+    return "/v" + api;
+  }
+
+  Result<HttpResponse> call(const std::string& method, const std::string& path, std::string body, const std::string& op,
+                            bool versioned = true) {
+    std::string target = path;
+    if (versioned) {
+      PB_TRY(std::string prefix, api_prefix());
+      target = prefix + path;
+    }
+    PB_TRY(auto channel, open_channel(m_config, op));
+    std::string type = body.empty() ? std::string() : "application/json";
+    return channel->round_trip({method, target, std::move(body), type, false}, k_json_limit);
+  }
+
+  Result<json> get_json(const std::string& path, const std::string& op) {
+    PB_TRY(auto r, call("GET", path, {}, op));
+    PB_TRY_STATUS(expect(r, op));
+    return parse(r.body, op);
+  }
+
+  Result<std::unique_ptr<HttpChannel>> stream_get_raw(const std::string& path, const std::string& op, HttpResponse& head) {
+    PB_TRY(std::string prefix, api_prefix());
+    PB_TRY(auto channel, open_channel(m_config, op));
+    PB_TRY(head, channel->send_and_read_head({"GET", prefix + path, {}, {}, false}));
+    if (head.status >= 300) {
+      std::string text;
+      std::array<std::byte, 4096> buf{};
+      for (int i = 0; i < 16 && text.size() < 65536; ++i) {
+        auto n = channel->read_body(buf);
+        if (!n.ok() || *n == 0) break;
+        text.append(reinterpret_cast<const char*>(buf.data()), *n);
+      }
+      head.body = text;
+      PB_TRY_STATUS(expect(head, op));
+    }
+    return channel;
+  }
+
+  Result<std::unique_ptr<HttpChannel>> stream_get(const std::string& path, const std::string& op) {
+    HttpResponse head;
+    return stream_get_raw(path, op, head);
+  }
+
+  static Result<json> parse(const std::string& body, const std::string& op) {
+    try {
+      return json::parse(body);
+    } catch (const json::exception&) {
+      return fail(ErrorKind::api, "Docker's answer to " + op + " is not valid JSON");
+    }
+  }
+
+  static Result<PathStat> path_stat(const std::map<std::string, std::string>& headers, const std::string& op) {
+    auto it = headers.find("x-docker-container-path-stat");
+    if (it == headers.end()) return fail(ErrorKind::api, "Docker did not describe the path when asked to " + op);
+    auto decoded = base64_decode(it->second);
+    if (!decoded) return fail(ErrorKind::api, "Docker's path description for " + op + " is not base64");
+    PB_TRY(json j, parse(*decoded, op));
+    PathStat s;
+    s.name = str(j, "name");
+    s.size = num(j, "size");
+    s.mode = static_cast<std::uint32_t>(num(j, "mode"));
+    s.mtime = str(j, "mtime");
+    s.link_target = str(j, "linkTarget");
+    return s;
+  }
+
+ public:
+  /// Turns an HTTP status into success or the matching Error kind.
+  Status expect(const HttpResponse& r, const std::string& op) const {
+    if (r.status >= 200 && r.status < 300) return {};
+    std::string message;
+    try {
+      json j = json::parse(r.body);
+      message = str(j, "message");
+    } catch (const json::exception&) {
+      message = r.body;
+    }
+    while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
+    message = printable(message);
+    if (message.empty()) message = "HTTP " + std::to_string(r.status);
+    switch (r.status) {
+      case 404:
+        return fail(ErrorKind::not_found, "Docker could not " + op + ": " + message);
+      case 409:
+        return fail(ErrorKind::conflict, "Docker could not " + op + ": " + message);
+      default:
+        return fail(ErrorKind::api,
+                    "Docker could not " + op + " (HTTP " + std::to_string(r.status) + "): " + message);
+    }
+  }
+
+  const EngineConfig& config() const { return m_config; }
+
+ private:
+  EngineConfig m_config;
+  std::mutex m_mutex;
+  std::string m_api;  ///< negotiated version, empty until the first call
+  DockerVersion m_version;
+};
+
+/// A chunked PUT of a tar stream into a container.
+class ArchiveUpload final : public ByteWriter {
+ public:
+  ArchiveUpload(std::shared_ptr<EngineClient> client, std::unique_ptr<HttpChannel> channel, std::string op)
+      : m_client(std::move(client)), m_channel(std::move(channel)), m_op(std::move(op)) {}
+
+  Status write(std::span<const std::byte> bytes) override {
+    if (m_done) return fail(ErrorKind::failure, "the upload to " + m_op + " is already finished");
+    Status s = m_channel->write_chunk(bytes);
+    if (!s.ok()) return early_answer(std::move(s).error());
+    return {};
+  }
+
+  Status finish() override {
+    if (m_done) return fail(ErrorKind::failure, "the upload to " + m_op + " is already finished");
+    m_done = true;
+    auto r = m_channel->finish_chunked(k_json_limit);
+    if (!r.ok()) return early_answer(std::move(r).error());
+    return m_client->expect(*r, m_op);
+  }
+
+ private:
+  /// The daemon may refuse (404, 400) before reading the body; its answer says why.
+  Error early_answer(Error transport) {
+    m_done = true;
+    auto r = m_channel->read_early_response(k_json_limit);
+    if (r.ok()) {
+      Status s = m_client->expect(*r, m_op);
+      if (!s.ok()) return std::move(s).error();
+    }
+    return transport;
+  }
+
+  std::shared_ptr<EngineClient> m_client;
+  std::unique_ptr<HttpChannel> m_channel;
+  std::string m_op;
+  bool m_done = false;
+};
+
+Result<std::unique_ptr<ByteWriter>> EngineClient::archive_put(const std::string& id, const std::string& path) {
+  const std::string op = "copy into '" + printable(path) + "' in container " + short_id(id);
+  PB_TRY(std::string prefix, api_prefix());
+  PB_TRY(auto channel, open_channel(m_config, op));
+  PB_TRY_STATUS(channel->send_chunked_head({"PUT", prefix + archive_target(id, path), {}, "application/x-tar", false}));
+  return std::unique_ptr<ByteWriter>(std::make_unique<ArchiveUpload>(shared_from_this(), std::move(channel), op));
+}
+
+}  // namespace
+
+std::shared_ptr<DockerClient> make_engine_client(const EngineConfig& config) {
+  return std::make_shared<EngineClient>(config);
+}
+
+}  // namespace pb::broker::docker
