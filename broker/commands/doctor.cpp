@@ -56,14 +56,22 @@ CommandSpec doctor_spec() {
             app.add_flag("--json", opt->json, "Machine-readable report (schema 1)");
             return [opt](Context& ctx) -> Result<int> {
               std::vector<Check> checks;
+              nlohmann::json docker_json = {{"reachable", false}};
               auto docker = ctx.docker();
               if (docker.ok()) {
+                docker_json["endpoint"] = (*docker)->endpoint();
                 auto v = (*docker)->version();
-                if (v.ok())
+                if (v.ok()) {
                   checks.push_back({"docker", true,
-                                    (*docker)->endpoint() + " answers: Docker " + v->server_version + ", API " + v->api_version});
-                else
+                                    (*docker)->endpoint() + " answers: Docker " + v->server_version + ", API " +
+                                        v->api_version + " (daemon speaks up to " + v->server_api_version + ")"});
+                  docker_json["reachable"] = true;
+                  docker_json["server_version"] = v->server_version;
+                  docker_json["api_version"] = v->api_version;
+                  docker_json["server_api_version"] = v->server_api_version;
+                } else {
                   checks.push_back({"docker", false, v.error().message, exit_code(v.error().kind)});
+                }
               } else {
                 checks.push_back({"docker", false, docker.error().message, exit_code(docker.error().kind)});
               }
@@ -75,13 +83,22 @@ CommandSpec doctor_spec() {
               for (const auto& c : checks)
                 if (!c.ok && rc == 0) rc = c.exit_code == 0 ? 1 : c.exit_code;
               if (opt->json) {
-                nlohmann::json j = {{"schema", 1}, {"ok", rc == 0}, {"checks", nlohmann::json::array()}};
+                nlohmann::json j = {
+                    {"schema", 1}, {"ok", rc == 0}, {"docker", docker_json}, {"checks", nlohmann::json::array()}};
                 for (const auto& c : checks)
                   j["checks"].push_back({{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}});
                 ctx.out << j.dump(2) << "\n";
               } else {
                 for (const auto& c : checks)
                   ctx.out << (c.ok ? "ok    " : "FIX   ") << c.name << ": " << c.detail << "\n";
+              }
+              // The first problem also goes to stderr as the one-sentence verdict scripts look for.
+              for (const auto& c : checks) {
+                if (c.ok) continue;
+                std::string detail = c.detail;
+                if (!detail.empty() && detail.back() == '.') detail.pop_back();
+                ctx.err << "para-broker: " << detail << "\n";
+                break;
               }
               return rc;
             };
