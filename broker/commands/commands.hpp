@@ -6,5 +6,10 @@
 namespace pb::broker::commands {
 
 CommandSpec doctor_spec();
+CommandSpec probe_spec();
+CommandSpec vault_spec();
+CommandSpec list_spec();
+CommandSpec rm_spec();
+CommandSpec import_spec();
 
 }  // namespace pb::broker::commands

@@ -1,0 +1,70 @@
+// `para-broker list`: one line per stored credential, from the entries'
+// metadata boxes only (payloads stay encrypted).
+
+#include <CLI/CLI.hpp>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "broker/commands/commands.hpp"
+#include "broker/commands/vault_view.hpp"
+
+namespace pb::broker::commands {
+namespace {
+
+struct Options {
+  bool json = false;
+};
+
+nlohmann::json opt_json(const std::optional<std::int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+
+}  // namespace
+
+CommandSpec list_spec() {
+  return {"list", "One line per stored credential: name, id, kind, account, plan, expiry, last used", "para-broker list --json",
+          [](CLI::App& app) -> Handler {
+            auto opt = std::make_shared<Options>();
+            app.add_flag("--json", opt->json, "Machine-readable list (schema 1)");
+            return [opt](Context& ctx) -> Result<int> {
+              auto opts = vault_options(ctx.paths);
+              vault::Listing l;
+              if (vault::Vault::exists(opts)) {
+                PB_TRY(vault::Vault v, vault::Vault::open(opts));
+                PB_TRY(l, v.list());
+              }
+              if (opt->json) {
+                nlohmann::json j = {{"schema", 1}, {"credentials", nlohmann::json::array()}, {"damaged", nlohmann::json::array()}};
+                for (const auto& m : l.entries)
+                  j["credentials"].push_back({{"name", m.name},
+                                              {"id", m.id},
+                                              {"kind", m.kind},
+                                              {"account", mask_account(m.account)},
+                                              {"plan", m.plan},
+                                              {"expires_at", opt_json(m.expires_at)},
+                                              {"source", m.source},
+                                              {"created", m.created},
+                                              {"updated", m.updated},
+                                              {"last_used", opt_json(m.last_used)}});
+                for (const auto& d : l.damaged) j["damaged"].push_back({{"id", d.id}, {"message", d.message}});
+                ctx.out << j.dump(2) << "\n";
+              } else if (l.entries.empty() && l.damaged.empty()) {
+                ctx.out << "no credentials stored; capture one with 'para-broker import --from-host'\n";
+              } else {
+                ctx.out << std::left << std::setw(20) << "NAME" << std::setw(18) << "ID" << std::setw(12) << "KIND"
+                        << std::setw(26) << "ACCOUNT" << std::setw(8) << "PLAN" << std::setw(18) << "EXPIRES (UTC)"
+                        << "LAST USED\n";
+                for (const auto& m : l.entries)
+                  ctx.out << std::left << std::setw(20) << m.name << std::setw(18) << m.id << std::setw(12) << m.kind
+                          << std::setw(26) << mask_account(m.account) << std::setw(8) << (m.plan.empty() ? "-" : m.plan)
+                          << std::setw(18) << format_time(m.expires_at) << format_time(m.last_used) << "\n";
+              }
+              if (!l.damaged.empty()) {
+                for (const auto& d : l.damaged) ctx.err << "para-broker: " << d.message << "\n";
+                return 6;
+              }
+              return 0;
+            };
+          }};
+}
+
+}  // namespace pb::broker::commands

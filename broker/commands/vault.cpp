@@ -1,0 +1,96 @@
+// `para-broker vault init|rekey|inspect|verify`: create the vault, change its
+// key, show a vault file's plain header, check every entry and the log chain.
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "broker/commands/commands.hpp"
+#include "broker/commands/vault_view.hpp"
+
+namespace pb::broker::commands {
+namespace {
+
+struct Options {
+  bool passphrase = false;
+  bool key_file = false;
+  std::string file;
+  bool json = false;
+};
+
+Result<vault::Provider> chosen_provider(const Options& o, vault::Provider fallback) {
+  if (o.passphrase && o.key_file) return fail(ErrorKind::usage, "choose either --passphrase or --key-file, not both");
+  if (o.passphrase) return vault::Provider::passphrase;
+  if (o.key_file) return vault::Provider::key_file;
+  return fallback;
+}
+
+Result<int> run_init(Context& ctx, const Options& o) {
+  PB_TRY(vault::Provider p, chosen_provider(o, vault::Provider::key_file));
+  PB_TRY(vault::Vault v, vault::Vault::init(vault_options(ctx.paths), p));
+  ctx.out << "created vault " << v.vault_id() << " in " << ctx.paths.vault_home.string() << " (key provider "
+          << vault::provider_name(p) << (p == vault::Provider::key_file ? ", key " + ctx.paths.key_file.string() : "")
+          << ")\n";
+  return 0;
+}
+
+Result<int> run_rekey(Context& ctx, const Options& o) {
+  PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+  PB_TRY(vault::Provider p, chosen_provider(o, v.provider()));
+  PB_TRY_STATUS(v.rekey(p));
+  ctx.out << "re-wrapped the data key of vault " << v.vault_id() << " (key provider " << vault::provider_name(p)
+          << "); the old key no longer unlocks it\n";
+  return 0;
+}
+
+Result<int> run_inspect(Context& ctx, const Options& o) {
+  PB_TRY(std::string text, vault::inspect_file(o.file));
+  ctx.out << text << "\n";
+  return 0;
+}
+
+Result<int> run_verify(Context& ctx, const Options& o) {
+  PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+  PB_TRY(vault::VerifyReport r, v.verify());
+  if (o.json) {
+    nlohmann::json j = {{"schema", 1}, {"ok", r.ok()}, {"entries_ok", r.entries_ok}, {"log_records", r.log_records},
+                        {"problems", nlohmann::json::array()}};
+    for (const auto& p : r.problems) j["problems"].push_back({{"id", p.id}, {"name", p.name}, {"message", p.message}});
+    ctx.out << j.dump(2) << "\n";
+  } else {
+    ctx.out << r.entries_ok << " entries intact, " << r.log_records << " access-log records checked\n";
+    for (const auto& p : r.problems) ctx.out << "FAIL  " << p.message << "\n";
+  }
+  if (r.ok()) return 0;
+  return fail(ErrorKind::integrity, "integrity check failed: " + r.problems.front().message +
+                                        (r.problems.size() > 1 ? " (and " + std::to_string(r.problems.size() - 1) + " more)" : ""));
+}
+
+}  // namespace
+
+CommandSpec vault_spec() {
+  return {"vault", "Create the vault, change its key, inspect a vault file, verify entries and the access log",
+          "para-broker vault init --passphrase", [](CLI::App& app) -> Handler {
+            auto opt = std::make_shared<Options>();
+            app.require_subcommand(1);
+            CLI::App* init = app.add_subcommand("init", "Create the vault (key file by default)");
+            init->add_flag("--passphrase", opt->passphrase, "Protect the vault with a passphrase (scrypt)");
+            init->add_flag("--key-file", opt->key_file, "Protect the vault with a key file (default)");
+            CLI::App* rekey = app.add_subcommand("rekey", "Re-wrap the data key under a new key; the old one stops working");
+            rekey->add_flag("--passphrase", opt->passphrase, "Switch to (or change) a passphrase");
+            rekey->add_flag("--key-file", opt->key_file, "Switch to (or renew) the key file");
+            CLI::App* inspect = app.add_subcommand("inspect", "Print a vault file's plain header (never secrets)");
+            inspect->add_option("FILE", opt->file, "vault.json or an entries/<id>.pbe file")->required();
+            CLI::App* verify = app.add_subcommand("verify", "Check every entry and the access log's chain");
+            verify->add_flag("--json", opt->json, "Machine-readable report (schema 1)");
+            return [opt, init, rekey, inspect, verify](Context& ctx) -> Result<int> {
+              if (init->parsed()) return run_init(ctx, *opt);
+              if (rekey->parsed()) return run_rekey(ctx, *opt);
+              if (inspect->parsed()) return run_inspect(ctx, *opt);
+              if (verify->parsed()) return run_verify(ctx, *opt);
+              return fail(ErrorKind::usage, "choose one of: vault init, rekey, inspect, verify");
+            };
+          }};
+}
+
+}  // namespace pb::broker::commands

@@ -1,0 +1,36 @@
+#pragma once
+// How credentials are shown by list, import and audit: masked accounts and
+// readable times. Shared presentation, no secrets.
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+
+#include "vault/vault.hpp"
+
+namespace pb::broker::commands {
+
+/// "jane.doe@example.com" -> "j***@example.com"; empty stays "-".
+inline std::string mask_account(const std::string& account) {
+  if (account.empty()) return "-";
+  auto at = account.find('@');
+  if (at == std::string::npos || at == 0) return account.substr(0, 1) + "***";
+  return account.substr(0, 1) + "***" + account.substr(at);
+}
+
+/// Milliseconds since the epoch as UTC "YYYY-MM-DD HH:MM", or "-".
+inline std::string format_time(std::optional<std::int64_t> ms) {
+  if (!ms) return "-";
+  std::time_t t = static_cast<std::time_t>(*ms / 1000);
+  std::tm tm{};
+  if (::gmtime_r(&t, &tm) == nullptr) return "-";
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+  return buf;
+}
+
+/// Vault options from the command context's paths.
+inline vault::Options vault_options(const Paths& paths) { return vault::Options::from_paths(paths); }
+
+}  // namespace pb::broker::commands

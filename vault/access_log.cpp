@@ -1,0 +1,247 @@
+#include "vault/access_log.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/c_handles.hpp"
+#include "core/files.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace pb::vault {
+namespace {
+
+constexpr std::uint64_t k_max_log = 256u << 20;
+constexpr std::size_t k_tail_window = 64u << 10;
+
+Status append_line(const fs::path& path, const std::string& line) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return fail(ErrorKind::failure, "opening the access log " + path.string() + " failed");
+  std::size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = ::write(fd.get(), line.data() + off, line.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(ErrorKind::failure, "writing the access log " + path.string() + " failed");
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) return fail(ErrorKind::failure, "syncing the access log " + path.string() + " failed");
+  return {};
+}
+
+/// The last complete line of a file (reads at most the final 64 KiB).
+std::string last_line(const fs::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return {};
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || st.st_size == 0) return {};
+  const auto size = static_cast<std::size_t>(st.st_size);
+  const std::size_t start = size > k_tail_window ? size - k_tail_window : 0;
+  std::string buf(size - start, '\0');
+  ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), static_cast<off_t>(start));
+  if (n <= 0) return {};
+  buf.resize(static_cast<std::size_t>(n));
+  while (!buf.empty() && buf.back() == '\n') buf.pop_back();
+  auto nl = buf.rfind('\n');
+  return nl == std::string::npos ? (start == 0 ? buf : std::string()) : buf.substr(nl + 1);
+}
+
+}  // namespace
+
+AccessLog::AccessLog(fs::path dir, SecureBytes log_key, std::string vault_id, Clock clock)
+    : m_dir(std::move(dir)), m_key(std::move(log_key)), m_vault_id(std::move(vault_id)), m_clock(std::move(clock)) {}
+
+std::string AccessLog::mac_of(std::string_view canonical) const { return to_hex(hmac_sha256(m_key, as_bytes(canonical))); }
+
+std::string AccessLog::genesis() const { return mac_of("genesis" + m_vault_id); }
+
+std::string AccessLog::head_tag(std::uint64_t seq, std::string_view mac) const {
+  return mac_of("head:" + std::to_string(seq) + ":" + std::string(mac));
+}
+
+Status AccessLog::append_pending(const fs::path& dir, std::int64_t time, std::string_view detail) {
+  PB_TRY(FileLock lock, FileLock::acquire(dir / ".log.lock", FileLock::Mode::exclusive));
+  json j = {{"time", time}, {"op", "unlock"}, {"result", "failed"}, {"pid", ::getpid()}, {"uid", ::getuid()},
+            {"detail", detail}};
+  return append_line(dir / "access.pending", j.dump() + "\n");
+}
+
+Status AccessLog::append(LogRecord record) {
+  // Protects: access.log, access.head and access.pending as one chain.
+  PB_TRY(FileLock lock, FileLock::acquire(m_dir / ".log.lock", FileLock::Mode::exclusive));
+
+  // Where the chain stands: the head, unless a crash left one valid record past it.
+  std::uint64_t seq = 0;
+  std::string prev = genesis();
+  std::string missing_head;
+  const fs::path head_path = m_dir / "access.head";
+  auto head_bytes = read_file(head_path, 4096);
+  bool head_ok = false;
+  if (head_bytes) {
+    try {
+      auto h = json::parse(as_chars(*head_bytes));
+      const auto hs = h.at("seq").get<std::uint64_t>();
+      const auto hm = h.at("mac").get<std::string>();
+      if (equal_ct(as_bytes(h.at("tag").get<std::string>()), as_bytes(head_tag(hs, hm)))) {
+        seq = hs;
+        prev = hm;
+        head_ok = true;
+      }
+    } catch (const json::exception&) {
+    }
+  }
+  const std::string tail = last_line(m_dir / "access.log");
+  if (!tail.empty()) {
+    try {
+      auto t = json::parse(tail);
+      const std::string mac = t.at("mac").get<std::string>();
+      const auto ts = t.at("seq").get<std::uint64_t>();
+      json body = t;
+      body.erase("mac");
+      const bool valid = equal_ct(as_bytes(mac), as_bytes(mac_of(body.dump())));
+      if (valid && ((head_ok && ts == seq + 1 && t.at("prev").get<std::string>() == prev) || !head_ok)) {
+        seq = ts;
+        prev = mac;
+      }
+    } catch (const json::exception&) {
+    }
+    if (!head_ok) missing_head = "the chain head was missing or invalid before this record";
+  }
+
+  // Failed unlocks recorded without the key join the chain first.
+  const fs::path pending = m_dir / "access.pending";
+  if (auto p = read_file(pending, 1u << 20)) {
+    std::string_view text = as_chars(*p);
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      std::size_t nl = text.find('\n', pos);
+      if (nl == std::string_view::npos) nl = text.size();
+      std::string_view line = text.substr(pos, nl - pos);
+      pos = nl + 1;
+      if (line.empty()) continue;
+      LogRecord r;
+      r.op = "unlock";
+      r.result = "failed";
+      r.detail = "recorded before the vault was unlocked";
+      try {
+        auto j = json::parse(line);
+        r.time = j.value("time", std::int64_t{0});
+        std::string d = j.value("detail", std::string());
+        if (!d.empty()) r.detail = d;
+      } catch (const json::exception&) {
+        r.detail = "a pending record was malformed";
+      }
+      PB_TRY_STATUS(append_locked(std::move(r), seq, prev));
+    }
+    ::unlink(pending.c_str());
+  }
+  if (!missing_head.empty()) record.detail = record.detail.empty() ? missing_head : record.detail + "; " + missing_head;
+  return append_locked(std::move(record), seq, prev);
+}
+
+Status AccessLog::append_locked(LogRecord r, std::uint64_t& seq, std::string& prev) {
+  json j = {{"seq", seq + 1},
+            {"time", r.time != 0 ? r.time : m_clock()},
+            {"op", r.op},
+            {"credential", r.credential},
+            {"name", r.name},
+            {"session", r.session},
+            {"image", r.image},
+            {"pid", ::getpid()},
+            {"uid", ::getuid()},
+            {"result", r.result},
+            {"fingerprint", r.fingerprint},
+            {"detail", r.detail},
+            {"prev", prev}};
+  const std::string mac = mac_of(j.dump());
+  j["mac"] = mac;
+  PB_TRY_STATUS(append_line(m_dir / "access.log", j.dump() + "\n"));
+  ++seq;
+  prev = mac;
+  json head = {{"seq", seq}, {"mac", mac}, {"tag", head_tag(seq, mac)}};
+  return write_file_atomic(m_dir / "access.head", as_bytes(head.dump() + "\n"));
+}
+
+Result<LogCheck> AccessLog::verify() const {
+  PB_TRY(FileLock lock, FileLock::acquire(m_dir / ".log.lock", FileLock::Mode::exclusive));
+  LogCheck check;
+  auto log = read_file(m_dir / "access.log", k_max_log);
+  if (!log) {
+    if (log.error().kind == ErrorKind::not_found) {
+      check.problems.push_back("the access log is missing");
+      return check;
+    }
+    return std::move(log).error();
+  }
+  std::string_view text = as_chars(*log);
+  std::uint64_t expect = 1;
+  std::string prev = genesis();
+  std::size_t pos = 0, line_no = 0;
+  bool broken = false;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      check.problems.push_back("the access log ends in an incomplete line");
+      broken = true;
+      break;
+    }
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    const std::string where = "access log line " + std::to_string(line_no);
+    try {
+      auto j = json::parse(line);
+      const std::string mac = j.at("mac").get<std::string>();
+      json body = j;
+      body.erase("mac");
+      const std::string canonical = body.dump();
+      if (j.dump() != line ||
+          !equal_ct(as_bytes(mac), as_bytes(mac_of(canonical)))) {
+        check.problems.push_back(where + " was altered (its MAC does not match)");
+        broken = true;
+      } else if (j.at("seq").get<std::uint64_t>() != expect || j.at("prev").get<std::string>() != prev) {
+        check.problems.push_back(where + " does not follow the one before it (records deleted, inserted or reordered)");
+        broken = true;
+      }
+      prev = mac;
+      expect = j.at("seq").get<std::uint64_t>() + 1;
+    } catch (const json::exception&) {
+      check.problems.push_back(where + " is not a valid record");
+      broken = true;
+    }
+    ++check.records;
+  }
+  if (check.records == 0) check.problems.push_back("the access log is empty");
+  auto head_bytes = read_file(m_dir / "access.head", 4096);
+  if (!head_bytes) {
+    check.problems.push_back("the access log's chain head is missing");
+  } else {
+    try {
+      auto h = json::parse(as_chars(*head_bytes));
+      const auto hs = h.at("seq").get<std::uint64_t>();
+      const auto hm = h.at("mac").get<std::string>();
+      if (!equal_ct(as_bytes(h.at("tag").get<std::string>()), as_bytes(head_tag(hs, hm)))) {
+        check.problems.push_back("the access log's chain head was altered");
+      } else if (!broken) {
+        const std::uint64_t last = expect - 1;
+        // A crash between appending a record and replacing the head leaves
+        // exactly one valid record past the head: not tampering.
+        if (last < hs || (last == hs && hm != prev))
+          check.problems.push_back("the access log was truncated: the chain head records " + std::to_string(hs) +
+                                   " records, the log holds " + std::to_string(last));
+        else if (last > hs + 1)
+          check.problems.push_back("the access log has records past its chain head");
+      }
+    } catch (const json::exception&) {
+      check.problems.push_back("the access log's chain head is malformed");
+    }
+  }
+  return check;
+}
+
+}  // namespace pb::vault

@@ -1,0 +1,35 @@
+#include "vault/key_cache.hpp"
+
+#include <keyutils.h>
+
+#include <cstdlib>
+
+namespace pb::vault::key_cache {
+
+std::optional<SecureBytes> load(const std::string& description) {
+  key_serial_t id = keyctl_search(KEY_SPEC_USER_KEYRING, "user", description.c_str(), 0);
+  if (id < 0) return std::nullopt;
+  void* raw = nullptr;
+  long n = keyctl_read_alloc(id, &raw);
+  if (n < 0 || raw == nullptr) return std::nullopt;
+  SecureBytes key(static_cast<std::uint8_t*>(raw), static_cast<std::uint8_t*>(raw) + n);
+  secure_wipe(raw, static_cast<std::size_t>(n));
+  std::free(raw);
+  return key;
+}
+
+void store(const std::string& description, ByteSpan key, std::chrono::seconds ttl) {
+  if (ttl.count() <= 0) return;
+  key_serial_t id = add_key("user", description.c_str(), key.data(), key.size(), KEY_SPEC_USER_KEYRING);
+  if (id < 0) return;
+  // Possessor and same-uid processes only: the same boundary as the key file.
+  keyctl_setperm(id, KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH | KEY_USR_SETATTR);
+  if (keyctl_set_timeout(id, static_cast<unsigned>(ttl.count())) != 0) keyctl_revoke(id);
+}
+
+void revoke(const std::string& description) {
+  key_serial_t id = keyctl_search(KEY_SPEC_USER_KEYRING, "user", description.c_str(), 0);
+  if (id >= 0) keyctl_revoke(id);
+}
+
+}  // namespace pb::vault::key_cache

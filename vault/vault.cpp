@@ -1,0 +1,659 @@
+#include "vault/vault.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "core/c_handles.hpp"
+#include "core/files.hpp"
+#include "vault/key_cache.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace pb::vault {
+namespace {
+
+constexpr int k_header_version = 1;
+constexpr const char* k_header_file = "vault.json";
+constexpr std::uint64_t k_min_scrypt_n = std::uint64_t{1} << 15;
+constexpr std::uint64_t k_max_scrypt_n = std::uint64_t{1} << 20;
+
+struct Header {
+  std::string vault_id;  // 32 hex digits
+  Provider provider = Provider::key_file;
+  ScryptParams scrypt;
+  Bytes salt;
+  Bytes wrapped_key;
+  std::int64_t created = 0;
+};
+
+/// What the wrapped data key is bound to: format, version and every parameter.
+std::string header_aad(const Header& h) {
+  std::string aad = "para-broker-vault/" + std::to_string(k_header_version) + "|" + h.vault_id + "|" +
+                    std::string(provider_name(h.provider));
+  if (h.provider == Provider::passphrase)
+    aad += "|scrypt|" + std::to_string(h.scrypt.n) + "|" + std::to_string(h.scrypt.r) + "|" +
+           std::to_string(h.scrypt.p) + "|" + to_hex(h.salt);
+  return aad;
+}
+
+std::string cache_description(const Header& h) {
+  Bytes d(header_aad(h).begin(), header_aad(h).end());
+  d.insert(d.end(), h.wrapped_key.begin(), h.wrapped_key.end());
+  return "para-broker:v1:" + h.vault_id + ":" + to_hex(sha256(d)).substr(0, 16);
+}
+
+std::string header_json(const Header& h) {
+  json j = {{"format", "para-broker-vault"},
+            {"version", k_header_version},
+            {"vault_id", h.vault_id},
+            {"provider", provider_name(h.provider)},
+            {"kdf", nullptr},
+            {"wrapped_key", to_hex(h.wrapped_key)},
+            {"created", h.created}};
+  if (h.provider == Provider::passphrase)
+    j["kdf"] = {{"name", "scrypt"}, {"n", h.scrypt.n}, {"r", h.scrypt.r}, {"p", h.scrypt.p}, {"salt", to_hex(h.salt)}};
+  return j.dump(2) + "\n";
+}
+
+Result<Header> parse_header(std::string_view text, const fs::path& path) {
+  auto bad = [&](const std::string& why) {
+    return fail(ErrorKind::integrity, "the vault header " + path.string() + " is damaged: " + why);
+  };
+  try {
+    auto j = json::parse(text);
+    if (j.at("format") != "para-broker-vault") return bad("it is not a para-broker vault header");
+    const int v = j.at("version").get<int>();
+    if (v != k_header_version)
+      return bad("it has format version " + std::to_string(v) + ", this para-broker reads version " +
+                 std::to_string(k_header_version));
+    Header h;
+    h.vault_id = j.at("vault_id").get<std::string>();
+    if (h.vault_id.size() != 32 || !from_hex(h.vault_id)) return bad("its vault id is malformed");
+    const std::string p = j.at("provider").get<std::string>();
+    if (p == "key-file") {
+      h.provider = Provider::key_file;
+    } else if (p == "passphrase") {
+      h.provider = Provider::passphrase;
+      const auto& k = j.at("kdf");
+      if (k.at("name") != "scrypt") return bad("its key derivation is not scrypt");
+      h.scrypt.n = k.at("n").get<std::uint64_t>();
+      h.scrypt.r = k.at("r").get<std::uint32_t>();
+      h.scrypt.p = k.at("p").get<std::uint32_t>();
+      // Bounds: weaker than the minimum would be a downgrade; far stronger would exhaust memory.
+      if (h.scrypt.n < k_min_scrypt_n || h.scrypt.n > k_max_scrypt_n || (h.scrypt.n & (h.scrypt.n - 1)) != 0 ||
+          h.scrypt.r < 8 || h.scrypt.r > 16 || h.scrypt.p < 1 || h.scrypt.p > 4)
+        return bad("its scrypt parameters are out of bounds");
+      auto salt = from_hex(k.at("salt").get<std::string>());
+      if (!salt || salt->size() != 16) return bad("its salt is malformed");
+      h.salt = std::move(*salt);
+    } else {
+      return bad("its key provider '" + p + "' is unknown");
+    }
+    auto wrapped = from_hex(j.at("wrapped_key").get<std::string>());
+    if (!wrapped || wrapped->size() != k_key_size + k_box_overhead) return bad("its wrapped key is malformed");
+    h.wrapped_key = std::move(*wrapped);
+    h.created = j.at("created").get<std::int64_t>();
+    return h;
+  } catch (const json::exception&) {
+    return bad("it is not valid JSON");
+  }
+}
+
+Result<Header> read_header(const fs::path& home) {
+  const fs::path path = home / k_header_file;
+  auto bytes = read_file(path, 64u << 10);
+  if (!bytes) {
+    if (bytes.error().kind == ErrorKind::not_found)
+      return fail(ErrorKind::not_found, "there is no vault in " + home.string() +
+                                            "; create one with 'para-broker vault init' or import a credential");
+    return std::move(bytes).error();
+  }
+  return parse_header(as_chars(*bytes), path);
+}
+
+std::string random_hex(const RandomSource& random, std::size_t bytes) {
+  Bytes b(bytes);
+  random(b);
+  return to_hex(b);
+}
+
+/// Reads the key file's 256 bits (64 hex digits), refusing a file others can read.
+Result<SecureBytes> read_key_file(const fs::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0)
+    return fail(ErrorKind::locked, "the vault is locked: its key file " + path.string() +
+                                       " is missing; restore it or set PARA_BROKER_KEY_FILE");
+  if (!S_ISREG(st.st_mode)) return fail(ErrorKind::unsafe_input, "the key file " + path.string() + " is not a regular file");
+  if ((st.st_mode & 077) != 0)
+    return fail(ErrorKind::unsafe_input,
+                "the key file " + path.string() + " can be read by others; fix it with: chmod 600 " + path.string());
+  PB_TRY(SecureBytes text, read_file(path, 256));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  auto key = from_hex(as_chars(text));
+  if (!key || key->size() != k_key_size)
+    return fail(ErrorKind::locked, "the key file " + path.string() + " is malformed (expected 64 hex digits)");
+  SecureBytes out(key->begin(), key->end());
+  secure_wipe(key->data(), key->size());
+  return out;
+}
+
+Status write_key_file_exclusive(const fs::path& path, ByteSpan key) {
+  PB_TRY_STATUS(ensure_private_dir(path.parent_path(), "key directory"));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) {
+    if (errno == EEXIST) return fail(ErrorKind::conflict, "the key file " + path.string() + " already exists");
+    return fail(ErrorKind::failure, "creating the key file " + path.string() + " failed");
+  }
+  ::fchmod(fd.get(), 0600);
+  SecureString text(to_hex(key).c_str());
+  text.push_back('\n');
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) || ::fsync(fd.get()) != 0) {
+    ::unlink(path.c_str());
+    return fail(ErrorKind::failure, "writing the key file " + path.string() + " failed");
+  }
+  return fsync_dir(path.parent_path());
+}
+
+/// Creates the key file with fresh random bits, or reads the one there (a race
+/// with another first capture ends with both using the winner's key).
+Result<SecureBytes> ensure_key_file(const fs::path& path, const RandomSource& random) {
+  SecureBytes key(k_key_size);
+  random(key);
+  Status s = write_key_file_exclusive(path, key);
+  if (s.ok()) return key;
+  if (s.error().kind == ErrorKind::conflict) return read_key_file(path);
+  return std::move(s).error();
+}
+
+Result<SecureBytes> kek_from_passphrase(const Options& opts, const Header& h, bool confirm, std::string_view prompt) {
+  if (!opts.passphrase) return fail(ErrorKind::locked, "the vault is locked and no passphrase source is available");
+  PB_TRY(SecureString pass, opts.passphrase(prompt, confirm));
+  if (pass.empty()) return fail(ErrorKind::locked, "the passphrase is empty");
+  return scrypt(std::string_view(pass.data(), pass.size()), h.salt, h.scrypt);
+}
+
+Status write_header(const fs::path& home, const Header& h) {
+  return write_file_atomic(home / k_header_file, as_bytes(header_json(h)));
+}
+
+std::string default_name(const LoginSummary& s) {
+  std::string base = s.account.substr(0, s.account.find('@'));
+  std::string out;
+  for (char c : base)
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') out.push_back(c);
+  while (!out.empty() && !std::isalnum(static_cast<unsigned char>(out.front()))) out.erase(out.begin());
+  if (out.size() > 48) out.resize(48);
+  return out.empty() ? s.kind : out;
+}
+
+}  // namespace
+
+std::string_view provider_name(Provider p) { return p == Provider::key_file ? "key-file" : "passphrase"; }
+
+bool is_valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name.front()))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '@' || c == '+' || c == '-';
+  });
+}
+
+PassphraseSource default_passphrase_source() {
+  return [](std::string_view prompt, bool confirm) -> Result<SecureString> {
+    if (confirm) {
+      if (auto v = env_var("PARA_BROKER_NEW_PASSPHRASE")) return SecureString(v->c_str());
+    }
+    if (auto v = env_var("PARA_BROKER_PASSPHRASE"); v && !confirm) return SecureString(v->c_str());
+    if (auto v = env_var("PARA_BROKER_PASSPHRASE"); v && confirm && !env_var("PARA_BROKER_NEW_PASSPHRASE"))
+      return SecureString(v->c_str());
+    UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
+    if (!tty.valid())
+      return fail(ErrorKind::locked, "the vault needs a passphrase: set PARA_BROKER_PASSPHRASE or run on a terminal");
+    auto ask = [&](std::string_view p) -> Result<SecureString> {
+      termios old {};
+      const bool is_term = ::tcgetattr(tty.get(), &old) == 0;
+      if (is_term) {
+        termios quiet = old;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        ::tcsetattr(tty.get(), TCSAFLUSH, &quiet);
+      }
+      std::string line = std::string(p) + ": ";
+      (void)!::write(tty.get(), line.data(), line.size());
+      SecureString out;
+      char c = 0;
+      while (::read(tty.get(), &c, 1) == 1 && c != '\n') {
+        if (out.size() >= 1024) break;
+        out.push_back(c);
+      }
+      c = 0;
+      if (is_term) ::tcsetattr(tty.get(), TCSAFLUSH, &old);
+      (void)!::write(tty.get(), "\n", 1);
+      return out;
+    };
+    PB_TRY(SecureString first, ask(prompt));
+    if (confirm) {
+      PB_TRY(SecureString again, ask("Repeat the passphrase"));
+      if (first != again) return fail(ErrorKind::usage, "the two passphrases differ; nothing was changed");
+    }
+    return first;
+  };
+}
+
+Options Options::from_paths(const Paths& paths) {
+  Options o;
+  o.home = paths.vault_home;
+  o.key_file = paths.key_file;
+  if (auto ttl = env_var("PARA_BROKER_KEY_CACHE_TTL")) {
+    try {
+      o.key_cache_ttl = std::chrono::seconds(std::max(0L, std::stol(*ttl)));
+    } catch (const std::exception&) {
+      o.key_cache_ttl = std::chrono::seconds(0);
+    }
+  }
+  return o;
+}
+
+Vault::Vault(Options opts, Provider provider, std::string vault_id, SecureBytes data_key)
+    : m_opts(std::move(opts)), m_provider(provider), m_vault_id(std::move(vault_id)), m_data_key(std::move(data_key)) {
+  // HKDF with distinct labels: a key never serves two purposes.
+  m_entry_key = hkdf_sha256(m_data_key, "para-broker entry key v1").value();
+  m_fp_key = hkdf_sha256(m_data_key, "para-broker fingerprint key v1").value();
+  m_log = std::make_unique<AccessLog>(m_opts.home, hkdf_sha256(m_data_key, "para-broker log key v1").value(), m_vault_id,
+                                      m_opts.clock);
+}
+
+Vault::Vault(Vault&&) noexcept = default;
+Vault::~Vault() = default;
+
+bool Vault::exists(const Options& opts) {
+  std::error_code ec;
+  return fs::exists(opts.home / k_header_file, ec);
+}
+
+Result<Vault> Vault::init(const Options& opts, Provider provider) {
+  PB_TRY_STATUS(ensure_private_dir(opts.home, "vault directory"));
+  PB_TRY_STATUS(ensure_private_dir(opts.home / "entries", "vault entries directory"));
+  // Protects: the vault header and the set of entries.
+  PB_TRY(FileLock lock, FileLock::acquire(opts.home / ".store.lock", FileLock::Mode::exclusive));
+  if (exists(opts))
+    return fail(ErrorKind::conflict, "a vault already exists in " + opts.home.string() + "; use 'para-broker vault rekey' to change its key");
+  Header h;
+  h.vault_id = random_hex(opts.random, 16);
+  h.provider = provider;
+  h.created = opts.clock();
+  SecureBytes kek;
+  if (provider == Provider::key_file) {
+    PB_TRY(kek, ensure_key_file(opts.key_file, opts.random));
+  } else {
+    h.scrypt = opts.scrypt;
+    h.salt.resize(16);
+    opts.random(h.salt);
+    PB_TRY(kek, kek_from_passphrase(opts, h, true, "New vault passphrase"));
+  }
+  SecureBytes data_key(k_key_size);
+  opts.random(data_key);
+  const std::string aad = header_aad(h);
+  PB_TRY(h.wrapped_key, seal(kek, data_key, as_bytes(aad), opts.random));
+  PB_TRY_STATUS(write_header(opts.home, h));
+  if (provider == Provider::passphrase) key_cache::store(cache_description(h), data_key, opts.key_cache_ttl);
+  Vault v(opts, provider, h.vault_id, std::move(data_key));
+  LogRecord r;
+  r.op = "init";
+  r.detail = "provider " + std::string(provider_name(provider));
+  PB_TRY_STATUS(v.m_log->append(std::move(r)));
+  return v;
+}
+
+Result<Vault> Vault::open(const Options& opts) {
+  PB_TRY_STATUS(check_private_dir(opts.home, "vault directory"));
+  PB_TRY(Header h, read_header(opts.home));
+  const std::string aad = header_aad(h);
+  auto unwrap = [&](ByteSpan kek) { return vault::open(kek, h.wrapped_key, as_bytes(aad)); };
+
+  if (h.provider == Provider::passphrase && opts.key_cache_ttl.count() > 0) {
+    if (auto cached = key_cache::load(cache_description(h)); cached && cached->size() == k_key_size)
+      return Vault(opts, h.provider, h.vault_id, std::move(*cached));
+  }
+  std::string failure;
+  if (h.provider == Provider::key_file) {
+    PB_TRY(SecureBytes kek, read_key_file(opts.key_file));
+    if (auto dk = unwrap(kek)) return Vault(opts, h.provider, h.vault_id, std::move(*dk));
+    // A rekey that stopped between replacing the header and the key file.
+    fs::path pending = opts.key_file;
+    pending += ".new";
+    if (auto next = read_key_file(pending)) {
+      if (auto dk = unwrap(*next)) {
+        if (::rename(pending.c_str(), opts.key_file.c_str()) == 0) (void)fsync_dir(opts.key_file.parent_path());
+        return Vault(opts, h.provider, h.vault_id, std::move(*dk));
+      }
+    }
+    failure = "the key file " + opts.key_file.string() + " does not unlock the vault in " + opts.home.string() +
+              "; restore the right key file or point PARA_BROKER_KEY_FILE at it";
+  } else {
+    PB_TRY(SecureBytes kek, kek_from_passphrase(opts, h, false, "Vault passphrase"));
+    if (auto dk = unwrap(kek)) {
+      key_cache::store(cache_description(h), *dk, opts.key_cache_ttl);
+      return Vault(opts, h.provider, h.vault_id, std::move(*dk));
+    }
+    failure = "the passphrase does not unlock the vault in " + opts.home.string() + "; nothing was changed";
+  }
+  (void)AccessLog::append_pending(opts.home, opts.clock(), h.provider == Provider::key_file ? "wrong key file" : "wrong passphrase");
+  return fail(ErrorKind::locked, failure);
+}
+
+Result<Vault> Vault::open_or_create(const Options& opts) {
+  if (!exists(opts)) {
+    auto v = init(opts, Provider::key_file);
+    if (v.ok() || v.error().kind != ErrorKind::conflict) return v;
+  }
+  return open(opts);
+}
+
+fs::path Vault::entry_path(std::string_view id) const { return m_opts.home / "entries" / (std::string(id) + ".pbe"); }
+
+std::string Vault::fingerprint(ByteSpan secret) const { return to_hex(hmac_sha256(m_fp_key, secret)).substr(0, 16); }
+
+Result<Listing> Vault::list() const {
+  Listing out;
+  const fs::path dir = m_opts.home / "entries";
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return out;
+    return fail(ErrorKind::failure, "reading " + dir.string() + " failed: " + ec.message());
+  }
+  for (; it != end; it.increment(ec)) {
+    if (ec) return fail(ErrorKind::failure, "reading " + dir.string() + " failed: " + ec.message());
+    const std::string fname = it->path().filename().string();
+    if (fname.size() != k_entry_id_size + 4 || !fname.ends_with(".pbe")) continue;  // temp files, strays
+    const std::string id = fname.substr(0, k_entry_id_size);
+    if (!is_entry_id(id)) continue;
+    auto bytes = read_file(it->path(), k_max_entry_file);
+    if (!bytes) {
+      if (bytes.error().kind == ErrorKind::not_found) continue;  // removed meanwhile
+      out.damaged.push_back({id, "", "credential entry " + id + " cannot be read: " + bytes.error().message});
+      continue;
+    }
+    auto meta = decode_entry_meta(m_entry_key, *bytes, id);
+    if (!meta) {
+      out.damaged.push_back({id, "", "credential entry " + id + " (" + it->path().string() + ") is corrupt or tampered: " +
+                                         meta.error().message});
+      continue;
+    }
+    out.entries.push_back(std::move(*meta));
+  }
+  std::sort(out.entries.begin(), out.entries.end(), [](const EntryMeta& a, const EntryMeta& b) {
+    return a.name != b.name ? a.name < b.name : a.id < b.id;
+  });
+  return out;
+}
+
+Result<EntryMeta> Vault::find_locked(std::string_view name_or_id) const {
+  PB_TRY(Listing l, list());
+  for (const auto& m : l.entries)
+    if (m.name == name_or_id) return m;
+  for (const auto& m : l.entries)
+    if (m.id == name_or_id) return m;
+  for (const auto& d : l.damaged)
+    if (d.id == name_or_id) return fail(ErrorKind::integrity, d.message);
+  if (!l.damaged.empty())
+    return fail(ErrorKind::not_found, "no credential named '" + std::string(name_or_id) + "' among the readable ones; " +
+                                          std::to_string(l.damaged.size()) + " entry file(s) are damaged (see 'para-broker vault verify')");
+  return fail(ErrorKind::not_found,
+              "no credential named '" + std::string(name_or_id) + "'; 'para-broker list' shows the stored ones");
+}
+
+Result<EntryMeta> Vault::find(std::string_view name_or_id) const { return find_locked(name_or_id); }
+
+Result<DecodedEntry> Vault::read(std::string_view name_or_id) const {
+  PB_TRY(EntryMeta meta, find_locked(name_or_id));
+  auto bytes = read_file(entry_path(meta.id), k_max_entry_file);
+  if (!bytes) return std::move(bytes).error();
+  auto entry = decode_entry(m_entry_key, *bytes, meta.id);
+  if (!entry)
+    return fail(ErrorKind::integrity, "credential '" + meta.name + "' (entry " + meta.id + ") is corrupt or tampered: " +
+                                          entry.error().message + "; remove it with 'para-broker rm " + meta.id +
+                                          "' and capture it again");
+  return entry;
+}
+
+Result<CaptureOutcome> Vault::capture(const Capture& capture, const CaptureOptions& options) {
+  return store_capture(capture, options, std::nullopt, "capture");
+}
+
+Result<CaptureOutcome> Vault::update(std::string_view id, const Capture& capture, const AccessInfo& access,
+                                     std::string_view op) {
+  CaptureOptions o;
+  o.access = access;
+  return store_capture(capture, o, std::string(id), op);
+}
+
+Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const CaptureOptions& options,
+                                            std::optional<std::string> only_id, std::string_view op) {
+  if (options.name && !is_valid_name(*options.name))
+    return fail(ErrorKind::usage, "'" + *options.name + "' is not a valid credential name (use letters, digits, . _ @ + -)");
+  // Everything is validated before the vault is touched: refused input changes nothing.
+  SecureBytes reduced;
+  if (!capture.claude_json.empty()) {
+    PB_TRY(reduced, reduce_claude_json(ByteSpan(capture.claude_json)));
+  }
+  PB_TRY(LoginSummary summary, summarise_login(capture.credentials_json, reduced));
+
+  PB_TRY_STATUS(ensure_private_dir(m_opts.home / "entries", "vault entries directory"));
+  // Protects: the set of entries and each entry's read-modify-write (names and
+  // accounts stay unique; an older login never overwrites a newer one).
+  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  PB_TRY(Listing listing, list());
+
+  const EntryMeta* existing = nullptr;
+  if (only_id) {
+    for (const auto& m : listing.entries)
+      if (m.id == *only_id) existing = &m;
+    if (existing == nullptr) {
+      for (const auto& d : listing.damaged)
+        if (d.id == *only_id) return fail(ErrorKind::integrity, d.message);
+      return fail(ErrorKind::not_found, "no credential entry " + *only_id + " to write back into");
+    }
+  } else if (options.name) {
+    for (const auto& m : listing.entries)
+      if (m.name == *options.name) existing = &m;
+  } else if (!summary.identity.empty()) {
+    for (const auto& m : listing.entries)
+      if (m.identity == summary.identity) existing = &m;
+  }
+  if (existing != nullptr && !existing->identity.empty() && !summary.identity.empty() &&
+      existing->identity != summary.identity)
+    return fail(ErrorKind::conflict, "credential '" + existing->name + "' belongs to another account; choose another --name or remove it first");
+
+  CaptureOutcome outcome;
+  const std::string fp = fingerprint(summary.secret);
+  if (existing != nullptr && existing->expires_at && summary.expires_at && *summary.expires_at < *existing->expires_at) {
+    outcome.action = CaptureOutcome::Action::kept_stored;
+    outcome.meta = *existing;
+    LogRecord r{std::string(op), existing->id, existing->name, options.access.session, options.access.image,
+                "kept-newer-stored", fp, "the stored login expires later", 0};
+    PB_TRY_STATUS(m_log->append(std::move(r)));
+    return outcome;
+  }
+
+  EntryMeta meta;
+  const std::int64_t now = m_opts.clock();
+  if (existing != nullptr) {
+    meta = *existing;
+    outcome.action = CaptureOutcome::Action::replaced;
+  } else {
+    meta.id = random_hex(m_opts.random, k_entry_id_size / 2);
+    std::string base = options.name ? *options.name : default_name(summary);
+    std::string name = base;
+    for (int n = 2; std::any_of(listing.entries.begin(), listing.entries.end(), [&](const EntryMeta& m) { return m.name == name; }); ++n)
+      name = base + "-" + std::to_string(n);
+    meta.name = name;
+    meta.created = now;
+    outcome.action = CaptureOutcome::Action::created;
+  }
+  meta.kind = summary.kind;
+  meta.account = summary.account;
+  meta.account_uuid = summary.account_uuid;
+  if (!summary.identity.empty()) meta.identity = summary.identity;
+  meta.plan = summary.plan;
+  meta.expires_at = summary.expires_at;
+  meta.source = capture.source;
+  meta.fingerprint = fp;
+  meta.updated = now;
+  std::vector<ArchiveFile> files;
+  if (!capture.credentials_json.empty()) files.push_back({k_credentials_file, capture.credentials_json});
+  if (!reduced.empty()) files.push_back({k_claude_json_file, std::move(reduced)});
+  meta.files.clear();
+  for (const auto& f : files) meta.files.push_back({f.name, to_hex(sha256(f.data)), f.data.size()});
+
+  PB_TRY(Bytes encoded, encode_entry(m_entry_key, meta, files, m_opts.random));
+  PB_TRY_STATUS(write_file_atomic(entry_path(meta.id), encoded));
+  LogRecord r{std::string(op), meta.id, meta.name, options.access.session, options.access.image, "ok", fp,
+              outcome.action == CaptureOutcome::Action::created ? "created from " + capture.source
+                                                                : "replaced from " + capture.source,
+              0};
+  PB_TRY_STATUS(m_log->append(std::move(r)));
+  outcome.meta = std::move(meta);
+  return outcome;
+}
+
+Result<EntryMeta> Vault::touch(std::string_view name_or_id, const AccessInfo& access, std::string_view op) {
+  // Protects: the entry's read-modify-write against concurrent captures and write-backs.
+  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  PB_TRY(DecodedEntry entry, read(name_or_id));
+  entry.meta.last_used = m_opts.clock();
+  PB_TRY(Bytes encoded, encode_entry(m_entry_key, entry.meta, entry.files, m_opts.random));
+  PB_TRY_STATUS(write_file_atomic(entry_path(entry.meta.id), encoded));
+  PB_TRY_STATUS(m_log->append({std::string(op), entry.meta.id, entry.meta.name, access.session, access.image, "ok",
+                               entry.meta.fingerprint, "", 0}));
+  return entry.meta;
+}
+
+Result<EntryMeta> Vault::remove(std::string_view name_or_id, const AccessInfo& access) {
+  // Protects: the set of entries (a removal racing a capture of the same account).
+  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  EntryMeta meta;
+  auto found = find_locked(name_or_id);
+  if (found) {
+    meta = std::move(*found);
+  } else if (found.error().kind == ErrorKind::integrity && is_entry_id(name_or_id)) {
+    meta.id = std::string(name_or_id);  // a damaged entry can still be removed by its id
+  } else {
+    return std::move(found).error();
+  }
+  const fs::path path = entry_path(meta.id);
+  if (::unlink(path.c_str()) != 0) return fail(ErrorKind::failure, "removing " + path.string() + " failed");
+  PB_TRY_STATUS(fsync_dir(path.parent_path()));
+  PB_TRY_STATUS(m_log->append({"rm", meta.id, meta.name, access.session, access.image, "ok", meta.fingerprint, "", 0}));
+  return meta;
+}
+
+Status Vault::rekey(Provider provider) {
+  // Protects: the vault header and key file against a concurrent rekey or init.
+  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  PB_TRY(Header old, read_header(m_opts.home));
+  Header h = old;
+  h.provider = provider;
+  h.salt.clear();
+  SecureBytes kek;
+  fs::path new_key = m_opts.key_file;
+  new_key += ".new";
+  if (provider == Provider::key_file) {
+    kek.resize(k_key_size);
+    m_opts.random(kek);
+    ::unlink(new_key.c_str());
+    PB_TRY_STATUS(write_key_file_exclusive(new_key, kek));
+  } else {
+    h.scrypt = m_opts.scrypt;
+    h.salt.resize(16);
+    m_opts.random(h.salt);
+    PB_TRY(kek, kek_from_passphrase(m_opts, h, true, "New vault passphrase"));
+  }
+  PB_TRY(h.wrapped_key, seal(kek, m_data_key, as_bytes(header_aad(h)), m_opts.random));
+  PB_TRY_STATUS(write_header(m_opts.home, h));
+  // Order matters: header first, then the key file; open() finishes a rekey
+  // interrupted between the two by trying "<key file>.new".
+  if (provider == Provider::key_file) {
+    if (::rename(new_key.c_str(), m_opts.key_file.c_str()) != 0)
+      return fail(ErrorKind::failure, "installing the new key file " + m_opts.key_file.string() + " failed");
+    PB_TRY_STATUS(fsync_dir(m_opts.key_file.parent_path()));
+  } else if (old.provider == Provider::key_file) {
+    ::unlink(m_opts.key_file.c_str());  // it no longer unlocks anything
+  }
+  if (old.provider == Provider::passphrase) key_cache::revoke(cache_description(old));
+  if (provider == Provider::passphrase) key_cache::store(cache_description(h), m_data_key, m_opts.key_cache_ttl);
+  m_provider = provider;
+  return m_log->append({"rekey", "", "", "", "", "ok", "",
+                        std::string(provider_name(old.provider)) + " -> " + std::string(provider_name(provider)), 0});
+}
+
+Status Vault::log(LogRecord record) { return m_log->append(std::move(record)); }
+
+Result<VerifyReport> Vault::verify() const {
+  VerifyReport report;
+  const fs::path dir = m_opts.home / "entries";
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) files.push_back(it->path());
+  std::sort(files.begin(), files.end());
+  for (const auto& path : files) {
+    const std::string fname = path.filename().string();
+    if (fname.starts_with(".")) continue;  // temp files of writes in progress
+    const std::string id = fname.size() > 4 ? fname.substr(0, fname.size() - 4) : fname;
+    if (!fname.ends_with(".pbe") || !is_entry_id(id)) {
+      report.problems.push_back({"", "", "unexpected file " + path.string() + " in the vault"});
+      continue;
+    }
+    auto bytes = read_file(path, k_max_entry_file);
+    if (!bytes) {
+      if (bytes.error().kind == ErrorKind::not_found) continue;
+      report.problems.push_back({id, "", "credential entry " + id + " cannot be read: " + bytes.error().message});
+      continue;
+    }
+    auto meta = decode_entry_meta(m_entry_key, *bytes, id);
+    auto entry = decode_entry(m_entry_key, *bytes, id);
+    if (!entry) {
+      std::string name = meta ? meta->name : std::string();
+      report.problems.push_back({id, name, (name.empty() ? "credential entry " + id : "credential '" + name + "' (entry " + id + ")") +
+                                               " is corrupt or tampered: " + entry.error().message});
+      continue;
+    }
+    ++report.entries_ok;
+  }
+  PB_TRY(LogCheck log, m_log->verify());
+  report.log_records = log.records;
+  for (auto& p : log.problems) report.problems.push_back({"", "", std::move(p)});
+  return report;
+}
+
+Result<std::string> inspect_file(const fs::path& file) {
+  PB_TRY(SecureBytes bytes, read_file(file, k_max_entry_file));
+  if (bytes.size() >= 4 && std::equal(bytes.begin(), bytes.begin() + 4, "PBVE")) {
+    PB_TRY(EntryFileHeader h, parse_entry_header(bytes));
+    json j = {{"schema", 1},          {"file", file.string()},
+              {"type", "entry"},      {"magic", "PBVE"},
+              {"version", h.version}, {"id", h.id},
+              {"cipher", "AES-256-GCM"}, {"meta_box_bytes", h.meta_box_size},
+              {"payload_box_bytes", h.payload_box_size}, {"file_bytes", bytes.size()}};
+    return j.dump(2);
+  }
+  PB_TRY(Header h, parse_header(as_chars(bytes), file));
+  json j = {{"schema", 1},
+            {"file", file.string()},
+            {"type", "vault-header"},
+            {"version", k_header_version},
+            {"vault_id", h.vault_id},
+            {"provider", provider_name(h.provider)},
+            {"wrap_cipher", "AES-256-GCM"},
+            {"created", h.created}};
+  if (h.provider == Provider::passphrase)
+    j["kdf"] = {{"name", "scrypt"}, {"n", h.scrypt.n}, {"r", h.scrypt.r}, {"p", h.scrypt.p}, {"salt_bytes", h.salt.size()}};
+  return j.dump(2);
+}
+
+}  // namespace pb::vault

@@ -1,0 +1,165 @@
+#pragma once
+// The vault: a directory of encrypted credential entries, its key header and
+// its access log. Knows nothing of Docker.
+//
+//   <home>/vault.json          key header (see docs/vault-format.md)
+//   <home>/entries/<id>.pbe    one entry per credential (vault/entry.hpp)
+//   <home>/access.log|.head|.pending   access log (vault/access_log.hpp)
+//   <home>/.store.lock         flock: exclusive while entries or the header change
+//   <home>/.log.lock           flock: exclusive while the log chain grows
+//
+// Key hierarchy: a random 256-bit data key, wrapped (AES-256-GCM) by a
+// key-encryption key from the provider: the key file (256 random bits) or
+// scrypt(passphrase). From the data key, HKDF-SHA256 derives the entry key,
+// the log MAC key and the fingerprint key.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/paths.hpp"
+#include "core/secure_buffer.hpp"
+#include "vault/access_log.hpp"
+#include "vault/capture.hpp"
+#include "vault/crypto.hpp"
+#include "vault/entry.hpp"
+
+namespace pb::vault {
+
+enum class Provider { key_file, passphrase };
+std::string_view provider_name(Provider p);
+
+/// Asks for a passphrase; `confirm` asks twice (new passphrases).
+using PassphraseSource = std::function<Result<SecureString>(std::string_view prompt, bool confirm)>;
+
+/// PARA_BROKER_PASSPHRASE (or, for new passphrases, PARA_BROKER_NEW_PASSPHRASE
+/// first), else the terminal without echo, else ErrorKind::locked.
+PassphraseSource default_passphrase_source();
+
+struct Options {
+  std::filesystem::path home;      ///< vault directory
+  std::filesystem::path key_file;  ///< key-file provider's key
+  Clock clock = system_clock();
+  RandomSource random = system_random();
+  PassphraseSource passphrase = default_passphrase_source();
+  /// How long an unwrapped passphrase key stays in the kernel keyring; 0 = no cache.
+  std::chrono::seconds key_cache_ttl{300};
+  ScryptParams scrypt{};
+
+  /// From the environment's paths; PARA_BROKER_KEY_CACHE_TTL (seconds) sets the TTL.
+  static Options from_paths(const Paths& paths);
+};
+
+/// Who accesses a credential, for the access log.
+struct AccessInfo {
+  std::string session;
+  std::string image;
+};
+
+/// A damaged entry or log problem, named so that the user can act on it.
+struct Problem {
+  std::string id;       ///< entry id (from the file name), empty for the log
+  std::string name;     ///< credential name when it could still be read
+  std::string message;  ///< one sentence
+};
+
+struct Listing {
+  std::vector<EntryMeta> entries;  ///< sorted by name
+  std::vector<Problem> damaged;    ///< entries whose metadata cannot be read
+};
+
+struct CaptureOptions {
+  std::optional<std::string> name;  ///< default: the existing entry's, else from the account
+  AccessInfo access;
+};
+
+struct CaptureOutcome {
+  enum class Action { created, replaced, kept_stored };  ///< kept_stored: the vault's login is newer
+  Action action = Action::created;
+  EntryMeta meta;
+};
+
+struct VerifyReport {
+  std::size_t entries_ok = 0;
+  std::size_t log_records = 0;
+  std::vector<Problem> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+class Vault {
+ public:
+  /// Whether `opts.home` holds a vault header.
+  static bool exists(const Options& opts);
+  /// Creates a new vault (conflict if one exists). key_file: uses the key file
+  /// if present, else creates it (0600). passphrase: asks for a new one.
+  static Result<Vault> init(const Options& opts, Provider provider);
+  /// Unlocks an existing vault: not_found if there is none, locked (exit 4) on
+  /// a wrong or missing key; a failed unlock is logged.
+  static Result<Vault> open(const Options& opts);
+  /// open(), or init() with the key-file provider when there is no vault yet.
+  static Result<Vault> open_or_create(const Options& opts);
+
+  Vault(Vault&&) noexcept;
+  Vault& operator=(Vault&&) = delete;
+  ~Vault();
+
+  Provider provider() const { return m_provider; }
+  const std::string& vault_id() const { return m_vault_id; }
+  const Options& options() const { return m_opts; }
+
+  /// Metadata of every entry without decrypting payloads (no lock, no log).
+  Result<Listing> list() const;
+  /// An entry's metadata by name or id (not_found, integrity).
+  Result<EntryMeta> find(std::string_view name_or_id) const;
+  /// Decrypts and checks one entry: its files (name -> bytes) and metadata.
+  Result<DecodedEntry> read(std::string_view name_or_id) const;
+
+  /// Stores a capture: the same account (or name) updates its entry, where a
+  /// newer access-token expiry wins; logged as "capture".
+  Result<CaptureOutcome> capture(const Capture& capture, const CaptureOptions& options);
+  /// Writes back refreshed files into entry `id` if their expiry is newer than
+  /// the stored one (under the store lock); logged as op (e.g. "release").
+  Result<CaptureOutcome> update(std::string_view id, const Capture& capture, const AccessInfo& access,
+                                std::string_view op = "update");
+  /// Sets last_used to now and logs `op` (e.g. "mount") with the session and image.
+  Result<EntryMeta> touch(std::string_view name_or_id, const AccessInfo& access, std::string_view op = "mount");
+  /// Deletes an entry; logged as "rm".
+  Result<EntryMeta> remove(std::string_view name_or_id, const AccessInfo& access = {});
+  /// Re-wraps the data key under a new key from `provider`; the old key stops working.
+  Status rekey(Provider provider);
+  /// Appends a record to the access log (other components: mount, release, audit).
+  Status log(LogRecord record);
+  /// Checks every entry completely and the log chain.
+  Result<VerifyReport> verify() const;
+
+  /// Keyed fingerprint of a secret (16 hex digits), for log records.
+  std::string fingerprint(ByteSpan secret) const;
+
+ private:
+  Vault(Options opts, Provider provider, std::string vault_id, SecureBytes data_key);
+  std::filesystem::path entry_path(std::string_view id) const;
+  Result<EntryMeta> find_locked(std::string_view name_or_id) const;
+  Result<CaptureOutcome> store_capture(const Capture& capture, const CaptureOptions& options,
+                                       std::optional<std::string> only_id, std::string_view op);
+
+  Options m_opts;
+  Provider m_provider;
+  std::string m_vault_id;
+  SecureBytes m_data_key;
+  SecureBytes m_entry_key;
+  SecureBytes m_fp_key;
+  std::unique_ptr<AccessLog> m_log;
+};
+
+/// Whether `name` can name a credential: 1-64 of [A-Za-z0-9._@+-], starting alphanumeric.
+bool is_valid_name(std::string_view name);
+
+/// `vault inspect`: the plain header of a vault file (key header or entry),
+/// as JSON text; never decrypts, never prints secrets.
+Result<std::string> inspect_file(const std::filesystem::path& file);
+
+}  // namespace pb::vault
