@@ -1,0 +1,30 @@
+#include "broker/labels.hpp"
+
+#include "core/paths.hpp"
+
+namespace pb::broker::labels {
+
+Labels managed(std::string_view role) {
+  Labels l{{k_managed, "1"}, {k_role, std::string(role)}};
+  if (auto extra = env_var("PARA_BROKER_EXTRA_LABELS")) {
+    std::string_view rest = *extra;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      auto eq = item.find('=');
+      if (eq == 0 || item.empty()) continue;
+      std::string key(item.substr(0, eq));
+      // The product's own labels cannot be overridden from the environment.
+      if (key.rfind("para-broker.", 0) == 0 && key != "para-broker.test") continue;
+      l[key] = eq == std::string_view::npos ? std::string() : std::string(item.substr(eq + 1));
+    }
+  }
+  return l;
+}
+
+LabelFilters filter(std::string_view role) {
+  return {std::string(k_managed) + "=1", std::string(k_role) + "=" + std::string(role)};
+}
+
+}  // namespace pb::broker::labels

@@ -1,0 +1,29 @@
+#pragma once
+// The labels para-broker puts on every Docker object it creates. Labels, not
+// names, decide what belongs to whom (audit, gc, release after a crash).
+
+#include <string>
+#include <string_view>
+
+#include "broker/docker/docker_client.hpp"
+
+namespace pb::broker::labels {
+
+inline constexpr const char* k_managed = "para-broker.managed";
+inline constexpr const char* k_role = "para-broker.role";
+inline constexpr const char* k_credential = "para-broker.credential";
+inline constexpr const char* k_session = "para-broker.session";
+inline constexpr const char* k_image = "para-broker.image";
+inline constexpr const char* k_uid = "para-broker.uid";
+inline constexpr const char* k_gid = "para-broker.gid";
+inline constexpr const char* k_volume = "para-broker.volume";
+inline constexpr const char* k_target = "para-broker.target";
+
+/// {managed=1, role=<role>} plus the labels of PARA_BROKER_EXTRA_LABELS
+/// ("k=v,k2=v2"; lets a caller such as a test suite tag what it makes).
+Labels managed(std::string_view role);
+
+/// Filter that selects objects of one role: {"para-broker.managed=1", "para-broker.role=<role>"}.
+LabelFilters filter(std::string_view role);
+
+}  // namespace pb::broker::labels
