@@ -93,7 +93,7 @@ class FilterSax : public nlohmann::json_sax<json> {
   bool number_unsigned(number_unsigned_t v) override { return value(json(v)); }
   bool number_float(number_float_t v, const string_t&) override { return value(json(v)); }
   bool string(string_t& v) override {
-    m_kept_size += v.size();
+    if (m_capturing) m_kept_size += v.size();
     return value(json(std::move(v)));
   }
   bool binary(binary_t&) override { return refuse("it holds binary data"); }

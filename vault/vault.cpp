@@ -43,7 +43,8 @@ std::string header_aad(const Header& h) {
 }
 
 std::string cache_description(const Header& h) {
-  Bytes d(header_aad(h).begin(), header_aad(h).end());
+  const std::string aad = header_aad(h);
+  Bytes d(aad.begin(), aad.end());
   d.insert(d.end(), h.wrapped_key.begin(), h.wrapped_key.end());
   return "para-broker:v1:" + h.vault_id + ":" + to_hex(sha256(d)).substr(0, 16);
 }
