@@ -138,6 +138,7 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
   }
   r.claude.found = true;
   r.claude.path = *exe;
+  r.claude.link = f.claude_link;
   r.claude.kind = detect_kind(k, *exe, &path_version);
   if (r.claude.kind == "unknown" && f.claude_link && !f.can_resolve_links)
     r.evidence.push_back("the image has no readlink, so the claude link could not be followed");

@@ -240,6 +240,12 @@ Knowledge parse(const json& j) {
   if (!j.contains("research") || !j["research"].is_object()) bad("'research' is missing");
   const auto& rs = j["research"];
   k.research.command = strings(rs, "command");
+  k.research.env = strings(rs, "env", false);
+  for (const auto& e : k.research.env) {
+    auto eq = e.find('=');
+    if (eq == std::string::npos || !template_variables("${" + e.substr(0, eq) + "}"))
+      bad("research.env: '" + e + "' is not KEY=value");
+  }
   if (!rs.contains("timeout_seconds") || !rs["timeout_seconds"].is_number_integer()) bad("research.timeout_seconds is missing");
   k.research.timeout_seconds = rs["timeout_seconds"].get<int>();
   if (k.research.timeout_seconds < 1 || k.research.timeout_seconds > 600) bad("research.timeout_seconds is out of range");

@@ -62,6 +62,7 @@ struct LoginState {
 
 struct ResearchSettings {
   std::vector<std::string> command;  ///< arguments after `claude`
+  std::vector<std::string> env;      ///< "KEY=value" that keep the run offline and quiet
   int timeout_seconds = 30;
   long long memory_bytes = 1LL << 30;
   std::string scratch_config_dir;

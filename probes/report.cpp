@@ -57,7 +57,7 @@ std::string report_to_json(const ProbeReport& r, int indent) {
       {"image", r.image},
       {"image_id", r.image_id},
       {"claude",
-       {{"found", r.claude.found}, {"kind", r.claude.kind}, {"version", opt(r.claude.version)}, {"path", opt(r.claude.path)}}},
+       {{"found", r.claude.found}, {"kind", r.claude.kind}, {"version", opt(r.claude.version)}, {"path", opt(r.claude.path)}, {"link", opt(r.claude.link)}}},
       {"user", {{"name", opt(r.user.name)}, {"uid", r.user.uid}, {"gid", r.user.gid}, {"home", r.user.home}}},
       {"env", env},
       {"locations", locations_json(r.locations)},
@@ -94,6 +94,7 @@ Result<ProbeReport> report_from_json(std::string_view text) {
     r.claude.kind = c.at("kind").get<std::string>();
     r.claude.version = get_opt(c, "version");
     r.claude.path = get_opt(c, "path");
+    r.claude.link = get_opt(c, "link");
     const auto& u = j.at("user");
     r.user.name = get_opt(u, "name");
     r.user.uid = u.at("uid").get<std::uint32_t>();

@@ -29,6 +29,7 @@ struct ClaudeInstall {
   std::string kind = "unknown";  ///< npm-js, npm-native, native-installer, unknown
   std::optional<std::string> version;
   std::optional<std::string> path;  ///< the resolved executable or script
+  std::optional<std::string> link;  ///< `claude` as found on PATH, before resolving links
 };
 
 struct RuntimeUser {

@@ -6,6 +6,7 @@
 namespace pb::broker::commands {
 
 CommandSpec doctor_spec();
+CommandSpec probe_spec();
 CommandSpec vault_spec();
 CommandSpec list_spec();
 CommandSpec rm_spec();

@@ -149,7 +149,8 @@ class Channel final : public HttpChannel {
 
   Result<HttpResponse> round_trip(const HttpRequest& request, std::size_t limit) override {
     PB_TRY_STATUS(send(request));
-    return read_response(limit);
+    // A HEAD answer carries Content-Length but no body.
+    return read_response(limit, request.method == "HEAD");
   }
 
   Result<HttpResponse> send_and_read_head(const HttpRequest& request) override {
@@ -381,8 +382,9 @@ class Channel final : public HttpChannel {
     return {};
   }
 
-  Result<HttpResponse> read_response(std::size_t limit) {
+  Result<HttpResponse> read_response(std::size_t limit, bool head_only = false) {
     http::response_parser<http::string_body> parser;
+    parser.skip(head_only);
     parser.header_limit(k_header_limit);
     parser.body_limit(limit);
     error_code ec =

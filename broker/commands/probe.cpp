@@ -1,0 +1,58 @@
+// `para-broker probe IMAGE`: which Claude Code an image has, as which user,
+// and where it keeps its config (SPEC "Probe report").
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <ostream>
+
+#include "broker/commands/commands.hpp"
+#include "broker/docker/docker_client.hpp"
+#include "broker/probe/probe_runner.hpp"
+#include "probes/report.hpp"
+
+namespace pb::broker::commands {
+namespace {
+
+struct Options {
+  std::string image;
+  bool json = false;
+  bool research = false;
+  bool refresh = false;
+  int timeout = 20;
+};
+
+}  // namespace
+
+CommandSpec probe_spec() {
+  return {"probe", "Report the Claude Code installation and config locations of an image",
+          "para-broker probe para-claude:latest --json", [](CLI::App& app) -> Handler {
+            auto opt = std::make_shared<Options>();
+            app.add_option("IMAGE", opt->image, "Image reference or ID")->required();
+            app.add_flag("--json", opt->json, "Machine-readable report (schema 1)");
+            app.add_flag("--research", opt->research,
+                         "Also run Claude Code in a sandboxed container (no network) and record where it writes");
+            app.add_flag("--refresh", opt->refresh, "Ignore the cached report and probe again");
+            app.add_option("--timeout", opt->timeout, "Seconds the probe container may run")
+                ->check(CLI::Range(1, 600))
+                ->capture_default_str();
+            return [opt](Context& ctx) -> Result<int> {
+              PB_TRY(auto docker, ctx.docker());
+              ProbeOptions po;
+              po.research = opt->research;
+              po.refresh = opt->refresh;
+              po.timeout = std::chrono::seconds(opt->timeout);
+              PB_TRY(probes::ProbeReport report, probe_image(*docker, ctx.paths, opt->image, po));
+              if (opt->json)
+                ctx.out << probes::report_to_json(report) << "\n";
+              else
+                ctx.out << probes::report_to_text(report);
+              if (!report.claude.found) {
+                ctx.err << "para-broker: image '" << opt->image << "' has no Claude Code installed\n";
+                return 3;
+              }
+              return 0;
+            };
+          }};
+}
+
+}  // namespace pb::broker::commands
