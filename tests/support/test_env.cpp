@@ -149,7 +149,7 @@ std::string busybox_image(const std::string& label_value) {
   if (docker_cli({"image", "inspect", ref}, 60).exit_code == 0) return ref;
   const std::string script =
       "set -e; d=$(mktemp -d); trap 'rm -rf \"$d\"' EXIT; mkdir -p \"$d/bin\" \"$d/tmp\" \"$d/etc\"; "
-      "cp /bin/busybox \"$d/bin/busybox\"; for a in $(/bin/busybox --list); do ln -sf busybox \"$d/bin/$a\"; done; "
+      "cp /bin/busybox \"$d/bin/busybox\"; for a in $(/bin/busybox --list); do [ \"$a\" = busybox ] || ln -sf busybox \"$d/bin/$a\"; done; "
       "printf 'root:x:0:0:root:/root:/bin/sh\\n' > \"$d/etc/passwd\"; printf 'root:x:0:\\n' > \"$d/etc/group\"; "
       "mkdir -p \"$d/root\"; tar -C \"$d\" -c . | docker import --change 'LABEL " + std::string(k_test_label) + "=" +
       label_value + "' --change 'ENV PATH=/bin' - " + ref + " >/dev/null";
