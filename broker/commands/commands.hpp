@@ -11,5 +11,6 @@ CommandSpec vault_spec();
 CommandSpec list_spec();
 CommandSpec rm_spec();
 CommandSpec import_spec();
+CommandSpec audit_spec();
 
 }  // namespace pb::broker::commands

@@ -8,6 +8,7 @@ std::span<const CommandSpec> command_table() {
       commands::probe_spec(),
       commands::import_spec(),
       commands::list_spec(),
+      commands::audit_spec(),
       commands::rm_spec(),
       commands::doctor_spec(),
       commands::vault_spec(),

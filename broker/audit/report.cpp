@@ -1,0 +1,472 @@
+#include "broker/audit/report.hpp"
+
+#include <algorithm>
+#include <iomanip>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <set>
+#include <sstream>
+
+#include "broker/commands/vault_view.hpp"
+#include "broker/docker/docker_client.hpp"
+#include "broker/labels.hpp"
+
+namespace pb::broker::audit {
+namespace {
+
+constexpr std::int64_t k_day_ms = 24LL * 3600 * 1000;
+
+std::string label_of(const Labels& labels, const char* key) {
+  auto it = labels.find(key);
+  return it == labels.end() ? std::string{} : it->second;
+}
+
+/// Hostile names (image paths) shown on a terminal: control characters escaped.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string human_bytes(std::uint64_t b) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(1);
+  if (b >= (1ULL << 30)) {
+    s << static_cast<double>(b) / static_cast<double>(1ULL << 30) << " GiB";
+  } else {
+    s << static_cast<double>(b) / static_cast<double>(1ULL << 20) << " MiB";
+  }
+  return s.str();
+}
+
+std::string short_id(std::string_view id) {
+  if (id.starts_with("sha256:")) id.remove_prefix(7);
+  return std::string(id.substr(0, 12));
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+std::string layer_text(const ImageFinding& f, std::size_t layers) {
+  if (f.layer_index < 0) return printable(f.layer_path);
+  std::string t = std::to_string(f.layer_index + 1) + "/" + std::to_string(layers);
+  if (!f.diff_id.empty()) t += " " + short_id(f.diff_id);
+  return t;
+}
+
+std::string fate_text(const ImageFinding& f) {
+  switch (f.fate) {
+    case Fate::present: return "in the image's files";
+    case Fate::deleted: return "deleted in layer " + std::to_string(f.fate_layer + 1) + ", still in the image";
+    case Fate::replaced: return "overwritten in layer " + std::to_string(f.fate_layer + 1) + ", still in the image";
+  }
+  return {};
+}
+
+nlohmann::json opt_json(const std::optional<std::int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+
+std::string credential_label(const vault::EntryMeta& m) { return "credential '" + m.name + "'"; }
+
+}  // namespace
+
+std::string_view expiry_state_name(ExpiryState s) {
+  switch (s) {
+    case ExpiryState::valid: return "valid";
+    case ExpiryState::expiring: return "expiring";
+    case ExpiryState::expired: return "expired";
+    case ExpiryState::no_expiry: return "no-expiry";
+    case ExpiryState::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+ExpiryState expiry_state(const vault::EntryMeta& meta, std::int64_t now_ms, int warn_days) {
+  if (meta.kind == "api-key") return ExpiryState::no_expiry;
+  if (!meta.expires_at) return ExpiryState::unknown;
+  if (*meta.expires_at <= now_ms) return ExpiryState::expired;
+  // An OAuth login carries a refresh token: Claude Code renews its ~8-hour
+  // access token before it runs out, so only a token that is never renewed
+  // (a setup token) is "expiring".
+  if (meta.kind != "oauth" && *meta.expires_at - now_ms <= static_cast<std::int64_t>(warn_days) * k_day_ms)
+    return ExpiryState::expiring;
+  return ExpiryState::valid;
+}
+
+// ---------------------------------------------------------------- Docker
+
+DockerPart collect_docker(DockerClient& docker) {
+  DockerPart part;
+  part.endpoint = docker.endpoint();
+  auto volumes = docker.volume_list({std::string(labels::k_managed) + "=1"});
+  if (!volumes) {
+    part.error = volumes.error().message;
+    return part;
+  }
+  part.looked = true;
+  if (volumes->empty()) return part;
+
+  auto containers = docker.container_list({});
+  if (!containers) {
+    part.looked = false;
+    part.error = containers.error().message;
+    return part;
+  }
+  // Which containers use which volume, and which sessions have a container.
+  std::map<std::string, std::vector<std::string>> users;  // volume -> container names
+  std::set<std::string> container_names;
+  std::map<std::string, std::vector<std::string>> by_session;  // session label -> container names
+  for (const auto& c : *containers) {
+    const std::string name = c.names.empty() ? short_id(c.id) : c.names.front();
+    for (const auto& n : c.names) container_names.insert(n);
+    if (auto s = label_of(c.labels, labels::k_session); !s.empty()) by_session[s].push_back(name);
+    auto info = docker.container_inspect(c.id);
+    if (!info) continue;  // removed meanwhile
+    for (const auto& m : info->mounts)
+      if (m.type == "volume" && !m.name.empty()) users[m.name].push_back(name);
+  }
+  auto session_containers = [&](const std::string& session) {
+    std::vector<std::string> out = by_session[session];
+    for (const auto& candidate : {"para-" + session, session})
+      if (container_names.count(candidate) != 0 && std::find(out.begin(), out.end(), candidate) == out.end())
+        out.push_back(candidate);
+    return out;
+  };
+
+  std::map<std::string, std::size_t> live_holds;  // shared volume -> holds whose session has a container
+  for (const auto& v : *volumes) {
+    VolumeUse u;
+    u.name = v.name;
+    u.role = label_of(v.labels, labels::k_role);
+    u.credential = label_of(v.labels, labels::k_credential);
+    u.session = label_of(v.labels, labels::k_session);
+    u.shared = label_of(v.labels, labels::k_volume);
+    u.image = label_of(v.labels, labels::k_image);
+    if (u.role == "hold") {
+      u.containers = session_containers(u.session);
+      if (u.containers.empty()) {
+        u.stale = true;
+        u.why = "no container of session '" + u.session + "' exists";
+      } else {
+        ++live_holds[u.shared];
+      }
+    }
+    part.volumes.push_back(std::move(u));
+  }
+  for (auto& u : part.volumes) {
+    if (u.role == "hold") continue;
+    u.containers = users[u.name];
+    if (!u.containers.empty()) continue;
+    if (u.role == "session" && live_holds[u.name] > 0) continue;  // its session's container is being created
+    if (u.role == "session") {
+      u.stale = true;
+      u.why = "no container uses it and no live session holds it";
+    } else if (u.role == "staging" || u.role == "helper") {
+      u.stale = true;
+      u.why = "left behind by an interrupted " + std::string(u.role == "staging" ? "login" : "operation");
+    }
+  }
+  std::sort(part.volumes.begin(), part.volumes.end(),
+            [](const VolumeUse& a, const VolumeUse& b) { return std::tie(a.role, a.name) < std::tie(b.role, b.name); });
+  return part;
+}
+
+// ---------------------------------------------------------------- images
+
+std::string image_reference(const ImageEntry& image) {
+  for (const auto& t : image.tags)
+    if (t != "<none>:<none>") return t;
+  return image.id;
+}
+
+ImagesPart scan_local_images(DockerClient& docker, const ImageProgress& progress, const std::vector<std::string>& only) {
+  ImagesPart part;
+  std::vector<ImageSummary> list;
+  if (only.empty()) {
+    auto all = docker.image_list({});
+    if (!all) {
+      part.error = all.error().message;
+      return part;
+    }
+    list = std::move(*all);
+  } else {
+    for (const auto& ref : only) {
+      auto info = docker.image_inspect(ref);
+      if (!info) {
+        part.error = info.error().message;
+        return part;
+      }
+      list.push_back({info->id, info->repo_tags, info->labels, info->size, 0});
+    }
+  }
+  part.looked = true;
+  for (const auto& summary : list) {
+    ImageEntry entry;
+    entry.id = summary.id;
+    for (const auto& t : summary.repo_tags)
+      if (t != "<none>:<none>") entry.tags.push_back(t);
+    const std::string ref = image_reference(entry);
+    ScanOptions options;
+    if (auto info = docker.image_inspect(summary.id)) options.diff_ids = info->layers;
+    if (progress) options.progress = [&](std::uint64_t bytes) { progress(ref, bytes); };
+    auto stream = docker.image_export(summary.id);
+    if (!stream) {
+      entry.error = stream.error().message;
+      part.images.push_back(std::move(entry));
+      continue;
+    }
+    auto scan = scan_image_export(**stream, options);
+    ++part.scanned;
+    if (!scan) {
+      entry.error = "image " + ref + " could not be scanned: " + scan.error().message;
+      part.images.push_back(std::move(entry));
+      continue;
+    }
+    part.bytes += scan->bytes;
+    if (!scan->findings.empty() || scan->findings_dropped > 0 || !scan->warnings.empty()) {
+      entry.scan = std::move(*scan);
+      part.images.push_back(std::move(entry));
+    }
+  }
+  return part;
+}
+
+// ---------------------------------------------------------------- assembly
+
+void attach_credentials(Report& report, const vault::Listing& listing) {
+  report.damaged = listing.damaged;
+  for (const auto& m : listing.entries) {
+    CredentialRow row;
+    row.meta = m;
+    row.state = expiry_state(m, report.now_ms, report.warn_days);
+    for (const auto& v : report.docker.volumes) {
+      if (v.credential != m.id) continue;
+      if (v.role == "session") row.volumes.push_back(v.name + (v.stale ? " (stale)" : ""));
+      if (v.role == "hold") row.sessions.push_back(v.session + (v.stale ? " (stale)" : ""));
+    }
+    report.credentials.push_back(std::move(row));
+  }
+}
+
+std::vector<std::string> Report::attention() const {
+  std::vector<std::string> out;
+  for (const auto& c : credentials) {
+    if (c.state == ExpiryState::expired)
+      out.push_back(credential_label(c.meta) + ": its stored token expired at " +
+                    commands::format_time(c.meta.expires_at) + " UTC" +
+                    (c.meta.kind == "oauth" ? "; the next session renews it if its refresh token still works, "
+                                              "else log in again"
+                                            : "; log in again"));
+    if (c.state == ExpiryState::expiring)
+      out.push_back(credential_label(c.meta) + ": its token expires at " + commands::format_time(c.meta.expires_at) +
+                    " UTC, within " + std::to_string(warn_days) + " days; create a new one");
+  }
+  for (const auto& d : damaged) out.push_back(d.message);
+  if (!docker.looked) out.push_back("Docker could not be asked which volumes hold credentials: " + docker.error);
+  for (const auto& v : docker.volumes)
+    if (v.stale) out.push_back("volume " + v.name + " is stale (" + v.why + "); remove it with 'para-broker gc'");
+  if (images) {
+    if (!images->looked) out.push_back("local images could not be scanned: " + images->error);
+    for (const auto& i : images->images) {
+      const std::string ref = image_reference(i);
+      if (!i.error.empty()) {
+        out.push_back(i.error);
+        continue;
+      }
+      if (!i.scan) continue;
+      if (!i.scan->findings.empty())
+        out.push_back("image " + ref + " carries Claude login state; migrate it with 'para-broker import --from-image " +
+                      ref + "' and rebuild the image without it");
+      for (const auto& w : i.scan->warnings) out.push_back("image " + ref + ": " + w);
+    }
+  }
+  if (verify)
+    for (const auto& p : verify->problems) out.push_back(p.message);
+  return out;
+}
+
+// ---------------------------------------------------------------- output
+
+void write_table(const Report& r, std::ostream& out) {
+  out << "CREDENTIALS";
+  if (!r.vault_exists) out << ": no vault yet";
+  out << "\n";
+  if (!r.credentials.empty()) {
+    out << std::left << std::setw(16) << "NAME" << std::setw(12) << "KIND" << std::setw(24) << "ACCOUNT" << std::setw(6)
+        << "PLAN" << std::setw(18) << "EXPIRES (UTC)" << std::setw(10) << "STATE" << std::setw(18) << "CREATED"
+        << std::setw(18) << "CAPTURED" << std::setw(18) << "MOUNTED" << "SESSIONS\n";
+    for (const auto& c : r.credentials) {
+      const auto& m = c.meta;
+      out << std::left << std::setw(16) << m.name << std::setw(12) << m.kind << std::setw(24)
+          << commands::mask_account(m.account) << std::setw(6) << (m.plan.empty() ? "-" : m.plan) << std::setw(18)
+          << commands::format_time(m.expires_at) << std::setw(10) << expiry_state_name(c.state) << std::setw(18)
+          << commands::format_time(m.created) << std::setw(18) << commands::format_time(m.updated) << std::setw(18)
+          << commands::format_time(m.last_used) << (c.sessions.empty() ? "-" : join(c.sessions, ", ")) << "\n";
+    }
+  } else if (r.vault_exists) {
+    out << "  none stored\n";
+  }
+  for (const auto& d : r.damaged) out << "  DAMAGED " << d.id << ": " << d.message << "\n";
+
+  out << "\nVOLUMES (" << (r.docker.endpoint.empty() ? "Docker" : r.docker.endpoint) << ")\n";
+  if (!r.docker.looked) {
+    out << "  could not look: " << r.docker.error << "\n";
+  } else if (r.docker.volumes.empty()) {
+    out << "  no para-broker volumes\n";
+  } else {
+    out << std::left << std::setw(44) << "VOLUME" << std::setw(9) << "ROLE" << std::setw(18) << "CREDENTIAL"
+        << std::setw(16) << "SESSION" << std::setw(24) << "CONTAINERS" << "STATE\n";
+    for (const auto& v : r.docker.volumes)
+      out << std::left << std::setw(44) << v.name << std::setw(9) << v.role << std::setw(18)
+          << (v.credential.empty() ? "-" : v.credential) << std::setw(16) << (v.session.empty() ? "-" : v.session)
+          << std::setw(24) << (v.containers.empty() ? "-" : join(v.containers, ",")) << (v.stale ? "stale: " + v.why : "live")
+          << "\n";
+  }
+
+  if (r.images) {
+    const auto& im = *r.images;
+    out << "\nIMAGES";
+    if (!im.looked) {
+      out << "\n  could not look: " << im.error << "\n";
+    } else {
+      out << " (" << im.scanned << " scanned, " << human_bytes(im.bytes) << ")\n";
+      bool any = false;
+      for (const auto& i : im.images) {
+        const std::string ref = image_reference(i);
+        if (!i.error.empty()) {
+          out << "  " << printable(ref) << ": " << printable(i.error) << "\n";
+          continue;
+        }
+        if (!i.scan) continue;
+        any = any || !i.scan->findings.empty();
+        for (const auto& f : i.scan->findings)
+          out << "  " << printable(ref) << "  layer " << layer_text(f, i.scan->layers) << "  /" << printable(f.path) << "  "
+              << join(mark_names(f.marks), ", ") << "  (" << fate_text(f) << ")\n";
+        if (i.scan->findings_dropped > 0) out << "  " << printable(ref) << "  ... and " << i.scan->findings_dropped << " more\n";
+        for (const auto& w : i.scan->warnings) out << "  " << printable(ref) << ": " << printable(w) << "\n";
+        if (!i.scan->findings.empty()) out << "    migrate: para-broker import --from-image " << printable(ref) << "\n";
+      }
+      if (!any) out << "  no baked Claude credentials found\n";
+    }
+  }
+
+  if (r.verify) {
+    out << "\nVERIFY: " << r.verify->entries_ok << " entries intact, access log " << r.verify->log_records << " records";
+    out << (r.verify->ok() ? ", chain intact\n" : "\n");
+    for (const auto& p : r.verify->problems) out << "  FAILED: " << p.message << "\n";
+  }
+
+  const auto reasons = r.attention();
+  if (reasons.empty()) {
+    out << "\nall is well\n";
+  } else {
+    out << "\nNEEDS ATTENTION\n";
+    for (const auto& s : reasons) out << "  - " << printable(s) << "\n";
+  }
+}
+
+void write_json(const Report& r, std::ostream& out) {
+  using json = nlohmann::ordered_json;
+  json j = {{"schema", 1}, {"time", r.now_ms}, {"warn_days", r.warn_days}, {"vault", r.vault_exists}};
+  json creds = json::array();
+  for (const auto& c : r.credentials) {
+    const auto& m = c.meta;
+    creds.push_back({{"name", m.name},
+                     {"id", m.id},
+                     {"kind", m.kind},
+                     {"account", commands::mask_account(m.account)},
+                     {"plan", m.plan},
+                     {"source", m.source},
+                     {"expires_at", opt_json(m.expires_at)},
+                     {"state", expiry_state_name(c.state)},
+                     {"created", m.created},
+                     {"last_captured", m.updated},
+                     {"last_mounted", opt_json(m.last_used)},
+                     {"volumes", c.volumes},
+                     {"sessions", c.sessions}});
+  }
+  j["credentials"] = creds;
+  json damaged = json::array();
+  for (const auto& d : r.damaged) damaged.push_back({{"id", d.id}, {"message", d.message}});
+  j["damaged"] = damaged;
+
+  json vols = json::array();
+  for (const auto& v : r.docker.volumes)
+    vols.push_back({{"name", v.name},
+                    {"role", v.role},
+                    {"credential", v.credential},
+                    {"session", v.session},
+                    {"shared_volume", v.shared},
+                    {"image", v.image},
+                    {"containers", v.containers},
+                    {"stale", v.stale},
+                    {"reason", v.why}});
+  j["docker"] = {{"looked", r.docker.looked},
+                 {"endpoint", r.docker.endpoint},
+                 {"error", r.docker.error.empty() ? json() : json(r.docker.error)},
+                 {"volumes", vols}};
+
+  if (r.images) {
+    json imgs = json::array();
+    for (const auto& i : r.images->images) {
+      json ji = {{"id", i.id}, {"tags", i.tags}, {"error", i.error.empty() ? json() : json(i.error)}};
+      json findings = json::array();
+      if (i.scan) {
+        for (const auto& f : i.scan->findings)
+          findings.push_back({{"layer", f.layer_index < 0 ? json() : json(f.layer_index)},
+                              {"diff_id", f.diff_id.empty() ? json() : json(f.diff_id)},
+                              {"layer_path", f.layer_path},
+                              {"path", "/" + f.path},
+                              {"kinds", mark_names(f.marks)},
+                              {"state", fate_name(f.fate)},
+                              {"changed_in_layer", f.fate_layer < 0 ? json() : json(f.fate_layer)}});
+        ji["layers"] = i.scan->layers;
+        ji["bytes"] = i.scan->bytes;
+        ji["findings_not_listed"] = i.scan->findings_dropped;
+        ji["warnings"] = i.scan->warnings;
+      }
+      ji["findings"] = findings;
+      ji["import_command"] = (i.scan && !i.scan->findings.empty())
+                                 ? json("para-broker import --from-image " + image_reference(i))
+                                 : json();
+      imgs.push_back(std::move(ji));
+    }
+    j["images"] = {{"looked", r.images->looked},
+                   {"error", r.images->error.empty() ? json() : json(r.images->error)},
+                   {"scanned", r.images->scanned},
+                   {"bytes", r.images->bytes},
+                   {"images", imgs}};
+  } else {
+    j["images"] = nullptr;
+  }
+  if (r.verify) {
+    json problems = json::array();
+    for (const auto& p : r.verify->problems) problems.push_back({{"id", p.id}, {"name", p.name}, {"message", p.message}});
+    j["verify"] = {{"ok", r.verify->ok()},
+                   {"entries_ok", r.verify->entries_ok},
+                   {"log_records", r.verify->log_records},
+                   {"problems", problems}};
+  } else {
+    j["verify"] = nullptr;
+  }
+  const auto reasons = r.attention();
+  j["attention"] = reasons;
+  j["ok"] = reasons.empty();
+  out << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+}
+
+}  // namespace pb::broker::audit
