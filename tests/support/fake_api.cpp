@@ -6,10 +6,13 @@
 // then appends one JSON line per request to FILE:
 //   {"time_ms":…,"method":"POST","target":"/v1/messages?beta=true","host":"…",
 //    "authorization":"Bearer …"|null,"x_api_key":"…"|null}
-// and answers every request with 401 and an Anthropic-style JSON error body
-// (CONNECT, i.e. a proxy tunnel request, gets 403 and the connection closes:
-// tests point HTTPS_PROXY here so that no request leaves the machine). It
-// exits by itself after --max-seconds, or on SIGTERM/SIGINT.
+// and answers every request with 401 and an Anthropic-style JSON error body.
+// Tests also point HTTPS_PROXY/HTTP_PROXY here so that no request of the
+// client leaves the machine: a CONNECT to this server itself (clients that
+// ignore NO_PROXY tunnel even to the API at 127.0.0.1) gets 200 and the
+// tunnel is served here like a plain connection; a CONNECT anywhere else gets
+// 403 and the connection closes. It exits by itself after --max-seconds, or
+// on SIGTERM/SIGINT.
 //
 // The recorded headers are test canaries by construction: this program only
 // ever serves tests.
@@ -79,7 +82,8 @@ class Recorder {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Recorder& recorder) : m_stream(std::move(socket)), m_recorder(recorder) {}
+  Session(tcp::socket socket, Recorder& recorder, unsigned short port)
+      : m_stream(std::move(socket)), m_recorder(recorder), m_port(port) {}
 
   void start() { read(); }
 
@@ -96,6 +100,20 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return close();
     auto req = m_parser->release();
     m_recorder.record(req);
+    if (req.method() == http::verb::connect && is_self(req.target())) {
+      // The tunnel ends here: answer 200 (no body, no length) and go on
+      // reading requests from the same connection.
+      m_tunnel_response = {};
+      m_tunnel_response.version(req.version());
+      m_tunnel_response.result(http::status::ok);
+      m_tunnel_response.keep_alive(true);
+      m_stream.expires_after(k_io_timeout);
+      http::async_write(m_stream, m_tunnel_response, [self = shared_from_this()](beast::error_code wec, std::size_t) {
+        if (wec) return self->close();
+        self->read();
+      });
+      return;
+    }
     const bool tunnel = req.method() == http::verb::connect;
     m_response = {};
     m_response.version(req.version());
@@ -120,6 +138,11 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  bool is_self(beast::string_view target) const {
+    const std::string port = ":" + std::to_string(m_port);
+    return target == "127.0.0.1" + port || target == "localhost" + port;
+  }
+
   void close() {
     beast::error_code ignored;
     m_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -129,7 +152,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer m_buffer;
   std::optional<http::request_parser<http::string_body>> m_parser;
   http::response<http::string_body> m_response;
+  http::response<http::empty_body> m_tunnel_response;
   Recorder& m_recorder;
+  unsigned short m_port;
 };
 
 class Listener {
@@ -148,7 +173,7 @@ class Listener {
   void accept() {
     m_acceptor.async_accept(asio::make_strand(m_io), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), m_recorder)->start();
+      if (!ec) std::make_shared<Session>(std::move(socket), m_recorder, port())->start();
       accept();
     });
   }
