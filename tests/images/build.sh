@@ -205,6 +205,7 @@ stage_base() {
   ln -s usr/lib64 "$root/lib64"
   chmod 1777 "$root/tmp" "$root/var/tmp"
   chmod 0700 "$root/root"
+  # shellcheck disable=SC2046 # one path a line, none with spaces
   copy_host "$root" "$(host_env)" $(glibc_files)
   copy_libs "$root" "$(host_env)"
   passwd_root "$root" /bin/sh
