@@ -11,6 +11,7 @@ CommandSpec vault_spec();
 CommandSpec list_spec();
 CommandSpec rm_spec();
 CommandSpec import_spec();
+CommandSpec login_spec();
 CommandSpec audit_spec();
 
 }  // namespace pb::broker::commands

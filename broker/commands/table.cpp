@@ -6,6 +6,7 @@ namespace pb::broker {
 std::span<const CommandSpec> command_table() {
   static const CommandSpec k_table[] = {
       commands::probe_spec(),
+      commands::login_spec(),
       commands::import_spec(),
       commands::list_spec(),
       commands::audit_spec(),

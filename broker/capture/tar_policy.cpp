@@ -1,0 +1,241 @@
+#include "broker/capture/tar_policy.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <istream>
+#include <optional>
+#include <streambuf>
+
+#include "core/c_handles.hpp"
+#include "vault/capture.hpp"
+
+namespace pb::broker::capture {
+namespace {
+
+constexpr std::size_t k_block = 64 * 1024;
+/// Headers, padding and the end-of-archive blocks around the wanted files.
+constexpr std::uint64_t k_tar_overhead = 1u << 20;
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
+    for (std::size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2) return false;
+      cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string_view strip_dot_slash(std::string_view name) {
+  while (name.size() > 2 && name.substr(0, 2) == "./") name.remove_prefix(2);
+  return name;
+}
+
+/// Printable form of a hostile name for a message: bounded, no control bytes.
+std::string printable(std::string_view name) {
+  std::string out;
+  for (char c : name.substr(0, 80)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  if (name.size() > 80) out += "...";
+  return out;
+}
+
+const char* type_name(unsigned type) {
+  switch (type) {
+    case AE_IFLNK: return "a symbolic link";
+    case AE_IFDIR: return "a directory";
+    case AE_IFCHR: return "a character device";
+    case AE_IFBLK: return "a block device";
+    case AE_IFIFO: return "a FIFO";
+    case AE_IFSOCK: return "a socket";
+    default: return "not a regular file";
+  }
+}
+
+struct SourceState {
+  const TarSource* source = nullptr;
+  SecureBytes buffer = SecureBytes(k_block);
+  std::uint64_t total = 0;
+  std::uint64_t max_total = 0;
+  std::optional<Error> error;  // the source's own error, or the total bound
+};
+
+la_ssize_t read_callback(struct archive* /*a*/, void* client, const void** out) {
+  auto* s = static_cast<SourceState*>(client);
+  auto bytes = std::as_writable_bytes(std::span(s->buffer.data(), s->buffer.size()));
+  auto n = (*s->source)(bytes);
+  if (!n.ok()) {
+    s->error = n.error();
+    return -1;
+  }
+  s->total += *n;
+  if (s->total > s->max_total) {
+    s->error = fail(ErrorKind::unsafe_input, "it is larger than " + std::to_string(s->max_total) + " bytes");
+    return -1;
+  }
+  *out = s->buffer.data();
+  return static_cast<la_ssize_t>(*n);
+}
+
+/// An entry's data as a std::streambuf, so the streaming reducer pulls the
+/// archive's data blocks as it parses and never holds the whole file.
+class EntryBuf : public std::streambuf {
+ public:
+  EntryBuf(struct archive* a, std::uint64_t max) : m_a(a), m_max(max) {}
+  bool failed() const { return m_failed; }
+  bool over() const { return m_over; }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (m_failed || m_over) return traits_type::eof();
+    la_ssize_t n = archive_read_data(m_a, m_buf.data(), m_buf.size());
+    if (n < 0) {
+      m_failed = true;
+      return traits_type::eof();
+    }
+    if (n == 0) return traits_type::eof();
+    m_total += static_cast<std::uint64_t>(n);
+    if (m_total > m_max + 1) m_over = true;
+    auto* p = reinterpret_cast<char*>(m_buf.data());
+    setg(p, p, p + n);
+    return traits_type::to_int_type(*p);
+  }
+
+ private:
+  struct archive* m_a;
+  std::uint64_t m_max;
+  std::uint64_t m_total = 0;
+  bool m_failed = false;
+  bool m_over = false;
+  SecureBytes m_buf = SecureBytes(k_block);
+};
+
+Error refused(std::string_view what, const std::string& why) {
+  return fail(ErrorKind::unsafe_input, std::string(what) + " was refused: " + why);
+}
+
+}  // namespace
+
+bool is_safe_entry_name(std::string_view name) {
+  name = strip_dot_slash(name);
+  if (name.empty() || name.front() == '/' || name.size() > 4096) return false;
+  if (!valid_utf8(name)) return false;
+  if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    return false;
+  std::string_view rest = name;
+  while (true) {
+    auto slash = rest.find('/');
+    if (rest.substr(0, slash) == "..") return false;
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  return true;
+}
+
+Result<TarFiles> read_tar(const TarSource& source, const TarPolicy& policy, std::string_view what) {
+  SourceState state;
+  state.source = &source;
+  state.max_total = k_tar_overhead;
+  for (const auto& f : policy.files) state.max_total += f.max_bytes;
+
+  ArchiveRead a(archive_read_new());
+  if (!a) return fail(ErrorKind::failure, "cannot allocate an archive reader");
+  archive_read_support_format_tar(a.get());
+  archive_read_support_filter_none(a.get());
+
+  // When libarchive gives up, the source's own error (Docker, the size bound)
+  // is the better sentence.
+  auto archive_error = [&](std::string_view doing) -> Error {
+    if (state.error) {
+      if (state.error->kind == ErrorKind::unsafe_input) return refused(what, state.error->message);
+      return *state.error;
+    }
+    const char* msg = archive_error_string(a.get());
+    return refused(what, std::string(doing) + " (" + printable(msg ? msg : "unknown error") + ")");
+  };
+
+  if (archive_read_open(a.get(), &state, nullptr, read_callback, nullptr) != ARCHIVE_OK)
+    return archive_error("it is not a tar archive");
+
+  TarFiles files;
+  std::size_t entries = 0;
+  while (true) {
+    archive_entry* e = nullptr;
+    int r = archive_read_next_header(a.get(), &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r != ARCHIVE_OK) return archive_error("it is not a well-formed tar archive");
+    if (++entries > policy.max_entries)
+      return refused(what, "it holds more than " + std::to_string(policy.max_entries) + " entries");
+
+    const char* raw = archive_entry_pathname(e);
+    std::string_view name = raw ? std::string_view(raw) : std::string_view();
+    if (!is_safe_entry_name(name))
+      return refused(what, "it holds an entry with an unsafe name '" + printable(name) + "'");
+    name = strip_dot_slash(name);
+    if (archive_entry_hardlink(e) != nullptr)
+      return refused(what, "its entry '" + printable(name) + "' is a hard link");
+    auto type = static_cast<unsigned>(archive_entry_filetype(e));
+    if (type != AE_IFREG || archive_entry_symlink(e) != nullptr)
+      return refused(what, "its entry '" + printable(name) + "' is " + type_name(type) + ", not a regular file");
+
+    auto wanted = std::find_if(policy.files.begin(), policy.files.end(),
+                               [&](const WantedFile& f) { return strip_dot_slash(f.name) == name; });
+    if (wanted == policy.files.end())
+      return refused(what, "it holds an unexpected entry '" + printable(name) + "'");
+    std::string key(strip_dot_slash(wanted->name));
+    if (files.count(key) != 0) return refused(what, "it holds '" + printable(name) + "' twice");
+    if (archive_entry_size_is_set(e) &&
+        (archive_entry_size(e) < 0 || static_cast<std::uint64_t>(archive_entry_size(e)) > wanted->max_bytes))
+      return refused(what, "'" + key + "' is larger than " + std::to_string(wanted->max_bytes) + " bytes");
+
+    if (wanted->mode == WantedFile::Mode::whole) {
+      SecureBytes data;
+      SecureBytes block(k_block);
+      while (true) {
+        la_ssize_t n = archive_read_data(a.get(), block.data(), block.size());
+        if (n < 0) return archive_error("it ends inside '" + key + "'");
+        if (n == 0) break;
+        if (data.size() + static_cast<std::size_t>(n) > wanted->max_bytes)
+          return refused(what, "'" + key + "' is larger than " + std::to_string(wanted->max_bytes) + " bytes");
+        data.insert(data.end(), block.begin(), block.begin() + n);
+      }
+      files.emplace(std::move(key), std::move(data));
+    } else {
+      EntryBuf buf(a.get(), wanted->max_bytes);
+      std::istream in(&buf);
+      auto reduced = vault::reduce_claude_json(in, wanted->max_bytes);
+      if (buf.failed()) return archive_error("it ends inside '" + key + "'");
+      if (!reduced.ok()) {
+        Error err = std::move(reduced).error();
+        if (err.kind == ErrorKind::unsafe_input) err.message += " (" + std::string(what) + ")";
+        return err;
+      }
+      files.emplace(std::move(key), std::move(reduced).value());
+    }
+  }
+  return files;
+}
+
+Result<TarFiles> read_tar(ByteSpan bytes, const TarPolicy& policy, std::string_view what) {
+  std::size_t pos = 0;
+  TarSource source = [&](std::span<std::byte> out) -> Result<std::size_t> {
+    std::size_t n = std::min(out.size(), bytes.size() - pos);
+    if (n > 0) std::memcpy(out.data(), bytes.data() + pos, n);
+    pos += n;
+    return n;
+  };
+  return read_tar(source, policy, what);
+}
+
+}  // namespace pb::broker::capture
