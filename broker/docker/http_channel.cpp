@@ -23,6 +23,7 @@
 #include <cctype>
 #include <csignal>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <variant>
 
@@ -157,7 +158,9 @@ class Channel final : public HttpChannel {
     PB_TRY_STATUS(send(request));
     m_parser.emplace();
     m_parser->header_limit(k_header_limit);
-    m_parser->body_limit(boost::none);
+    // Not boost::none: Beast 1.74 compares a Content-Length against an empty
+    // optional as "over the limit".
+    m_parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     if (request.method == "HEAD") m_parser->skip(true);
     error_code ec = visit_run([&](auto& s, auto h) { http::async_read_header(s, m_buffer, *m_parser, h); },
                               m_config.request_timeout);

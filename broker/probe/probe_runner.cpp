@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "broker/docker/docker_client.hpp"
+#include "broker/labels.hpp"
 #include "core/c_handles.hpp"
 #include "probes/cache.hpp"
 #include "probes/facts.hpp"
@@ -276,7 +277,8 @@ Result<Facts> probe_facts(DockerClient& docker, const ImageInfo& info, const Kno
   spec.cmd = {"-c", std::string(probes::embedded_probe_script()), "pb-probe"};
   for (auto& a : probes::probe_arguments(k)) spec.cmd.push_back(std::move(a));
   spec.network_mode = "none";
-  spec.labels = {{k_probe_label, "probe"}};
+  spec.labels = labels::managed("probe");
+  spec.labels[k_probe_label] = "probe";
   spec.memory_bytes = 256LL * 1024 * 1024;
   spec.pids_limit = 64;
   spec.security_opt = {"no-new-privileges"};
@@ -334,7 +336,8 @@ Result<std::vector<std::string>> research_run(DockerClient& docker, const ImageI
   spec.env = k.research.env;
   if (config_dir) spec.env.push_back("CLAUDE_CONFIG_DIR=" + *config_dir);
   spec.network_mode = "none";
-  spec.labels = {{k_probe_label, "research"}};
+  spec.labels = labels::managed("probe");
+  spec.labels[k_probe_label] = "research";
   spec.memory_bytes = k.research.memory_bytes;
   spec.pids_limit = 256;
   spec.security_opt = {"no-new-privileges"};
@@ -352,7 +355,9 @@ Result<std::vector<std::string>> research_run(DockerClient& docker, const ImageI
   for (const auto& c : changes) {
     if (c.kind == FileChange::Kind::deleted) continue;
     const std::string& p = c.path;
-    if (under_or_equal(p, "/tmp") || under_or_equal(p, "/proc") || under_or_equal(p, "/dev") || under_or_equal(p, "/run"))
+    bool scratch = config_dir && under_or_equal(p, *config_dir);
+    if (!scratch && (under_or_equal(p, "/tmp") || under_or_equal(p, "/proc") || under_or_equal(p, "/dev") ||
+                     under_or_equal(p, "/run")))
       continue;
     if (written.size() >= k_max_changes) break;
     written.push_back(p);
