@@ -11,6 +11,10 @@ CommandSpec vault_spec();
 CommandSpec list_spec();
 CommandSpec rm_spec();
 CommandSpec import_spec();
+CommandSpec mount_spec();
+CommandSpec release_spec();
+CommandSpec sync_spec();
+CommandSpec gc_spec();
 CommandSpec login_spec();
 CommandSpec audit_spec();
 

@@ -1,0 +1,43 @@
+// `para-broker gc`: remove session volumes and holds that no live container
+// uses (decided by labels and by Docker's own record of mounts), writing
+// their logins back first.
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "broker/commands/commands.hpp"
+#include "broker/commands/vault_view.hpp"
+#include "broker/dispatch/dispatch.hpp"
+
+namespace pb::broker::commands {
+
+CommandSpec gc_spec() {
+  return {"gc", "Remove volumes of sessions whose containers are gone", "para-broker gc",
+          [](CLI::App& app) -> Handler {
+            auto json = std::make_shared<bool>(false);
+            app.add_flag("--json", *json, "Machine-readable result (schema 1)");
+            return [json](Context& ctx) -> Result<int> {
+              PB_TRY(auto docker, ctx.docker());
+              PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+              PB_TRY(dispatch::GcResult r, dispatch::gc(*docker, v));
+              if (*json) {
+                ctx.out << nlohmann::json{{"schema", 1},
+                                          {"removed_holds", r.removed_holds},
+                                          {"removed_volumes", r.removed_volumes},
+                                          {"removed_helpers", r.removed_helpers},
+                                          {"kept", r.kept}}
+                               .dump(2)
+                        << "\n";
+              } else {
+                for (const auto& n : r.removed_holds) ctx.out << "removed hold " << n << "\n";
+                for (const auto& n : r.removed_volumes) ctx.out << "removed volume " << n << "\n";
+                for (const auto& n : r.removed_helpers) ctx.out << "removed helper container " << n << "\n";
+                for (const auto& n : r.kept) ctx.out << "kept " << n << "\n";
+              }
+              return 0;
+            };
+          }};
+}
+
+}  // namespace pb::broker::commands

@@ -1,0 +1,81 @@
+// `para-broker mount`: prepare a session's volume and print how to attach it
+// (SPEC "Mount contract"; design in docs/dispatch.md). Nothing secret is
+// printed: the login travels only inside the volume.
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "broker/commands/commands.hpp"
+#include "broker/commands/vault_view.hpp"
+#include "broker/dispatch/dispatch.hpp"
+
+namespace pb::broker::commands {
+namespace {
+
+struct Options {
+  std::string image;
+  std::string session;
+  std::string credential;
+  std::string format = "args";
+};
+
+/// Quotes for a POSIX shell only where needed (`$(para-broker mount …)` splits on blanks).
+std::string shell_quote(const std::string& s) {
+  bool plain = !s.empty();
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_./=,:@%+-").find(c) != std::string_view::npos))
+      plain = false;
+  if (plain) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+CommandSpec mount_spec() {
+  return {"mount", "Prepare a session's volume and print the docker arguments that attach it",
+          "docker run $(para-broker mount --image para-claude --session s1) para-claude claude",
+          [](CLI::App& app) -> Handler {
+            auto opt = std::make_shared<Options>();
+            app.add_option("--image", opt->image, "Image the session's container runs")->required();
+            app.add_option("--session", opt->session, "Session name (para's session, e.g. s1)")->required();
+            app.add_option("--credential", opt->credential, "Credential name or id (default: the only one stored)");
+            app.add_option("--format", opt->format, "args (docker arguments), json or env (KEY=VALUE lines)")
+                ->check(CLI::IsMember({"args", "json", "env"}));
+            return [opt](Context& ctx) -> Result<int> {
+              if (!dispatch::is_valid_session(opt->session))
+                return fail(ErrorKind::usage,
+                            "'" + opt->session + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+              PB_TRY(auto docker, ctx.docker());
+              PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+              dispatch::MountRequest req{opt->image, opt->session, std::nullopt};
+              if (!opt->credential.empty()) req.credential = opt->credential;
+              PB_TRY(dispatch::MountResult r, dispatch::mount(*docker, v, ctx.paths, req));
+              for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
+              const std::string mount_arg = "type=volume,src=" + r.volume + ",dst=" + r.target;
+              const std::string env_arg = "CLAUDE_CONFIG_DIR=" + r.config_dir;
+              if (opt->format == "env") {
+                ctx.out << env_arg << "\n";
+              } else if (opt->format == "json") {
+                nlohmann::json j = {{"schema", 1},
+                                    {"session", r.session},
+                                    {"volume", r.volume},
+                                    {"hold", r.hold},
+                                    {"credential", r.credential_name},
+                                    {"credential_id", r.credential_id},
+                                    {"image_id", r.image_id},
+                                    {"mounts", {{{"type", "volume"}, {"source", r.volume}, {"target", r.target}}}},
+                                    {"env", {{"CLAUDE_CONFIG_DIR", r.config_dir}}},
+                                    {"docker_args", {"--mount", mount_arg, "--env", env_arg}}};
+                ctx.out << j.dump(2) << "\n";
+              } else {
+                ctx.out << "--mount " << shell_quote(mount_arg) << " --env " << shell_quote(env_arg) << "\n";
+              }
+              return 0;
+            };
+          }};
+}
+
+}  // namespace pb::broker::commands

@@ -1,0 +1,51 @@
+// `para-broker release`: write back what the session's Claude refreshed (only
+// if newer), drop the session's hold and the volume when no session holds it.
+// Idempotent: releasing a session that holds nothing succeeds quietly.
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "broker/commands/commands.hpp"
+#include "broker/commands/vault_view.hpp"
+#include "broker/dispatch/dispatch.hpp"
+
+namespace pb::broker::commands {
+namespace {
+
+struct Options {
+  std::string session;
+  bool no_sync = false;
+  bool json = false;
+};
+
+}  // namespace
+
+CommandSpec release_spec() {
+  return {"release", "Write back the session's refreshed login and remove its volume",
+          "para-broker release --session s1",
+          [](CLI::App& app) -> Handler {
+            auto opt = std::make_shared<Options>();
+            app.add_option("--session", opt->session, "Session name given to mount")->required();
+            app.add_flag("--no-sync", opt->no_sync, "Do not write the session's login back into the vault");
+            app.add_flag("--json", opt->json, "Machine-readable result (schema 1)");
+            return [opt](Context& ctx) -> Result<int> {
+              if (!dispatch::is_valid_session(opt->session))
+                return fail(ErrorKind::usage,
+                            "'" + opt->session + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+              PB_TRY(auto docker, ctx.docker());
+              PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+              PB_TRY(dispatch::ReleaseResult r, dispatch::release(*docker, v, opt->session, !opt->no_sync));
+              for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
+              if (opt->json) {
+                nlohmann::json j = {{"schema", 1},          {"session", opt->session},
+                                    {"held", r.held},       {"volume", r.held ? nlohmann::json(r.volume) : nlohmann::json()},
+                                    {"wrote_back", r.wrote_back}, {"volume_removed", r.volume_removed}};
+                ctx.out << j.dump(2) << "\n";
+              }
+              return 0;
+            };
+          }};
+}
+
+}  // namespace pb::broker::commands

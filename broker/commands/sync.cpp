@@ -1,0 +1,54 @@
+// `para-broker sync`: write back refreshed logins from live session volumes
+// and bring the other live volumes of the same credential up to the newest.
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "broker/commands/commands.hpp"
+#include "broker/commands/vault_view.hpp"
+#include "broker/dispatch/dispatch.hpp"
+
+namespace pb::broker::commands {
+namespace {
+
+struct Options {
+  std::string session;
+  bool json = false;
+};
+
+}  // namespace
+
+CommandSpec sync_spec() {
+  return {"sync", "Write back refreshed logins from live volumes and share the newest among them",
+          "para-broker sync --session s1",
+          [](CLI::App& app) -> Handler {
+            auto opt = std::make_shared<Options>();
+            app.add_option("--session", opt->session, "Only this session's volume (default: every live volume)");
+            app.add_flag("--json", opt->json, "Machine-readable result (schema 1)");
+            return [opt](Context& ctx) -> Result<int> {
+              PB_TRY(auto docker, ctx.docker());
+              PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+              std::optional<std::string> session;
+              if (!opt->session.empty()) session = opt->session;
+              PB_TRY(dispatch::SyncResult r, dispatch::sync(*docker, v, session));
+              for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
+              if (opt->json) {
+                nlohmann::json vols = nlohmann::json::array();
+                for (const auto& x : r.volumes)
+                  vols.push_back({{"volume", x.name}, {"credential_id", x.credential_id},
+                                  {"wrote_back", x.wrote_back}, {"refreshed", x.refreshed}});
+                ctx.out << nlohmann::json{{"schema", 1}, {"volumes", vols}}.dump(2) << "\n";
+              } else {
+                for (const auto& x : r.volumes)
+                  ctx.out << x.name << ": "
+                          << (x.wrote_back ? "wrote a newer login back"
+                                           : x.refreshed ? "received the newer stored login" : "up to date")
+                          << "\n";
+              }
+              return 0;
+            };
+          }};
+}
+
+}  // namespace pb::broker::commands

@@ -1,0 +1,623 @@
+#include "broker/dispatch/dispatch.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "broker/dispatch/volume_tar.hpp"
+#include "broker/docker/docker_client.hpp"
+#include "broker/labels.hpp"
+#include "broker/probe/probe_runner.hpp"
+#include "core/files.hpp"
+#include "vault/crypto.hpp"
+#include "vault/vault.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pb::broker::dispatch {
+namespace {
+
+constexpr std::uint64_t k_max_credentials = 1u << 20;
+constexpr std::uint64_t k_max_image_claude_json = 4u << 20;
+constexpr std::uint64_t k_max_volume_claude_json = 32u << 20;
+constexpr std::size_t k_max_json_depth = 64;
+
+const std::string k_credentials_name = ".credentials.json";
+const std::string k_claude_json_name = ".claude.json";
+
+std::string label_of(const Labels& l, const char* key) {
+  auto it = l.find(key);
+  return it == l.end() ? std::string() : it->second;
+}
+
+std::string eq(const char* key, const std::string& value) { return std::string(key) + "=" + value; }
+
+LabelFilters with(LabelFilters f, const char* key, const std::string& value) {
+  f.push_back(eq(key, value));
+  return f;
+}
+
+/// Parses untrusted JSON (bounded by the caller's read) that must be an object.
+Result<nlohmann::json> parse_object(ByteSpan bytes, const std::string& what) {
+  try {
+    nlohmann::json::parser_callback_t depth_guard = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > static_cast<int>(k_max_json_depth)) throw std::length_error("too deep");
+      return true;
+    };
+    auto j = nlohmann::json::parse(bytes.begin(), bytes.end(), depth_guard);
+    if (!j.is_object()) return fail(ErrorKind::unsafe_input, what + " is not a JSON object");
+    return j;
+  } catch (const std::exception&) {
+    return fail(ErrorKind::unsafe_input, what + " is not well-formed JSON (or nests too deep)");
+  }
+}
+
+SecureBytes dump(const nlohmann::json& j) {
+  std::string text = j.dump(2);
+  SecureBytes out(text.begin(), text.end());
+  secure_wipe(text.data(), text.size());
+  return out;
+}
+
+std::optional<std::int64_t> expiry_of(ByteSpan credentials) {
+  auto j = parse_object(credentials, "the credentials file");
+  if (!j) return std::nullopt;
+  auto oauth = j->find("claudeAiOauth");
+  if (oauth == j->end() || !oauth->is_object()) return std::nullopt;
+  auto exp = oauth->find("expiresAt");
+  if (exp == oauth->end() || !exp->is_number_integer()) return std::nullopt;
+  return exp->get<std::int64_t>();
+}
+
+/// A container created (never started) from an image with one volume attached,
+/// for archive I/O; removed on every path.
+class Helper {
+ public:
+  static Result<Helper> create(DockerClient& docker, const std::string& image, const std::string& volume,
+                               const std::string& target, const std::string& credential_id) {
+    ContainerSpec spec;
+    spec.image = image;
+    spec.entrypoint = std::vector<std::string>{};
+    spec.cmd = {"para-broker-helper-is-never-started"};
+    spec.network_mode = "none";
+    spec.labels = labels::managed("helper");
+    spec.labels[labels::k_credential] = credential_id;
+    spec.labels[labels::k_volume] = volume;
+    MountSpec m;
+    m.type = MountSpec::Type::volume;
+    m.source = volume;
+    m.target = target;
+    m.no_copy = true;
+    spec.mounts.push_back(m);
+    auto id = docker.container_create(spec);
+    if (!id) {
+      if (id.error().kind == ErrorKind::not_found)
+        return fail(ErrorKind::not_found, "image " + image + " is gone, so volume " + volume + " cannot be reached");
+      return std::move(id).error();
+    }
+    return Helper(docker, *id);
+  }
+  Helper(Helper&& o) noexcept : m_docker(o.m_docker), m_id(std::exchange(o.m_id, std::string())) {}
+  Helper& operator=(Helper&&) = delete;
+  ~Helper() {
+    if (!m_id.empty()) (void)m_docker->container_remove(m_id, true, false);
+  }
+  const std::string& id() const { return m_id; }
+
+ private:
+  Helper(DockerClient& docker, std::string id) : m_docker(&docker), m_id(std::move(id)) {}
+  DockerClient* m_docker;
+  std::string m_id;
+};
+
+/// A directory tree from a container; empty when the path does not exist or is not a directory.
+Result<std::vector<TreeEntry>> get_tree(DockerClient& docker, const std::string& id, const std::string& path,
+                                        const TreeLimits& limits, const std::string& what) {
+  auto dl = docker.archive_get(id, path);
+  if (!dl) {
+    if (dl.error().kind == ErrorKind::not_found) return std::vector<TreeEntry>{};
+    return std::move(dl).error();
+  }
+  if (!dl->stat.is_dir()) return std::vector<TreeEntry>{};
+  PB_TRY(std::vector<TreeEntry> raw, read_tree(*dl->body, limits, what));
+  // Entries come as "<basename>/…": strip the directory's own name.
+  std::vector<TreeEntry> out;
+  for (auto& e : raw) {
+    auto slash = e.name.find('/');
+    if (slash == std::string::npos) continue;
+    e.name = e.name.substr(slash + 1);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+/// One regular file from a container; nullopt when absent or not a regular file.
+Result<std::optional<SecureBytes>> get_file(DockerClient& docker, const std::string& id, const std::string& path,
+                                            std::uint64_t max_size, const std::string& what) {
+  auto dl = docker.archive_get(id, path);
+  if (!dl) {
+    if (dl.error().kind == ErrorKind::not_found) return std::optional<SecureBytes>{};
+    return std::move(dl).error();
+  }
+  if (dl->stat.is_dir() || dl->stat.is_symlink()) return std::optional<SecureBytes>{};
+  TreeLimits limits{4, max_size, max_size};
+  PB_TRY(std::vector<TreeEntry> entries, read_tree(*dl->body, limits, what));
+  for (auto& e : entries)
+    if (!e.is_dir && e.name.find('/') == std::string::npos) return std::optional<SecureBytes>(std::move(e.data));
+  return std::optional<SecureBytes>{};
+}
+
+/// The login state inside a shared volume.
+struct VolumeLogin {
+  std::optional<SecureBytes> credentials;
+  std::optional<SecureBytes> claude_json;  ///< nullopt when absent or too large to bring back
+  std::optional<std::int64_t> expires_at;
+};
+
+Result<VolumeLogin> read_volume_login(DockerClient& docker, const std::string& helper, const std::string& cfg,
+                                      const std::string& volume) {
+  VolumeLogin l;
+  PB_TRY(l.credentials, get_file(docker, helper, cfg + "/" + k_credentials_name, k_max_credentials,
+                                 "the credentials file in volume " + volume));
+  if (!l.credentials) return l;
+  l.expires_at = expiry_of(*l.credentials);
+  auto cj = get_file(docker, helper, cfg + "/" + k_claude_json_name, k_max_volume_claude_json,
+                     ".claude.json in volume " + volume);
+  if (cj) l.claude_json = std::move(*cj);  // too large or odd: the vault keeps its own login keys
+  return l;
+}
+
+/// Stores a volume's login in the vault when its expiry is later than the stored one.
+Result<bool> write_back(vault::Vault& v, const std::string& credential_id, const VolumeLogin& login,
+                        const std::string& volume, const vault::AccessInfo& access) {
+  if (!login.credentials || !login.expires_at) return false;
+  PB_TRY(vault::EntryMeta meta, v.find(credential_id));
+  if (meta.expires_at && *login.expires_at <= *meta.expires_at) return false;
+  vault::Capture c;
+  c.credentials_json = *login.credentials;
+  c.source = "volume:" + volume;
+  if (login.claude_json) {
+    c.claude_json = *login.claude_json;
+  } else {
+    PB_TRY(vault::DecodedEntry entry, v.read(credential_id));
+    for (auto& f : entry.files)
+      if (f.name == vault::k_claude_json_file) c.claude_json = std::move(f.data);
+  }
+  PB_TRY(vault::CaptureOutcome o, v.update(credential_id, c, access, "writeback"));
+  return o.action != vault::CaptureOutcome::Action::kept_stored;
+}
+
+/// Protects: the holds and shared volumes of one credential (create, populate,
+/// write back, remove), across processes.
+Result<FileLock> lock_credential(const vault::Vault& v, const std::string& credential_id) {
+  const fs::path dir = v.options().home / "locks";
+  PB_TRY_STATUS(ensure_private_dir(dir, "vault lock directory"));
+  return FileLock::acquire(dir / (credential_id + ".lock"), FileLock::Mode::exclusive);
+}
+
+Result<vault::EntryMeta> resolve_credential(const vault::Vault& v, const std::optional<std::string>& name) {
+  if (name) return v.find(*name);
+  PB_TRY(vault::Listing listing, v.list());
+  if (listing.entries.size() == 1) return listing.entries.front();
+  if (listing.entries.empty())
+    return fail(ErrorKind::not_found, "the vault holds no credential; capture one first with para-broker import or login");
+  std::string names;
+  for (const auto& e : listing.entries) names += (names.empty() ? "" : ", ") + e.name;
+  return fail(ErrorKind::usage, "the vault holds several credentials (" + names + "); choose one with --credential NAME");
+}
+
+bool is_lock_name(const std::string& name) {
+  return name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0;
+}
+
+/// The volume's content: the image's own config dir (minus login and lock
+/// files), the vault's credentials, and the image's .claude.json with the
+/// login keys merged in.
+Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::string& helper,
+                                            const probes::ProbeReport& report, const vault::DecodedEntry& entry,
+                                            std::vector<std::string>& notes) {
+  const std::string image_cfg = report.locations.config_dir.value_or("");
+  const std::string image_global = report.locations.global_config.value_or("");
+  std::vector<TreeEntry> seed;
+  if (!image_cfg.empty()) {
+    PB_TRY(seed, get_tree(docker, helper, image_cfg, TreeLimits{}, "the image's config directory " + image_cfg));
+  }
+  std::optional<SecureBytes> image_claude_json;
+  std::vector<TreeEntry> tree;
+  tree.push_back({k_config_subdir, true, {}});
+  for (auto& e : seed) {
+    const bool top = e.name.find('/') == std::string::npos;
+    if (top && e.name == k_claude_json_name) {
+      if (!e.is_dir && image_global == image_cfg + "/" + k_claude_json_name) image_claude_json = std::move(e.data);
+      continue;
+    }
+    // Login state comes from the vault, locks belong to the running Claude, and
+    // a legacy .config.json would shadow the merged .claude.json.
+    if (top && (e.name == k_credentials_name || e.name == ".config.json" || is_lock_name(e.name))) continue;
+    tree.push_back({std::string(k_config_subdir) + "/" + e.name, e.is_dir, std::move(e.data)});
+  }
+  if (!image_global.empty() && image_global != image_cfg + "/" + k_claude_json_name) {
+    PB_TRY(image_claude_json, get_file(docker, helper, image_global, k_max_image_claude_json,
+                                       "the image's " + image_global));
+  }
+
+  const SecureBytes* vault_credentials = nullptr;
+  const SecureBytes* vault_claude_json = nullptr;
+  for (const auto& f : entry.files) {
+    if (f.name == vault::k_credentials_file) vault_credentials = &f.data;
+    if (f.name == vault::k_claude_json_file) vault_claude_json = &f.data;
+  }
+  nlohmann::json merged = nlohmann::json::object();
+  if (image_claude_json && !image_claude_json->empty()) {
+    PB_TRY(merged, parse_object(*image_claude_json, "the image's .claude.json"));
+  }
+  if (vault_claude_json != nullptr && !vault_claude_json->empty()) {
+    PB_TRY(nlohmann::json login, parse_object(*vault_claude_json, "the stored .claude.json"));
+    for (auto& [key, value] : login.items()) merged[key] = value;
+  }
+  if (!merged.contains("hasCompletedOnboarding")) merged["hasCompletedOnboarding"] = true;
+  tree.push_back({std::string(k_config_subdir) + "/" + k_claude_json_name, false, dump(merged)});
+  if (vault_credentials != nullptr) {
+    tree.push_back({std::string(k_config_subdir) + "/" + k_credentials_name, false, *vault_credentials});
+  } else {
+    notes.push_back("the credential has no credentials file (API-key login): only .claude.json was placed");
+  }
+  return tree;
+}
+
+Status put_tree(DockerClient& docker, const std::string& helper, const std::string& parent, const std::string& root,
+                const std::vector<TreeEntry>& tree, std::uint32_t uid, std::uint32_t gid) {
+  PB_TRY(SecureBytes tar, render_tree(root, tree, uid, gid));
+  PB_TRY(std::unique_ptr<ByteWriter> w, docker.archive_put(helper, parent));
+  PB_TRY_STATUS(w->write(std::as_bytes(std::span(tar.data(), tar.size()))));
+  return w->finish();
+}
+
+std::string parent_of(const std::string& target) {
+  auto slash = target.find_last_of('/');
+  return slash == 0 || slash == std::string::npos ? "/" : target.substr(0, slash);
+}
+
+std::uint32_t to_id(const std::string& s) {
+  try {
+    return static_cast<std::uint32_t>(std::stoul(s));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+/// Writes back from one shared volume, described by its labels.
+Result<bool> write_back_volume(DockerClient& docker, vault::Vault& v, const VolumeInfo& vol,
+                               const vault::AccessInfo& access) {
+  const std::string cred = label_of(vol.labels, labels::k_credential);
+  const std::string target = label_of(vol.labels, labels::k_target);
+  const std::string image = label_of(vol.labels, labels::k_image);
+  if (cred.empty() || target.empty() || image.empty())
+    return fail(ErrorKind::integrity, "volume " + vol.name + " lacks the para-broker labels that say what it holds");
+  PB_TRY(Helper h, Helper::create(docker, image, vol.name, target, cred));
+  PB_TRY(VolumeLogin login, read_volume_login(docker, h.id(), target + "/" + k_config_subdir, vol.name));
+  return write_back(v, cred, login, vol.name, access);
+}
+
+}  // namespace
+
+bool is_valid_session(std::string_view s) {
+  if (s.empty() || s.size() > 64 || !std::isalnum(static_cast<unsigned char>(s.front()))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+std::string shared_volume_name(const std::string& credential_id, const std::string& image_id, std::uint32_t uid,
+                               std::uint32_t gid) {
+  const std::string key = image_id + "\n" + std::to_string(uid) + ":" + std::to_string(gid);
+  return "para-broker-" + credential_id + "-" + vault::to_hex(vault::sha256(as_bytes(key))).substr(0, 12);
+}
+
+std::string hold_volume_name(const std::string& session) { return "para-broker-hold-" + session; }
+
+std::string mount_target(const std::string& home) {
+  std::string h = home.empty() ? "/" : home;
+  while (h.size() > 1 && h.back() == '/') h.pop_back();
+  return (h == "/" ? std::string() : h) + "/" + k_mount_dir;
+}
+
+Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& paths, const MountRequest& req) {
+  if (!is_valid_session(req.session))
+    return fail(ErrorKind::usage, "'" + req.session + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+  PB_TRY(vault::EntryMeta meta, resolve_credential(v, req.credential));
+  PB_TRY(probes::ProbeReport report, probe_image(docker, paths, req.image));
+  if (!report.claude.found)
+    return fail(ErrorKind::not_found, "image '" + req.image + "' has no Claude Code installed, so there is nothing to log in");
+  const std::string version = report.claude.version.value_or("?");
+  if (!report.honors_claude_config_dir)
+    return fail(ErrorKind::failure, "Claude Code " + version + " in image '" + req.image +
+                                        "' keeps its credentials in ~/.claude whatever CLAUDE_CONFIG_DIR says, so a "
+                                        "volume cannot hold its login without covering its whole ~/.claude; install "
+                                        "Claude Code 1.0.5 or later in the image");
+  if (!report.locations.credentials)
+    return fail(ErrorKind::failure, "Claude Code " + version + " in image '" + req.image +
+                                        "' keeps no credentials file; install Claude Code 1.0.5 or later in the image");
+
+  MountResult r;
+  r.session = req.session;
+  r.image_id = report.image_id;
+  r.credential_id = meta.id;
+  r.credential_name = meta.name;
+  r.target = mount_target(report.user.home);
+  r.config_dir = r.target + "/" + k_config_subdir;
+  r.volume = shared_volume_name(meta.id, report.image_id, report.user.uid, report.user.gid);
+  r.hold = hold_volume_name(req.session);
+  const vault::AccessInfo access{req.session, req.image};
+
+  PB_TRY(FileLock lock, lock_credential(v, meta.id));
+  PB_TRY(std::vector<VolumeInfo> holds,
+         docker.volume_list(with(labels::filter("hold"), labels::k_credential, meta.id)));
+  bool live = false;
+  for (const auto& h : holds) {
+    const std::string held = label_of(h.labels, labels::k_volume);
+    if (h.name == r.hold && held != r.volume)
+      return fail(ErrorKind::conflict, "session '" + req.session + "' already holds volume " + held +
+                                           " for another image or owner; release it first");
+    if (held == r.volume) live = true;
+  }
+
+  if (!live) {
+    auto existing = docker.volume_inspect(r.volume);
+    if (!existing && existing.error().kind != ErrorKind::not_found) return std::move(existing).error();
+    if (!existing) {
+      Labels l = labels::managed("session");
+      l[labels::k_credential] = meta.id;
+      l[labels::k_image] = report.image_id;
+      l[labels::k_uid] = std::to_string(report.user.uid);
+      l[labels::k_gid] = std::to_string(report.user.gid);
+      l[labels::k_target] = r.target;
+      PB_TRY_STATUS(docker.volume_create(r.volume, l));
+    }
+    PB_TRY(Helper helper, Helper::create(docker, report.image_id, r.volume, r.target, meta.id));
+    if (existing) {
+      // Left behind by an interrupted session: keep a login it refreshed before replacing it.
+      PB_TRY(VolumeLogin old, read_volume_login(docker, helper.id(), r.config_dir, r.volume));
+      PB_TRY(bool wrote, write_back(v, meta.id, old, r.volume, access));
+      if (wrote) r.notes.push_back("a newer login left in volume " + r.volume + " was written back first");
+    }
+    PB_TRY(vault::DecodedEntry entry, v.read(meta.id));
+    PB_TRY(std::vector<TreeEntry> tree, compose_tree(docker, helper.id(), report, entry, r.notes));
+    PB_TRY_STATUS(put_tree(docker, helper.id(), parent_of(r.target), k_mount_dir, tree, report.user.uid,
+                           report.user.gid));
+    r.populated = true;
+  }
+
+  Labels hl = labels::managed("hold");
+  hl[labels::k_session] = req.session;
+  hl[labels::k_volume] = r.volume;
+  hl[labels::k_credential] = meta.id;
+  hl[labels::k_image] = report.image_id;
+  hl[labels::k_target] = r.target;
+  PB_TRY(VolumeInfo hold, docker.volume_create(r.hold, hl));
+  if (label_of(hold.labels, labels::k_volume) != r.volume)
+    return fail(ErrorKind::conflict, "volume " + r.hold + " exists but is not this session's hold; remove it or choose another session name");
+  PB_TRY(vault::EntryMeta touched, v.touch(meta.id, access, "mount"));
+  (void)touched;
+  return r;
+}
+
+Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::string& session, bool do_write_back) {
+  if (!is_valid_session(session))
+    return fail(ErrorKind::usage, "'" + session + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+  ReleaseResult r;
+  const std::string hold_name = hold_volume_name(session);
+  auto hold = docker.volume_inspect(hold_name);
+  if (!hold) {
+    if (hold.error().kind != ErrorKind::not_found) return std::move(hold).error();
+    PB_TRY_STATUS(v.log({"release", "", "", session, "", "none", "", "the session held no volume", 0}));
+    return r;
+  }
+  if (label_of(hold->labels, labels::k_managed) != "1" || label_of(hold->labels, labels::k_role) != "hold")
+    return fail(ErrorKind::conflict, "volume " + hold_name + " is not a para-broker hold; leaving it alone");
+  r.held = true;
+  r.volume = label_of(hold->labels, labels::k_volume);
+  r.credential_id = label_of(hold->labels, labels::k_credential);
+  const std::string image = label_of(hold->labels, labels::k_image);
+  const vault::AccessInfo access{session, image};
+
+  PB_TRY(FileLock lock, lock_credential(v, r.credential_id));
+  auto shared = docker.volume_inspect(r.volume);
+  if (!shared && shared.error().kind != ErrorKind::not_found) return std::move(shared).error();
+  const bool credential_known = v.find(r.credential_id).ok();
+  if (do_write_back && shared && credential_known) {
+    PB_TRY(r.wrote_back, write_back_volume(docker, v, *shared, access));
+  } else if (do_write_back && shared) {
+    r.notes.push_back("credential " + r.credential_id + " is no longer in the vault; nothing was written back");
+  }
+  if (auto s = docker.volume_remove(hold_name, false); !s && s.error().kind != ErrorKind::not_found)
+    return std::move(s).error();
+  if (shared) {
+    PB_TRY(std::vector<VolumeInfo> left, docker.volume_list(with(labels::filter("hold"), labels::k_volume, r.volume)));
+    if (left.empty()) {
+      auto s = docker.volume_remove(r.volume, false);
+      if (s) {
+        r.volume_removed = true;
+      } else if (s.error().kind == ErrorKind::conflict) {
+        r.notes.push_back("volume " + r.volume + " is still attached to a container; para-broker gc removes it once that container is gone");
+      } else if (s.error().kind != ErrorKind::not_found) {
+        return std::move(s).error();
+      }
+    }
+  }
+  std::string detail = std::string(r.wrote_back ? "wrote back a newer login; " : "") +
+                       (r.volume_removed ? "removed volume " + r.volume : "volume " + r.volume + " kept");
+  std::string name, fp;
+  if (auto m = v.find(r.credential_id)) {
+    name = m->name;
+    fp = m->fingerprint;
+  }
+  PB_TRY_STATUS(v.log({"release", r.credential_id, name, session, image, "ok", fp, detail, 0}));
+  return r;
+}
+
+Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::optional<std::string>& session) {
+  SyncResult r;
+  std::optional<std::string> only_volume;
+  if (session) {
+    if (!is_valid_session(*session))
+      return fail(ErrorKind::usage, "'" + *session + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+    auto hold = docker.volume_inspect(hold_volume_name(*session));
+    if (!hold) {
+      if (hold.error().kind == ErrorKind::not_found)
+        return fail(ErrorKind::not_found, "session '" + *session + "' holds no volume; mount it first");
+      return std::move(hold).error();
+    }
+    only_volume = label_of(hold->labels, labels::k_volume);
+  }
+  PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(labels::filter("hold")));
+  PB_TRY(std::vector<VolumeInfo> shared, docker.volume_list(labels::filter("session")));
+  std::set<std::string> live;
+  for (const auto& h : holds) live.insert(label_of(h.labels, labels::k_volume));
+  std::map<std::string, std::vector<VolumeInfo>> by_credential;
+  std::optional<std::string> only_credential;
+  for (const auto& vol : shared) {
+    if (!live.count(vol.name)) continue;
+    by_credential[label_of(vol.labels, labels::k_credential)].push_back(vol);
+    if (only_volume && vol.name == *only_volume) only_credential = label_of(vol.labels, labels::k_credential);
+  }
+  if (only_volume && !only_credential)
+    return fail(ErrorKind::not_found, "the volume of session '" + *session + "' is gone; release the session");
+
+  for (auto& [cred, vols] : by_credential) {
+    if (only_credential && cred != *only_credential) continue;
+    if (!v.find(cred)) {
+      r.notes.push_back("credential " + cred + " is no longer in the vault; its volumes were left as they are");
+      continue;
+    }
+    PB_TRY(FileLock lock, lock_credential(v, cred));
+    struct Live {
+      VolumeInfo vol;
+      Helper helper;
+      VolumeLogin login;
+    };
+    std::vector<Live> open;
+    for (auto& vol : vols) {
+      const std::string target = label_of(vol.labels, labels::k_target);
+      PB_TRY(Helper h, Helper::create(docker, label_of(vol.labels, labels::k_image), vol.name, target, cred));
+      PB_TRY(VolumeLogin login, read_volume_login(docker, h.id(), target + "/" + k_config_subdir, vol.name));
+      open.push_back({vol, std::move(h), std::move(login)});
+    }
+    for (auto& l : open) {
+      SyncResult::Volume out{l.vol.name, cred, false, false};
+      if (!only_volume || l.vol.name == *only_volume) {
+        PB_TRY(out.wrote_back, write_back(v, cred, l.login, l.vol.name, {session.value_or(""), ""}));
+      }
+      r.volumes.push_back(out);
+    }
+    PB_TRY(vault::EntryMeta meta, v.find(cred));
+    std::optional<vault::DecodedEntry> entry;
+    for (std::size_t i = 0; i < open.size(); ++i) {
+      auto& l = open[i];
+      if (!meta.expires_at || (l.login.expires_at && *l.login.expires_at >= *meta.expires_at)) continue;
+      if (!entry) {
+        PB_TRY(entry, v.read(cred));
+      }
+      for (const auto& f : entry->files) {
+        if (f.name != vault::k_credentials_file) continue;
+        const std::string target = label_of(l.vol.labels, labels::k_target);
+        std::vector<TreeEntry> tree{{k_credentials_name, false, f.data}};
+        PB_TRY_STATUS(put_tree(docker, l.helper.id(), target + "/" + k_config_subdir, "", tree,
+                               to_id(label_of(l.vol.labels, labels::k_uid)), to_id(label_of(l.vol.labels, labels::k_gid))));
+        r.volumes[r.volumes.size() - open.size() + i].refreshed = true;
+      }
+    }
+    PB_TRY_STATUS(v.log({"sync", cred, meta.name, session.value_or(""), "", "ok", meta.fingerprint,
+                         std::to_string(open.size()) + " live volume(s)", 0}));
+  }
+  return r;
+}
+
+Result<GcResult> gc(DockerClient& docker, vault::Vault& v) {
+  GcResult r;
+  // Which volumes containers use (helpers aside: they are judged under the lock).
+  PB_TRY(std::vector<ContainerSummary> containers, docker.container_list({}));
+  std::set<std::string> used;
+  std::set<std::string> names;
+  std::map<std::string, std::vector<std::string>> helpers_by_credential;
+  for (const auto& c : containers) {
+    for (const auto& n : c.names) names.insert(n.size() > 0 && n.front() == '/' ? n.substr(1) : n);
+    if (label_of(c.labels, labels::k_managed) == "1" && label_of(c.labels, labels::k_role) == "helper") {
+      helpers_by_credential[label_of(c.labels, labels::k_credential)].push_back(c.id);
+      continue;
+    }
+    auto info = docker.container_inspect(c.id);
+    if (!info) {
+      if (info.error().kind == ErrorKind::not_found) continue;  // removed meanwhile
+      return std::move(info).error();
+    }
+    for (const auto& m : info->mounts)
+      if (m.type == "volume") used.insert(m.name);
+  }
+  PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(labels::filter("hold")));
+  PB_TRY(std::vector<VolumeInfo> shared, docker.volume_list(labels::filter("session")));
+  std::set<std::string> credentials;
+  for (const auto& h : holds) credentials.insert(label_of(h.labels, labels::k_credential));
+  for (const auto& s : shared) credentials.insert(label_of(s.labels, labels::k_credential));
+  for (const auto& [cred, ids] : helpers_by_credential) credentials.insert(cred);
+
+  for (const auto& cred : credentials) {
+    if (cred.empty() || !vault::is_entry_id(cred)) continue;
+    PB_TRY(FileLock lock, lock_credential(v, cred));
+    // Helpers live only while a mount, release or sync holds this lock: any left now is an orphan.
+    for (const auto& id : helpers_by_credential[cred]) {
+      if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found)
+        r.removed_helpers.push_back(id);
+    }
+    const bool known = v.find(cred).ok();
+    PB_TRY(std::vector<VolumeInfo> cred_holds, docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
+    std::set<std::string> held;
+    for (const auto& h : cred_holds) {
+      const std::string session = label_of(h.labels, labels::k_session);
+      const std::string vol = label_of(h.labels, labels::k_volume);
+      const bool container = names.count("para-" + session) > 0 || docker.container_inspect("para-" + session).ok();
+      if (container || used.count(vol)) {
+        held.insert(vol);
+        r.kept.push_back(h.name + ": session " + session + " still has a container");
+        continue;
+      }
+      if (auto s = docker.volume_remove(h.name, false); s || s.error().kind == ErrorKind::not_found) {
+        r.removed_holds.push_back(h.name);
+      } else {
+        held.insert(vol);
+        r.kept.push_back(h.name + ": " + s.error().message);
+      }
+    }
+    PB_TRY(std::vector<VolumeInfo> cred_shared, docker.volume_list(with(labels::filter("session"), labels::k_credential, cred)));
+    for (const auto& vol : cred_shared) {
+      if (held.count(vol.name)) continue;
+      if (used.count(vol.name)) {
+        r.kept.push_back(vol.name + ": a container still mounts it");
+        continue;
+      }
+      if (known) {
+        auto wrote = write_back_volume(docker, v, vol, {"", label_of(vol.labels, labels::k_image)});
+        if (!wrote) {
+          r.kept.push_back(vol.name + ": its login could not be read back (" + wrote.error().message + ")");
+          continue;
+        }
+      }
+      auto s = docker.volume_remove(vol.name, false);
+      if (s || s.error().kind == ErrorKind::not_found) {
+        r.removed_volumes.push_back(vol.name);
+      } else {
+        r.kept.push_back(vol.name + ": " + s.error().message);
+      }
+    }
+  }
+  PB_TRY_STATUS(v.log({"gc", "", "", "", "", "ok", "",
+                       "removed " + std::to_string(r.removed_holds.size()) + " hold(s), " +
+                           std::to_string(r.removed_volumes.size()) + " volume(s), " +
+                           std::to_string(r.removed_helpers.size()) + " helper(s)",
+                       0}));
+  return r;
+}
+
+}  // namespace pb::broker::dispatch

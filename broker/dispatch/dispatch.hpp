@@ -1,0 +1,112 @@
+#pragma once
+// Dispatch: the session volumes behind `mount`, `release`, `sync` and `gc`
+// (design and guarantees: docs/dispatch.md).
+//
+//   shared volume  para-broker-<credential id>-<hash(image id, uid, gid)>
+//                  role=session; one per credential, image and owner; holds
+//                  <cfg> at claude/ and leaves room for <cfg>.lock beside it
+//   hold volume    para-broker-hold-<session>
+//                  role=hold; empty marker that a session uses a shared volume
+//   host lock      <vault>/locks/<credential id>.lock
+//                  flock: held while holds and shared volumes of that
+//                  credential are created, populated, written back or removed
+//
+// Every shared volume is populated through the archive API of a helper
+// container created (never started) from the image; it is removed on every path.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/paths.hpp"
+
+namespace pb::vault {
+class Vault;
+}
+
+namespace pb::broker {
+class DockerClient;
+}
+
+namespace pb::broker::dispatch {
+
+/// Where the volume is mounted, relative to the runtime user's HOME.
+inline constexpr const char* k_mount_dir = ".para-broker";
+/// <cfg> inside the volume.
+inline constexpr const char* k_config_subdir = "claude";
+
+/// Session names become Docker volume names: 1-64 of [A-Za-z0-9_.-], alphanumeric first.
+bool is_valid_session(std::string_view session);
+std::string shared_volume_name(const std::string& credential_id, const std::string& image_id, std::uint32_t uid,
+                               std::uint32_t gid);
+std::string hold_volume_name(const std::string& session);
+/// `<home>/.para-broker` ("/.para-broker" when HOME is "/").
+std::string mount_target(const std::string& home);
+
+struct MountRequest {
+  std::string image;
+  std::string session;
+  std::optional<std::string> credential;  ///< name or id; default: the only one in the vault
+};
+
+struct MountResult {
+  std::string session;
+  std::string image_id;
+  std::string volume;  ///< the shared volume
+  std::string hold;
+  std::string credential_name;
+  std::string credential_id;
+  std::string target;      ///< mount point in the container
+  std::string config_dir;  ///< CLAUDE_CONFIG_DIR in the container
+  bool populated = false;  ///< this call filled the volume (first session)
+  std::vector<std::string> notes;
+};
+
+/// Prepares (or joins) the session's volume and records the session's hold.
+/// Re-mounting a session that holds the same volume again is a no-op.
+Result<MountResult> mount(DockerClient& docker, vault::Vault& vault, const Paths& paths, const MountRequest& request);
+
+struct ReleaseResult {
+  bool held = false;  ///< false: the session held nothing (already released)
+  std::string volume;
+  std::string credential_id;
+  bool wrote_back = false;
+  bool volume_removed = false;
+  std::vector<std::string> notes;
+};
+
+/// Writes back (unless !write_back) and drops the session's hold; removes the
+/// shared volume when no hold is left. Idempotent.
+Result<ReleaseResult> release(DockerClient& docker, vault::Vault& vault, const std::string& session, bool write_back);
+
+struct SyncResult {
+  struct Volume {
+    std::string name;
+    std::string credential_id;
+    bool wrote_back = false;  ///< its login was newer and went into the vault
+    bool refreshed = false;   ///< it received a newer login from the vault
+  };
+  std::vector<Volume> volumes;
+  std::vector<std::string> notes;
+};
+
+/// Writes back from every live shared volume (or only `session`'s), then
+/// brings the other live volumes of the same credentials up to the newest login.
+Result<SyncResult> sync(DockerClient& docker, vault::Vault& vault, const std::optional<std::string>& session);
+
+struct GcResult {
+  std::vector<std::string> removed_holds;
+  std::vector<std::string> removed_volumes;
+  std::vector<std::string> removed_helpers;
+  std::vector<std::string> kept;  ///< "name: why"
+};
+
+/// Removes holds whose session container is gone (and no container mounts
+/// their volume), shared volumes no hold and no container uses (written back
+/// first), and helper containers left by interrupted runs.
+Result<GcResult> gc(DockerClient& docker, vault::Vault& vault);
+
+}  // namespace pb::broker::dispatch

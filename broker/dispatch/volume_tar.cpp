@@ -1,0 +1,150 @@
+#include "broker/dispatch/volume_tar.hpp"
+
+#include <archive_entry.h>
+
+#include <array>
+#include <ctime>
+
+#include "broker/docker/docker_client.hpp"
+#include "core/c_handles.hpp"
+
+namespace pb::broker::dispatch {
+namespace {
+
+struct ReadState {
+  ByteReader* reader = nullptr;
+  std::array<std::byte, 64 * 1024> buffer{};
+  std::optional<Error> error;
+};
+
+la_ssize_t read_cb(struct archive*, void* data, const void** out) {
+  auto* st = static_cast<ReadState*>(data);
+  auto n = st->reader->read(st->buffer);
+  if (!n) {
+    st->error = std::move(n).error();
+    return -1;
+  }
+  *out = st->buffer.data();
+  return static_cast<la_ssize_t>(*n);
+}
+
+/// Strips "./" prefixes and trailing slashes; nullopt when the name is unsafe.
+std::optional<std::string> clean_name(std::string name) {
+  while (name.rfind("./", 0) == 0) name.erase(0, 2);
+  while (!name.empty() && name.back() == '/') name.pop_back();
+  if (name.empty() || name == ".") return std::string();
+  if (name.front() == '/') return std::nullopt;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    std::size_t end = name.find('/', start);
+    if (end == std::string::npos) end = name.size();
+    std::string_view part(name.data() + start, end - start);
+    if (part == "..") return std::nullopt;
+    if (part.empty() || part == ".") return std::nullopt;
+    start = end + 1;
+  }
+  for (char c : name)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return std::nullopt;
+  return name;
+}
+
+}  // namespace
+
+Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeEntry>& entries, std::uint32_t uid,
+                                std::uint32_t gid) {
+  ArchiveWrite a(archive_write_new());
+  if (!a) return fail(ErrorKind::failure, "creating an archive writer failed");
+  archive_write_set_format_pax_restricted(a.get());
+  archive_write_set_bytes_per_block(a.get(), 0);
+  std::size_t cap = 8192 + root.size() * 2;
+  for (const auto& e : entries) cap += e.data.size() + 2048 + (root.size() + e.name.size()) * 2;
+  SecureBytes buf(cap);
+  std::size_t used = 0;
+  if (archive_write_open_memory(a.get(), buf.data(), buf.size(), &used) != ARCHIVE_OK)
+    return fail(ErrorKind::failure, "opening an in-memory archive failed");
+  const std::time_t now = std::time(nullptr);
+  auto add = [&](const std::string& name, bool is_dir, const SecureBytes* data) -> Status {
+    ArchiveEntry e(archive_entry_new());
+    if (!e) return fail(ErrorKind::failure, "creating an archive entry failed");
+    archive_entry_set_pathname(e.get(), name.c_str());
+    archive_entry_set_filetype(e.get(), is_dir ? AE_IFDIR : AE_IFREG);
+    archive_entry_set_perm(e.get(), is_dir ? 0700 : 0600);
+    archive_entry_set_uid(e.get(), uid);
+    archive_entry_set_gid(e.get(), gid);
+    archive_entry_set_mtime(e.get(), now, 0);
+    archive_entry_set_size(e.get(), is_dir ? 0 : static_cast<la_int64_t>(data->size()));
+    if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK)
+      return fail(ErrorKind::failure, "writing the archive entry for " + name + " failed");
+    if (!is_dir && !data->empty() &&
+        archive_write_data(a.get(), data->data(), data->size()) != static_cast<la_ssize_t>(data->size()))
+      return fail(ErrorKind::failure, "writing " + name + " into the archive failed");
+    return {};
+  };
+  const std::string prefix = root.empty() ? std::string() : root + "/";
+  if (!root.empty()) PB_TRY_STATUS(add(prefix, true, nullptr));
+  for (const auto& e : entries) PB_TRY_STATUS(add(prefix + e.name + (e.is_dir ? "/" : ""), e.is_dir, &e.data));
+  if (archive_write_close(a.get()) != ARCHIVE_OK) return fail(ErrorKind::failure, "closing an archive failed");
+  buf.resize(used);
+  return buf;
+}
+
+Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& limits, const std::string& what) {
+  ArchiveRead a(archive_read_new());
+  if (!a) return fail(ErrorKind::failure, "creating an archive reader failed");
+  archive_read_support_format_tar(a.get());
+  ReadState st;
+  st.reader = &body;
+  if (archive_read_open(a.get(), &st, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
+    if (st.error) return *st.error;
+    return fail(ErrorKind::unsafe_input, what + " is not a readable tar archive");
+  }
+  std::vector<TreeEntry> out;
+  std::uint64_t total = 0;
+  std::size_t count = 0;
+  for (;;) {
+    struct archive_entry* e = nullptr;
+    int r = archive_read_next_header(a.get(), &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+      if (st.error) return *st.error;
+      return fail(ErrorKind::unsafe_input, what + " is a damaged tar archive");
+    }
+    if (++count > limits.max_entries)
+      return fail(ErrorKind::unsafe_input, what + " has more than " + std::to_string(limits.max_entries) + " entries");
+    const char* raw = archive_entry_pathname(e);
+    auto name = clean_name(raw != nullptr ? raw : "");
+    if (!name) return fail(ErrorKind::unsafe_input, what + " holds an entry with an absolute or '..' path");
+    const auto type = archive_entry_filetype(e);
+    const bool hardlink = archive_entry_hardlink(e) != nullptr;
+    if (name->empty() || hardlink || (type != AE_IFDIR && type != AE_IFREG)) {
+      archive_read_data_skip(a.get());  // links, devices, FIFOs, the root itself: never followed
+      continue;
+    }
+    TreeEntry t;
+    t.name = std::move(*name);
+    t.is_dir = type == AE_IFDIR;
+    if (!t.is_dir) {
+      const auto size = archive_entry_size(e);
+      if (size < 0 || static_cast<std::uint64_t>(size) > limits.max_file_size)
+        return fail(ErrorKind::unsafe_input, what + ": " + t.name + " is larger than " +
+                                                 std::to_string(limits.max_file_size >> 10) + " KiB");
+      total += static_cast<std::uint64_t>(size);
+      if (total > limits.max_total_size)
+        return fail(ErrorKind::unsafe_input, what + " is larger than " + std::to_string(limits.max_total_size >> 20) + " MiB");
+      t.data.resize(static_cast<std::size_t>(size));
+      std::size_t got = 0;
+      while (got < t.data.size()) {
+        la_ssize_t n = archive_read_data(a.get(), t.data.data() + got, t.data.size() - got);
+        if (n <= 0) {
+          if (st.error) return *st.error;
+          return fail(ErrorKind::unsafe_input, what + ": " + t.name + " is truncated");
+        }
+        got += static_cast<std::size_t>(n);
+      }
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace pb::broker::dispatch

@@ -1,0 +1,49 @@
+#pragma once
+// Tar streams between the broker and a session volume (libarchive inside).
+//
+// Writing: the volume's whole tree is rendered in memory as one archive whose
+// every entry (the volume root included) carries the image's runtime uid/gid,
+// mode 0700 for directories and 0600 for files, so that a non-root Claude can
+// rewrite its files and create its locks.
+//
+// Reading: whatever comes out of a container is hostile. Only directories and
+// regular files are kept; symlinks, hardlinks, devices and FIFOs are skipped;
+// an absolute name or a ".." component refuses the whole archive
+// (ErrorKind::unsafe_input), as do too many entries or too many bytes.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/secure_buffer.hpp"
+
+namespace pb::broker {
+class ByteReader;
+}
+
+namespace pb::broker::dispatch {
+
+struct TreeEntry {
+  std::string name;  ///< '/'-separated, relative, no "." or ".." components
+  bool is_dir = false;
+  SecureBytes data;  ///< files only
+};
+
+struct TreeLimits {
+  std::size_t max_entries = 2048;
+  std::uint64_t max_file_size = 4u << 20;
+  std::uint64_t max_total_size = 16u << 20;
+};
+
+/// Renders `entries` below the directory `root` (itself an entry; "" = no
+/// root entry, names as they are) as a tar
+/// archive in memory, every entry owned by uid:gid, dirs 0700, files 0600.
+Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeEntry>& entries, std::uint32_t uid,
+                                std::uint32_t gid);
+
+/// Reads a tar stream from a container under `limits`; `what` names it in errors.
+/// Names come back as in the archive, without a leading "./" and trailing '/'.
+Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& limits, const std::string& what);
+
+}  // namespace pb::broker::dispatch
