@@ -147,7 +147,7 @@ TEST_F(ProbeDocker, ProbeThatHangsIsKilledAndRemoved) {
   // /bin/sh itself hangs: the time bound must stop it.
   std::string ref = derived_image({"ENV PB_UNUSED=1"});
   auto c = docker_cli({"create", "--label", std::string(k_test_label) + "=" + m_label, "--entrypoint", "/bin/busybox", ref,
-                       "sh", "-c", "cp /bin/busybox /bin/realsh && rm /bin/sh && printf '#!/bin/realsh\\nexec /bin/realsh -c \"sleep 1000\"\\n' > /bin/sh && chmod 755 /bin/sh"});
+                       "sh", "-c", "rm /bin/sh && printf '#!/bin/busybox sh\\nexec /bin/busybox sleep 1000\\n' > /bin/sh && chmod 755 /bin/sh"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   std::string id = c.out.substr(0, c.out.find('\n'));
   ASSERT_EQ(docker_cli({"start", "-a", id}).exit_code, 0);
