@@ -215,7 +215,7 @@ struct ExecResult {
 };
 
 struct ExecOptions {
-  std::string input;  ///< sent on the process's stdin, then stdin is closed
+  std::string input;  ///< sent on the process's stdin, then stdin is closed (left open for a TTY exec)
   std::size_t max_output = 16 * 1024 * 1024;  ///< per stream; more is dropped and flagged
   std::optional<std::chrono::seconds> timeout;  ///< whole run; default: the client's request timeout
 };

@@ -490,7 +490,9 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     if (!options.input.empty()) {
       PB_TRY_STATUS(channel->raw_write(std::as_bytes(std::span(options.input))));
     }
-    PB_TRY_STATUS(channel->raw_close_write());
+    // EOF on stdin. Not for a TTY: closing its input hangs the session up and
+    // output still in flight would be lost; the process ends on its own there.
+    if (!tty) PB_TRY_STATUS(channel->raw_close_write());
     ExecResult result;
     StreamDemuxer demux(options.max_output);
     std::array<std::byte, 65536> buf{};
@@ -630,7 +632,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
       std::lock_guard lock(m_mutex);
       if (!m_api.empty()) return m_api;
     }
-    const std::string op = "ask Docker for its version";
+    const std::string op = "report its version";
     PB_TRY(auto channel, open_channel(m_config, op));
     PB_TRY(HttpResponse r, channel->round_trip({"GET", "/version", {}, {}, false}, k_json_limit));
     PB_TRY_STATUS(expect(r, op));

@@ -1,0 +1,163 @@
+// Failure paths of the Docker client, each with its own exit code and
+// sentence: no socket, a daemon answering 500, a daemon too slow, an image
+// that does not exist. Plus chunked answers and configuration errors.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "broker/docker/connect.hpp"
+#include "broker/docker/docker_client.hpp"
+#include "tests/docker/fake_daemon.hpp"
+#include "tests/support/test_env.hpp"
+
+namespace pb {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::shared_ptr<broker::DockerClient> client_for(const std::string& host, std::chrono::milliseconds timeout) {
+  broker::docker::EngineConfig config;
+  config.host = host;
+  config.request_timeout = timeout;
+  config.connect_timeout = timeout;
+  auto c = broker::docker::connect(config);
+  EXPECT_TRUE(c.ok());
+  return c.ok() ? *c : nullptr;
+}
+
+TEST(DockerFailures, SocketAbsentIsExit5WithAFix) {
+  test::TestEnv env;
+  const std::string host = "unix://" + (env.root() / "no-docker.sock").string();
+  env.set_env("DOCKER_HOST", host);
+  auto r = env.cli({"doctor"});
+  EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
+  EXPECT_THAT(r.err, StartsWith("para-broker: Docker did not answer at " + host +
+                                ": No such file or directory; start dockerd or set DOCKER_HOST"));
+  EXPECT_THAT(r.out, HasSubstr("FIX   docker"));
+
+  auto json = env.cli({"doctor", "--json"});
+  EXPECT_EQ(json.exit_code, 5);
+  EXPECT_THAT(json.out, HasSubstr("\"reachable\": false"));
+  EXPECT_THAT(json.out, HasSubstr("\"schema\": 1"));
+
+  auto client = client_for(host, std::chrono::seconds(2));
+  ASSERT_TRUE(client);
+  auto ping = client->ping();
+  ASSERT_FALSE(ping.ok());
+  EXPECT_EQ(ping.error().kind, ErrorKind::unreachable);
+}
+
+TEST(DockerFailures, ConnectionRefusedOnTcpIsUnreachable) {
+  test::TestEnv env;
+  env.set_env("DOCKER_HOST", "tcp://127.0.0.1:1");
+  auto r = env.cli({"doctor"});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_THAT(r.err, HasSubstr("Docker did not answer at tcp://127.0.0.1:1: Connection refused"));
+}
+
+TEST(DockerFailures, Daemon500IsAnApiErrorWithTheDaemonsMessage) {
+  test::TestEnv env;
+  test::FakeDaemon daemon(env.root() / "d500.sock", [](const std::string&) {
+    return test::http_answer(500, "Internal Server Error", R"({"message":"simulated daemon failure\n"})");
+  });
+  env.set_env("DOCKER_HOST", daemon.host());
+  auto r = env.cli({"doctor"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.err, StartsWith("para-broker: Docker could not report its version (HTTP 500): simulated daemon failure"));
+
+  auto client = client_for(daemon.host(), std::chrono::seconds(5));
+  ASSERT_TRUE(client);
+  auto v = client->version();
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().kind, ErrorKind::api);
+}
+
+TEST(DockerFailures, StatusCodesMapToKinds) {
+  test::TestEnv env;
+  // /version succeeds (chunked, in many pieces); everything else gets the status in the path.
+  const std::string version = R"({"Version":"99.0.0","ApiVersion":"1.99","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"})";
+  test::FakeDaemon daemon(env.root() / "dcodes.sock", [&](const std::string& head) {
+    if (head.rfind("GET /version ", 0) == 0) return test::http_chunked_answer(200, "OK", version, 7);
+    if (head.find("/containers/c404") != std::string::npos)
+      return test::http_answer(404, "Not Found", R"({"message":"No such container: c404"})");
+    if (head.find("/containers/c409") != std::string::npos)
+      return test::http_answer(409, "Conflict", R"({"message":"container is running"})");
+    return test::http_answer(400, "Bad Request", "not json at all");
+  });
+  auto client = client_for(daemon.host(), std::chrono::seconds(5));
+  ASSERT_TRUE(client);
+  auto v = client->version();
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->server_version, "99.0.0");
+  EXPECT_EQ(v->server_api_version, "1.99");
+  EXPECT_EQ(v->api_version, "1.43");  // min(ours, daemon's)
+
+  auto nf = client->container_inspect("c404");
+  ASSERT_FALSE(nf.ok());
+  EXPECT_EQ(nf.error().kind, ErrorKind::not_found);
+  EXPECT_EQ(nf.error().message, "Docker could not inspect container 'c404': No such container: c404");
+  auto conflict = client->container_remove("c409", false, false);
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.error().kind, ErrorKind::conflict);
+  auto bad = client->container_start("other");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, ErrorKind::api);
+  EXPECT_EQ(bad.error().message, "Docker could not start container 'other' (HTTP 400): not json at all");
+}
+
+TEST(DockerFailures, TooOldDaemonIsRefused) {
+  test::TestEnv env;
+  test::FakeDaemon daemon(env.root() / "dold.sock", [](const std::string&) {
+    return test::http_answer(200, "OK", R"({"Version":"1.11.0","ApiVersion":"1.23"})");
+  });
+  auto client = client_for(daemon.host(), std::chrono::seconds(5));
+  ASSERT_TRUE(client);
+  auto v = client->version();
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().kind, ErrorKind::api);
+  EXPECT_THAT(v.error().message, HasSubstr("speaks API 1.23, older than the 1.25 para-broker needs"));
+}
+
+TEST(DockerFailures, SlowDaemonTimesOutWithExit5) {
+  test::TestEnv env;
+  test::FakeDaemon daemon(env.root() / "dslow.sock", [](const std::string&) { return std::string(); });
+  env.set_env("DOCKER_HOST", daemon.host());
+  env.set_env("PARA_BROKER_DOCKER_TIMEOUT", "1");
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = env.cli({"doctor"}, "", 60);
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("did not answer within 1s"));
+  EXPECT_THAT(r.err, HasSubstr("PARA_BROKER_DOCKER_TIMEOUT"));
+  EXPECT_LT(elapsed, std::chrono::seconds(10));
+  EXPECT_GE(daemon.requests(), 1);
+
+  env.set_env("PARA_BROKER_DOCKER_TIMEOUT", "soon");
+  auto bad = env.cli({"doctor"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("PARA_BROKER_DOCKER_TIMEOUT must be a number of seconds"));
+}
+
+TEST(DockerFailures, UnsupportedDockerHostIsAUsageError) {
+  test::TestEnv env;
+  env.set_env("DOCKER_HOST", "ssh://user@example");
+  auto r = env.cli({"doctor"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("DOCKER_HOST 'ssh://user@example' is not supported"));
+}
+
+TEST(DockerFailures, ImageNotFoundIsExit3) {
+  PB_REQUIRE_DOCKER();
+  test::TestEnv env;
+  const std::string image = "pb-no-such-image:" + env.unique("missing");
+  auto r = env.cli({"probe", image});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("'" + image + "' not found"));
+}
+
+}  // namespace
+}  // namespace pb

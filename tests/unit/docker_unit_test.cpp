@@ -1,0 +1,236 @@
+// broker/docker without a daemon: configuration from the environment, API
+// version comparison, stream demultiplexing, doctor against the recording fake.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <sstream>
+
+#include "broker/command.hpp"
+#include "broker/docker/connect.hpp"
+#include "broker/docker/engine_client.hpp"
+#include "broker/run.hpp"
+#include "tests/support/fake_docker.hpp"
+#include "tests/support/test_env.hpp"
+
+namespace pb {
+namespace {
+
+using broker::docker::compare_api_versions;
+using broker::docker::StreamDemuxer;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+/// Sets environment variables for one test and puts the old values back.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> vars) {
+    for (auto [k, v] : vars) {
+      const char* old = ::getenv(k);
+      m_saved.emplace_back(k, old ? std::optional<std::string>(old) : std::nullopt);
+      if (v != nullptr)
+        ::setenv(k, v, 1);
+      else
+        ::unsetenv(k);
+    }
+  }
+  ~ScopedEnv() {
+    for (auto& [k, v] : m_saved) {
+      if (v)
+        ::setenv(k.c_str(), v->c_str(), 1);
+      else
+        ::unsetenv(k.c_str());
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> m_saved;
+};
+
+TEST(DockerConfig, DefaultsToTheUnixSocket) {
+  ScopedEnv env{{"DOCKER_HOST", nullptr}, {"DOCKER_TLS_VERIFY", nullptr}, {"DOCKER_CERT_PATH", nullptr},
+                {"DOCKER_TLS", nullptr}, {"PARA_BROKER_DOCKER_TIMEOUT", nullptr}, {"HOME", "/home/u"}};
+  auto c = broker::docker::config_from_environment();
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->host, "unix:///var/run/docker.sock");
+  EXPECT_FALSE(c->tls);
+  EXPECT_EQ(c->cert_path, "/home/u/.docker");
+  EXPECT_EQ(c->request_timeout, std::chrono::seconds(60));
+}
+
+TEST(DockerConfig, FollowsTheDockerCliConventions) {
+  {
+    ScopedEnv env{{"DOCKER_HOST", "tcp://10.0.0.1:2376"}, {"DOCKER_TLS_VERIFY", "1"},
+                  {"DOCKER_CERT_PATH", "/certs"}, {"PARA_BROKER_DOCKER_TIMEOUT", "2.5"}};
+    auto c = broker::docker::config_from_environment();
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->host, "tcp://10.0.0.1:2376");
+    EXPECT_TRUE(c->tls);
+    EXPECT_TRUE(c->tls_verify);
+    EXPECT_EQ(c->cert_path, "/certs");
+    EXPECT_EQ(c->request_timeout, std::chrono::milliseconds(2500));
+    EXPECT_EQ(c->connect_timeout, std::chrono::milliseconds(2500));
+  }
+  {
+    // A certificate directory alone means TLS without verifying the daemon (docker CLI behaviour).
+    ScopedEnv env{{"DOCKER_HOST", "tcp://h:1"}, {"DOCKER_TLS_VERIFY", nullptr}, {"DOCKER_CERT_PATH", "/certs"}};
+    auto c = broker::docker::config_from_environment();
+    ASSERT_TRUE(c.ok());
+    EXPECT_TRUE(c->tls);
+    EXPECT_FALSE(c->tls_verify);
+  }
+  {
+    ScopedEnv env{{"PARA_BROKER_DOCKER_TIMEOUT", "-3"}};
+    auto c = broker::docker::config_from_environment();
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().kind, ErrorKind::usage);
+  }
+}
+
+TEST(DockerConfig, ConnectValidatesTheHost) {
+  broker::docker::EngineConfig c;
+  c.host = "unix://";
+  EXPECT_FALSE(broker::docker::connect(c).ok());
+  c.host = "npipe:////./pipe/docker_engine";
+  auto r = broker::docker::connect(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("is not supported"));
+  c.host = "tcp://127.0.0.1:2375/";
+  auto ok = broker::docker::connect(c);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ((*ok)->endpoint(), "tcp://127.0.0.1:2375");
+  c.host = "unix:///run/x.sock";
+  EXPECT_EQ((*broker::docker::connect(c))->endpoint(), "unix:///run/x.sock");
+}
+
+TEST(DockerApiVersion, ComparesNumerically) {
+  EXPECT_LT(compare_api_versions("1.9", "1.41"), 0);
+  EXPECT_GT(compare_api_versions("1.43", "1.41"), 0);
+  EXPECT_EQ(compare_api_versions("1.41", "1.41"), 0);
+  EXPECT_EQ(compare_api_versions("1.40", "1.40.0"), 0);
+  EXPECT_GT(compare_api_versions("2.0", "1.99"), 0);
+}
+
+std::string frame(int stream, const std::string& payload) {
+  std::string h(8, '\0');
+  h[0] = static_cast<char>(stream);
+  auto n = static_cast<std::uint32_t>(payload.size());
+  h[4] = static_cast<char>(n >> 24);
+  h[5] = static_cast<char>(n >> 16);
+  h[6] = static_cast<char>(n >> 8);
+  h[7] = static_cast<char>(n);
+  return h + payload;
+}
+
+TEST(DockerDemux, SplitsFramesAcrossArbitraryReads) {
+  std::string wire = frame(1, "hello ") + frame(2, "warn\n") + frame(1, "world\n") + frame(1, "");
+  // Feed it one byte at a time: headers and payloads split anywhere.
+  StreamDemuxer d(1024);
+  for (char c : wire) d.feed(std::as_bytes(std::span(&c, 1)));
+  EXPECT_EQ(d.out, "hello world\n");
+  EXPECT_EQ(d.err, "warn\n");
+  EXPECT_FALSE(d.truncated);
+}
+
+TEST(DockerDemux, CapsEachStreamAndFlagsTruncation) {
+  std::string wire = frame(1, std::string(100, 'a')) + frame(2, "e");
+  StreamDemuxer d(10);
+  d.feed(std::as_bytes(std::span(wire)));
+  EXPECT_EQ(d.out, std::string(10, 'a'));
+  EXPECT_EQ(d.err, "e");  // the other stream still flows after the cap
+  EXPECT_TRUE(d.truncated);
+}
+
+struct Captured {
+  int rc;
+  std::string out, err;
+};
+
+Captured run_doctor(const std::shared_ptr<test::FakeDocker>& fake, std::vector<std::string> extra = {}) {
+  test::TestEnv env;
+  std::ostringstream out, err;
+  Paths paths{env.vault_home(), env.key_file(), env.cache_dir()};
+  broker::Context ctx{paths, out, err, fake->factory(), false};
+  std::vector<std::string> args{"para-broker", "doctor"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  int rc = broker::run(args, ctx);
+  return {rc, out.str(), err.str()};
+}
+
+TEST(DoctorWithFake, ReportsEndpointAndVersions) {
+  auto fake = std::make_shared<test::FakeDocker>();
+  auto r = run_doctor(fake);
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("ok    docker: unix:///fake/docker.sock answers: Docker 24.0.7, API 1.43"));
+  EXPECT_THAT(fake->calls, ElementsAre("version"));
+
+  auto j = run_doctor(fake, {"--json"});
+  EXPECT_THAT(j.out, HasSubstr("\"api_version\": \"1.43\""));
+  EXPECT_THAT(j.out, HasSubstr("\"endpoint\": \"unix:///fake/docker.sock\""));
+}
+
+TEST(DoctorWithFake, UnreachableIsExit5WithTheSentence) {
+  auto fake = std::make_shared<test::FakeDocker>();
+  fake->failures["version"] = fail(ErrorKind::unreachable,
+                                   "Docker did not answer at unix:///fake/docker.sock: No such file or directory; "
+                                   "start dockerd or set DOCKER_HOST");
+  auto r = run_doctor(fake);
+  EXPECT_EQ(r.rc, 5);
+  EXPECT_THAT(r.out, HasSubstr("FIX   docker: Docker did not answer"));
+  EXPECT_EQ(r.err, "para-broker: Docker did not answer at unix:///fake/docker.sock: No such file or directory; "
+                   "start dockerd or set DOCKER_HOST\n");
+
+  fake->failures["version"] = fail(ErrorKind::timeout, "Docker at unix:///fake/docker.sock did not answer within 1s");
+  EXPECT_EQ(run_doctor(fake).rc, 5);
+}
+
+TEST(FakeDocker, RecordsCallsAndKeepsState) {
+  auto fake = std::make_shared<test::FakeDocker>();
+  fake->images["app:1"].id = "sha256:abc";
+  broker::ContainerSpec spec;
+  spec.image = "app:1";
+  spec.cmd = {"sleep", "1"};
+  spec.labels = {{"k", "v"}};
+  spec.mounts = {{broker::MountSpec::Type::volume, "vol", "/data", true, false}};
+  auto id = fake->container_create(spec);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(fake->container_start(*id).ok());
+  fake->on_exec = [](const std::string&, const broker::ExecSpec& e, const broker::ExecOptions& o) {
+    return broker::ExecResult{0, e.cmd[0] + ":" + o.input, "", false};
+  };
+  broker::ExecSpec e;
+  e.cmd = {"cat"};
+  broker::ExecOptions o;
+  o.input = "in";
+  auto r = fake->exec_run(*id, e, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out, "cat:in");
+
+  auto w = fake->archive_put(*id, "/data");
+  ASSERT_TRUE(w.ok());
+  std::string tar = "tarbytes";
+  ASSERT_TRUE((*w)->write(std::as_bytes(std::span(tar))).ok());
+  ASSERT_TRUE((*w)->finish().ok());
+  EXPECT_EQ(fake->containers[*id].uploads.at(0).second, "tarbytes");
+
+  auto listed = fake->container_list({"k=v"});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1u);
+  EXPECT_TRUE(fake->container_list({"k=other"})->empty());
+
+  fake->failures["container_remove"] = fail(ErrorKind::conflict, "busy");
+  auto rm = fake->container_remove(*id, true, true);
+  ASSERT_FALSE(rm.ok());
+  EXPECT_EQ(rm.error().kind, ErrorKind::conflict);
+
+  EXPECT_THAT(fake->calls_starting("container_create"),
+              ElementsAre("container_create app:1 cmd=sleep,1 network= user= tty=0 mount=vol:/data:ro"));
+  EXPECT_EQ(fake->calls.back(), "container_remove " + *id + " force volumes");
+  auto missing = fake->image_inspect("nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
+}
+
+}  // namespace
+}  // namespace pb
