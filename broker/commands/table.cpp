@@ -17,6 +17,9 @@ std::span<const CommandSpec> command_table() {
       commands::rm_spec(),
       commands::doctor_spec(),
       commands::vault_spec(),
+      commands::demo_spec(),
+      commands::completion_spec(),
+      commands::manpage_spec(),
   };
   return k_table;
 }

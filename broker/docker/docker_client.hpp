@@ -259,6 +259,11 @@ class DockerClient {
   virtual Result<std::unique_ptr<ByteReader>> image_export(const std::string& name) = 0;
   /// DELETE /images/{name}.
   virtual Status image_remove(const std::string& name, bool force) = 0;
+  /// POST /images/create?fromSrc=-: a new image `reference` ("repo:tag") from the
+  /// root file system tar pushed through the writer, with Dockerfile `changes`
+  /// ("CMD [\"sh\"]", "USER demo", "LABEL k=v"); finish() reports the daemon's verdict.
+  virtual Result<std::unique_ptr<ByteWriter>> image_import(const std::string& reference,
+                                                           const std::vector<std::string>& changes) = 0;
 
   /// POST /containers/create; returns the container ID.
   virtual Result<std::string> container_create(const ContainerSpec& spec) = 0;

@@ -445,6 +445,8 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
   }
 
   Result<std::unique_ptr<ByteWriter>> archive_put(const std::string& id, const std::string& path) override;
+  Result<std::unique_ptr<ByteWriter>> image_import(const std::string& reference,
+                                                   const std::vector<std::string>& changes) override;
 
   // ------------------------------------------------------------ exec
 
@@ -807,6 +809,66 @@ Result<std::unique_ptr<ByteWriter>> EngineClient::archive_put(const std::string&
   PB_TRY(auto channel, open_channel(m_config, op));
   PB_TRY_STATUS(channel->send_chunked_head({"PUT", prefix + archive_target(id, path), {}, "application/x-tar", false}));
   return std::unique_ptr<ByteWriter>(std::make_unique<ArchiveUpload>(shared_from_this(), std::move(channel), op));
+}
+
+/// The chunked POST of a root file system for /images/create?fromSrc=-. The
+/// daemon answers 200 and a JSON progress stream; a failure is a line with "error".
+class ImageImportUpload final : public ByteWriter {
+ public:
+  ImageImportUpload(std::shared_ptr<EngineClient> client, std::unique_ptr<HttpChannel> channel, std::string op)
+      : m_client(std::move(client)), m_channel(std::move(channel)), m_op(std::move(op)) {}
+
+  Status write(std::span<const std::byte> bytes) override {
+    if (m_done) return fail(ErrorKind::failure, "the upload to " + m_op + " is already finished");
+    Status s = m_channel->write_chunk(bytes);
+    if (!s.ok()) {
+      m_done = true;
+      auto r = m_channel->read_early_response(k_json_limit);
+      if (r.ok()) PB_TRY_STATUS(m_client->expect(*r, m_op));
+      return s;
+    }
+    return {};
+  }
+
+  Status finish() override {
+    if (m_done) return fail(ErrorKind::failure, "the upload to " + m_op + " is already finished");
+    m_done = true;
+    PB_TRY(HttpResponse r, m_channel->finish_chunked(k_json_limit));
+    PB_TRY_STATUS(m_client->expect(r, m_op));
+    std::size_t start = 0;
+    while (start < r.body.size()) {
+      std::size_t end = r.body.find('\n', start);
+      if (end == std::string::npos) end = r.body.size();
+      json line = json::parse(r.body.substr(start, end - start), nullptr, false);
+      if (line.is_object() && line.contains("error"))
+        return fail(ErrorKind::api, "Docker could not " + m_op + ": " + printable(str(line, "error")));
+      start = end + 1;
+    }
+    return {};
+  }
+
+ private:
+  std::shared_ptr<EngineClient> m_client;
+  std::unique_ptr<HttpChannel> m_channel;
+  std::string m_op;
+  bool m_done = false;
+};
+
+Result<std::unique_ptr<ByteWriter>> EngineClient::image_import(const std::string& reference,
+                                                               const std::vector<std::string>& changes) {
+  const std::string op = "import image '" + printable(reference) + "'";
+  std::string repo = reference, tag;
+  if (auto colon = reference.rfind(':'); colon != std::string::npos && reference.find('/', colon) == std::string::npos) {
+    repo = reference.substr(0, colon);
+    tag = reference.substr(colon + 1);
+  }
+  std::string target = "/images/create?fromSrc=-&repo=" + url_encode(repo);
+  if (!tag.empty()) target += "&tag=" + url_encode(tag);
+  for (const auto& c : changes) target += "&changes=" + url_encode(c);
+  PB_TRY(std::string prefix, api_prefix());
+  PB_TRY(auto channel, open_channel(m_config, op));
+  PB_TRY_STATUS(channel->send_chunked_head({"POST", prefix + target, {}, "application/x-tar", false}));
+  return std::unique_ptr<ByteWriter>(std::make_unique<ImageImportUpload>(shared_from_this(), std::move(channel), op));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <sstream>
 
 namespace pb::test {
 
@@ -141,6 +142,49 @@ Status FakeDocker::image_remove(const std::string& name, bool force) {
   if (images.erase(name) == 0)
     return fail(ErrorKind::not_found, "Docker could not remove image '" + name + "': No such image: " + name);
   return {};
+}
+
+namespace {
+/// Collects an imported root file system; finish() registers the image.
+class ImportWriter final : public ByteWriter {
+ public:
+  ImportWriter(std::shared_ptr<FakeDocker> docker, std::string reference, std::vector<std::string> changes)
+      : m_docker(std::move(docker)), m_reference(std::move(reference)), m_changes(std::move(changes)) {}
+  Status write(std::span<const std::byte> bytes) override {
+    m_data.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    return {};
+  }
+  Status finish() override {
+    ImageInfo info;
+    info.id = "sha256:imported-" + std::to_string(m_docker->imports.size() + 1);
+    info.repo_tags = {m_reference};
+    for (const auto& c : m_changes) {
+      if (c.starts_with("LABEL ")) {
+        std::istringstream words(c.substr(6));
+        for (std::string kv; words >> kv;)
+          if (auto eq = kv.find('='); eq != std::string::npos) info.labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+      } else if (c.starts_with("USER ")) {
+        info.user = c.substr(5);
+      }
+    }
+    m_docker->imports[m_reference] = m_data;
+    m_docker->images[m_reference] = info;
+    return {};
+  }
+
+ private:
+  std::shared_ptr<FakeDocker> m_docker;
+  std::string m_reference;
+  std::vector<std::string> m_changes;
+  std::string m_data;
+};
+}  // namespace
+
+Result<std::unique_ptr<ByteWriter>> FakeDocker::image_import(const std::string& reference,
+                                                             const std::vector<std::string>& changes) {
+  std::lock_guard lock(m_mutex);
+  if (auto e = record("image_import", reference + " " + join(changes))) return *e;
+  return std::unique_ptr<ByteWriter>(std::make_unique<ImportWriter>(shared_from_this(), reference, changes));
 }
 
 Result<std::string> FakeDocker::container_create(const ContainerSpec& spec) {

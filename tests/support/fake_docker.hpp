@@ -73,6 +73,11 @@ class FakeDocker : public broker::DockerClient, public std::enable_shared_from_t
   Result<std::vector<broker::ImageSummary>> image_list(const broker::LabelFilters& labels) override;
   Result<std::unique_ptr<broker::ByteReader>> image_export(const std::string& name) override;
   Status image_remove(const std::string& name, bool force) override;
+  /// Records "image_import <ref> <changes…>"; finish() adds images[ref] (LABEL changes become labels).
+  Result<std::unique_ptr<broker::ByteWriter>> image_import(const std::string& reference,
+                                                           const std::vector<std::string>& changes) override;
+  /// Root file system tars received by image_import, by reference.
+  std::map<std::string, std::string> imports;
   Result<std::string> container_create(const broker::ContainerSpec& spec) override;
   Status container_start(const std::string& id) override;
   Result<broker::WaitResult> container_wait(const std::string& id, std::chrono::seconds timeout) override;
