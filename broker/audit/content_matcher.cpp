@@ -14,7 +14,9 @@ bool is_token_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 std::string_view basename_of(std::string_view path) {
   auto slash = path.rfind('/');
@@ -49,7 +51,9 @@ Verdict key_followed_by_colon(std::string_view buf, std::size_t after) {
 
 }  // namespace
 
-std::string_view mark_name(MarkKind kind) { return k_names.at(static_cast<std::size_t>(kind)); }
+std::string_view mark_name(MarkKind kind) {
+  return k_names.at(static_cast<std::size_t>(kind));
+}
 
 std::vector<std::string> mark_names(MarkSet set) {
   std::vector<std::string> out;
@@ -63,7 +67,9 @@ bool is_claude_json_name(std::string_view path) {
   return base == ".claude.json" || base.starts_with(".claude.json.");
 }
 
-bool is_credentials_name(std::string_view path) { return basename_of(path) == ".credentials.json"; }
+bool is_credentials_name(std::string_view path) {
+  return basename_of(path) == ".credentials.json";
+}
 
 void ContentMatcher::scan(std::string_view buf) {
   for_each_occurrence(buf, "sk-ant-", [&](std::size_t pos) {

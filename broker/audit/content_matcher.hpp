@@ -37,7 +37,9 @@ std::string_view mark_name(MarkKind kind);
 
 /// A set of kinds.
 using MarkSet = std::uint32_t;
-inline constexpr MarkSet mark_bit(MarkKind k) { return MarkSet{1} << static_cast<unsigned>(k); }
+inline constexpr MarkSet mark_bit(MarkKind k) {
+  return MarkSet{1} << static_cast<unsigned>(k);
+}
 /// The names of the kinds in `set`, in enum order.
 std::vector<std::string> mark_names(MarkSet set);
 

@@ -44,8 +44,7 @@ std::string join(std::string_view dir, std::string_view name) {
 /// Resolves a symlink target written in the save stream relative to its directory.
 std::string resolve_link(std::string_view link_dir, std::string_view target) {
   std::vector<std::string> parts;
-  std::string_view whole = target.starts_with("/") ? target : std::string_view{};
-  std::string joined = whole.empty() ? join(link_dir, target) : std::string(target);
+  const std::string joined = target.starts_with("/") ? std::string(target) : join(link_dir, target);
   std::string_view rest = joined;
   while (!rest.empty()) {
     auto slash = rest.find('/');
@@ -63,7 +62,9 @@ std::string resolve_link(std::string_view link_dir, std::string_view target) {
   return out;
 }
 
-std::uint64_t path_hash(std::string_view p) { return std::hash<std::string_view>{}(p); }
+std::uint64_t path_hash(std::string_view p) {
+  return std::hash<std::string_view>{}(p);
+}
 
 std::string cut(std::string p) {
   if (p.size() > k_max_path) {
@@ -87,7 +88,7 @@ struct LayerRecord {
   std::vector<std::uint64_t> written;  ///< hashes of every path this layer writes (sorted at the end)
   bool written_complete = true;
   bool whiteouts_complete = true;
-  std::string error;                   ///< set when the layer could not be read to its end
+  std::string error;  ///< set when the layer could not be read to its end
 };
 
 // ---------------------------------------------------------------- libarchive sources
@@ -205,7 +206,8 @@ std::optional<LayerRecord> scan_layer(struct archive* outer, std::uint64_t& file
         matcher.feed(std::span(static_cast<const std::byte*>(block), size));
       matcher.finish();
       marks |= matcher.found();
-      if (d != ARCHIVE_EOF) rec.error = archive_message(inner.get(), "unreadable file data") + " (in " + cut(path) + ")";
+      if (d != ARCHIVE_EOF)
+        rec.error = archive_message(inner.get(), "unreadable file data") + " (in " + cut(path) + ")";
     }
     if (marks != 0) {
       if (rec.hits.size() < k_max_findings) {
@@ -274,9 +276,12 @@ bool writes(const LayerRecord& upper, std::string_view path) {
 
 std::string_view fate_name(Fate fate) {
   switch (fate) {
-    case Fate::present: return "present";
-    case Fate::deleted: return "deleted";
-    case Fate::replaced: return "replaced";
+    case Fate::present:
+      return "present";
+    case Fate::deleted:
+      return "deleted";
+    case Fate::replaced:
+      return "replaced";
   }
   return "present";
 }
@@ -291,12 +296,13 @@ Result<ImageScan> scan_image_export(ByteReader& export_stream, const ScanOptions
   src.progress = &options.progress;
   if (archive_read_open(outer.get(), &src, nullptr, outer_read, nullptr) != ARCHIVE_OK) {
     if (src.error) return *src.error;
-    return fail(ErrorKind::integrity, "the image export is not a tar stream: " + archive_message(outer.get(), "unknown format"));
+    return fail(ErrorKind::integrity,
+                "the image export is not a tar stream: " + archive_message(outer.get(), "unknown format"));
   }
 
   ImageScan scan;
-  std::map<std::string, LayerRecord> layers;    // by path in the save stream
-  std::map<std::string, std::string> aliases;   // link path -> target path in the save stream
+  std::map<std::string, LayerRecord> layers;   // by path in the save stream
+  std::map<std::string, std::string> aliases;  // link path -> target path in the save stream
   std::optional<nlohmann::json> manifest;
   std::string manifest_warning = "the export has no manifest.json; layer order unknown";
 
@@ -306,7 +312,8 @@ Result<ImageScan> scan_image_export(ByteReader& export_stream, const ScanOptions
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) {
       if (src.error) return *src.error;
-      return fail(ErrorKind::integrity, "the image export is not a readable tar: " + archive_message(outer.get(), "read error"));
+      return fail(ErrorKind::integrity,
+                  "the image export is not a readable tar: " + archive_message(outer.get(), "read error"));
     }
     const char* raw = archive_entry_pathname(e);
     if (raw == nullptr) continue;
@@ -326,8 +333,10 @@ Result<ImageScan> scan_image_export(ByteReader& export_stream, const ScanOptions
       manifest = read_manifest(outer.get(), manifest_warning);
       continue;
     }
-    const std::string_view base = std::string_view(name).substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
-    if (base.ends_with(".json") || base == "json" || base == "VERSION" || base == "repositories" || base == "oci-layout")
+    const std::string_view base =
+        std::string_view(name).substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
+    if (base.ends_with(".json") || base == "json" || base == "VERSION" || base == "repositories" ||
+        base == "oci-layout")
       continue;
     try {
       if (auto rec = scan_layer(outer.get(), scan.files)) layers.emplace(name, std::move(*rec));
@@ -360,7 +369,8 @@ Result<ImageScan> scan_image_export(ByteReader& export_stream, const ScanOptions
   for (std::size_t i = 0; i < order.size(); ++i) {
     auto it = layers.find(order[i]);
     stack.push_back(it == layers.end() ? nullptr : &it->second);
-    const std::string label = "layer " + std::to_string(i) + (i < options.diff_ids.size() ? " (" + options.diff_ids[i] + ")" : "");
+    const std::string label =
+        "layer " + std::to_string(i) + (i < options.diff_ids.size() ? " (" + options.diff_ids[i] + ")" : "");
     if (it == layers.end()) {
       scan.warnings.push_back(label + " could not be read as a tar; it was not scanned");
       continue;

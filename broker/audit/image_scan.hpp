@@ -28,10 +28,10 @@ class ByteReader;
 
 namespace pb::broker::audit {
 
-inline constexpr std::size_t k_max_findings = 1000;            ///< per image; more is counted, not listed
-inline constexpr std::size_t k_max_tracked_paths = 1u << 20;   ///< per layer, for "replaced later"
-inline constexpr std::size_t k_max_whiteouts = 1u << 16;       ///< per layer
-inline constexpr std::uint64_t k_max_manifest = 4u << 20;      ///< manifest.json bytes
+inline constexpr std::size_t k_max_findings = 1000;           ///< per image; more is counted, not listed
+inline constexpr std::size_t k_max_tracked_paths = 1u << 20;  ///< per layer, for "replaced later"
+inline constexpr std::size_t k_max_whiteouts = 1u << 16;      ///< per layer
+inline constexpr std::uint64_t k_max_manifest = 4u << 20;     ///< manifest.json bytes
 
 /// What became of a finding's file in the layers above it.
 enum class Fate {
@@ -42,13 +42,13 @@ enum class Fate {
 std::string_view fate_name(Fate fate);
 
 struct ImageFinding {
-  int layer_index = -1;     ///< 0 = bottom layer; -1 when the manifest does not list the layer
-  std::string diff_id;      ///< the layer's diff ID ("sha256:…") when known
-  std::string layer_path;   ///< the layer's path inside the save stream
-  std::string path;         ///< the file, relative to the image root (no leading '/')
+  int layer_index = -1;    ///< 0 = bottom layer; -1 when the manifest does not list the layer
+  std::string diff_id;     ///< the layer's diff ID ("sha256:…") when known
+  std::string layer_path;  ///< the layer's path inside the save stream
+  std::string path;        ///< the file, relative to the image root (no leading '/')
   MarkSet marks = 0;
   Fate fate = Fate::present;
-  int fate_layer = -1;      ///< the layer that deletes or replaces it
+  int fate_layer = -1;  ///< the layer that deletes or replaces it
 };
 
 struct ImageScan {

@@ -71,26 +71,38 @@ std::string layer_text(const ImageFinding& f, std::size_t layers) {
 
 std::string fate_text(const ImageFinding& f) {
   switch (f.fate) {
-    case Fate::present: return "in the image's files";
-    case Fate::deleted: return "deleted in layer " + std::to_string(f.fate_layer + 1) + ", still in the image";
-    case Fate::replaced: return "overwritten in layer " + std::to_string(f.fate_layer + 1) + ", still in the image";
+    case Fate::present:
+      return "in the image's files";
+    case Fate::deleted:
+      return "deleted in layer " + std::to_string(f.fate_layer + 1) + ", still in the image";
+    case Fate::replaced:
+      return "overwritten in layer " + std::to_string(f.fate_layer + 1) + ", still in the image";
   }
   return {};
 }
 
-nlohmann::json opt_json(const std::optional<std::int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+nlohmann::json opt_json(const std::optional<std::int64_t>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json();
+}
 
-std::string credential_label(const vault::EntryMeta& m) { return "credential '" + m.name + "'"; }
+std::string credential_label(const vault::EntryMeta& m) {
+  return "credential '" + m.name + "'";
+}
 
 }  // namespace
 
 std::string_view expiry_state_name(ExpiryState s) {
   switch (s) {
-    case ExpiryState::valid: return "valid";
-    case ExpiryState::expiring: return "expiring";
-    case ExpiryState::expired: return "expired";
-    case ExpiryState::no_expiry: return "no-expiry";
-    case ExpiryState::unknown: return "unknown";
+    case ExpiryState::valid:
+      return "valid";
+    case ExpiryState::expiring:
+      return "expiring";
+    case ExpiryState::expired:
+      return "expired";
+    case ExpiryState::no_expiry:
+      return "no-expiry";
+    case ExpiryState::unknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -193,7 +205,8 @@ std::string image_reference(const ImageEntry& image) {
   return image.id;
 }
 
-ImagesPart scan_local_images(DockerClient& docker, const ImageProgress& progress, const std::vector<std::string>& only) {
+ImagesPart scan_local_images(DockerClient& docker, const ImageProgress& progress,
+                             const std::vector<std::string>& only) {
   ImagesPart part;
   std::vector<ImageSummary> list;
   if (only.empty()) {
@@ -289,8 +302,9 @@ std::vector<std::string> Report::attention() const {
       }
       if (!i.scan) continue;
       if (!i.scan->findings.empty())
-        out.push_back("image " + ref + " carries Claude login state; migrate it with 'para-broker import --from-image " +
-                      ref + "' and rebuild the image without it");
+        out.push_back("image " + ref +
+                      " carries Claude login state; migrate it with 'para-broker import --from-image " + ref +
+                      "' and rebuild the image without it");
       for (const auto& w : i.scan->warnings) out.push_back("image " + ref + ": " + w);
     }
   }
@@ -308,7 +322,8 @@ void write_table(const Report& r, std::ostream& out) {
   if (!r.credentials.empty()) {
     out << std::left << std::setw(16) << "NAME" << std::setw(12) << "KIND" << std::setw(24) << "ACCOUNT" << std::setw(6)
         << "PLAN" << std::setw(18) << "EXPIRES (UTC)" << std::setw(10) << "STATE" << std::setw(18) << "CREATED"
-        << std::setw(18) << "CAPTURED" << std::setw(18) << "MOUNTED" << "SESSIONS\n";
+        << std::setw(18) << "CAPTURED" << std::setw(18) << "MOUNTED"
+        << "SESSIONS\n";
     for (const auto& c : r.credentials) {
       const auto& m = c.meta;
       out << std::left << std::setw(16) << m.name << std::setw(12) << m.kind << std::setw(24)
@@ -329,12 +344,13 @@ void write_table(const Report& r, std::ostream& out) {
     out << "  no para-broker volumes\n";
   } else {
     out << std::left << std::setw(44) << "VOLUME" << std::setw(9) << "ROLE" << std::setw(18) << "CREDENTIAL"
-        << std::setw(16) << "SESSION" << std::setw(24) << "CONTAINERS" << "STATE\n";
+        << std::setw(16) << "SESSION" << std::setw(24) << "CONTAINERS"
+        << "STATE\n";
     for (const auto& v : r.docker.volumes)
       out << std::left << std::setw(44) << v.name << std::setw(9) << v.role << std::setw(18)
           << (v.credential.empty() ? "-" : v.credential) << std::setw(16) << (v.session.empty() ? "-" : v.session)
-          << std::setw(24) << (v.containers.empty() ? "-" : join(v.containers, ",")) << (v.stale ? "stale: " + v.why : "live")
-          << "\n";
+          << std::setw(24) << (v.containers.empty() ? "-" : join(v.containers, ","))
+          << (v.stale ? "stale: " + v.why : "live") << "\n";
   }
 
   if (r.images) {
@@ -354,9 +370,10 @@ void write_table(const Report& r, std::ostream& out) {
         if (!i.scan) continue;
         any = any || !i.scan->findings.empty();
         for (const auto& f : i.scan->findings)
-          out << "  " << printable(ref) << "  layer " << layer_text(f, i.scan->layers) << "  /" << printable(f.path) << "  "
-              << join(mark_names(f.marks), ", ") << "  (" << fate_text(f) << ")\n";
-        if (i.scan->findings_dropped > 0) out << "  " << printable(ref) << "  ... and " << i.scan->findings_dropped << " more\n";
+          out << "  " << printable(ref) << "  layer " << layer_text(f, i.scan->layers) << "  /" << printable(f.path)
+              << "  " << join(mark_names(f.marks), ", ") << "  (" << fate_text(f) << ")\n";
+        if (i.scan->findings_dropped > 0)
+          out << "  " << printable(ref) << "  ... and " << i.scan->findings_dropped << " more\n";
         for (const auto& w : i.scan->warnings) out << "  " << printable(ref) << ": " << printable(w) << "\n";
         if (!i.scan->findings.empty()) out << "    migrate: para-broker import --from-image " << printable(ref) << "\n";
       }
@@ -365,7 +382,8 @@ void write_table(const Report& r, std::ostream& out) {
   }
 
   if (r.verify) {
-    out << "\nVERIFY: " << r.verify->entries_ok << " entries intact, access log " << r.verify->log_records << " records";
+    out << "\nVERIFY: " << r.verify->entries_ok << " entries intact, access log " << r.verify->log_records
+        << " records";
     out << (r.verify->ok() ? ", chain intact\n" : "\n");
     for (const auto& p : r.verify->problems) out << "  FAILED: " << p.message << "\n";
   }
@@ -455,7 +473,8 @@ void write_json(const Report& r, std::ostream& out) {
   }
   if (r.verify) {
     json problems = json::array();
-    for (const auto& p : r.verify->problems) problems.push_back({{"id", p.id}, {"name", p.name}, {"message", p.message}});
+    for (const auto& p : r.verify->problems)
+      problems.push_back({{"id", p.id}, {"name", p.name}, {"message", p.message}});
     j["verify"] = {{"ok", r.verify->ok()},
                    {"entries_ok", r.verify->entries_ok},
                    {"log_records", r.verify->log_records},

@@ -44,8 +44,8 @@ struct VolumeUse {
   std::string shared;      ///< holds: the shared volume they hold
   std::string image;
   std::vector<std::string> containers;  ///< names of containers that use it (or its session)
-  bool stale = false;      ///< gc removes it
-  std::string why;         ///< when stale
+  bool stale = false;                   ///< gc removes it
+  std::string why;                      ///< when stale
 };
 
 struct DockerPart {
@@ -64,7 +64,7 @@ struct ImageEntry {
 
 struct ImagesPart {
   bool looked = false;
-  std::string error;       ///< Docker could not be asked at all
+  std::string error;  ///< Docker could not be asked at all
   std::size_t scanned = 0;
   std::uint64_t bytes = 0;
   std::vector<ImageEntry> images;  ///< every image with a finding, a warning or an error

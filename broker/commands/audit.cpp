@@ -53,61 +53,62 @@ class Progress {
 }  // namespace
 
 CommandSpec audit_spec() {
-  return {"audit", "What is stored, when it expires, where it is mounted, which images carry baked credentials",
-          "para-broker audit --images --verify --json", [](CLI::App& app) -> Handler {
-            auto opt = std::make_shared<Options>();
-            app.add_flag("--json", opt->json, "Machine-readable report (schema 1, see docs/audit.md)");
-            app.add_option("--warn-days", opt->warn_days, "Warn about tokens that are never renewed expiring within N days")
-                ->check(CLI::Range(0, 3650));
-            app.add_flag("--images", opt->images, "Scan every local image, layer by layer, for baked Claude credentials");
-            app.add_option_function<std::string>(
-                "--image", [opt](const std::string& ref) { opt->only.push_back(ref); },
-                "With --images: scan only this image");
-            app.add_flag("--verify", opt->verify, "Check every vault entry completely and the access log's chain");
-            return [opt](Context& ctx) -> Result<int> {
-              audit::Report report;
-              auto vopts = vault_options(ctx.paths);
-              report.now_ms = vopts.clock();
-              report.warn_days = opt->warn_days;
-              vault::Listing listing;
-              report.vault_exists = vault::Vault::exists(vopts);
-              if (report.vault_exists) {
-                PB_TRY(vault::Vault v, vault::Vault::open(vopts));
-                PB_TRY(listing, v.list());
-                if (opt->verify) {
-                  PB_TRY(vault::VerifyReport verified, v.verify());
-                  report.verify = std::move(verified);
-                }
-              } else if (opt->verify) {
-                report.verify = vault::VerifyReport{};
-              }
+  return {
+      "audit", "What is stored, when it expires, where it is mounted, which images carry baked credentials",
+      "para-broker audit --images --verify --json", [](CLI::App& app) -> Handler {
+        auto opt = std::make_shared<Options>();
+        app.add_flag("--json", opt->json, "Machine-readable report (schema 1, see docs/audit.md)");
+        app.add_option("--warn-days", opt->warn_days, "Warn about tokens that are never renewed expiring within N days")
+            ->check(CLI::Range(0, 3650));
+        app.add_flag("--images", opt->images, "Scan every local image, layer by layer, for baked Claude credentials");
+        app.add_option_function<std::string>(
+            "--image", [opt](const std::string& ref) { opt->only.push_back(ref); },
+            "With --images: scan only this image");
+        app.add_flag("--verify", opt->verify, "Check every vault entry completely and the access log's chain");
+        return [opt](Context& ctx) -> Result<int> {
+          audit::Report report;
+          auto vopts = vault_options(ctx.paths);
+          report.now_ms = vopts.clock();
+          report.warn_days = opt->warn_days;
+          vault::Listing listing;
+          report.vault_exists = vault::Vault::exists(vopts);
+          if (report.vault_exists) {
+            PB_TRY(vault::Vault v, vault::Vault::open(vopts));
+            PB_TRY(listing, v.list());
+            if (opt->verify) {
+              PB_TRY(vault::VerifyReport verified, v.verify());
+              report.verify = std::move(verified);
+            }
+          } else if (opt->verify) {
+            report.verify = vault::VerifyReport{};
+          }
 
-              auto docker = ctx.docker();
-              if (docker) {
-                report.docker = audit::collect_docker(**docker);
-              } else {
-                report.docker.error = docker.error().message;
-              }
-              if (!opt->only.empty()) opt->images = true;
-              if (opt->images) {
-                if (docker) {
-                  Progress progress(ctx);
-                  report.images = audit::scan_local_images(
-                      **docker, [&](const std::string& image, std::uint64_t bytes) { progress(image, bytes); }, opt->only);
-                } else {
-                  report.images = audit::ImagesPart{};
-                  report.images->error = docker.error().message;
-                }
-              }
-              audit::attach_credentials(report, listing);
-              if (opt->json) {
-                audit::write_json(report, ctx.out);
-              } else {
-                audit::write_table(report, ctx.out);
-              }
-              return report.attention().empty() ? 0 : 10;
-            };
-          }};
+          auto docker = ctx.docker();
+          if (docker) {
+            report.docker = audit::collect_docker(**docker);
+          } else {
+            report.docker.error = docker.error().message;
+          }
+          if (!opt->only.empty()) opt->images = true;
+          if (opt->images) {
+            if (docker) {
+              Progress progress(ctx);
+              report.images = audit::scan_local_images(
+                  **docker, [&](const std::string& image, std::uint64_t bytes) { progress(image, bytes); }, opt->only);
+            } else {
+              report.images = audit::ImagesPart{};
+              report.images->error = docker.error().message;
+            }
+          }
+          audit::attach_credentials(report, listing);
+          if (opt->json) {
+            audit::write_json(report, ctx.out);
+          } else {
+            audit::write_table(report, ctx.out);
+          }
+          return report.attention().empty() ? 0 : 10;
+        };
+      }};
 }
 
 }  // namespace pb::broker::commands

@@ -37,10 +37,13 @@ class AuditDocker : public ::testing::Test {
   /// Builds FROM the busybox test image; the context holds the login files.
   std::string build(const std::string& tag, const std::string& steps) {
     const fs::path ctx = env.root() / ("ctx-" + tag);
-    write(ctx / "creds.json", std::string(R"({"claudeAiOauth":{"accessToken":")") + k_canary_access +
-                                  R"(","refreshToken":")" + k_canary_refresh +
-                                  R"(","expiresAt":1900000000000,"scopes":["user:inference"],"subscriptionType":"max"}})");
-    write(ctx / "claude.json", R"({"hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":"baked@example.com","accountUuid":"uuid-baked"}})");
+    write(ctx / "creds.json",
+          std::string(R"({"claudeAiOauth":{"accessToken":")") + k_canary_access + R"(","refreshToken":")" +
+              k_canary_refresh +
+              R"(","expiresAt":1900000000000,"scopes":["user:inference"],"subscriptionType":"max"}})");
+    write(
+        ctx / "claude.json",
+        R"({"hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":"baked@example.com","accountUuid":"uuid-baked"}})");
     write(ctx / "Dockerfile", "FROM " + base + "\n" + steps + "LABEL " + test::k_test_label + "=" + guard.value + "\n");
     const std::string ref = "pb-test-audit-" + tag + ":" + guard.value;
     auto r = test::run_process({"docker", "build", "-q", "-t", ref, ctx.string()}, {{"DOCKER_BUILDKIT", "0"}}, "", 300);
@@ -120,8 +123,10 @@ TEST_F(AuditDocker, LiveAndStaleVolumesFromRealLabels) {
   const std::string v = guard.value;
   const std::string shared = "pb-audit-shared-" + v, hold = "pb-audit-hold-" + v, session = "s-" + v;
   auto label = [&](const std::string& kv) { return std::vector<std::string>{"--label", kv}; };
-  std::vector<std::string> common = {"volume", "create", "--label", std::string(test::k_test_label) + "=" + v, "--label",
-                                     "para-broker.managed=1", "--label", "para-broker.credential=00000000000000aa"};
+  std::vector<std::string> common = {"volume",  "create",
+                                     "--label", std::string(test::k_test_label) + "=" + v,
+                                     "--label", "para-broker.managed=1",
+                                     "--label", "para-broker.credential=00000000000000aa"};
   auto mk = [&](const std::string& name, const std::vector<std::string>& extra) {
     auto args = common;
     args.insert(args.end(), extra.begin(), extra.end());
@@ -129,7 +134,7 @@ TEST_F(AuditDocker, LiveAndStaleVolumesFromRealLabels) {
     ASSERT_EQ(test::docker_cli(args).exit_code, 0);
   };
   mk(shared, label("para-broker.role=session"));
-  std::vector<std::string> hl = {"--label", "para-broker.role=hold", "--label", "para-broker.session=" + session,
+  std::vector<std::string> hl = {"--label", "para-broker.role=hold",       "--label", "para-broker.session=" + session,
                                  "--label", "para-broker.volume=" + shared};
   mk(hold, hl);
   auto stale = nlohmann::json::parse(env.cli({"audit", "--json"}).out);
@@ -137,10 +142,11 @@ TEST_F(AuditDocker, LiveAndStaleVolumesFromRealLabels) {
   for (const auto& vol : stale["docker"]["volumes"]) is_stale[vol["name"]] = vol["stale"];
   EXPECT_TRUE(is_stale[shared]);
   EXPECT_TRUE(is_stale[hold]);
-  ASSERT_EQ(test::docker_cli({"create", "--name", "para-" + session, "--label", std::string(test::k_test_label) + "=" + v,
-                              "--mount", "type=volume,src=" + shared + ",dst=/data", base, "true"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      test::docker_cli({"create", "--name", "para-" + session, "--label", std::string(test::k_test_label) + "=" + v,
+                        "--mount", "type=volume,src=" + shared + ",dst=/data", base, "true"})
+          .exit_code,
+      0);
   auto live = nlohmann::json::parse(env.cli({"audit", "--json"}).out);
   is_stale.clear();
   for (const auto& vol : live["docker"]["volumes"]) is_stale[vol["name"]] = vol["stale"];
@@ -156,12 +162,13 @@ std::string big_image() {
   if (test::docker_cli({"image", "inspect", ref}, 60).exit_code == 0) return ref;
   const std::string script =
       "set -e; d=$(mktemp -d); trap 'rm -rf \"$d\"' EXIT; "
-      "openssl enc -aes-256-ctr -nosalt -pbkdf2 -pass pass:pb-audit-1g </dev/zero 2>/dev/null | head -c 1073741824 > \"$d/blob\"; "
+      "openssl enc -aes-256-ctr -nosalt -pbkdf2 -pass pass:pb-audit-1g </dev/zero 2>/dev/null | head -c 1073741824 > "
+      "\"$d/blob\"; "
       "mkdir -p \"$d/zz/.claude\"; printf '{\"claudeAiOauth\":{\"accessToken\":\"%s\"}}' '" +
       std::string(k_canary_access) +
       "' > \"$d/zz/.claude/.credentials.json\"; "
-      "tar -C \"$d\" -c blob zz | docker import --change 'LABEL " + std::string(test::k_test_label) +
-      "=audit-1g-cache' - " + ref + " >/dev/null";
+      "tar -C \"$d\" -c blob zz | docker import --change 'LABEL " +
+      std::string(test::k_test_label) + "=audit-1g-cache' - " + ref + " >/dev/null";
   auto r = test::run_process({"bash", "-c", script}, {}, "", 900);
   if (r.exit_code != 0) throw std::runtime_error("building " + ref + " failed: " + r.err);
   return ref;

@@ -69,7 +69,8 @@ TEST(AuditMatcher, MarksSplitAcrossBlocksAreFoundAtEverySplit) {
   const std::string text = pad + creds_json(1) + pad + "\"oauthAccount\"  :1" + pad;
   const MarkSet whole = scan_bytes(text, true);
   ASSERT_NE(whole & mark_bit(MarkKind::refresh_token), 0u);
-  for (std::size_t block : {1u, 2u, 3u, 7u, 13u, 63u, 64u, 65u, 100u, 4096u}) EXPECT_EQ(feed_split(text, block, true), whole) << block;
+  for (std::size_t block : {1u, 2u, 3u, 7u, 13u, 63u, 64u, 65u, 100u, 4096u})
+    EXPECT_EQ(feed_split(text, block, true), whole) << block;
   // Two blocks, cut at every byte of the token.
   const std::string token = pad + k_canary_access + pad;
   for (std::size_t cut = pad.size() - 2; cut < pad.size() + std::strlen(k_canary_access) + 2; ++cut) {
@@ -167,9 +168,11 @@ std::string baked_save(bool manifest_first = false) {
                                    {"etc/clean", "nothing here"}});
   const std::string l1 = make_tar({{"root/.claude/.wh..credentials.json", ""}, {"data/d/.wh..wh..opq", ""}});
   const std::string l2 = make_tar({{"srv/token.txt", "T=rotated-away"}}, /*gzip=*/true);
-  const std::string l3 = make_tar({{"opt/app/readme", std::string(200000, 'y') + "sk-ant-ort01-" + std::string(40, 'Z')}});
+  const std::string l3 =
+      make_tar({{"opt/app/readme", std::string(200000, 'y') + "sk-ant-ort01-" + std::string(40, 'Z')}});
   std::vector<TarItem> outer;
-  const std::vector<std::string> order = {"aaa/layer.tar", "bbb/layer.tar", "ccc/layer.tar", "ddd/layer.tar", "eee/layer.tar"};
+  const std::vector<std::string> order = {"aaa/layer.tar", "bbb/layer.tar", "ccc/layer.tar", "ddd/layer.tar",
+                                          "eee/layer.tar"};
   if (manifest_first) outer.push_back({"manifest.json", manifest(order)});
   outer.push_back({"aaa/", "", TarItem::Type::dir});
   outer.push_back({"aaa/layer.tar", l0});
@@ -240,7 +243,8 @@ TEST(AuditImageScan, FindsEveryLayerAndWhatLaterLayersDo) {
 }
 
 TEST(AuditImageScan, CleanImageHasNoFindings) {
-  const std::string l0 = make_tar({{"bin/sh", std::string(100000, '\x7f')}, {"etc/passwd", "root:x:0:0::/root:/bin/sh\n"}});
+  const std::string l0 =
+      make_tar({{"bin/sh", std::string(100000, '\x7f')}, {"etc/passwd", "root:x:0:0::/root:/bin/sh\n"}});
   StringReader in(make_tar({{"x/layer.tar", l0}, {"manifest.json", manifest({"x/layer.tar"})}}));
   auto scan = scan_image_export(in);
   ASSERT_TRUE(scan.ok());
@@ -256,7 +260,8 @@ TEST(AuditImageScan, BrokenInputIsAnErrorOrAWarningNeverSilence) {
   EXPECT_EQ(g.error().kind, ErrorKind::integrity);
 
   // A layer the manifest lists that is not a tar, and no manifest at all.
-  StringReader bad_layer(make_tar({{"x/layer.tar", std::string(2000, 'z')}, {"manifest.json", manifest({"x/layer.tar"})}}));
+  StringReader bad_layer(
+      make_tar({{"x/layer.tar", std::string(2000, 'z')}, {"manifest.json", manifest({"x/layer.tar"})}}));
   auto b = scan_image_export(bad_layer);
   ASSERT_TRUE(b.ok());
   ASSERT_EQ(b->warnings.size(), 1u);
@@ -300,8 +305,9 @@ class AuditCommand : public ::testing::Test {
  protected:
   /// Imports a home whose token expires `expires_in_ms` from now.
   std::string import(const std::string& name, long long expires_in_ms, bool refresh = true) {
-    const long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count();
+    const long long now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     fs::path home = env.root() / ("home-" + name);
     write(home / ".claude" / ".credentials.json", creds_json(now + expires_in_ms, refresh));
     write(home / ".claude.json", R"({"hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":")" + name +
@@ -329,7 +335,9 @@ class AuditCommand : public ::testing::Test {
     return a;
   }
 
-  void volume(const std::string& name, broker::Labels l) { docker->volumes[name] = {name, "local", "/v/" + name, std::move(l)}; }
+  void volume(const std::string& name, broker::Labels l) {
+    docker->volumes[name] = {name, "local", "/v/" + name, std::move(l)};
+  }
 
   void container(const std::string& id, const std::string& name, const std::vector<std::string>& volumes) {
     test::FakeDocker::Container c;
@@ -388,13 +396,16 @@ TEST_F(AuditCommand, ExpiringAndExpiredAreExit10AndSaySo) {
 TEST_F(AuditCommand, LiveAndStaleVolumesFromLabels) {
   const std::string id = import("work", 6LL * 3600 * 1000);
   auto labels = [&](std::string role, broker::Labels extra) {
-    broker::Labels l{{broker::labels::k_managed, "1"}, {broker::labels::k_role, role}, {broker::labels::k_credential, id}};
+    broker::Labels l{
+        {broker::labels::k_managed, "1"}, {broker::labels::k_role, role}, {broker::labels::k_credential, id}};
     l.insert(extra.begin(), extra.end());
     return l;
   };
   volume("para-broker-shared-a", labels("session", {}));
-  volume("para-broker-hold-s1", labels("hold", {{broker::labels::k_session, "s1"}, {broker::labels::k_volume, "para-broker-shared-a"}}));
-  volume("para-broker-hold-s2", labels("hold", {{broker::labels::k_session, "s2"}, {broker::labels::k_volume, "para-broker-shared-a"}}));
+  volume("para-broker-hold-s1",
+         labels("hold", {{broker::labels::k_session, "s1"}, {broker::labels::k_volume, "para-broker-shared-a"}}));
+  volume("para-broker-hold-s2",
+         labels("hold", {{broker::labels::k_session, "s2"}, {broker::labels::k_volume, "para-broker-shared-a"}}));
   volume("para-broker-shared-orphan", labels("session", {}));
   volume("unrelated", {});
   container("c1", "para-s1", {"para-broker-shared-a"});
@@ -447,7 +458,8 @@ TEST_F(AuditCommand, ImagesFromTheFakeExport) {
   docker->images["sha256:b1"] = baked;  // the fake inspects by key; the product inspects by ID
   docker->images["sha256:c1"] = clean;
   docker->image_exports["sha256:b1"] = baked_save();
-  docker->image_exports["sha256:c1"] = make_tar({{"x/layer.tar", make_tar({{"etc/a", "b"}})}, {"manifest.json", manifest({"x/layer.tar"})}});
+  docker->image_exports["sha256:c1"] =
+      make_tar({{"x/layer.tar", make_tar({{"etc/a", "b"}})}, {"manifest.json", manifest({"x/layer.tar"})}});
   auto a = audit({"--images", "--json"});
   EXPECT_EQ(a.code, 10) << a.out;
   auto j = a.json();
