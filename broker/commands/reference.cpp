@@ -29,7 +29,10 @@ OptionReference option_of(const CLI::Option& o) {
   for (const auto& s : o.get_snames()) r.names.push_back("-" + s);
   for (const auto& l : o.get_lnames()) r.names.push_back("--" + l);
   if (o.get_positional() && r.names.empty()) r.positional = o.get_name(true);
-  if (o.get_type_size_max() > 0) r.value = o.get_type_name().empty() ? "VALUE" : o.get_type_name();
+  if (o.get_type_size_max() > 0 && o.get_expected_max() > 0) {
+    r.value = o.get_type_name().substr(0, o.get_type_name().find(':'));  // "INT:INT in [1 - 600]" -> "INT"
+    if (r.value.empty()) r.value = "VALUE";
+  }
   r.description = o.get_description();
   r.required = o.get_required();
   return r;
