@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/images/test_images.hpp"
@@ -140,7 +141,9 @@ TEST(DockerfilesText, EveryDockerfileTakesBaseAndVersionArgs) {
     if (!e.path().filename().string().starts_with("Dockerfile.")) continue;
     ++n;
     std::ifstream in(e.path());
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
     EXPECT_THAT(text, ::testing::HasSubstr("ARG BASE=")) << e.path();
     EXPECT_THAT(text, ::testing::HasSubstr("FROM ${BASE}")) << e.path();
     EXPECT_THAT(text, ::testing::HasSubstr("ARG CLAUDE_VERSION=")) << e.path();
