@@ -16,6 +16,7 @@
 
 #include "tests/e2e/capture_support.hpp"
 #include "tests/images/test_images.hpp"
+#include "vault/entry.hpp"
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -82,7 +83,7 @@ class Hostile : public ::testing::Test {
 
   /// A (never started) stand-in container whose /root received `items`.
   std::string container_with(const std::vector<Item>& items) {
-    auto c = docker_cli({"create", "--label", std::string(k_test_label) + "=" + t.label,
+    auto c = docker_cli({"create", "--entrypoint", "/bin/sh", "--label", std::string(k_test_label) + "=" + t.label,
                          test_image(k_standin_login_image)});
     EXPECT_EQ(c.exit_code, 0) << c.err;
     std::string id = c.out.substr(0, c.out.find('\n'));
@@ -187,7 +188,7 @@ TEST_F(Hostile, FiftyMegabyteClaudeJsonIsReducedInBoundedMemory) {
   EXPECT_LT(kb, 40 * 1024) << "the 50 MB file was buffered";
   auto decoded = t.decoded();
   ASSERT_EQ(decoded.count("big"), 1u);
-  EXPECT_LT(decoded["big"][".claude.json"].size(), 200u);
+  EXPECT_LT(decoded["big"][vault::k_claude_json_file].size(), 200u);
 }
 
 }  // namespace

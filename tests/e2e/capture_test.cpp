@@ -12,6 +12,7 @@
 
 #include "tests/e2e/capture_support.hpp"
 #include "tests/images/test_images.hpp"
+#include "vault/entry.hpp"
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -34,10 +35,10 @@ void write_file(const fs::path& p, const std::string& text) {
 
 /// The stored entry holds the baked login and nothing but the login keys.
 void expect_only_login(const std::map<std::string, std::string>& files, const std::string& access) {
-  ASSERT_EQ(files.count(".credentials.json"), 1u);
-  EXPECT_THAT(files.at(".credentials.json"), HasSubstr(access));
-  ASSERT_EQ(files.count(".claude.json"), 1u);
-  auto j = nlohmann::json::parse(files.at(".claude.json"));
+  ASSERT_EQ(files.count(vault::k_credentials_file), 1u);
+  EXPECT_THAT(files.at(vault::k_credentials_file), HasSubstr(access));
+  ASSERT_EQ(files.count(vault::k_claude_json_file), 1u);
+  auto j = nlohmann::json::parse(files.at(vault::k_claude_json_file));
   for (const auto& [key, value] : j.items()) {
     EXPECT_TRUE(key == "hasCompletedOnboarding" || key == "oauthAccount" || key == "primaryApiKey" ||
                 key == "customApiKeyResponses")
@@ -49,7 +50,7 @@ void expect_only_login(const std::map<std::string, std::string>& files, const st
 /// A container from `image` with the baked login copied to `cfg` and `global` (not started).
 std::string container_with_login(const LabelledEnv& t, const std::string& image, const std::string& cfg,
                                  const std::string& global) {
-  auto c = docker_cli({"create", "--label", std::string(k_test_label) + "=" + t.label, image});
+  auto c = docker_cli({"create", "--entrypoint", "/bin/sh", "--label", std::string(k_test_label) + "=" + t.label, image});
   EXPECT_EQ(c.exit_code, 0) << c.err;
   std::string id = c.out.substr(0, c.out.find('\n'));
   fs::path src = t.env.root() / "src";
@@ -137,7 +138,8 @@ TEST(Import, FromARunningContainer) {
 TEST(Import, AContainerWithoutALoginIsNotFound) {
   PB_REQUIRE_DOCKER();
   LabelledEnv t;
-  auto c = docker_cli({"create", "--label", std::string(k_test_label) + "=" + t.label, test_image("claude-2x-root")});
+  auto c = docker_cli({"create", "--entrypoint", "/bin/sh", "--label", std::string(k_test_label) + "=" + t.label,
+                       test_image("claude-2x-root")});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   auto r = t.env.cli({"import", "--from-container", c.out.substr(0, 12)});
   EXPECT_EQ(r.exit_code, 3) << r.err;
