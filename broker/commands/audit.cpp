@@ -61,9 +61,10 @@ CommandSpec audit_spec() {
         app.add_option("--warn-days", opt->warn_days, "Warn about tokens that are never renewed expiring within N days")
             ->check(CLI::Range(0, 3650));
         app.add_flag("--images", opt->images, "Scan every local image, layer by layer, for baked Claude credentials");
-        app.add_option_function<std::string>(
-            "--image", [opt](const std::string& ref) { opt->only.push_back(ref); },
-            "With --images: scan only this image");
+        app.add_option_function<std::vector<std::string>>(
+               "--image", [opt](const std::vector<std::string>& refs) { opt->only = refs; },
+               "With --images: scan only this image (repeatable)")
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
         app.add_flag("--verify", opt->verify, "Check every vault entry completely and the access log's chain");
         return [opt](Context& ctx) -> Result<int> {
           audit::Report report;

@@ -484,6 +484,9 @@ TEST_F(AuditCommand, ImagesFromTheFakeExport) {
   // Only one image, clean: all is well.
   auto one = audit({"--image", "sha256:c1"});
   EXPECT_EQ(one.code, 0) << one.out;
+  auto both = audit({"--image", "sha256:c1", "--image", "sha256:b1", "--json"});
+  EXPECT_EQ(both.code, 10) << both.out << both.err;
+  EXPECT_EQ(both.json()["images"]["scanned"], 2);
 }
 
 TEST_F(AuditCommand, VerifyReportsATamperedLogAndACorruptEntry) {
