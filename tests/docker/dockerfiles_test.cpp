@@ -48,9 +48,9 @@ class Dockerfiles : public ::testing::Test {
                 source_path("tests/docker/useradd-standin.sh").string() + "' '" + (b / "useradd").string() + "'");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::ofstream(b / "Dockerfile") << "FROM " << test_image("node") << "\n"
-                                    << "ADD npm.tar /\nCOPY useradd /usr/sbin/useradd\n"
+                                    << "ADD npm.tar /\nCOPY useradd /usr/sbin/useradd\nCOPY useradd /usr/sbin/adduser\n"
                                     << "RUN [\"/bin/sh\", \"-c\", \"ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/bin/npm && "
-                                       "mkdir -p /usr/local/sbin && chmod 0755 /usr/sbin/useradd\"]\n"
+                                       "mkdir -p /usr/local/sbin && chmod 0755 /usr/sbin/useradd /usr/sbin/adduser\"]\n"
                                     << "LABEL " << k_test_label << "=" << k_label_value << "\n";
     auto built = docker_cli({"build", "--quiet", "--network", "none", "-t", base(), b.string()}, 600);
     ASSERT_EQ(built.exit_code, 0) << built.err;
