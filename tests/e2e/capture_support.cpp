@@ -151,12 +151,20 @@ std::string PtyProcess::screen() const {
 }
 
 bool PtyProcess::wait_for(const std::string& text, int timeout_s) {
+  // A full-screen program moves the cursor instead of printing spaces, so
+  // words are compared without the blanks between them.
+  auto squeeze = [](std::string s) {
+    std::erase_if(s, [](char c) { return c == ' ' || c == '\r' || c == '\n'; });
+    return s;
+  };
+  const std::string want = squeeze(text);
+  auto shown = [&] { return squeeze(screen()).find(want) != std::string::npos; };
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   while (std::chrono::steady_clock::now() < end) {
-    if (screen().find(text) != std::string::npos) return true;
+    if (shown()) return true;
     if (m_exited) {
       pump(50);
-      return screen().find(text) != std::string::npos;
+      return shown();
     }
     pump(100);
   }

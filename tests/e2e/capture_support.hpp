@@ -38,7 +38,7 @@ class PtyProcess {
  public:
   PtyProcess(const TestEnv& env, const std::vector<std::string>& args);
   ~PtyProcess();
-  /// Reads until the screen (escape sequences removed) shows `text`; false on timeout or exit.
+  /// Reads until the screen (escape sequences and blanks removed) shows `text`; false on timeout or exit.
   bool wait_for(const std::string& text, int timeout_s);
   void write(const std::string& bytes);
   void signal(int sig);

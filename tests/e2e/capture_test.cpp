@@ -53,13 +53,12 @@ std::string container_with_login(const LabelledEnv& t, const std::string& image,
   auto c = docker_cli({"create", "--entrypoint", "/bin/sh", "--label", std::string(k_test_label) + "=" + t.label, image});
   EXPECT_EQ(c.exit_code, 0) << c.err;
   std::string id = c.out.substr(0, c.out.find('\n'));
-  fs::path src = t.env.root() / "src";
-  write_file(src / "cfg" / ".credentials.json", k_baked_creds);
-  write_file(src / ".claude.json", k_full_claude_json);
-  auto r1 = docker_cli({"cp", (src / "cfg").string() + "/.", id + ":" + cfg});
+  // The files at their full paths under a local root, copied in with their parents.
+  fs::path src = t.env.root() / ("src-" + id.substr(0, 12));
+  write_file(src / fs::path(cfg).relative_path() / ".credentials.json", k_baked_creds);
+  write_file(src / fs::path(global).relative_path(), k_full_claude_json);
+  auto r1 = docker_cli({"cp", src.string() + "/.", id + ":/"});
   EXPECT_EQ(r1.exit_code, 0) << r1.err;
-  auto r2 = docker_cli({"cp", (src / ".claude.json").string(), id + ":" + global});
-  EXPECT_EQ(r2.exit_code, 0) << r2.err;
   return id;
 }
 
