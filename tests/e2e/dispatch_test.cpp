@@ -1,0 +1,373 @@
+// mount / release / sync / gc against a real daemon and real Claude Code
+// builds. A credential with a canary access token is imported; a container
+// started with `$(para-broker mount …)` must send `Bearer <canary>` to the
+// loopback API stand-in, still see what the image ships in its config dir, and
+// leave no volume behind after `release`. Every object carries
+// para-broker.test=<unique> (the product's too, via PARA_BROKER_EXTRA_LABELS).
+
+#include "tests/images/test_images.hpp"
+#include "tests/support/fake_api_process.hpp"
+#include "tests/support/test_env.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "vault/vault.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pb::test {
+namespace {
+
+constexpr std::int64_t k_far_expiry = 4102444800000;  // 2100-01-01
+
+std::vector<std::string> split_ws(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+std::string credentials_json(const std::string& access, const std::string& refresh, std::int64_t expires) {
+  return R"({"claudeAiOauth":{"accessToken":")" + access + R"(","refreshToken":")" + refresh +
+         R"(","expiresAt":)" + std::to_string(expires) +
+         R"(,"scopes":["user:inference","user:profile"],"subscriptionType":"max"}})";
+}
+
+void write_file(const fs::path& p, const std::string& content) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
+}
+
+/// One test's world: its own vault, a unique label on everything, and cleanup on every path.
+class Dispatch {
+ public:
+  Dispatch() : label(env.unique("dispatch")) {
+    env.set_env("PARA_BROKER_EXTRA_LABELS", std::string(k_test_label) + "=" + label);
+    // Keep the run's Docker objects findable even when the test fails midway.
+  }
+  ~Dispatch() { remove_labelled(label); }
+
+  /// Imports a canary login (from a temporary home that is deleted again).
+  std::string import_login(const std::string& tag, std::int64_t expires = k_far_expiry) {
+    const std::string access = "sk-ant-oat01-CANARY-test-" + tag + "-" + label;
+    const fs::path home = env.root() / ("import-" + tag);
+    write_file(home / ".claude" / ".credentials.json",
+               credentials_json(access, "sk-ant-ort01-CANARY-test-" + tag + "-" + label, expires));
+    write_file(home / ".claude.json",
+               R"({"hasCompletedOnboarding":true,"numStartups":3,"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000d1",)"
+               R"("emailAddress":"canary-test-dispatch@example.com","organizationUuid":"00000000-0000-4000-8000-0000000000d2"}})");
+    auto r = env.cli({"import", "--from-dir", home.string(), "--name", "work"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    fs::remove_all(home);
+    return access;
+  }
+
+  /// The image with a settings.json, CLAUDE.md, commands/ and its own .claude.json added to its config dir.
+  std::string seeded_image(const ClaudeTestImage& img) {
+    const fs::path stage = env.root() / "seed";
+    const fs::path cfg = img.config_dir;
+    write_file(stage / cfg.relative_path() / "settings.json", R"({"cleanupPeriodDays": 42})");
+    write_file(stage / cfg.relative_path() / "CLAUDE.md", "image memory " + label + "\n");
+    write_file(stage / cfg.relative_path() / "commands" / "hello.md", "say hello\n");
+    write_file(stage / fs::path(img.global_config).relative_path(),
+               R"({"hasCompletedOnboarding":false,"pbImageKey":"kept-)" + label + R"("})");
+    fs::permissions(stage, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                               fs::perms::others_read | fs::perms::others_exec);
+    const fs::path tarball = env.root() / "seed.tar";
+    auto packed = run_process({"tar", "-C", stage.string(), "--numeric-owner", "--owner=" + std::to_string(img.uid),
+                               "--group=" + std::to_string(img.gid), "-cf", tarball.string(), "."});
+    EXPECT_EQ(packed.exit_code, 0) << packed.err;
+    auto created = docker_cli({"create", "--label", std::string(k_test_label) + "=" + label, test_image(img.name), "true"});
+    EXPECT_EQ(created.exit_code, 0) << created.err;
+    if (created.exit_code != 0) return "";
+    const std::string id = first_line(created.out);
+    auto copied = run_process({"sh", "-c", "docker cp - \"$1:/\" < \"$2\"", "sh", id, tarball.string()});
+    EXPECT_EQ(copied.exit_code, 0) << copied.err;
+    const std::string ref = "pb-test-dispatch/" + std::string(img.name) + ":" + label;
+    auto committed = docker_cli({"commit", "--change", "LABEL " + std::string(k_test_label) + "=" + label, id, ref});
+    EXPECT_EQ(committed.exit_code, 0) << committed.err;
+    docker_cli({"rm", "-f", id});
+    return committed.exit_code == 0 ? ref : "";
+  }
+
+  /// `docker run --rm <mount args> image sh -c script`, returning its output.
+  CommandResult run_in(const std::vector<std::string>& mount_args, const std::string& image, const std::string& script,
+                       const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> a{"run", "--rm", "--label", std::string(k_test_label) + "=" + label};
+    a.insert(a.end(), extra.begin(), extra.end());
+    a.insert(a.end(), mount_args.begin(), mount_args.end());
+    a.insert(a.end(), {image, "sh", "-c", script});
+    return docker_cli(a, 180);
+  }
+
+  std::vector<std::string> mount(const std::string& image, const std::string& session) {
+    auto r = env.cli({"mount", "--image", image, "--session", session});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return split_ws(r.out);
+  }
+
+  std::vector<std::string> volumes() {
+    auto r = docker_cli({"volume", "ls", "-q", "--filter", "label=" + std::string(k_test_label) + "=" + label});
+    return split_ws(r.out);
+  }
+
+  std::optional<std::int64_t> stored_expiry() {
+    auto r = env.cli({"list", "--json"});
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_discarded() || j["credentials"].empty() || j["credentials"][0]["expires_at"].is_null()) return std::nullopt;
+    return j["credentials"][0]["expires_at"].get<std::int64_t>();
+  }
+
+  vault::VerifyReport verify() {
+    vault::Options o;
+    o.home = env.vault_home();
+    o.key_file = env.key_file();
+    auto v = vault::Vault::open(o);
+    EXPECT_TRUE(v.ok()) << (v.ok() ? "" : v.error().message);
+    if (!v) return {};
+    auto rep = v->verify();
+    EXPECT_TRUE(rep.ok());
+    return rep.ok() ? *rep : vault::VerifyReport{};
+  }
+
+  /// Every file under the test's root (vault, log, cache, HOME) that contains `needle`.
+  std::vector<std::string> files_containing(const std::string& needle) {
+    std::vector<std::string> hits;
+    for (const auto& e : fs::recursive_directory_iterator(env.root())) {
+      if (!e.is_regular_file()) continue;
+      std::ifstream in(e.path(), std::ios::binary);
+      std::string content((std::istreambuf_iterator<char>(in)), {});
+      if (content.find(needle) != std::string::npos) hits.push_back(e.path().string());
+    }
+    return hits;
+  }
+
+  TestEnv env;
+  std::string label;
+};
+
+class MountRealClaude : public ::testing::TestWithParam<ClaudeTestImage> {};
+
+TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
+  PB_REQUIRE_DOCKER();
+  const ClaudeTestImage& img = GetParam();
+  Dispatch d;
+  const std::string canary = d.import_login("e2e");
+  const std::string image = d.seeded_image(img);
+  ASSERT_FALSE(image.empty());
+  FakeApi api(200);
+
+  auto mounted = d.env.cli({"mount", "--image", image, "--session", "s1"});
+  ASSERT_EQ(mounted.exit_code, 0) << mounted.err;
+  const auto args = split_ws(mounted.out);
+  ASSERT_EQ(args.size(), 4u) << mounted.out;
+  EXPECT_EQ(args[0], "--mount");
+  EXPECT_EQ(args[2], "--env");
+  EXPECT_EQ(args[3], "CLAUDE_CONFIG_DIR=" + std::string(img.home) + "/.para-broker/claude");
+  EXPECT_EQ(mounted.out.find(canary), std::string::npos);
+  EXPECT_EQ(mounted.err.find(canary), std::string::npos);
+
+  const std::string url = api.base_url();
+  const std::vector<std::string> net{"--network", "host", "-e", "ANTHROPIC_BASE_URL=" + url, "-e", "HTTPS_PROXY=" + url,
+                                     "-e", "HTTP_PROXY=" + url, "-e", "https_proxy=" + url, "-e", "http_proxy=" + url,
+                                     "-e", "NO_PROXY=127.0.0.1,localhost", "-e", "DISABLE_TELEMETRY=1", "-e",
+                                     "DISABLE_ERROR_REPORTING=1", "-e", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+                                     "-e", "DISABLE_AUTOUPDATER=1"};
+  // The stand-in answers with an error, so Claude retries for minutes: one request is all the test needs.
+  auto ran = d.run_in(args, image,
+                      "cat \"$CLAUDE_CONFIG_DIR/settings.json\" \"$CLAUDE_CONFIG_DIR/CLAUDE.md\" "
+                      "\"$CLAUDE_CONFIG_DIR/commands/hello.md\" \"$CLAUDE_CONFIG_DIR/.claude.json\"; "
+                      "stat -c '%u:%g %a %n' \"$CLAUDE_CONFIG_DIR\" \"$CLAUDE_CONFIG_DIR/..\" "
+                      "\"$CLAUDE_CONFIG_DIR/.credentials.json\"; timeout 60 claude -p hi </dev/null >/dev/null 2>&1; echo done",
+                      net);
+  api.stop();
+  EXPECT_TRUE(api.saw_authorization("Bearer " + canary)) << img.name << ": " << ran.out << ran.err;
+  EXPECT_NE(ran.out.find("\"cleanupPeriodDays\": 42"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("image memory " + d.label), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("say hello"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("kept-" + d.label), std::string::npos) << "the image's .claude.json keys are gone: " << ran.out;
+  const std::string owner = std::to_string(img.uid) + ":" + std::to_string(img.gid);
+  EXPECT_NE(ran.out.find(owner + " 700 " + std::string(img.home) + "/.para-broker/claude\n"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find(owner + " 700 " + std::string(img.home) + "/.para-broker/claude/..\n"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find(owner + " 600 "), std::string::npos) << ran.out;
+  EXPECT_EQ(ran.out.find(canary), std::string::npos);
+
+  auto released = d.env.cli({"release", "--session", "s1"});
+  EXPECT_EQ(released.exit_code, 0) << released.err;
+  EXPECT_TRUE(d.volumes().empty());
+  auto again = d.env.cli({"release", "--session", "s1"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_TRUE(d.files_containing(canary).empty());
+  d.verify();
+}
+
+INSTANTIATE_TEST_SUITE_P(RealClaude, MountRealClaude, ::testing::ValuesIn(k_claude_test_images),
+                         [](const ::testing::TestParamInfo<ClaudeTestImage>& p) {
+                           std::string name = p.param.name;
+                           for (char& c : name)
+                             if (c == '-') c = '_';
+                           return name;
+                         });
+
+const std::string k_fast_image = test_image("claude-2x-dev");
+const std::string k_other_image = test_image("para-claude-2x");
+
+/// Replaces the credentials in the live volume the way a refreshing Claude would.
+CommandResult rewrite_login(Dispatch& d, const std::vector<std::string>& args, const std::string& image,
+                            const std::string& access, std::int64_t expires) {
+  const std::string json = credentials_json(access, "sk-ant-ort01-CANARY-test-rotated-" + d.label, expires);
+  return d.run_in(args, image, "printf '%s' '" + json + "' > \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
+}
+
+TEST(DispatchWriteBack, NewerLoginInTheVolumeReachesTheVaultOlderDoesNot) {
+  PB_REQUIRE_DOCKER();
+  Dispatch d;
+  const std::int64_t base = 4000000000000;
+  d.import_login("wb", base);
+  auto args = d.mount(k_fast_image, "wb1");
+  ASSERT_EQ(args.size(), 4u);
+  ASSERT_EQ(rewrite_login(d, args, k_fast_image, "sk-ant-oat01-CANARY-test-older-" + d.label, base - 1000).exit_code, 0);
+  ASSERT_EQ(d.env.cli({"release", "--session", "wb1"}).exit_code, 0);
+  EXPECT_EQ(d.stored_expiry(), base);
+
+  args = d.mount(k_fast_image, "wb2");
+  ASSERT_EQ(rewrite_login(d, args, k_fast_image, "sk-ant-oat01-CANARY-test-newer-" + d.label, base + 1000).exit_code, 0);
+  ASSERT_EQ(d.env.cli({"release", "--session", "wb2"}).exit_code, 0);
+  EXPECT_EQ(d.stored_expiry(), base + 1000);
+  EXPECT_TRUE(d.volumes().empty());
+
+  // The next session gets the refreshed login.
+  args = d.mount(k_fast_image, "wb3");
+  auto seen = d.run_in(args, k_fast_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
+  EXPECT_NE(seen.out.find("CANARY-test-newer-"), std::string::npos) << seen.out;
+  EXPECT_EQ(d.env.cli({"release", "--session", "wb3", "--no-sync"}).exit_code, 0);
+  d.verify();
+}
+
+TEST(DispatchParallel, SixteenSessionsMountAndReleaseOnOneCredential) {
+  PB_REQUIRE_DOCKER();
+  Dispatch d;
+  const std::string canary = d.import_login("par");
+  constexpr int k_sessions = 16;
+  std::vector<std::future<CommandResult>> mounts;
+  for (int i = 0; i < k_sessions; ++i)
+    mounts.push_back(std::async(std::launch::async, [&d, i] {
+      return d.env.cli({"mount", "--image", k_fast_image, "--session", "p" + std::to_string(i)});
+    }));
+  std::set<std::string> outputs;
+  for (auto& f : mounts) {
+    auto r = f.get();
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.find(canary), std::string::npos);
+    outputs.insert(r.out);
+  }
+  EXPECT_EQ(outputs.size(), 1u) << "sessions of one credential and image share one volume";
+  EXPECT_EQ(d.volumes().size(), static_cast<std::size_t>(k_sessions + 1));
+
+  std::vector<std::future<CommandResult>> releases;
+  for (int i = 0; i < k_sessions; ++i)
+    releases.push_back(std::async(std::launch::async, [&d, i] {
+      return d.env.cli({"release", "--session", "p" + std::to_string(i)});
+    }));
+  for (auto& f : releases) {
+    auto r = f.get();
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_TRUE(d.volumes().empty());
+  auto rep = d.verify();
+  EXPECT_GE(rep.log_records, static_cast<std::size_t>(1 + 2 * k_sessions));
+  EXPECT_TRUE(d.files_containing(canary).empty());
+}
+
+TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
+  PB_REQUIRE_DOCKER();
+  Dispatch d;
+  d.import_login("share", 4000000000000);
+  auto a = d.mount(k_fast_image, "a");
+  auto b = d.mount(k_fast_image, "b");
+  auto c = d.mount(k_other_image, "c");
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(c.size(), 4u);
+  EXPECT_EQ(a, b) << "same credential and image: one shared volume";
+  EXPECT_NE(a[1], c[1]) << "another image: its own volume";
+
+  ASSERT_EQ(rewrite_login(d, a, k_fast_image, "sk-ant-oat01-CANARY-test-rotated-" + d.label, 4000000005000).exit_code, 0);
+  auto in_b = d.run_in(b, k_fast_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
+  EXPECT_NE(in_b.out.find("CANARY-test-rotated-"), std::string::npos) << in_b.out;
+  auto in_c = d.run_in(c, k_other_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
+  EXPECT_EQ(in_c.out.find("CANARY-test-rotated-"), std::string::npos) << "c is a copy until sync";
+
+  auto synced = d.env.cli({"sync"});
+  ASSERT_EQ(synced.exit_code, 0) << synced.err;
+  in_c = d.run_in(c, k_other_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"; stat -c '%u:%g %a' \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
+  EXPECT_NE(in_c.out.find("CANARY-test-rotated-"), std::string::npos) << in_c.out;
+  EXPECT_NE(in_c.out.find("1000:1000 600"), std::string::npos) << in_c.out;
+  EXPECT_EQ(d.stored_expiry(), 4000000005000);
+
+  for (const char* s : {"a", "b", "c"}) EXPECT_EQ(d.env.cli({"release", "--session", s}).exit_code, 0);
+  EXPECT_TRUE(d.volumes().empty());
+  d.verify();
+}
+
+TEST(DispatchGc, RemovesStaleHoldsButNeverAVolumeInUse) {
+  PB_REQUIRE_DOCKER();
+  Dispatch d;
+  d.import_login("gc", 4000000000000);
+  auto live = d.mount(k_fast_image, "live");
+  auto stale = d.mount(k_other_image, "stale");
+  ASSERT_EQ(live.size(), 4u);
+  ASSERT_EQ(stale.size(), 4u);
+  // The live session's container exists (created, as para does before starting it).
+  std::vector<std::string> create{"create", "--name", "para-live", "--label", std::string(k_test_label) + "=" + d.label};
+  create.insert(create.end(), live.begin(), live.end());
+  create.insert(create.end(), {k_fast_image, "sleep", "infinity"});
+  auto created = docker_cli(create);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  // The stale session refreshed before its container vanished: gc writes that back.
+  ASSERT_EQ(rewrite_login(d, stale, k_other_image, "sk-ant-oat01-CANARY-test-gcnewer-" + d.label, 4000000009000).exit_code, 0);
+
+  auto gc = d.env.cli({"gc", "--json"});
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  auto j = nlohmann::json::parse(gc.out);
+  EXPECT_EQ(j["removed_holds"], nlohmann::json::array({"para-broker-hold-stale"}));
+  EXPECT_EQ(j["removed_volumes"].size(), 1u);
+  EXPECT_EQ(d.stored_expiry(), 4000000009000);
+  auto vols = d.volumes();
+  EXPECT_EQ(vols.size(), 2u);  // the live session's hold and shared volume
+  EXPECT_NE(std::find(vols.begin(), vols.end(), "para-broker-hold-live"), vols.end());
+
+  // Its container gone, the live session is stale too.
+  docker_cli({"rm", "-f", "para-live"});
+  gc = d.env.cli({"gc"});
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_TRUE(d.volumes().empty());
+  d.verify();
+}
+
+TEST(DispatchRefusals, ImageWithoutClaudeAndUnknownCredential) {
+  PB_REQUIRE_DOCKER();
+  Dispatch d;
+  d.import_login("ref");
+  auto none = d.env.cli({"mount", "--image", test_image(k_no_claude_image), "--session", "r1"});
+  EXPECT_EQ(none.exit_code, 3) << none.err;
+  EXPECT_NE(none.err.find("no Claude Code"), std::string::npos) << none.err;
+  auto unknown = d.env.cli({"mount", "--image", k_fast_image, "--session", "r1", "--credential", "nope"});
+  EXPECT_EQ(unknown.exit_code, 3) << unknown.err;
+  auto bad = d.env.cli({"mount", "--image", k_fast_image, "--session", "../x"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_TRUE(d.volumes().empty());
+}
+
+}  // namespace
+}  // namespace pb::test

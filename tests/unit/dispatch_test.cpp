@@ -1,0 +1,322 @@
+// dispatch/ against the recording FakeDocker: which Docker calls mount makes
+// (a joining session: no container at all), what the rendered tar holds
+// (owner, modes, the volume root, the image's files merged, hostile entries
+// skipped or refused), and that the helper container is removed on every path.
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "broker/dispatch/dispatch.hpp"
+#include "probes/cache.hpp"
+#include "probes/knowledge.hpp"
+#include "tests/support/fake_docker.hpp"
+#include "tests/support/test_env.hpp"
+#include "vault/vault.hpp"
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+namespace pb::test {
+namespace {
+
+constexpr const char* k_image = "app:1";
+constexpr const char* k_image_id = "sha256:00000000000000000000000000000000000000000000000000000000000000aa";
+constexpr const char* k_canary = "sk-ant-oat01-CANARY-test-unit-dispatch";
+
+struct TarEntry {
+  std::string name;
+  unsigned mode = 0;
+  std::int64_t uid = -1, gid = -1;
+  bool is_dir = false;
+  std::string data;
+};
+
+std::vector<TarEntry> read_tar(const std::string& bytes) {
+  std::vector<TarEntry> out;
+  struct archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  archive_read_open_memory(a, bytes.data(), bytes.size());
+  struct archive_entry* e = nullptr;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    TarEntry t{archive_entry_pathname(e), static_cast<unsigned>(archive_entry_perm(e)), archive_entry_uid(e),
+               archive_entry_gid(e), archive_entry_filetype(e) == AE_IFDIR, ""};
+    std::string buf(static_cast<std::size_t>(archive_entry_size(e)), '\0');
+    if (!buf.empty()) archive_read_data(a, buf.data(), buf.size());
+    t.data = buf;
+    out.push_back(t);
+  }
+  archive_read_free(a);
+  return out;
+}
+
+/// Builds a tar like Docker's GET /archive: entries below the basename of the path.
+std::string make_tar(const std::vector<std::pair<std::string, std::string>>& files,
+                     const std::vector<std::pair<std::string, std::string>>& symlinks = {}) {
+  std::vector<char> buf(1 << 20);
+  std::size_t used = 0;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_open_memory(a, buf.data(), buf.size(), &used);
+  for (const auto& [name, data] : files) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    const bool dir = !name.empty() && name.back() == '/';
+    archive_entry_set_filetype(e, dir ? AE_IFDIR : AE_IFREG);
+    archive_entry_set_perm(e, dir ? 0755 : 0644);
+    archive_entry_set_size(e, dir ? 0 : static_cast<la_int64_t>(data.size()));
+    archive_write_header(a, e);
+    if (!dir) archive_write_data(a, data.data(), data.size());
+    archive_entry_free(e);
+  }
+  for (const auto& [name, target] : symlinks) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_filetype(e, AE_IFLNK);
+    archive_entry_set_symlink(e, target.c_str());
+    archive_write_header(a, e);
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return std::string(buf.data(), used);
+}
+
+/// FakeDocker whose helper containers see the image's files, and which keeps
+/// what was uploaded into a container after the container is removed.
+class ImageFake : public FakeDocker {
+ public:
+  std::map<std::string, std::string> image_archives;  ///< path -> tar (as GET /archive returns it)
+  std::vector<std::pair<std::string, std::string>> uploads;  ///< (directory, tar) of removed containers
+  std::vector<broker::ContainerSpec> created;
+
+  Result<std::string> container_create(const broker::ContainerSpec& spec) override {
+    auto id = FakeDocker::container_create(spec);
+    if (id) {
+      created.push_back(spec);
+      for (const auto& [path, tar] : image_archives) {
+        containers[*id].archives[path] = tar;
+        // What HEAD /archive says: a directory unless the path names a file.
+        if (path.ends_with(".json")) containers[*id].stats[path] = broker::PathStat{path, 1, 0644, "", ""};
+      }
+    }
+    return id;
+  }
+  Status container_remove(const std::string& id, bool force, bool volumes_too) override {
+    if (auto it = containers.find(id); it != containers.end())
+      uploads.insert(uploads.end(), it->second.uploads.begin(), it->second.uploads.end());
+    return FakeDocker::container_remove(id, force, volumes_too);
+  }
+};
+
+class DispatchUnit : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    docker = std::make_shared<ImageFake>();
+    broker::ImageInfo info;
+    info.id = k_image_id;
+    info.user = "dev";
+    docker->images[k_image] = info;
+    docker->images[k_image_id] = info;
+    paths.vault_home = env.vault_home();
+    paths.key_file = env.key_file();
+    paths.cache_dir = env.cache_dir();
+
+    // A cached probe: mount must not run one.
+    probes::ProbeReport r;
+    r.image = k_image;
+    r.image_id = k_image_id;
+    r.claude.found = true;
+    r.claude.kind = "npm-native";
+    r.claude.version = "2.1.332";
+    r.user = {std::string("dev"), 1234, 1234, "/home/dev"};
+    r.locations.config_dir = "/home/dev/.claude";
+    r.locations.global_config = "/home/dev/.claude.json";
+    r.locations.credentials = "/home/dev/.claude/.credentials.json";
+    r.knowledge_version = probes::builtin_knowledge().value().knowledge_version;
+    report = r;
+    ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(r).ok());
+
+    vault::Options o;
+    o.home = env.vault_home();
+    o.key_file = env.key_file();
+    auto v = vault::Vault::open_or_create(o);
+    ASSERT_TRUE(v.ok()) << v.error().message;
+    vault.emplace(std::move(*v));
+    add_credential("work", "00000000-0000-4000-8000-0000000000a1");
+  }
+
+  void add_credential(const std::string& name, const std::string& uuid) {
+    vault::Capture c;
+    const std::string creds = R"({"claudeAiOauth":{"accessToken":")" + std::string(k_canary) + "-" + name +
+                              R"(","refreshToken":"sk-ant-ort01-CANARY-test-unit","expiresAt":4102444800000,"scopes":["user:inference"]}})";
+    const std::string cj = R"({"hasCompletedOnboarding":true,"oauthAccount":{"accountUuid":")" + uuid +
+                           R"(","emailAddress":"canary-test-)" + name + R"(@example.com"}})";
+    c.credentials_json.assign(creds.begin(), creds.end());
+    c.claude_json.assign(cj.begin(), cj.end());
+    c.source = "dir:/test";
+    vault::CaptureOptions co;
+    co.name = name;
+    auto stored = vault->capture(c, co);
+    ASSERT_TRUE(stored.ok()) << stored.error().message;
+  }
+
+  Result<broker::dispatch::MountResult> mount(const std::string& session) {
+    return broker::dispatch::mount(*docker, *vault, paths, {k_image, session, std::nullopt});
+  }
+
+  TestEnv env;
+  Paths paths;
+  std::shared_ptr<ImageFake> docker;
+  std::optional<vault::Vault> vault;
+  probes::ProbeReport report;
+};
+
+TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedHelper) {
+  docker->image_archives["/home/dev/.claude"] =
+      make_tar({{".claude/", ""},
+                {".claude/settings.json", R"({"cleanupPeriodDays": 42})"},
+                {".claude/commands/", ""},
+                {".claude/commands/hello.md", "say hello"},
+                {".claude/.credentials.json", "image's own stale login"},
+                {".claude/.oauth_refresh.lock", ""}},
+               {{".claude/evil", "/etc/shadow"}});
+  docker->image_archives["/home/dev/.claude.json"] =
+      make_tar({{".claude.json", R"({"hasCompletedOnboarding":false,"theme":"dark"})"}});
+
+  auto r = mount("s1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->populated);
+  EXPECT_EQ(r->target, "/home/dev/.para-broker");
+  EXPECT_EQ(r->config_dir, "/home/dev/.para-broker/claude");
+  EXPECT_TRUE(docker->calls_starting("container_start").empty()) << "the helper is never started";
+  ASSERT_EQ(docker->created.size(), 1u);
+  EXPECT_EQ(docker->created[0].network_mode, "none");
+  EXPECT_TRUE(docker->created[0].env.empty());
+  EXPECT_TRUE(docker->containers.empty()) << "the helper is removed";
+  EXPECT_EQ(docker->volumes.count(r->volume), 1u);
+  EXPECT_EQ(docker->volumes.count("para-broker-hold-s1"), 1u);
+  EXPECT_EQ(docker->volumes["para-broker-hold-s1"].labels["para-broker.volume"], r->volume);
+
+  ASSERT_EQ(docker->uploads.size(), 1u);
+  EXPECT_EQ(docker->uploads[0].first, "/home/dev");
+  std::map<std::string, TarEntry> tar;
+  for (auto& e : read_tar(docker->uploads[0].second)) tar[e.name] = e;
+  for (const auto& [name, e] : tar) {
+    EXPECT_EQ(e.uid, 1234) << name;
+    EXPECT_EQ(e.gid, 1234) << name;
+    EXPECT_EQ(e.mode, e.is_dir ? 0700u : 0600u) << name;
+  }
+  ASSERT_EQ(tar.count(".para-broker/"), 1u) << "the volume root itself is an entry";
+  EXPECT_EQ(tar[".para-broker/claude/settings.json"].data, R"({"cleanupPeriodDays": 42})");
+  EXPECT_EQ(tar[".para-broker/claude/commands/hello.md"].data, "say hello");
+  EXPECT_EQ(tar.count(".para-broker/claude/evil"), 0u) << "symlinks are never copied";
+  EXPECT_EQ(tar.count(".para-broker/claude/.oauth_refresh.lock"), 0u);
+  EXPECT_THAT(tar[".para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  auto merged = nlohmann::json::parse(tar[".para-broker/claude/.claude.json"].data);
+  EXPECT_EQ(merged["theme"], "dark") << "the image's own settings stay";
+  EXPECT_EQ(merged["hasCompletedOnboarding"], true) << "login keys win";
+  EXPECT_EQ(merged["oauthAccount"]["emailAddress"], "canary-test-work@example.com");
+}
+
+TEST_F(DispatchUnit, ASecondSessionJoinsWithoutAnyContainer) {
+  ASSERT_TRUE(mount("s1").ok());
+  docker->calls.clear();
+  auto r = mount("s2");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->populated);
+  EXPECT_THAT(docker->calls, ::testing::ElementsAre(HasSubstr("image_inspect"), HasSubstr("volume_list"),
+                                                    HasSubstr("volume_create para-broker-hold-s2")));
+  // Re-mounting the same session is idempotent.
+  auto again = mount("s2");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->volume, r->volume);
+}
+
+TEST_F(DispatchUnit, HostileImageContentRefusesAndLeavesNothing) {
+  docker->image_archives["/home/dev/.claude"] = make_tar({{".claude/", ""}, {".claude/../../etc/passwd", "x"}});
+  auto r = mount("s1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::unsafe_input) << r.error().message;
+  EXPECT_TRUE(docker->containers.empty()) << "the helper is removed on the error path";
+  EXPECT_EQ(docker->volumes.count("para-broker-hold-s1"), 0u);
+}
+
+TEST_F(DispatchUnit, HelperIsRemovedWhenTheUploadFails) {
+  docker->failures["archive_put"] = fail(ErrorKind::api, "disk full");
+  auto r = mount("s1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(docker->containers.empty());
+  EXPECT_FALSE(docker->calls_starting("container_remove").empty());
+  EXPECT_EQ(docker->volumes.count("para-broker-hold-s1"), 0u);
+}
+
+TEST_F(DispatchUnit, SeveralCredentialsNeedAChoice) {
+  add_credential("other", "00000000-0000-4000-8000-0000000000a2");
+  auto r = mount("s1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::usage);
+  EXPECT_THAT(r.error().message, HasSubstr("other"));
+  EXPECT_THAT(r.error().message, HasSubstr("work"));
+  auto chosen = broker::dispatch::mount(*docker, *vault, paths, {k_image, "s1", std::string("other")});
+  ASSERT_TRUE(chosen.ok()) << chosen.error().message;
+  EXPECT_EQ(chosen->credential_name, "other");
+}
+
+TEST_F(DispatchUnit, OldBuildsAndImagesWithoutClaudeAreRefused) {
+  report.honors_claude_config_dir = false;
+  report.claude.version = "1.0.3";
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(report).ok());
+  auto old = mount("s1");
+  ASSERT_FALSE(old.ok());
+  EXPECT_THAT(old.error().message, HasSubstr("1.0.5 or later"));
+  report.claude.found = false;
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(report).ok());
+  auto none = mount("s1");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().kind, ErrorKind::not_found);
+  EXPECT_TRUE(docker->volumes.empty());
+}
+
+TEST_F(DispatchUnit, ReleaseRemovesTheLastHoldAndIsIdempotent) {
+  auto a = mount("s1");
+  auto b = mount("s2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto r1 = broker::dispatch::release(*docker, *vault, "s1", true);
+  ASSERT_TRUE(r1.ok()) << r1.error().message;
+  EXPECT_FALSE(r1->volume_removed) << "s2 still holds it";
+  EXPECT_EQ(docker->volumes.count(a->volume), 1u);
+  auto r2 = broker::dispatch::release(*docker, *vault, "s2", true);
+  ASSERT_TRUE(r2.ok()) << r2.error().message;
+  EXPECT_TRUE(r2->volume_removed);
+  EXPECT_TRUE(docker->volumes.empty());
+  auto r3 = broker::dispatch::release(*docker, *vault, "s2", true);
+  ASSERT_TRUE(r3.ok());
+  EXPECT_FALSE(r3->held);
+}
+
+TEST(DispatchNames, SessionsAndVolumes) {
+  using namespace broker::dispatch;
+  EXPECT_TRUE(is_valid_session("s1"));
+  EXPECT_TRUE(is_valid_session("feature-x.2_b"));
+  EXPECT_FALSE(is_valid_session(""));
+  EXPECT_FALSE(is_valid_session("../x"));
+  EXPECT_FALSE(is_valid_session("-s"));
+  EXPECT_FALSE(is_valid_session(std::string(65, 'a')));
+  EXPECT_EQ(shared_volume_name("0123456789abcdef", k_image_id, 1, 1),
+            shared_volume_name("0123456789abcdef", k_image_id, 1, 1));
+  EXPECT_NE(shared_volume_name("0123456789abcdef", k_image_id, 1, 1),
+            shared_volume_name("0123456789abcdef", k_image_id, 2, 1));
+  EXPECT_EQ(mount_target("/"), "/.para-broker");
+  EXPECT_EQ(mount_target("/home/para/"), "/home/para/.para-broker");
+}
+
+}  // namespace
+}  // namespace pb::test
