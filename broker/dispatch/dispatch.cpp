@@ -564,14 +564,15 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v) {
   for (const auto& [cred, ids] : helpers_by_credential) credentials.insert(cred);
 
   for (const auto& cred : credentials) {
-    if (cred.empty() || !vault::is_entry_id(cred)) continue;
+    // Volumes of credentials this vault does not hold belong to another vault (or
+    // a removed entry): their logins could not be written back, so leave them.
+    if (cred.empty() || !vault::is_entry_id(cred) || !v.find(cred).ok()) continue;
     PB_TRY(FileLock lock, lock_credential(v, cred));
     // Helpers live only while a mount, release or sync holds this lock: any left now is an orphan.
     for (const auto& id : helpers_by_credential[cred]) {
       if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found)
         r.removed_helpers.push_back(id);
     }
-    const bool known = v.find(cred).ok();
     PB_TRY(std::vector<VolumeInfo> cred_holds, docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
     std::set<std::string> held;
     for (const auto& h : cred_holds) {
@@ -597,12 +598,10 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v) {
         r.kept.push_back(vol.name + ": a container still mounts it");
         continue;
       }
-      if (known) {
-        auto wrote = write_back_volume(docker, v, vol, {"", label_of(vol.labels, labels::k_image)});
-        if (!wrote) {
-          r.kept.push_back(vol.name + ": its login could not be read back (" + wrote.error().message + ")");
-          continue;
-        }
+      auto wrote = write_back_volume(docker, v, vol, {"", label_of(vol.labels, labels::k_image)});
+      if (!wrote) {
+        r.kept.push_back(vol.name + ": its login could not be read back (" + wrote.error().message + ")");
+        continue;
       }
       auto s = docker.volume_remove(vol.name, false);
       if (s || s.error().kind == ErrorKind::not_found) {
