@@ -151,15 +151,18 @@ DockerPart collect_docker(DockerClient& docker) {
     for (const auto& m : info->mounts)
       if (m.type == "volume" && !m.name.empty()) users[m.name].push_back(name);
   }
+  // The same rules as `gc` (broker/dispatch): a hold lives while its session's
+  // container (para-<session>) exists or its shared volume is mounted; a shared
+  // volume lives while a container mounts it or a live hold holds it.
   auto session_containers = [&](const std::string& session) {
     std::vector<std::string> out = by_session[session];
-    for (const auto& candidate : {"para-" + session, session})
-      if (container_names.count(candidate) != 0 && std::find(out.begin(), out.end(), candidate) == out.end())
-        out.push_back(candidate);
+    const std::string para_name = "para-" + session;
+    if (container_names.count(para_name) != 0 && std::find(out.begin(), out.end(), para_name) == out.end())
+      out.push_back(para_name);
     return out;
   };
 
-  std::map<std::string, std::size_t> live_holds;  // shared volume -> holds whose session has a container
+  std::map<std::string, std::size_t> live_holds;  // shared volume -> holds that are live
   for (const auto& v : *volumes) {
     VolumeUse u;
     u.name = v.name;
@@ -170,27 +173,21 @@ DockerPart collect_docker(DockerClient& docker) {
     u.image = label_of(v.labels, labels::k_image);
     if (u.role == "hold") {
       u.containers = session_containers(u.session);
-      if (u.containers.empty()) {
+      if (u.containers.empty() && users[u.shared].empty()) {
         u.stale = true;
         u.why = "no container of session '" + u.session + "' exists";
       } else {
         ++live_holds[u.shared];
       }
+    } else {
+      u.containers = users[u.name];
     }
     part.volumes.push_back(std::move(u));
   }
   for (auto& u : part.volumes) {
-    if (u.role == "hold") continue;
-    u.containers = users[u.name];
-    if (!u.containers.empty()) continue;
-    if (u.role == "session" && live_holds[u.name] > 0) continue;  // its session's container is being created
-    if (u.role == "session") {
-      u.stale = true;
-      u.why = "no container uses it and no live session holds it";
-    } else if (u.role == "staging" || u.role == "helper") {
-      u.stale = true;
-      u.why = "left behind by an interrupted " + std::string(u.role == "staging" ? "login" : "operation");
-    }
+    if (u.role != "session" || !u.containers.empty() || live_holds[u.name] > 0) continue;
+    u.stale = true;
+    u.why = "no container uses it and no live session holds it";
   }
   std::sort(part.volumes.begin(), part.volumes.end(),
             [](const VolumeUse& a, const VolumeUse& b) { return std::tie(a.role, a.name) < std::tie(b.role, b.name); });
@@ -262,6 +259,11 @@ ImagesPart scan_local_images(DockerClient& docker, const ImageProgress& progress
 
 void attach_credentials(Report& report, const vault::Listing& listing) {
   report.damaged = listing.damaged;
+  for (auto& v : report.docker.volumes) {
+    const bool ours = std::any_of(listing.entries.begin(), listing.entries.end(),
+                                  [&](const vault::EntryMeta& m) { return m.id == v.credential; });
+    if (v.stale && !ours) v.why += "; its credential is not in this vault, so gc leaves it";
+  }
   for (const auto& m : listing.entries) {
     CredentialRow row;
     row.meta = m;
@@ -291,7 +293,9 @@ std::vector<std::string> Report::attention() const {
   for (const auto& d : damaged) out.push_back(d.message);
   if (!docker.looked) out.push_back("Docker could not be asked which volumes hold credentials: " + docker.error);
   for (const auto& v : docker.volumes)
-    if (v.stale) out.push_back("volume " + v.name + " is stale (" + v.why + "); remove it with 'para-broker gc'");
+    if (v.stale)
+      out.push_back("volume " + v.name + " is stale (" + v.why + ")" +
+                    (v.why.find("gc leaves it") == std::string::npos ? "; remove it with 'para-broker gc'" : ""));
   if (images) {
     if (!images->looked) out.push_back("local images could not be scanned: " + images->error);
     for (const auto& i : images->images) {

@@ -404,8 +404,9 @@ TEST_F(AuditCommand, LiveAndStaleVolumesFromLabels) {
   volume("para-broker-shared-a", labels("session", {}));
   volume("para-broker-hold-s1",
          labels("hold", {{broker::labels::k_session, "s1"}, {broker::labels::k_volume, "para-broker-shared-a"}}));
+  volume("para-broker-shared-b", labels("session", {}));
   volume("para-broker-hold-s2",
-         labels("hold", {{broker::labels::k_session, "s2"}, {broker::labels::k_volume, "para-broker-shared-a"}}));
+         labels("hold", {{broker::labels::k_session, "s2"}, {broker::labels::k_volume, "para-broker-shared-b"}}));
   volume("para-broker-shared-orphan", labels("session", {}));
   volume("unrelated", {});
   container("c1", "para-s1", {"para-broker-shared-a"});
@@ -415,10 +416,12 @@ TEST_F(AuditCommand, LiveAndStaleVolumesFromLabels) {
   auto j = a.json();
   const auto& c = j["credentials"][0];
   EXPECT_EQ(c["sessions"], nlohmann::json({"s1", "s2 (stale)"}));
-  EXPECT_EQ(c["volumes"], nlohmann::json({"para-broker-shared-a", "para-broker-shared-orphan (stale)"}));
+  EXPECT_EQ(c["volumes"], nlohmann::json({"para-broker-shared-a", "para-broker-shared-b (stale)",
+                                          "para-broker-shared-orphan (stale)"}));
   std::map<std::string, bool> stale;
   for (const auto& v : j["docker"]["volumes"]) stale[v["name"]] = v["stale"];
-  EXPECT_EQ(stale.size(), 4u);  // the unlabelled volume is not ours
+  EXPECT_EQ(stale.size(), 5u);  // the unlabelled volume is not ours
+  EXPECT_TRUE(stale["para-broker-shared-b"]);
   EXPECT_FALSE(stale["para-broker-shared-a"]);
   EXPECT_FALSE(stale["para-broker-hold-s1"]);
   EXPECT_TRUE(stale["para-broker-hold-s2"]);
@@ -426,7 +429,7 @@ TEST_F(AuditCommand, LiveAndStaleVolumesFromLabels) {
   EXPECT_NE(j["attention"].dump().find("para-broker gc"), std::string::npos);
 
   // Once s2's container exists too, only the orphan is left to collect.
-  container("c2", "para-s2", {"para-broker-shared-a"});
+  container("c2", "para-s2", {"para-broker-shared-b"});
   docker->volumes.erase("para-broker-shared-orphan");
   auto b = audit({});
   EXPECT_EQ(b.code, 0) << b.out;
