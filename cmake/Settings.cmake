@@ -11,7 +11,7 @@ target_compile_definitions(pb_settings INTERFACE
 add_library(pb_warnings INTERFACE)
 target_compile_options(pb_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wnon-virtual-dtor -Wshadow -Wcast-align
-  -Wunused -Woverloaded-virtual -Wnull-dereference -Wformat=2
+  -Wunused -Woverloaded-virtual -Wformat=2
   $<$<BOOL:${PB_WERROR}>:-Werror>)
 
 if(PB_SANITIZE)
