@@ -189,7 +189,7 @@ TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
                       "cat \"$CLAUDE_CONFIG_DIR/settings.json\" \"$CLAUDE_CONFIG_DIR/CLAUDE.md\" "
                       "\"$CLAUDE_CONFIG_DIR/commands/hello.md\" \"$CLAUDE_CONFIG_DIR/.claude.json\"; "
                       "stat -c '%u:%g %a %n' \"$CLAUDE_CONFIG_DIR\" \"$CLAUDE_CONFIG_DIR/..\" "
-                      "\"$CLAUDE_CONFIG_DIR/.credentials.json\"; timeout 60 claude -p hi </dev/null >/dev/null 2>&1; echo done",
+                      "\"$CLAUDE_CONFIG_DIR/.credentials.json\"; timeout 30 claude -p hi </dev/null >/dev/null 2>&1; echo done",
                       net);
   api.stop();
   EXPECT_TRUE(api.saw_authorization("Bearer " + canary)) << img.name << ": " << ran.out << ran.err;
