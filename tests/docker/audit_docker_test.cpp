@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -177,8 +179,23 @@ std::string big_image() {
   return ref;
 }
 
+/// Whether test images outlive the run (the rule of tests/images: kept locally,
+/// removed in CI or with PB_KEEP_TEST_IMAGES=0).
+bool keep_test_images() {
+  const char* keep = std::getenv("PB_KEEP_TEST_IMAGES");
+  if (keep != nullptr && *keep != '\0') return std::string(keep) == "1";
+  const char* ci = std::getenv("CI");
+  return !(ci != nullptr && std::string(ci) == "true");
+}
+
 TEST_F(AuditDocker, OneGigabyteImageStreamsUnder64MiB) {
   const std::string ref = big_image();
+  struct RemoveUnlessKept {
+    std::string ref;
+    ~RemoveUnlessKept() {
+      if (!keep_test_images()) test::docker_cli({"rmi", "-f", ref}, 120);
+    }
+  } cleanup{ref};
   std::vector<std::string> argv = {"/usr/bin/time", "-v", PB_BINARY, "audit", "--image", ref, "--json"};
   auto r = test::run_process(argv, env.env(), "", 900);
   EXPECT_EQ(r.exit_code, 10) << r.err;  // the planted login is found
