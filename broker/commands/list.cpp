@@ -8,6 +8,7 @@
 
 #include "broker/commands/commands.hpp"
 #include "broker/commands/vault_view.hpp"
+#include "broker/dispatch/holds.hpp"
 
 namespace pb::broker::commands {
 namespace {
@@ -16,13 +17,15 @@ struct Options {
   bool json = false;
 };
 
-nlohmann::json opt_json(const std::optional<std::int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+nlohmann::json opt_json(const std::optional<std::int64_t>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json();
+}
 
 }  // namespace
 
 CommandSpec list_spec() {
-  return {"list", "One line per stored credential: name, id, kind, account, plan, expiry, last used", "para-broker list --json",
-          [](CLI::App& app) -> Handler {
+  return {"list", "One line per stored credential: name, id, kind, account, plan, expiry, last used, mounts now",
+          "para-broker list --json", [](CLI::App& app) -> Handler {
             auto opt = std::make_shared<Options>();
             app.add_flag("--json", opt->json, "Machine-readable list (schema 1)");
             return [opt](Context& ctx) -> Result<int> {
@@ -32,19 +35,34 @@ CommandSpec list_spec() {
                 PB_TRY(vault::Vault v, vault::Vault::open(opts));
                 PB_TRY(l, v.list());
               }
+              // Sessions holding each credential now; unknown (null, "?") when Docker does not answer.
+              std::optional<std::map<std::string, std::vector<std::string>>> mounts;
+              if (!l.entries.empty()) {
+                if (auto docker = ctx.docker(); docker.ok()) {
+                  if (auto holds = dispatch::sessions_by_credential(**docker); holds.ok()) mounts = std::move(*holds);
+                }
+              }
+              auto mounts_of = [&](const std::string& id) -> std::optional<std::vector<std::string>> {
+                if (!mounts) return std::nullopt;
+                auto it = mounts->find(id);
+                return it == mounts->end() ? std::vector<std::string>{} : it->second;
+              };
               if (opt->json) {
-                nlohmann::json j = {{"schema", 1}, {"credentials", nlohmann::json::array()}, {"damaged", nlohmann::json::array()}};
+                nlohmann::json j = {
+                    {"schema", 1}, {"credentials", nlohmann::json::array()}, {"damaged", nlohmann::json::array()}};
                 for (const auto& m : l.entries)
-                  j["credentials"].push_back({{"name", m.name},
-                                              {"id", m.id},
-                                              {"kind", m.kind},
-                                              {"account", mask_account(m.account)},
-                                              {"plan", m.plan},
-                                              {"expires_at", opt_json(m.expires_at)},
-                                              {"source", m.source},
-                                              {"created", m.created},
-                                              {"updated", m.updated},
-                                              {"last_used", opt_json(m.last_used)}});
+                  j["credentials"].push_back(
+                      {{"name", m.name},
+                       {"id", m.id},
+                       {"kind", m.kind},
+                       {"account", mask_account(m.account)},
+                       {"plan", m.plan},
+                       {"expires_at", opt_json(m.expires_at)},
+                       {"source", m.source},
+                       {"created", m.created},
+                       {"updated", m.updated},
+                       {"last_used", opt_json(m.last_used)},
+                       {"mounts", mounts_of(m.id) ? nlohmann::json(*mounts_of(m.id)) : nlohmann::json()}});
                 for (const auto& d : l.damaged) j["damaged"].push_back({{"id", d.id}, {"message", d.message}});
                 ctx.out << j.dump(2) << "\n";
               } else if (l.entries.empty() && l.damaged.empty()) {
@@ -52,11 +70,13 @@ CommandSpec list_spec() {
               } else {
                 ctx.out << std::left << std::setw(20) << "NAME" << std::setw(18) << "ID" << std::setw(12) << "KIND"
                         << std::setw(26) << "ACCOUNT" << std::setw(8) << "PLAN" << std::setw(18) << "EXPIRES (UTC)"
-                        << "LAST USED\n";
+                        << std::setw(18) << "LAST USED"
+                        << "MOUNTS\n";
                 for (const auto& m : l.entries)
                   ctx.out << std::left << std::setw(20) << m.name << std::setw(18) << m.id << std::setw(12) << m.kind
                           << std::setw(26) << mask_account(m.account) << std::setw(8) << (m.plan.empty() ? "-" : m.plan)
-                          << std::setw(18) << format_time(m.expires_at) << format_time(m.last_used) << "\n";
+                          << std::setw(18) << format_time(m.expires_at) << std::setw(18) << format_time(m.last_used)
+                          << (mounts_of(m.id) ? std::to_string(mounts_of(m.id)->size()) : std::string("?")) << "\n";
               }
               if (!l.damaged.empty()) {
                 for (const auto& d : l.damaged) ctx.err << "para-broker: " << d.message << "\n";
