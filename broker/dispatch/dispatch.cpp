@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "broker/dispatch/volume_tar.hpp"
 #include "broker/docker/docker_client.hpp"
@@ -32,7 +33,9 @@ std::string label_of(const Labels& l, const char* key) {
   return it == l.end() ? std::string() : it->second;
 }
 
-std::string eq(const char* key, const std::string& value) { return std::string(key) + "=" + value; }
+std::string eq(const char* key, const std::string& value) {
+  return std::string(key) + "=" + value;
+}
 
 LabelFilters with(LabelFilters f, const char* key, const std::string& value) {
   f.push_back(eq(key, value));
@@ -202,10 +205,12 @@ Result<vault::EntryMeta> resolve_credential(const vault::Vault& v, const std::op
   PB_TRY(vault::Listing listing, v.list());
   if (listing.entries.size() == 1) return listing.entries.front();
   if (listing.entries.empty())
-    return fail(ErrorKind::not_found, "the vault holds no credential; capture one first with para-broker import or login");
+    return fail(ErrorKind::not_found,
+                "the vault holds no credential; capture one first with para-broker import or login");
   std::string names;
   for (const auto& e : listing.entries) names += (names.empty() ? "" : ", ") + e.name;
-  return fail(ErrorKind::usage, "the vault holds several credentials (" + names + "); choose one with --credential NAME");
+  return fail(ErrorKind::usage,
+              "the vault holds several credentials (" + names + "); choose one with --credential NAME");
 }
 
 bool is_lock_name(const std::string& name) {
@@ -239,8 +244,8 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
     tree.push_back({std::string(k_config_subdir) + "/" + e.name, e.is_dir, std::move(e.data)});
   }
   if (!image_global.empty() && image_global != image_cfg + "/" + k_claude_json_name) {
-    PB_TRY(image_claude_json, get_file(docker, helper, image_global, k_max_image_claude_json,
-                                       "the image's " + image_global));
+    PB_TRY(image_claude_json,
+           get_file(docker, helper, image_global, k_max_image_claude_json, "the image's " + image_global));
   }
 
   const SecureBytes* vault_credentials = nullptr;
@@ -316,7 +321,9 @@ std::string shared_volume_name(const std::string& credential_id, const std::stri
   return "para-broker-" + credential_id + "-" + vault::to_hex(vault::sha256(as_bytes(key))).substr(0, 12);
 }
 
-std::string hold_volume_name(const std::string& session) { return "para-broker-hold-" + session; }
+std::string hold_volume_name(const std::string& session) {
+  return "para-broker-hold-" + session;
+}
 
 std::string mount_target(const std::string& home) {
   std::string h = home.empty() ? "/" : home;
@@ -330,7 +337,8 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   PB_TRY(vault::EntryMeta meta, resolve_credential(v, req.credential));
   PB_TRY(probes::ProbeReport report, probe_image(docker, paths, req.image));
   if (!report.claude.found)
-    return fail(ErrorKind::not_found, "image '" + req.image + "' has no Claude Code installed, so there is nothing to log in");
+    return fail(ErrorKind::not_found,
+                "image '" + req.image + "' has no Claude Code installed, so there is nothing to log in");
   const std::string version = report.claude.version.value_or("?");
   if (!report.honors_claude_config_dir)
     return fail(ErrorKind::failure, "Claude Code " + version + " in image '" + req.image +
@@ -364,6 +372,8 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     if (held == r.volume) live = true;
   }
 
+  // Declared before the remover below, so that the remover is joined first on every path.
+  std::optional<Helper> helper;
   if (!live) {
     auto existing = docker.volume_inspect(r.volume);
     if (!existing && existing.error().kind != ErrorKind::not_found) return std::move(existing).error();
@@ -376,17 +386,18 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       l[labels::k_target] = r.target;
       PB_TRY_STATUS(docker.volume_create(r.volume, l));
     }
-    PB_TRY(Helper helper, Helper::create(docker, report.image_id, r.volume, r.target, meta.id));
+    PB_TRY(Helper created, Helper::create(docker, report.image_id, r.volume, r.target, meta.id));
+    helper.emplace(std::move(created));
     if (existing) {
       // Left behind by an interrupted session: keep a login it refreshed before replacing it.
-      PB_TRY(VolumeLogin old, read_volume_login(docker, helper.id(), r.config_dir, r.volume));
+      PB_TRY(VolumeLogin old, read_volume_login(docker, helper->id(), r.config_dir, r.volume));
       PB_TRY(bool wrote, write_back(v, meta.id, old, r.volume, access));
       if (wrote) r.notes.push_back("a newer login left in volume " + r.volume + " was written back first");
     }
     PB_TRY(vault::DecodedEntry entry, v.read(meta.id));
-    PB_TRY(std::vector<TreeEntry> tree, compose_tree(docker, helper.id(), report, entry, r.notes));
-    PB_TRY_STATUS(put_tree(docker, helper.id(), parent_of(r.target), k_mount_dir, tree, report.user.uid,
-                           report.user.gid));
+    PB_TRY(std::vector<TreeEntry> tree, compose_tree(docker, helper->id(), report, entry, r.notes));
+    PB_TRY_STATUS(
+        put_tree(docker, helper->id(), parent_of(r.target), k_mount_dir, tree, report.user.uid, report.user.gid));
     r.populated = true;
   }
 
@@ -398,9 +409,17 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   hl[labels::k_target] = r.target;
   PB_TRY(VolumeInfo hold, docker.volume_create(r.hold, hl));
   if (label_of(hold.labels, labels::k_volume) != r.volume)
-    return fail(ErrorKind::conflict, "volume " + r.hold + " exists but is not this session's hold; remove it or choose another session name");
-  PB_TRY(vault::EntryMeta touched, v.touch(meta.id, access, "mount"));
-  (void)touched;
+    return fail(
+        ErrorKind::conflict,
+        "volume " + r.hold + " exists but is not this session's hold; remove it or choose another session name");
+  // The helper's removal (a Docker round trip that deletes its layer) overlaps
+  // the vault's synced write of last_used and the log record; nothing else
+  // talks to Docker meanwhile, and both are done before mount returns.
+  std::jthread remover;
+  if (helper) remover = std::jthread([&helper] { helper.reset(); });
+  auto touched = v.touch(meta.id, access, "mount");
+  if (remover.joinable()) remover.join();
+  if (!touched) return std::move(touched).error();
   return r;
 }
 
@@ -441,7 +460,8 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
       if (s) {
         r.volume_removed = true;
       } else if (s.error().kind == ErrorKind::conflict) {
-        r.notes.push_back("volume " + r.volume + " is still attached to a container; para-broker gc removes it once that container is gone");
+        r.notes.push_back("volume " + r.volume +
+                          " is still attached to a container; para-broker gc removes it once that container is gone");
       } else if (s.error().kind != ErrorKind::not_found) {
         return std::move(s).error();
       }
@@ -525,7 +545,8 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
         const std::string target = label_of(l.vol.labels, labels::k_target);
         std::vector<TreeEntry> tree{{k_credentials_name, false, f.data}};
         PB_TRY_STATUS(put_tree(docker, l.helper.id(), target + "/" + k_config_subdir, "", tree,
-                               to_id(label_of(l.vol.labels, labels::k_uid)), to_id(label_of(l.vol.labels, labels::k_gid))));
+                               to_id(label_of(l.vol.labels, labels::k_uid)),
+                               to_id(label_of(l.vol.labels, labels::k_gid))));
         r.volumes[r.volumes.size() - open.size() + i].refreshed = true;
       }
     }
@@ -573,7 +594,8 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v) {
       if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found)
         r.removed_helpers.push_back(id);
     }
-    PB_TRY(std::vector<VolumeInfo> cred_holds, docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
+    PB_TRY(std::vector<VolumeInfo> cred_holds,
+           docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
     std::set<std::string> held;
     for (const auto& h : cred_holds) {
       const std::string session = label_of(h.labels, labels::k_session);
@@ -591,7 +613,8 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v) {
         r.kept.push_back(h.name + ": " + s.error().message);
       }
     }
-    PB_TRY(std::vector<VolumeInfo> cred_shared, docker.volume_list(with(labels::filter("session"), labels::k_credential, cred)));
+    PB_TRY(std::vector<VolumeInfo> cred_shared,
+           docker.volume_list(with(labels::filter("session"), labels::k_credential, cred)));
     for (const auto& vol : cred_shared) {
       if (held.count(vol.name)) continue;
       if (used.count(vol.name)) {
