@@ -38,10 +38,11 @@ struct Fixture {
     auto v = Vault::open_or_create(opts);
     for (int i = 0; i < 1000; ++i) {
       Capture c;
-      const std::string creds = R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-test-bench","refreshToken":"r","expiresAt":)" +
-                                std::to_string(1790000000000 + i) + R"(,"subscriptionType":"max"}})";
-      const std::string cfg = R"({"hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":"u)" + std::to_string(i) +
-                              R"(@example.com","accountUuid":"u)" + std::to_string(i) + R"("}})";
+      const std::string creds =
+          R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-test-bench","refreshToken":"r","expiresAt":)" +
+          std::to_string(1790000000000 + i) + R"(,"subscriptionType":"max"}})";
+      const std::string cfg = R"({"hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":"u)" +
+                              std::to_string(i) + R"(@example.com","accountUuid":"u)" + std::to_string(i) + R"("}})";
       c.credentials_json.assign(creds.begin(), creds.end());
       c.claude_json.assign(cfg.begin(), cfg.end());
       c.source = "bench";

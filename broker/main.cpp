@@ -1,3 +1,5 @@
 #include "broker/run.hpp"
 
-int main(int argc, char** argv) { return pb::broker::run(argc, argv); }
+int main(int argc, char** argv) {
+  return pb::broker::run(argc, argv);
+}

@@ -102,8 +102,8 @@ int run(const std::vector<std::string>& args, Context& ctx) {
       return 2;
     }
     std::string what = e.what();
-    ctx.err << "para-broker: " << what << (what.empty() || what.back() == '.' ? "" : ";")
-            << " see 'para-broker " << (app.get_subcommands().empty() ? std::string() : app.get_subcommands()[0]->get_name() + " ")
+    ctx.err << "para-broker: " << what << (what.empty() || what.back() == '.' ? "" : ";") << " see 'para-broker "
+            << (app.get_subcommands().empty() ? std::string() : app.get_subcommands()[0]->get_name() + " ")
             << "--help'\n";
     return 2;
   }

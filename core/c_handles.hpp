@@ -39,9 +39,15 @@ using EvpPkey = CPtr<EVP_PKEY, EVP_PKEY_free>;
 using SslCtxPtr = CPtr<SSL_CTX, SSL_CTX_free>;
 
 namespace detail {
-inline void archive_read_release(struct archive* a) { archive_read_free(a); }
-inline void archive_write_release(struct archive* a) { archive_write_free(a); }
-inline void archive_entry_release(struct archive_entry* e) { archive_entry_free(e); }
+inline void archive_read_release(struct archive* a) {
+  archive_read_free(a);
+}
+inline void archive_write_release(struct archive* a) {
+  archive_write_free(a);
+}
+inline void archive_entry_release(struct archive_entry* e) {
+  archive_entry_free(e);
+}
 }  // namespace detail
 
 using ArchiveRead = CPtr<struct archive, detail::archive_read_release>;

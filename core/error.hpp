@@ -34,13 +34,15 @@ struct Error {
 int exit_code(ErrorKind kind) noexcept;
 
 /// Convenience constructor: `return pb::fail(ErrorKind::not_found, "...");`
-inline Error fail(ErrorKind kind, std::string message) { return Error{kind, std::move(message)}; }
+inline Error fail(ErrorKind kind, std::string message) {
+  return Error{kind, std::move(message)};
+}
 
 /// A small expected-like type (std::expected is C++23).
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : m_v(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : m_v(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : m_v(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool ok() const noexcept { return m_v.index() == 0; }
@@ -85,13 +87,13 @@ using Status = Result<void>;
 /// Propagate an error: `PB_TRY(auto x, f());` or `PB_TRY_STATUS(g());`
 #define PB_CONCAT_INNER(a, b) a##b
 #define PB_CONCAT(a, b) PB_CONCAT_INNER(a, b)
-#define PB_TRY_IMPL(tmp, decl, expr)          \
-  auto tmp = (expr);                          \
+#define PB_TRY_IMPL(tmp, decl, expr)            \
+  auto tmp = (expr);                            \
   if (!tmp.ok()) return std::move(tmp).error(); \
   decl = std::move(tmp).value()
 #define PB_TRY(decl, expr) PB_TRY_IMPL(PB_CONCAT(pb_try_, __LINE__), decl, expr)
-#define PB_TRY_STATUS(expr)                                  \
-  do {                                                       \
-    auto pb_try_status_ = (expr);                            \
+#define PB_TRY_STATUS(expr)                                             \
+  do {                                                                  \
+    auto pb_try_status_ = (expr);                                       \
     if (!pb_try_status_.ok()) return std::move(pb_try_status_).error(); \
   } while (0)

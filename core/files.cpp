@@ -16,7 +16,9 @@ namespace fs = std::filesystem;
 namespace pb {
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 std::string random_suffix() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -152,10 +154,11 @@ Status check_private_dir(const fs::path& dir, std::string_view what) {
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0) return io_error(std::string("checking ") + std::string(what), dir, errno);
   if (!S_ISDIR(st.st_mode))
-    return fail(ErrorKind::unsafe_input, std::string(what) + " " + dir.string() + " is not a directory; remove it or point the setting elsewhere");
+    return fail(ErrorKind::unsafe_input, std::string(what) + " " + dir.string() +
+                                             " is not a directory; remove it or point the setting elsewhere");
   if (st.st_uid != ::geteuid())
-    return fail(ErrorKind::unsafe_input, std::string(what) + " " + dir.string() + " belongs to uid " + std::to_string(st.st_uid) +
-                                             ", not to you; use a directory of your own");
+    return fail(ErrorKind::unsafe_input, std::string(what) + " " + dir.string() + " belongs to uid " +
+                                             std::to_string(st.st_uid) + ", not to you; use a directory of your own");
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
     return fail(ErrorKind::unsafe_input, std::string(what) + " " + dir.string() +
                                              " can be written by others; fix it with: chmod 700 " + dir.string());
@@ -167,7 +170,9 @@ Status ensure_private_dir(const fs::path& dir, std::string_view what) {
   if (!fs::exists(dir, ec)) {
     // Parents the user does not own are not ours to tighten; only the leaf is made 0700.
     fs::create_directories(dir, ec);
-    if (ec) return fail(ErrorKind::failure, "creating " + std::string(what) + " " + dir.string() + " failed: " + ec.message());
+    if (ec)
+      return fail(ErrorKind::failure,
+                  "creating " + std::string(what) + " " + dir.string() + " failed: " + ec.message());
     if (::chmod(dir.c_str(), 0700) != 0) return io_error("setting the mode of", dir, errno);
   }
   return check_private_dir(dir, what);

@@ -29,7 +29,9 @@ struct WipingAllocator {
     std::allocator<T>{}.deallocate(p, n);
   }
   template <typename U>
-  bool operator==(const WipingAllocator<U>&) const noexcept { return true; }
+  bool operator==(const WipingAllocator<U>&) const noexcept {
+    return true;
+  }
 };
 
 using SecureBytes = std::vector<std::uint8_t, WipingAllocator<std::uint8_t>>;

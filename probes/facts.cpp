@@ -14,7 +14,9 @@ struct BadFacts {
   std::string what;
 };
 
-[[noreturn]] void bad(const std::string& what) { throw BadFacts{what}; }
+[[noreturn]] void bad(const std::string& what) {
+  throw BadFacts{what};
+}
 
 constexpr std::size_t k_max_string = 4096;
 constexpr std::size_t k_max_items = 64;
@@ -150,14 +152,15 @@ std::string normalize_path(std::string_view p) {
 
 Result<Facts> parse_probe_output(std::string_view output) {
   if (output.size() > k_max_probe_output)
-    return fail(ErrorKind::unsafe_input, "the probe's output is larger than " + std::to_string(k_max_probe_output / 1024) +
-                                             " KiB; refusing it");
+    return fail(ErrorKind::unsafe_input,
+                "the probe's output is larger than " + std::to_string(k_max_probe_output / 1024) + " KiB; refusing it");
   // The script prints one line; anything before it (an image's noisy shell
   // profile) is ignored, the last non-empty line is the report.
   auto end = output.find_last_not_of("\r\n \t");
   if (end == std::string_view::npos) return fail(ErrorKind::unsafe_input, "the probe printed nothing");
   auto start = output.rfind('\n', end);
-  std::string_view line = output.substr(start == std::string_view::npos ? 0 : start + 1, end + 1 - (start == std::string_view::npos ? 0 : start + 1));
+  std::string_view line = output.substr(start == std::string_view::npos ? 0 : start + 1,
+                                        end + 1 - (start == std::string_view::npos ? 0 : start + 1));
   try {
     json j = json::parse(line, nullptr, true, false);
     return parse(j);

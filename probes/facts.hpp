@@ -49,8 +49,8 @@ struct Facts {
   std::optional<std::string> claude_resolved;  ///< its symlinks resolved
   std::vector<LinkFact> native_links;
   std::vector<PackageFact> packages;
-  std::map<std::string, PathCheck> checks;     ///< by expanded path
-  std::vector<std::string> notes;              ///< how the facts were gathered
+  std::map<std::string, PathCheck> checks;  ///< by expanded path
+  std::vector<std::string> notes;           ///< how the facts were gathered
 };
 
 /// Upper bound on the probe script's output accepted.

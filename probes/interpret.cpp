@@ -17,7 +17,8 @@ std::optional<std::string> choose(const std::vector<PathAlternative>& alts, cons
       auto it = checks.find(*p);
       bool exists = it != checks.end() && it->second.exists;
       if (!exists) continue;
-      if (evidence) evidence->push_back(std::string(what) + ": " + *p + " exists in the image, so it is used (" + a.path + ")");
+      if (evidence)
+        evidence->push_back(std::string(what) + ": " + *p + " exists in the image, so it is used (" + a.path + ")");
       return p;
     }
     if (evidence) evidence->push_back(std::string(what) + ": " + *p + " (from " + a.path + ")");
@@ -91,8 +92,7 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
   if (!f.in_passwd)
     r.warnings.push_back("uid " + std::to_string(r.user.uid) + " has no entry in the image's /etc/passwd; HOME is " +
                          r.user.home);
-  if (r.user.home == "/")
-    r.warnings.push_back("HOME is /, so Claude Code keeps its config at the filesystem root");
+  if (r.user.home == "/") r.warnings.push_back("HOME is /, so Claude Code keeps its config at the filesystem root");
   if (f.passwd_home && f.home && normalize_path(*f.passwd_home) != normalize_path(*f.home))
     r.evidence.push_back("HOME is set to " + *f.home + " although /etc/passwd says " + *f.passwd_home);
 
@@ -109,8 +109,9 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
   std::optional<std::string> exe;
   if (f.claude_link) {
     exe = f.claude_resolved ? f.claude_resolved : f.claude_link;
-    r.evidence.push_back("claude on PATH: " + *f.claude_link +
-                         (f.claude_resolved && *f.claude_resolved != *f.claude_link ? " -> " + *f.claude_resolved : ""));
+    r.evidence.push_back(
+        "claude on PATH: " + *f.claude_link +
+        (f.claude_resolved && *f.claude_resolved != *f.claude_link ? " -> " + *f.claude_resolved : ""));
   }
   for (const auto& l : f.native_links) {
     if (!l.exists) continue;
@@ -127,7 +128,8 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
   }
   if (!exe && pkg) {
     exe = pkg->dir;
-    r.warnings.push_back("the " + k.package_name + " package is installed at " + pkg->dir + " but no claude is on PATH");
+    r.warnings.push_back("the " + k.package_name + " package is installed at " + pkg->dir +
+                         " but no claude is on PATH");
   }
   if (!exe) {
     r.claude.found = false;
@@ -198,7 +200,8 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
 
 Result<Locations> locations_with_env(const Knowledge& k, const ProbeReport& report, const EnvMap& overrides) {
   const Rule* rule = report.rule.empty() ? nullptr : k.rule_by_id(report.rule);
-  if (!rule) return fail(ErrorKind::not_found, "the probe report's rule '" + report.rule + "' is not in this knowledge");
+  if (!rule)
+    return fail(ErrorKind::not_found, "the probe report's rule '" + report.rule + "' is not in this knowledge");
   EnvMap vars = report.env;
   vars["HOME"] = report.user.home;
   for (const auto& [key, value] : overrides) vars[key] = value;

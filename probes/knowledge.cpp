@@ -50,7 +50,9 @@ struct KnowledgeError {
   std::string message;
 };
 
-[[noreturn]] void bad(const std::string& what) { throw KnowledgeError{what}; }
+[[noreturn]] void bad(const std::string& what) {
+  throw KnowledgeError{what};
+}
 
 Version version_field(const json& j, const char* key, const std::string& where) {
   if (!j.contains(key) || !j[key].is_string()) bad(where + ": '" + key + "' must be a version string");
@@ -132,7 +134,8 @@ std::vector<PathAlternative> alternatives(const json& rule, const char* key, con
 Knowledge parse(const json& j) {
   if (!j.is_object()) bad("the top level must be an object");
   if (!j.contains("schema") || !j["schema"].is_number_integer()) bad("'schema' is missing");
-  if (j["schema"].get<int>() != 1) bad("schema " + j["schema"].dump() + " is not supported (this build reads schema 1)");
+  if (j["schema"].get<int>() != 1)
+    bad("schema " + j["schema"].dump() + " is not supported (this build reads schema 1)");
   Knowledge k;
   k.knowledge_version = string_field(j, "knowledge_version");
   k.env_of_interest = strings(j, "env_of_interest");
@@ -246,9 +249,11 @@ Knowledge parse(const json& j) {
     if (eq == std::string::npos || !template_variables("${" + e.substr(0, eq) + "}"))
       bad("research.env: '" + e + "' is not KEY=value");
   }
-  if (!rs.contains("timeout_seconds") || !rs["timeout_seconds"].is_number_integer()) bad("research.timeout_seconds is missing");
+  if (!rs.contains("timeout_seconds") || !rs["timeout_seconds"].is_number_integer())
+    bad("research.timeout_seconds is missing");
   k.research.timeout_seconds = rs["timeout_seconds"].get<int>();
-  if (k.research.timeout_seconds < 1 || k.research.timeout_seconds > 600) bad("research.timeout_seconds is out of range");
+  if (k.research.timeout_seconds < 1 || k.research.timeout_seconds > 600)
+    bad("research.timeout_seconds is out of range");
   if (!rs.contains("memory_bytes") || !rs["memory_bytes"].is_number_integer()) bad("research.memory_bytes is missing");
   k.research.memory_bytes = rs["memory_bytes"].get<long long>();
   if (k.research.memory_bytes < (64LL << 20)) bad("research.memory_bytes is too small");

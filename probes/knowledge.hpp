@@ -21,14 +21,14 @@
 namespace pb::probes {
 
 struct PathAlternative {
-  std::string path;         ///< template
-  bool if_exists = false;   ///< only when the expanded path exists in the image
+  std::string path;        ///< template
+  bool if_exists = false;  ///< only when the expanded path exists in the image
 };
 
 struct Rule {
   std::string id;
-  Version from;                  ///< inclusive
-  std::optional<Version> until;  ///< exclusive; none = open-ended
+  Version from;                                       ///< inclusive
+  std::optional<Version> until;                       ///< exclusive; none = open-ended
   std::vector<std::pair<Version, Version>> measured;  ///< inclusive ranges checked on real builds
   bool honors_claude_config_dir = true;
   std::vector<PathAlternative> config_dir;
@@ -42,9 +42,9 @@ struct Rule {
 };
 
 struct KindRule {
-  std::string kind;         ///< npm-js, npm-native, native-installer
+  std::string kind;  ///< npm-js, npm-native, native-installer
   std::string description;
-  std::string path_regex;   ///< matched (search) against the resolved claude path
+  std::string path_regex;     ///< matched (search) against the resolved claude path
   std::string version_regex;  ///< optional: group 1 is the version, from the path
 };
 
@@ -78,8 +78,8 @@ struct Knowledge {
   std::vector<std::string> env_reported;
   std::vector<AuthEnv> auth_env;
   std::string settings_marker;
-  std::vector<std::string> settings_files;     ///< templates
-  std::vector<Rule> rules;                     ///< sorted by `from`
+  std::vector<std::string> settings_files;  ///< templates
+  std::vector<Rule> rules;                  ///< sorted by `from`
   LoginState login_state;
   ResearchSettings research;
 

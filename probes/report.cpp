@@ -9,7 +9,9 @@ using nlohmann::json;
 
 namespace {
 
-json opt(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
+json opt(const std::optional<std::string>& s) {
+  return s ? json(*s) : json(nullptr);
+}
 
 json locations_json(const Locations& l) {
   return {{"config_dir", opt(l.config_dir)},
@@ -45,7 +47,9 @@ Locations locations_from(const json& j) {
   return l;
 }
 
-std::string show(const std::optional<std::string>& s, const char* none = "(none)") { return s ? *s : none; }
+std::string show(const std::optional<std::string>& s, const char* none = "(none)") {
+  return s ? *s : none;
+}
 
 }  // namespace
 
@@ -57,7 +61,11 @@ std::string report_to_json(const ProbeReport& r, int indent) {
       {"image", r.image},
       {"image_id", r.image_id},
       {"claude",
-       {{"found", r.claude.found}, {"kind", r.claude.kind}, {"version", opt(r.claude.version)}, {"path", opt(r.claude.path)}, {"link", opt(r.claude.link)}}},
+       {{"found", r.claude.found},
+        {"kind", r.claude.kind},
+        {"version", opt(r.claude.version)},
+        {"path", opt(r.claude.path)},
+        {"link", opt(r.claude.link)}}},
       {"user", {{"name", opt(r.user.name)}, {"uid", r.user.uid}, {"gid", r.user.gid}, {"home", r.user.home}}},
       {"env", env},
       {"locations", locations_json(r.locations)},
@@ -72,11 +80,11 @@ std::string report_to_json(const ProbeReport& r, int indent) {
   };
   if (r.research) {
     const auto& s = *r.research;
-    j["research"] = {{"observed", locations_json(s.observed)},
-                     {"written", s.written},
-                     {"honors_claude_config_dir",
-                      s.honors_claude_config_dir ? json(*s.honors_claude_config_dir) : json(nullptr)},
-                     {"agrees", s.agrees}};
+    j["research"] = {
+        {"observed", locations_json(s.observed)},
+        {"written", s.written},
+        {"honors_claude_config_dir", s.honors_claude_config_dir ? json(*s.honors_claude_config_dir) : json(nullptr)},
+        {"agrees", s.agrees}};
   }
   // Paths from an image may hold invalid UTF-8; replace rather than throw.
   return j.dump(indent, ' ', false, json::error_handler_t::replace);
@@ -144,7 +152,8 @@ std::string report_to_text(const ProbeReport& r) {
     if (v) o << "env:          " << k << "=" << *v << "\n";
   if (r.claude.found) {
     o << "config dir:   " << show(r.locations.config_dir) << "\n";
-    o << "global config:" << " " << show(r.locations.global_config) << "\n";
+    o << "global config:"
+      << " " << show(r.locations.global_config) << "\n";
     o << "credentials:  " << show(r.locations.credentials) << "\n";
     o << "refresh lock: " << show(r.locations.lock) << "\n";
     for (std::size_t i = 1; i < r.locations.locks.size(); ++i) o << "              " << r.locations.locks[i] << "\n";
@@ -152,7 +161,10 @@ std::string report_to_text(const ProbeReport& r) {
   }
   o << "method:       " << r.method << (r.rule.empty() ? "" : " (rule " + r.rule + ")") << "\n";
   if (r.research) {
-    o << "research:     " << (r.research->agrees ? "observation agrees with the prediction" : "observation differs from the prediction; the observation is reported") << "\n";
+    o << "research:     "
+      << (r.research->agrees ? "observation agrees with the prediction"
+                             : "observation differs from the prediction; the observation is reported")
+      << "\n";
   }
   for (const auto& e : r.evidence) o << "  - " << e << "\n";
   for (const auto& w : r.warnings) o << "warning: " << w << "\n";

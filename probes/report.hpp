@@ -50,10 +50,10 @@ struct Locations {
 
 /// What `--research` saw Claude write, compared with the prediction.
 struct ResearchResult {
-  Locations observed;             ///< without CLAUDE_CONFIG_DIR
-  std::vector<std::string> written;  ///< paths the sandboxed run added or changed (bounded)
+  Locations observed;                            ///< without CLAUDE_CONFIG_DIR
+  std::vector<std::string> written;              ///< paths the sandboxed run added or changed (bounded)
   std::optional<bool> honors_claude_config_dir;  ///< nullopt: the run wrote nothing to decide by
-  bool agrees = true;             ///< observation equals the prediction
+  bool agrees = true;                            ///< observation equals the prediction
 };
 
 struct ProbeReport {
@@ -66,7 +66,7 @@ struct ProbeReport {
   Locations locations;
   bool honors_claude_config_dir = true;
   std::string method = "probe";  ///< probe (script ran), static (archive only), research
-  std::string rule;               ///< id of the knowledge rule used
+  std::string rule;              ///< id of the knowledge rule used
   std::string knowledge_version;
   std::vector<std::string> login_credentials_keys;    ///< top-level keys of .credentials.json to keep
   std::vector<std::string> login_global_config_keys;  ///< keys of .claude.json that carry login state

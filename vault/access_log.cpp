@@ -56,9 +56,13 @@ std::string last_line(const fs::path& path) {
 AccessLog::AccessLog(fs::path dir, SecureBytes log_key, std::string vault_id, Clock clock)
     : m_dir(std::move(dir)), m_key(std::move(log_key)), m_vault_id(std::move(vault_id)), m_clock(std::move(clock)) {}
 
-std::string AccessLog::mac_of(std::string_view canonical) const { return to_hex(hmac_sha256(m_key, as_bytes(canonical))); }
+std::string AccessLog::mac_of(std::string_view canonical) const {
+  return to_hex(hmac_sha256(m_key, as_bytes(canonical)));
+}
 
-std::string AccessLog::genesis() const { return mac_of("genesis" + m_vault_id); }
+std::string AccessLog::genesis() const {
+  return mac_of("genesis" + m_vault_id);
+}
 
 std::string AccessLog::head_tag(std::uint64_t seq, std::string_view mac) const {
   return mac_of("head:" + std::to_string(seq) + ":" + std::string(mac));
@@ -66,8 +70,8 @@ std::string AccessLog::head_tag(std::uint64_t seq, std::string_view mac) const {
 
 Status AccessLog::append_pending(const fs::path& dir, std::int64_t time, std::string_view detail) {
   PB_TRY(FileLock lock, FileLock::acquire(dir / ".log.lock", FileLock::Mode::exclusive));
-  json j = {{"time", time}, {"op", "unlock"}, {"result", "failed"}, {"pid", ::getpid()}, {"uid", ::getuid()},
-            {"detail", detail}};
+  json j = {{"time", time},      {"op", "unlock"},    {"result", "failed"},
+            {"pid", ::getpid()}, {"uid", ::getuid()}, {"detail", detail}};
   return append_line(dir / "access.pending", j.dump() + "\n");
 }
 
@@ -200,8 +204,7 @@ Result<LogCheck> AccessLog::verify() const {
       json body = j;
       body.erase("mac");
       const std::string canonical = body.dump();
-      if (j.dump() != line ||
-          !equal_ct(as_bytes(mac), as_bytes(mac_of(canonical)))) {
+      if (j.dump() != line || !equal_ct(as_bytes(mac), as_bytes(mac_of(canonical)))) {
         check.problems.push_back(where + " was altered (its MAC does not match)");
         broken = true;
       } else if (j.at("seq").get<std::uint64_t>() != expect || j.at("prev").get<std::string>() != prev) {

@@ -35,7 +35,7 @@ struct LogRecord {
   std::string result = "ok";
   std::string fingerprint;
   std::string detail;
-  std::int64_t time = 0;   ///< filled in by the log when 0
+  std::int64_t time = 0;  ///< filled in by the log when 0
 };
 
 struct LogCheck {

@@ -62,7 +62,8 @@ Result<SecureBytes> write_tar(const std::vector<ArchiveFile>& files) {
   if (archive_write_open_memory(a.get(), buf.data(), buf.size(), &used) != ARCHIVE_OK)
     return fail(ErrorKind::failure, "opening an in-memory archive failed");
   for (const auto& f : files) {
-    if (!is_safe_relative_name(f.name)) return fail(ErrorKind::failure, "refusing to archive the unsafe name " + f.name);
+    if (!is_safe_relative_name(f.name))
+      return fail(ErrorKind::failure, "refusing to archive the unsafe name " + f.name);
     ArchiveEntry e(archive_entry_new());
     archive_entry_set_pathname(e.get(), f.name.c_str());
     archive_entry_set_filetype(e.get(), AE_IFREG);
@@ -71,8 +72,8 @@ Result<SecureBytes> write_tar(const std::vector<ArchiveFile>& files) {
     archive_entry_set_mtime(e.get(), 0, 0);
     if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK)
       return fail(ErrorKind::failure, "writing an archive header failed");
-    if (!f.data.empty() && archive_write_data(a.get(), f.data.data(), f.data.size()) !=
-                               static_cast<la_ssize_t>(f.data.size()))
+    if (!f.data.empty() &&
+        archive_write_data(a.get(), f.data.data(), f.data.size()) != static_cast<la_ssize_t>(f.data.size()))
       return fail(ErrorKind::failure, "writing archive data failed");
   }
   if (archive_write_close(a.get()) != ARCHIVE_OK) return fail(ErrorKind::failure, "closing an archive failed");

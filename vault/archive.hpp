@@ -22,7 +22,7 @@ struct ArchiveFile {
 
 struct ArchiveLimits {
   std::size_t max_entries = 64;
-  std::uint64_t max_file_size = 4u << 20;   ///< per file
+  std::uint64_t max_file_size = 4u << 20;    ///< per file
   std::uint64_t max_total_size = 16u << 20;  ///< all files together
   std::size_t max_name_size = 255;
 };

@@ -104,7 +104,8 @@ class FilterSax : public nlohmann::json_sax<json> {
   bool key(string_t& k) override {
     touch();
     if (m_depth == 1) {
-      m_capturing = m_keep_all || std::find(std::begin(k_login_keys), std::end(k_login_keys), k) != std::end(k_login_keys);
+      m_capturing =
+          m_keep_all || std::find(std::begin(k_login_keys), std::end(k_login_keys), k) != std::end(k_login_keys);
       m_top_key = k;
       if (m_capturing && result.contains(k)) return refuse("it repeats the key " + k);
     } else if (m_capturing) {
@@ -196,14 +197,17 @@ Result<json> parse_bounded(std::istream& in, std::uint64_t max_input, bool keep_
   FilterSax sax(&state, keep_all);
   bool ok = false;
   try {
-    ok = json::sax_parse(BoundedIterator(&state), BoundedIterator(), &sax, nlohmann::detail::input_format_t::json, true);
+    ok =
+        json::sax_parse(BoundedIterator(&state), BoundedIterator(), &sax, nlohmann::detail::input_format_t::json, true);
   } catch (const json::exception&) {
     ok = false;
   } catch (const std::bad_alloc&) {
     return fail(ErrorKind::unsafe_input, std::string(what) + " is too large to read");
   }
   if (!ok) {
-    std::string why = !sax.error.empty() ? sax.error : !state.stop_reason.empty() ? state.stop_reason : "it is not valid JSON";
+    std::string why = !sax.error.empty()           ? sax.error
+                      : !state.stop_reason.empty() ? state.stop_reason
+                                                   : "it is not valid JSON";
     return fail(ErrorKind::unsafe_input, std::string(what) + " was refused: " + why);
   }
   return std::move(sax.result);
@@ -289,7 +293,8 @@ Result<LoginSummary> summarise_login(ByteSpan credentials_json, ByteSpan reduced
       s.expires_at = e->get<std::int64_t>();
     }
     s.plan = str(o, "subscriptionType");
-    if (s.plan.empty() && o.contains("isMax") && o["isMax"].is_boolean()) s.plan = o["isMax"].get<bool>() ? "max" : "pro";
+    if (s.plan.empty() && o.contains("isMax") && o["isMax"].is_boolean())
+      s.plan = o["isMax"].get<bool>() ? "max" : "pro";
     s.account_uuid = str(o, "accountUuid");
   } else if (cfg.contains("primaryApiKey") && cfg["primaryApiKey"].is_string()) {
     s.kind = "api-key";

@@ -14,9 +14,9 @@
 
 namespace pb::vault {
 
-inline constexpr std::uint64_t k_max_credentials_json = 1u << 20;   ///< .credentials.json
-inline constexpr std::uint64_t k_max_claude_json = 256u << 20;      ///< .claude.json, streamed
-inline constexpr std::uint64_t k_max_login_value = 256u << 10;      ///< one kept key's value
+inline constexpr std::uint64_t k_max_credentials_json = 1u << 20;  ///< .credentials.json
+inline constexpr std::uint64_t k_max_claude_json = 256u << 20;     ///< .claude.json, streamed
+inline constexpr std::uint64_t k_max_login_value = 256u << 10;     ///< one kept key's value
 inline constexpr std::size_t k_max_json_depth = 64;
 
 /// The login state as found, before it is stored.
@@ -41,13 +41,13 @@ Result<SecureBytes> reduce_claude_json(ByteSpan in, std::uint64_t max_input = k_
 /// What a capture is, derived from its (reduced) files; never holds more secret
 /// than `secret` (for the keyed fingerprint).
 struct LoginSummary {
-  std::string kind;          ///< "oauth", "api-key" or "setup-token"
-  std::string account;       ///< oauthAccount.emailAddress
+  std::string kind;     ///< "oauth", "api-key" or "setup-token"
+  std::string account;  ///< oauthAccount.emailAddress
   std::string account_uuid;
-  std::string identity;      ///< "uuid:…", "email:…" or empty (then the name decides)
+  std::string identity;  ///< "uuid:…", "email:…" or empty (then the name decides)
   std::string plan;
   std::optional<std::int64_t> expires_at;
-  SecureBytes secret;        ///< access token or API key, only to fingerprint it
+  SecureBytes secret;  ///< access token or API key, only to fingerprint it
 };
 
 /// Validates a capture (both JSON files bounded and well-formed) and summarises
@@ -58,7 +58,7 @@ Result<LoginSummary> summarise_login(ByteSpan credentials_json, ByteSpan reduced
 /// `config_dir`, `config_dir/.credentials.json` and `config_dir/.claude.json`,
 /// as Claude Code does under CLAUDE_CONFIG_DIR), reducing .claude.json while
 /// reading. Files that are absent are left empty; not_found if both are.
-Result<Capture> capture_from_dir(const std::filesystem::path& home, const std::optional<std::filesystem::path>& config_dir,
-                                 std::string source);
+Result<Capture> capture_from_dir(const std::filesystem::path& home,
+                                 const std::optional<std::filesystem::path>& config_dir, std::string source);
 
 }  // namespace pb::vault

@@ -13,7 +13,9 @@
 namespace pb::vault {
 namespace {
 
-Error crypto_failure(std::string_view what) { return fail(ErrorKind::failure, std::string(what) + " failed inside OpenSSL"); }
+Error crypto_failure(std::string_view what) {
+  return fail(ErrorKind::failure, std::string(what) + " failed inside OpenSSL");
+}
 
 }  // namespace
 
@@ -108,7 +110,8 @@ std::array<std::uint8_t, 32> hmac_sha256(ByteSpan key, ByteSpan data) {
   EvpMac mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
   EvpMacCtx ctx(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr);
   char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
   if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1 ||
       EVP_MAC_update(ctx.get(), data.data(), data.size()) != 1 ||
       EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1)

@@ -21,7 +21,9 @@ Bytes aad_for(ByteSpan header, std::string_view section) {
   return aad;
 }
 
-Error corrupt(std::string_view why) { return fail(ErrorKind::integrity, std::string(why)); }
+Error corrupt(std::string_view why) {
+  return fail(ErrorKind::integrity, std::string(why));
+}
 
 }  // namespace
 
@@ -71,7 +73,8 @@ Result<EntryMeta> EntryMeta::from_json_text(std::string_view text) {
     m.updated = j.at("updated").get<std::int64_t>();
     if (!j.at("last_used").is_null()) m.last_used = j.at("last_used").get<std::int64_t>();
     for (const auto& f : j.at("files"))
-      m.files.push_back({f.at("name").get<std::string>(), f.at("sha256").get<std::string>(), f.at("size").get<std::uint64_t>()});
+      m.files.push_back(
+          {f.at("name").get<std::string>(), f.at("sha256").get<std::string>(), f.at("size").get<std::uint64_t>()});
     return m;
   } catch (const nlohmann::json::exception&) {
     return corrupt("meta.json is malformed");
@@ -88,7 +91,8 @@ Result<EntryFileHeader> parse_entry_header(ByteSpan file) {
     return corrupt("the entry has format version " + std::to_string(h.version) + ", this para-broker reads version " +
                    std::to_string(k_entry_version));
   const std::size_t id_len = file[5];
-  if (id_len != k_entry_id_size || file.size() < 6 + id_len + 4) return corrupt("the entry header is truncated or malformed");
+  if (id_len != k_entry_id_size || file.size() < 6 + id_len + 4)
+    return corrupt("the entry header is truncated or malformed");
   h.id.assign(reinterpret_cast<const char*>(file.data() + 6), id_len);
   if (!is_entry_id(h.id)) return corrupt("the entry id is malformed");
   h.header_size = 6 + id_len;
@@ -141,7 +145,8 @@ struct OpenedMeta {
   SecureBytes text;
 };
 
-Result<OpenedMeta> open_meta(ByteSpan entry_key, ByteSpan file, const EntryFileHeader& h, std::string_view expected_id) {
+Result<OpenedMeta> open_meta(ByteSpan entry_key, ByteSpan file, const EntryFileHeader& h,
+                             std::string_view expected_id) {
   if (!expected_id.empty() && h.id != expected_id)
     return corrupt("the entry file carries id " + h.id + " but is stored as " + std::string(expected_id));
   ByteSpan header = file.first(h.header_size);

@@ -36,7 +36,8 @@ inline constexpr std::uint8_t k_entry_version = 1;
 inline constexpr std::size_t k_entry_id_size = 16;
 inline constexpr std::size_t k_max_meta_box = 64u << 10;
 inline constexpr std::size_t k_max_payload_box = 16u << 20;
-inline constexpr std::size_t k_max_entry_file = 4 + 1 + 1 + k_entry_id_size + 4 + k_max_meta_box + 4 + k_max_payload_box;
+inline constexpr std::size_t k_max_entry_file =
+    4 + 1 + 1 + k_entry_id_size + 4 + k_max_meta_box + 4 + k_max_payload_box;
 
 /// Payload file names (home-relative, as Claude Code keeps them).
 inline constexpr const char* k_credentials_file = ".claude/.credentials.json";
@@ -53,15 +54,15 @@ struct FileDigest {
 struct EntryMeta {
   std::string id;
   std::string name;
-  std::string kind;          ///< "oauth", "api-key" or "setup-token"
-  std::string account;       ///< e-mail address, may be empty
-  std::string account_uuid;  ///< may be empty
-  std::string identity;      ///< what makes two captures "the same account"
-  std::string plan;          ///< e.g. "max", "pro"; may be empty
+  std::string kind;                        ///< "oauth", "api-key" or "setup-token"
+  std::string account;                     ///< e-mail address, may be empty
+  std::string account_uuid;                ///< may be empty
+  std::string identity;                    ///< what makes two captures "the same account"
+  std::string plan;                        ///< e.g. "max", "pro"; may be empty
   std::optional<std::int64_t> expires_at;  ///< access-token expiry, ms since epoch
-  std::string source;        ///< "dir:/path", "host", "container:…", "image:…"
-  std::string fingerprint;   ///< keyed fingerprint of the secret (hex)
-  std::int64_t created = 0;  ///< ms since epoch
+  std::string source;                      ///< "dir:/path", "host", "container:…", "image:…"
+  std::string fingerprint;                 ///< keyed fingerprint of the secret (hex)
+  std::int64_t created = 0;                ///< ms since epoch
   std::int64_t updated = 0;
   std::optional<std::int64_t> last_used;
   std::vector<FileDigest> files;

@@ -130,7 +130,8 @@ Result<SecureBytes> read_key_file(const fs::path& path) {
   if (::lstat(path.c_str(), &st) != 0)
     return fail(ErrorKind::locked, "the vault is locked: its key file " + path.string() +
                                        " is missing; restore it or set PARA_BROKER_KEY_FILE");
-  if (!S_ISREG(st.st_mode)) return fail(ErrorKind::unsafe_input, "the key file " + path.string() + " is not a regular file");
+  if (!S_ISREG(st.st_mode))
+    return fail(ErrorKind::unsafe_input, "the key file " + path.string() + " is not a regular file");
   if ((st.st_mode & 077) != 0)
     return fail(ErrorKind::unsafe_input,
                 "the key file " + path.string() + " can be read by others; fix it with: chmod 600 " + path.string());
@@ -195,7 +196,9 @@ std::string default_name(const LoginSummary& s) {
 
 }  // namespace
 
-std::string_view provider_name(Provider p) { return p == Provider::key_file ? "key-file" : "passphrase"; }
+std::string_view provider_name(Provider p) {
+  return p == Provider::key_file ? "key-file" : "passphrase";
+}
 
 bool is_valid_name(std::string_view name) {
   if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name.front()))) return false;
@@ -216,7 +219,7 @@ PassphraseSource default_passphrase_source() {
     if (!tty.valid())
       return fail(ErrorKind::locked, "the vault needs a passphrase: set PARA_BROKER_PASSPHRASE or run on a terminal");
     auto ask = [&](std::string_view p) -> Result<SecureString> {
-      termios old {};
+      termios old{};
       const bool is_term = ::tcgetattr(tty.get(), &old) == 0;
       if (is_term) {
         termios quiet = old;
@@ -264,8 +267,8 @@ Vault::Vault(Options opts, Provider provider, std::string vault_id, SecureBytes 
   // HKDF with distinct labels: a key never serves two purposes.
   m_entry_key = hkdf_sha256(m_data_key, "para-broker entry key v1").value();
   m_fp_key = hkdf_sha256(m_data_key, "para-broker fingerprint key v1").value();
-  m_log = std::make_unique<AccessLog>(m_opts.home, hkdf_sha256(m_data_key, "para-broker log key v1").value(), m_vault_id,
-                                      m_opts.clock);
+  m_log = std::make_unique<AccessLog>(m_opts.home, hkdf_sha256(m_data_key, "para-broker log key v1").value(),
+                                      m_vault_id, m_opts.clock);
 }
 
 Vault::Vault(Vault&&) noexcept = default;
@@ -282,7 +285,8 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
   // Protects: the vault header and the set of entries.
   PB_TRY(FileLock lock, FileLock::acquire(opts.home / ".store.lock", FileLock::Mode::exclusive));
   if (exists(opts))
-    return fail(ErrorKind::conflict, "a vault already exists in " + opts.home.string() + "; use 'para-broker vault rekey' to change its key");
+    return fail(ErrorKind::conflict, "a vault already exists in " + opts.home.string() +
+                                         "; use 'para-broker vault rekey' to change its key");
   Header h;
   h.vault_id = random_hex(opts.random, 16);
   h.provider = provider;
@@ -343,7 +347,8 @@ Result<Vault> Vault::open(const Options& opts) {
     }
     failure = "the passphrase does not unlock the vault in " + opts.home.string() + "; nothing was changed";
   }
-  (void)AccessLog::append_pending(opts.home, opts.clock(), h.provider == Provider::key_file ? "wrong key file" : "wrong passphrase");
+  (void)AccessLog::append_pending(opts.home, opts.clock(),
+                                  h.provider == Provider::key_file ? "wrong key file" : "wrong passphrase");
   return fail(ErrorKind::locked, failure);
 }
 
@@ -355,9 +360,13 @@ Result<Vault> Vault::open_or_create(const Options& opts) {
   return open(opts);
 }
 
-fs::path Vault::entry_path(std::string_view id) const { return m_opts.home / "entries" / (std::string(id) + ".pbe"); }
+fs::path Vault::entry_path(std::string_view id) const {
+  return m_opts.home / "entries" / (std::string(id) + ".pbe");
+}
 
-std::string Vault::fingerprint(ByteSpan secret) const { return to_hex(hmac_sha256(m_fp_key, secret)).substr(0, 16); }
+std::string Vault::fingerprint(ByteSpan secret) const {
+  return to_hex(hmac_sha256(m_fp_key, secret)).substr(0, 16);
+}
 
 Result<Listing> Vault::list() const {
   Listing out;
@@ -382,15 +391,15 @@ Result<Listing> Vault::list() const {
     }
     auto meta = decode_entry_meta(m_entry_key, *bytes, id);
     if (!meta) {
-      out.damaged.push_back({id, "", "credential entry " + id + " (" + it->path().string() + ") is corrupt or tampered: " +
-                                         meta.error().message});
+      out.damaged.push_back({id, "",
+                             "credential entry " + id + " (" + it->path().string() +
+                                 ") is corrupt or tampered: " + meta.error().message});
       continue;
     }
     out.entries.push_back(std::move(*meta));
   }
-  std::sort(out.entries.begin(), out.entries.end(), [](const EntryMeta& a, const EntryMeta& b) {
-    return a.name != b.name ? a.name < b.name : a.id < b.id;
-  });
+  std::sort(out.entries.begin(), out.entries.end(),
+            [](const EntryMeta& a, const EntryMeta& b) { return a.name != b.name ? a.name < b.name : a.id < b.id; });
   return out;
 }
 
@@ -403,13 +412,16 @@ Result<EntryMeta> Vault::find_locked(std::string_view name_or_id) const {
   for (const auto& d : l.damaged)
     if (d.id == name_or_id) return fail(ErrorKind::integrity, d.message);
   if (!l.damaged.empty())
-    return fail(ErrorKind::not_found, "no credential named '" + std::string(name_or_id) + "' among the readable ones; " +
-                                          std::to_string(l.damaged.size()) + " entry file(s) are damaged (see 'para-broker vault verify')");
+    return fail(ErrorKind::not_found, "no credential named '" + std::string(name_or_id) +
+                                          "' among the readable ones; " + std::to_string(l.damaged.size()) +
+                                          " entry file(s) are damaged (see 'para-broker vault verify')");
   return fail(ErrorKind::not_found,
               "no credential named '" + std::string(name_or_id) + "'; 'para-broker list' shows the stored ones");
 }
 
-Result<EntryMeta> Vault::find(std::string_view name_or_id) const { return find_locked(name_or_id); }
+Result<EntryMeta> Vault::find(std::string_view name_or_id) const {
+  return find_locked(name_or_id);
+}
 
 Result<DecodedEntry> Vault::read(std::string_view name_or_id) const {
   PB_TRY(EntryMeta meta, find_locked(name_or_id));
@@ -417,9 +429,9 @@ Result<DecodedEntry> Vault::read(std::string_view name_or_id) const {
   if (!bytes) return std::move(bytes).error();
   auto entry = decode_entry(m_entry_key, *bytes, meta.id);
   if (!entry)
-    return fail(ErrorKind::integrity, "credential '" + meta.name + "' (entry " + meta.id + ") is corrupt or tampered: " +
-                                          entry.error().message + "; remove it with 'para-broker rm " + meta.id +
-                                          "' and capture it again");
+    return fail(ErrorKind::integrity, "credential '" + meta.name + "' (entry " + meta.id +
+                                          ") is corrupt or tampered: " + entry.error().message +
+                                          "; remove it with 'para-broker rm " + meta.id + "' and capture it again");
   return entry;
 }
 
@@ -437,7 +449,8 @@ Result<CaptureOutcome> Vault::update(std::string_view id, const Capture& capture
 Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const CaptureOptions& options,
                                             std::optional<std::string> only_id, std::string_view op) {
   if (options.name && !is_valid_name(*options.name))
-    return fail(ErrorKind::usage, "'" + *options.name + "' is not a valid credential name (use letters, digits, . _ @ + -)");
+    return fail(ErrorKind::usage,
+                "'" + *options.name + "' is not a valid credential name (use letters, digits, . _ @ + -)");
   // Everything is validated before the vault is touched: refused input changes nothing.
   SecureBytes reduced;
   if (!capture.claude_json.empty()) {
@@ -469,15 +482,24 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
   }
   if (existing != nullptr && !existing->identity.empty() && !summary.identity.empty() &&
       existing->identity != summary.identity)
-    return fail(ErrorKind::conflict, "credential '" + existing->name + "' belongs to another account; choose another --name or remove it first");
+    return fail(ErrorKind::conflict, "credential '" + existing->name +
+                                         "' belongs to another account; choose another --name or remove it first");
 
   CaptureOutcome outcome;
   const std::string fp = fingerprint(summary.secret);
-  if (existing != nullptr && existing->expires_at && summary.expires_at && *summary.expires_at < *existing->expires_at) {
+  if (existing != nullptr && existing->expires_at && summary.expires_at &&
+      *summary.expires_at < *existing->expires_at) {
     outcome.action = CaptureOutcome::Action::kept_stored;
     outcome.meta = *existing;
-    LogRecord r{std::string(op), existing->id, existing->name, options.access.session, options.access.image,
-                "kept-newer-stored", fp, "the stored login expires later", 0};
+    LogRecord r{std::string(op),
+                existing->id,
+                existing->name,
+                options.access.session,
+                options.access.image,
+                "kept-newer-stored",
+                fp,
+                "the stored login expires later",
+                0};
     PB_TRY_STATUS(m_log->append(std::move(r)));
     return outcome;
   }
@@ -491,7 +513,9 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
     meta.id = random_hex(m_opts.random, k_entry_id_size / 2);
     std::string base = options.name ? *options.name : default_name(summary);
     std::string name = base;
-    for (int n = 2; std::any_of(listing.entries.begin(), listing.entries.end(), [&](const EntryMeta& m) { return m.name == name; }); ++n)
+    for (int n = 2; std::any_of(listing.entries.begin(), listing.entries.end(),
+                                [&](const EntryMeta& m) { return m.name == name; });
+         ++n)
       name = base + "-" + std::to_string(n);
     meta.name = name;
     meta.created = now;
@@ -514,7 +538,13 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
 
   PB_TRY(Bytes encoded, encode_entry(m_entry_key, meta, files, m_opts.random));
   PB_TRY_STATUS(write_file_atomic(entry_path(meta.id), encoded));
-  LogRecord r{std::string(op), meta.id, meta.name, options.access.session, options.access.image, "ok", fp,
+  LogRecord r{std::string(op),
+              meta.id,
+              meta.name,
+              options.access.session,
+              options.access.image,
+              "ok",
+              fp,
               outcome.action == CaptureOutcome::Action::created ? "created from " + capture.source
                                                                 : "replaced from " + capture.source,
               0};
@@ -593,7 +623,9 @@ Status Vault::rekey(Provider provider) {
                         std::string(provider_name(old.provider)) + " -> " + std::string(provider_name(provider)), 0});
 }
 
-Status Vault::log(LogRecord record) { return m_log->append(std::move(record)); }
+Status Vault::log(LogRecord record) {
+  return m_log->append(std::move(record));
+}
 
 Result<VerifyReport> Vault::verify() const {
   VerifyReport report;
@@ -620,8 +652,10 @@ Result<VerifyReport> Vault::verify() const {
     auto entry = decode_entry(m_entry_key, *bytes, id);
     if (!entry) {
       std::string name = meta ? meta->name : std::string();
-      report.problems.push_back({id, name, (name.empty() ? "credential entry " + id : "credential '" + name + "' (entry " + id + ")") +
-                                               " is corrupt or tampered: " + entry.error().message});
+      report.problems.push_back(
+          {id, name,
+           (name.empty() ? "credential entry " + id : "credential '" + name + "' (entry " + id + ")") +
+               " is corrupt or tampered: " + entry.error().message});
       continue;
     }
     ++report.entries_ok;
@@ -636,11 +670,16 @@ Result<std::string> inspect_file(const fs::path& file) {
   PB_TRY(SecureBytes bytes, read_file(file, k_max_entry_file));
   if (bytes.size() >= 4 && std::equal(bytes.begin(), bytes.begin() + 4, "PBVE")) {
     PB_TRY(EntryFileHeader h, parse_entry_header(bytes));
-    json j = {{"schema", 1},          {"file", file.string()},
-              {"type", "entry"},      {"magic", "PBVE"},
-              {"version", h.version}, {"id", h.id},
-              {"cipher", "AES-256-GCM"}, {"meta_box_bytes", h.meta_box_size},
-              {"payload_box_bytes", h.payload_box_size}, {"file_bytes", bytes.size()}};
+    json j = {{"schema", 1},
+              {"file", file.string()},
+              {"type", "entry"},
+              {"magic", "PBVE"},
+              {"version", h.version},
+              {"id", h.id},
+              {"cipher", "AES-256-GCM"},
+              {"meta_box_bytes", h.meta_box_size},
+              {"payload_box_bytes", h.payload_box_size},
+              {"file_bytes", bytes.size()}};
     return j.dump(2);
   }
   PB_TRY(Header h, parse_header(as_chars(bytes), file));
@@ -653,7 +692,8 @@ Result<std::string> inspect_file(const fs::path& file) {
             {"wrap_cipher", "AES-256-GCM"},
             {"created", h.created}};
   if (h.provider == Provider::passphrase)
-    j["kdf"] = {{"name", "scrypt"}, {"n", h.scrypt.n}, {"r", h.scrypt.r}, {"p", h.scrypt.p}, {"salt_bytes", h.salt.size()}};
+    j["kdf"] = {
+        {"name", "scrypt"}, {"n", h.scrypt.n}, {"r", h.scrypt.r}, {"p", h.scrypt.p}, {"salt_bytes", h.salt.size()}};
   return j.dump(2);
 }
 

@@ -84,8 +84,8 @@ Result<vault::Capture> read_login(DockerClient& docker, const std::string& id, c
   if (!found) {
     std::string where = files.credentials.value_or("");
     if (files.global_config) where += (where.empty() ? "" : " or ") + *files.global_config;
-    return fail(ErrorKind::not_found, "no Claude Code login was found in " + std::string(object) + " (looked at " +
-                                          where + ")");
+    return fail(ErrorKind::not_found,
+                "no Claude Code login was found in " + std::string(object) + " (looked at " + where + ")");
   }
   return c;
 }

@@ -42,7 +42,7 @@ Result<vault::Capture> capture_from_container(DockerClient& docker, const Paths&
 
 struct ImageCapture {
   vault::Capture capture;
-  LoginFiles files;        ///< where the image carries them
+  LoginFiles files;  ///< where the image carries them
   std::string image_id;
 };
 

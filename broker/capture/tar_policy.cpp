@@ -52,13 +52,20 @@ std::string printable(std::string_view name) {
 
 const char* type_name(unsigned type) {
   switch (type) {
-    case AE_IFLNK: return "a symbolic link";
-    case AE_IFDIR: return "a directory";
-    case AE_IFCHR: return "a character device";
-    case AE_IFBLK: return "a block device";
-    case AE_IFIFO: return "a FIFO";
-    case AE_IFSOCK: return "a socket";
-    default: return "not a regular file";
+    case AE_IFLNK:
+      return "a symbolic link";
+    case AE_IFDIR:
+      return "a directory";
+    case AE_IFCHR:
+      return "a character device";
+    case AE_IFBLK:
+      return "a block device";
+    case AE_IFIFO:
+      return "a FIFO";
+    case AE_IFSOCK:
+      return "a socket";
+    default:
+      return "not a regular file";
   }
 }
 
@@ -191,8 +198,7 @@ Result<TarFiles> read_tar(const TarSource& source, const TarPolicy& policy, std:
 
     auto wanted = std::find_if(policy.files.begin(), policy.files.end(),
                                [&](const WantedFile& f) { return strip_dot_slash(f.name) == name; });
-    if (wanted == policy.files.end())
-      return refused(what, "it holds an unexpected entry '" + printable(name) + "'");
+    if (wanted == policy.files.end()) return refused(what, "it holds an unexpected entry '" + printable(name) + "'");
     std::string key(strip_dot_slash(wanted->name));
     if (files.count(key) != 0) return refused(what, "it holds '" + printable(name) + "' twice");
     if (archive_entry_size_is_set(e) &&

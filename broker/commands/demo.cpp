@@ -61,10 +61,10 @@ echo "claude (stand-in) as $(id -un) in $(hostname): logged in as ${email:-unkno
 
 /// Busybox applets the stand-in and the probe script use.
 constexpr const char* k_applets[] = {
-    "sh",    "ash",  "cat",   "sed",  "tr",       "head",  "tail",     "cut",   "grep", "sha256sum", "date",
-    "id",    "ls",   "touch", "rm",   "mkdir",    "printf", "echo",    "env",   "test", "[",         "[[",
-    "sleep", "awk",  "wc",    "sort", "readlink", "find",  "hostname", "stat",  "true", "false",     "basename",
-    "dirname", "uname", "chmod", "cp", "mv",      "ln",    "expr",     "which", "od",   "xargs",     "realpath"};
+    "sh",      "ash",   "cat",   "sed",  "tr",       "head",   "tail",     "cut",   "grep", "sha256sum", "date",
+    "id",      "ls",    "touch", "rm",   "mkdir",    "printf", "echo",     "env",   "test", "[",         "[[",
+    "sleep",   "awk",   "wc",    "sort", "readlink", "find",   "hostname", "stat",  "true", "false",     "basename",
+    "dirname", "uname", "chmod", "cp",   "mv",       "ln",     "expr",     "which", "od",   "xargs",     "realpath"};
 
 std::string random_hex(std::size_t n) {
   std::random_device rd;
@@ -92,7 +92,8 @@ Result<DemoPaths> demo_paths() {
   DemoPaths d;
   d.root = data / "para-broker-demo";
   d.paths.vault_home = env_var("PARA_BROKER_HOME") ? fs::path(*env_var("PARA_BROKER_HOME")) : d.root / "vault";
-  d.paths.key_file = env_var("PARA_BROKER_KEY_FILE") ? fs::path(*env_var("PARA_BROKER_KEY_FILE")) : d.root / "vault.key";
+  d.paths.key_file =
+      env_var("PARA_BROKER_KEY_FILE") ? fs::path(*env_var("PARA_BROKER_KEY_FILE")) : d.root / "vault.key";
   d.paths.cache_dir = env_var("PARA_BROKER_CACHE") ? fs::path(*env_var("PARA_BROKER_CACHE")) : d.root / "cache";
   if (!env_var("PARA_BROKER_HOME") || !env_var("PARA_BROKER_KEY_FILE") || !env_var("PARA_BROKER_CACHE"))
     PB_TRY_STATUS(ensure_private_dir(d.root, "demo directory"));
@@ -110,7 +111,9 @@ class RootfsWriter {
   }
 
   Status dir(const std::string& name, mode_t mode, int uid = 0) { return add(name, AE_IFDIR | mode, uid, {}, {}); }
-  Status file(const std::string& name, mode_t mode, std::string_view data) { return add(name, AE_IFREG | mode, 0, data, {}); }
+  Status file(const std::string& name, mode_t mode, std::string_view data) {
+    return add(name, AE_IFREG | mode, 0, data, {});
+  }
   Status link(const std::string& name, const std::string& target) { return add(name, AE_IFLNK | 0777, 0, {}, target); }
 
   Status close() {
@@ -147,7 +150,8 @@ class RootfsWriter {
   Status failed(const std::string& what) {
     if (!m_status.ok()) return std::move(m_status);
     const char* msg = archive_error_string(m_archive.get());
-    return fail(ErrorKind::failure, "could not write the demo image's file system (" + what + "): " + (msg ? msg : "?"));
+    return fail(ErrorKind::failure,
+                "could not write the demo image's file system (" + what + "): " + (msg ? msg : "?"));
   }
 
   ByteWriter& m_out;
@@ -163,7 +167,12 @@ bool has_interpreter(const std::string& elf) {
       v |= std::uint64_t(static_cast<unsigned char>(elf[off + i])) << (8 * i);
     return v;
   };
-  if (elf.size() < 64 || elf.compare(0, 4, "\x7f" "ELF") != 0 || elf[4] != 2) return true;  // not ELF64: refuse
+  if (elf.size() < 64 ||
+      elf.compare(0, 4,
+                  "\x7f"
+                  "ELF") != 0 ||
+      elf[4] != 2)
+    return true;  // not ELF64: refuse
   const std::uint64_t phoff = num(32, 8), phentsize = num(54, 2), phnum = num(56, 2);
   for (std::uint64_t i = 0; i < phnum; ++i) {
     const std::uint64_t at = phoff + i * phentsize;
@@ -180,8 +189,8 @@ Result<std::string> read_busybox() {
                                           "; install busybox-static (scripts/setup does)");
   std::string data(reinterpret_cast<const char*>(r->data()), r->size());
   if (has_interpreter(data))
-    return fail(ErrorKind::failure, std::string(k_busybox) +
-                                        " is linked dynamically; the demo image needs busybox-static");
+    return fail(ErrorKind::failure,
+                std::string(k_busybox) + " is linked dynamically; the demo image needs busybox-static");
   return data;
 }
 
@@ -200,7 +209,8 @@ Status build_image(DockerClient& docker, const std::string& ref, const std::stri
   PB_TRY_STATUS(w.dir("home/demo", 0755, 1000));
   PB_TRY_STATUS(w.file("bin/busybox", 0755, busybox));
   for (const char* a : k_applets) PB_TRY_STATUS(w.link(std::string("bin/") + a, "busybox"));
-  PB_TRY_STATUS(w.file("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\ndemo:x:1000:1000:demo:/home/demo:/bin/sh\n"));
+  PB_TRY_STATUS(
+      w.file("etc/passwd", 0644, "root:x:0:0:root:/root:/bin/sh\ndemo:x:1000:1000:demo:/home/demo:/bin/sh\n"));
   PB_TRY_STATUS(w.file("etc/group", 0644, "root:x:0:\ndemo:x:1000:\n"));
   PB_TRY_STATUS(w.dir(pkg, 0755));
   PB_TRY_STATUS(w.file(pkg + "/cli.js", 0755, k_standin));
@@ -294,7 +304,8 @@ Result<int> run_demo(Context& ctx) {
 
   // 3. Probe.
   PB_TRY(probes::ProbeReport report, probe_image(*docker, dp.paths, image));
-  if (!report.claude.found) return fail(ErrorKind::not_found, "the demo image's stand-in claude was not found by probe");
+  if (!report.claude.found)
+    return fail(ErrorKind::not_found, "the demo image's stand-in claude was not found by probe");
   out << "3. probe: Claude Code " << report.claude.version.value_or("?") << " (" << report.claude.kind << ") runs as "
       << report.user.name.value_or("?") << " (uid " << report.user.uid << "), config "
       << report.locations.config_dir.value_or("?") << ", credentials " << report.locations.credentials.value_or("?")
@@ -332,8 +343,8 @@ Result<int> run_demo(Context& ctx) {
     while (!text.empty() && text.back() == '\n') text.pop_back();
     out << "   container " << (i + 1) << " (" << id.substr(0, 12) << "): " << text << "\n";
     if (w.exit_code != 0)
-      return fail(ErrorKind::failure, "the demo container of session " + mounts[i].session + " is not logged in (exit " +
-                                          std::to_string(w.exit_code) + ")");
+      return fail(ErrorKind::failure, "the demo container of session " + mounts[i].session +
+                                          " is not logged in (exit " + std::to_string(w.exit_code) + ")");
   }
   for (const auto& id : left.containers) PB_TRY_STATUS(docker->container_remove(id, true, true));
   left.containers.clear();
@@ -342,7 +353,8 @@ Result<int> run_demo(Context& ctx) {
   for (const auto& m : mounts) {
     PB_TRY(dispatch::ReleaseResult r, dispatch::release(*docker, v, m.session, true));
     std::erase(left.sessions, m.session);
-    out << "5. released session " << m.session << (r.volume_removed ? " (volume " + r.volume + " removed)" : "") << "\n";
+    out << "5. released session " << m.session << (r.volume_removed ? " (volume " + r.volume + " removed)" : "")
+        << "\n";
   }
 
   // 6. The audit, as `para-broker audit` prints it for the demo vault.
@@ -356,8 +368,8 @@ Result<int> run_demo(Context& ctx) {
   left.image.clear();
   const auto seconds = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count() / 1000.0;
   out << "\n7. removed the demo's containers, volumes and image in " << seconds << " s in all.\n"
-      << "The demo vault stays in " << dp.paths.vault_home.string() << " (remove it with: rm -rf "
-      << dp.root.string() << ").\n";
+      << "The demo vault stays in " << dp.paths.vault_home.string() << " (remove it with: rm -rf " << dp.root.string()
+      << ").\n";
   return 0;
 }
 

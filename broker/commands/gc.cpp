@@ -13,8 +13,7 @@
 namespace pb::broker::commands {
 
 CommandSpec gc_spec() {
-  return {"gc", "Remove volumes of sessions whose containers are gone", "para-broker gc",
-          [](CLI::App& app) -> Handler {
+  return {"gc", "Remove volumes of sessions whose containers are gone", "para-broker gc", [](CLI::App& app) -> Handler {
             auto json = std::make_shared<bool>(false);
             app.add_flag("--json", *json, "Machine-readable result (schema 1)");
             return [json](Context& ctx) -> Result<int> {

@@ -102,8 +102,8 @@ void print_capture_outcome(Context& ctx, const vault::CaptureOutcome& o, bool js
 }
 
 CommandSpec import_spec() {
-  return {"import", "Capture an existing Claude Code login into the vault", "para-broker import --from-host --name work",
-          [](CLI::App& app) -> Handler {
+  return {"import", "Capture an existing Claude Code login into the vault",
+          "para-broker import --from-host --name work", [](CLI::App& app) -> Handler {
             auto opt = std::make_shared<Options>();
             auto* dir = app.add_option("--from-dir", opt->from_dir,
                                        "A home-like directory holding .claude/.credentials.json and .claude.json");
@@ -124,8 +124,9 @@ CommandSpec import_spec() {
               vault::Capture capture;
               std::optional<capture::LoginFiles> baked;
               if (!opt->from_dir.empty()) {
-                PB_TRY(capture, vault::capture_from_dir(opt->from_dir, std::nullopt,
-                                                        "dir:" + fs::absolute(opt->from_dir).lexically_normal().string()));
+                PB_TRY(capture,
+                       vault::capture_from_dir(opt->from_dir, std::nullopt,
+                                               "dir:" + fs::absolute(opt->from_dir).lexically_normal().string()));
               } else if (opt->from_host) {
                 PB_TRY(capture, capture_host());
               } else if (!opt->from_container.empty() || !opt->from_image.empty()) {
@@ -141,8 +142,9 @@ CommandSpec import_spec() {
                 if (int sig = capture::InterruptGuard::signal_received(); sig != 0)
                   return fail(ErrorKind::failure, "import was interrupted; nothing was stored");
               } else {
-                return fail(ErrorKind::usage,
-                            "say where to import from: --from-dir DIR, --from-host, --from-container ID or --from-image IMAGE");
+                return fail(
+                    ErrorKind::usage,
+                    "say where to import from: --from-dir DIR, --from-host, --from-container ID or --from-image IMAGE");
               }
               PB_TRY(vault::CaptureOutcome o, store_capture(ctx, capture, name));
               print_capture_outcome(ctx, o, opt->json);

@@ -77,7 +77,9 @@ Result<std::string> directories_tar(const std::vector<std::string>& dirs, std::u
   return out;
 }
 
-Error interrupted() { return fail(ErrorKind::failure, "login was interrupted; nothing was stored"); }
+Error interrupted() {
+  return fail(ErrorKind::failure, "login was interrupted; nothing was stored");
+}
 
 Result<int> run_login(Context& ctx, const Options& opt) {
   std::optional<std::string> name;
@@ -92,7 +94,8 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   PB_TRY(auto docker, ctx.docker());
   PB_TRY(probes::ProbeReport report, probe_image(*docker, ctx.paths, opt.image));
   if (!report.claude.found || !report.claude.path)
-    return fail(ErrorKind::not_found, "image " + opt.image + " has no Claude Code installed, so there is nothing to log in with");
+    return fail(ErrorKind::not_found,
+                "image " + opt.image + " has no Claude Code installed, so there is nothing to log in with");
   if (interrupt.signal_received() != 0) return interrupted();
 
   // Where Claude will write: a fresh directory under CLAUDE_CONFIG_DIR when the
@@ -168,14 +171,16 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   auto captured = capture::read_login(*docker, id, files, "login:" + opt.image, "the login container");
   if (!captured.ok()) {
     if (captured.error().kind == ErrorKind::not_found)
-      return fail(ErrorKind::failure, "`claude /login` in " + opt.image + " ended without writing credentials; nothing was stored");
+      return fail(ErrorKind::failure,
+                  "`claude /login` in " + opt.image + " ended without writing credentials; nothing was stored");
     return std::move(captured).error();
   }
   if (captured->credentials_json.empty()) {
     // An API-key login lives in .claude.json alone; anything else is no login.
     SecureBytes none;
     if (!vault::summarise_login(none, captured->claude_json).ok())
-      return fail(ErrorKind::failure, "`claude /login` in " + opt.image + " ended without writing credentials; nothing was stored");
+      return fail(ErrorKind::failure,
+                  "`claude /login` in " + opt.image + " ended without writing credentials; nothing was stored");
   }
   if (interrupt.signal_received() != 0) return interrupted();
   PB_TRY_STATUS(container_guard.remove());
@@ -184,7 +189,8 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   auto stored = store_capture(ctx, *captured, name);
   if (!stored.ok()) {
     if (stored.error().kind == ErrorKind::not_found)
-      return fail(ErrorKind::failure, "`claude /login` in " + opt.image + " ended without writing credentials; nothing was stored");
+      return fail(ErrorKind::failure,
+                  "`claude /login` in " + opt.image + " ended without writing credentials; nothing was stored");
     return std::move(stored).error();
   }
   print_capture_outcome(ctx, *stored, opt.json);

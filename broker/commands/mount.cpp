@@ -24,7 +24,8 @@ struct Options {
 std::string shell_quote(const std::string& s) {
   bool plain = !s.empty();
   for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_./=,:@%+-").find(c) != std::string_view::npos))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
+          std::string_view("_./=,:@%+-").find(c) != std::string_view::npos))
       plain = false;
   if (plain) return s;
   std::string out = "'";

@@ -23,8 +23,7 @@ struct Options {
 
 CommandSpec release_spec() {
   return {"release", "Write back the session's refreshed login and remove its volume",
-          "para-broker release --session s1",
-          [](CLI::App& app) -> Handler {
+          "para-broker release --session s1", [](CLI::App& app) -> Handler {
             auto opt = std::make_shared<Options>();
             app.add_option("--session", opt->session, "Session name given to mount")->required();
             app.add_flag("--no-sync", opt->no_sync, "Do not write the session's login back into the vault");
@@ -38,9 +37,12 @@ CommandSpec release_spec() {
               PB_TRY(dispatch::ReleaseResult r, dispatch::release(*docker, v, opt->session, !opt->no_sync));
               for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
               if (opt->json) {
-                nlohmann::json j = {{"schema", 1},          {"session", opt->session},
-                                    {"held", r.held},       {"volume", r.held ? nlohmann::json(r.volume) : nlohmann::json()},
-                                    {"wrote_back", r.wrote_back}, {"volume_removed", r.volume_removed}};
+                nlohmann::json j = {{"schema", 1},
+                                    {"session", opt->session},
+                                    {"held", r.held},
+                                    {"volume", r.held ? nlohmann::json(r.volume) : nlohmann::json()},
+                                    {"wrote_back", r.wrote_back},
+                                    {"volume_removed", r.volume_removed}};
                 ctx.out << j.dump(2) << "\n";
               }
               return 0;

@@ -21,8 +21,7 @@ struct Options {
 
 CommandSpec sync_spec() {
   return {"sync", "Write back refreshed logins from live volumes and share the newest among them",
-          "para-broker sync --session s1",
-          [](CLI::App& app) -> Handler {
+          "para-broker sync --session s1", [](CLI::App& app) -> Handler {
             auto opt = std::make_shared<Options>();
             app.add_option("--session", opt->session, "Only this session's volume (default: every live volume)");
             app.add_flag("--json", opt->json, "Machine-readable result (schema 1)");
@@ -36,14 +35,17 @@ CommandSpec sync_spec() {
               if (opt->json) {
                 nlohmann::json vols = nlohmann::json::array();
                 for (const auto& x : r.volumes)
-                  vols.push_back({{"volume", x.name}, {"credential_id", x.credential_id},
-                                  {"wrote_back", x.wrote_back}, {"refreshed", x.refreshed}});
+                  vols.push_back({{"volume", x.name},
+                                  {"credential_id", x.credential_id},
+                                  {"wrote_back", x.wrote_back},
+                                  {"refreshed", x.refreshed}});
                 ctx.out << nlohmann::json{{"schema", 1}, {"volumes", vols}}.dump(2) << "\n";
               } else {
                 for (const auto& x : r.volumes)
                   ctx.out << x.name << ": "
-                          << (x.wrote_back ? "wrote a newer login back"
-                                           : x.refreshed ? "received the newer stored login" : "up to date")
+                          << (x.wrote_back  ? "wrote a newer login back"
+                              : x.refreshed ? "received the newer stored login"
+                                            : "up to date")
                           << "\n";
               }
               return 0;

@@ -53,7 +53,10 @@ Result<int> run_verify(Context& ctx, const Options& o) {
   PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
   PB_TRY(vault::VerifyReport r, v.verify());
   if (o.json) {
-    nlohmann::json j = {{"schema", 1}, {"ok", r.ok()}, {"entries_ok", r.entries_ok}, {"log_records", r.log_records},
+    nlohmann::json j = {{"schema", 1},
+                        {"ok", r.ok()},
+                        {"entries_ok", r.entries_ok},
+                        {"log_records", r.log_records},
                         {"problems", nlohmann::json::array()}};
     for (const auto& p : r.problems) j["problems"].push_back({{"id", p.id}, {"name", p.name}, {"message", p.message}});
     ctx.out << j.dump(2) << "\n";
@@ -62,8 +65,9 @@ Result<int> run_verify(Context& ctx, const Options& o) {
     for (const auto& p : r.problems) ctx.out << "FAIL  " << p.message << "\n";
   }
   if (r.ok()) return 0;
-  return fail(ErrorKind::integrity, "integrity check failed: " + r.problems.front().message +
-                                        (r.problems.size() > 1 ? " (and " + std::to_string(r.problems.size() - 1) + " more)" : ""));
+  return fail(ErrorKind::integrity,
+              "integrity check failed: " + r.problems.front().message +
+                  (r.problems.size() > 1 ? " (and " + std::to_string(r.problems.size() - 1) + " more)" : ""));
 }
 
 }  // namespace
@@ -76,7 +80,8 @@ CommandSpec vault_spec() {
             CLI::App* init = app.add_subcommand("init", "Create the vault (key file by default)");
             init->add_flag("--passphrase", opt->passphrase, "Protect the vault with a passphrase (scrypt)");
             init->add_flag("--key-file", opt->key_file, "Protect the vault with a key file (default)");
-            CLI::App* rekey = app.add_subcommand("rekey", "Re-wrap the data key under a new key; the old one stops working");
+            CLI::App* rekey =
+                app.add_subcommand("rekey", "Re-wrap the data key under a new key; the old one stops working");
             rekey->add_flag("--passphrase", opt->passphrase, "Switch to (or change) a passphrase");
             rekey->add_flag("--key-file", opt->key_file, "Switch to (or renew) the key file");
             CLI::App* inspect = app.add_subcommand("inspect", "Print a vault file's plain header (never secrets)");

@@ -31,6 +31,8 @@ inline std::string format_time(std::optional<std::int64_t> ms) {
 }
 
 /// Vault options from the command context's paths.
-inline vault::Options vault_options(const Paths& paths) { return vault::Options::from_paths(paths); }
+inline vault::Options vault_options(const Paths& paths) {
+  return vault::Options::from_paths(paths);
+}
 
 }  // namespace pb::broker::commands

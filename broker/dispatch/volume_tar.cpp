@@ -126,11 +126,12 @@ Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& lim
     if (!t.is_dir) {
       const auto size = archive_entry_size(e);
       if (size < 0 || static_cast<std::uint64_t>(size) > limits.max_file_size)
-        return fail(ErrorKind::unsafe_input, what + ": " + t.name + " is larger than " +
-                                                 std::to_string(limits.max_file_size >> 10) + " KiB");
+        return fail(ErrorKind::unsafe_input,
+                    what + ": " + t.name + " is larger than " + std::to_string(limits.max_file_size >> 10) + " KiB");
       total += static_cast<std::uint64_t>(size);
       if (total > limits.max_total_size)
-        return fail(ErrorKind::unsafe_input, what + " is larger than " + std::to_string(limits.max_total_size >> 20) + " MiB");
+        return fail(ErrorKind::unsafe_input,
+                    what + " is larger than " + std::to_string(limits.max_total_size >> 20) + " MiB");
       t.data.resize(static_cast<std::size_t>(size));
       std::size_t got = 0;
       while (got < t.data.size()) {

@@ -17,8 +17,8 @@ namespace pb::broker::docker {
 struct EngineConfig {
   /// "unix:///var/run/docker.sock" or "tcp://host:port".
   std::string host = "unix:///var/run/docker.sock";
-  bool tls = false;         ///< tcp:// only: speak TLS
-  bool tls_verify = false;  ///< check the daemon's certificate against ca.pem and the host name
+  bool tls = false;                 ///< tcp:// only: speak TLS
+  bool tls_verify = false;          ///< check the daemon's certificate against ca.pem and the host name
   std::filesystem::path cert_path;  ///< directory with ca.pem, cert.pem, key.pem
   std::chrono::milliseconds connect_timeout{5000};
   /// Limit for one request/response; for streams, for each read or write.

@@ -35,12 +35,12 @@ using Labels = std::map<std::string, std::string>;
 using LabelFilters = std::vector<std::string>;
 
 struct DockerVersion {
-  std::string server_version;   ///< e.g. "20.10.24"
-  std::string api_version;      ///< negotiated API version in use, e.g. "1.41"
+  std::string server_version;      ///< e.g. "20.10.24"
+  std::string api_version;         ///< negotiated API version in use, e.g. "1.41"
   std::string server_api_version;  ///< the newest the daemon speaks
-  std::string min_api_version;  ///< oldest the daemon accepts
-  std::string os;               ///< "linux"
-  std::string arch;             ///< "amd64"
+  std::string min_api_version;     ///< oldest the daemon accepts
+  std::string os;                  ///< "linux"
+  std::string arch;                ///< "amd64"
 };
 
 // ---------------------------------------------------------------- streams
@@ -68,7 +68,7 @@ class ByteWriter {
 // ---------------------------------------------------------------- images
 
 struct ImageInfo {
-  std::string id;                       ///< "sha256:…"
+  std::string id;  ///< "sha256:…"
   std::vector<std::string> repo_tags;
   std::string user;                     ///< Config.User ("" = root)
   std::vector<std::string> env;         ///< Config.Env, "KEY=value"
@@ -78,7 +78,7 @@ struct ImageInfo {
   std::string working_dir;              ///< Config.WorkingDir
   std::vector<std::string> layers;      ///< RootFS.Layers (diff IDs), bottom first
   std::int64_t size = 0;
-  std::string created;                  ///< RFC 3339
+  std::string created;  ///< RFC 3339
 };
 
 struct ImageSummary {
@@ -102,22 +102,22 @@ struct MountSpec {
 
 struct ContainerSpec {
   std::string image;
-  std::string name;                              ///< "" = let Docker choose
-  std::vector<std::string> cmd;                  ///< empty = image's Cmd
+  std::string name;                                    ///< "" = let Docker choose
+  std::vector<std::string> cmd;                        ///< empty = image's Cmd
   std::optional<std::vector<std::string>> entrypoint;  ///< set (even empty) overrides the image's
-  std::vector<std::string> env;                  ///< "KEY=value"; never put a secret here
-  std::string user;                              ///< "" = image's user
+  std::vector<std::string> env;                        ///< "KEY=value"; never put a secret here
+  std::string user;                                    ///< "" = image's user
   std::string working_dir;
   Labels labels;
-  std::string network_mode;                      ///< "none", "host", "" = default bridge
+  std::string network_mode;  ///< "none", "host", "" = default bridge
   std::vector<MountSpec> mounts;
   bool tty = false;
-  bool open_stdin = false;                       ///< keep stdin open (also attaches it)
-  std::int64_t memory_bytes = 0;                 ///< 0 = no limit
-  std::int64_t pids_limit = 0;                   ///< 0 = no limit
+  bool open_stdin = false;        ///< keep stdin open (also attaches it)
+  std::int64_t memory_bytes = 0;  ///< 0 = no limit
+  std::int64_t pids_limit = 0;    ///< 0 = no limit
   bool read_only_rootfs = false;
-  std::vector<std::string> cap_drop;             ///< e.g. {"ALL"}
-  std::vector<std::string> security_opt;         ///< e.g. {"no-new-privileges"}
+  std::vector<std::string> cap_drop;      ///< e.g. {"ALL"}
+  std::vector<std::string> security_opt;  ///< e.g. {"no-new-privileges"}
   bool auto_remove = false;
 };
 
@@ -131,8 +131,8 @@ struct ContainerState {
 };
 
 struct MountInfo {
-  std::string type;         ///< "volume", "bind", "tmpfs"
-  std::string name;         ///< volume name
+  std::string type;  ///< "volume", "bind", "tmpfs"
+  std::string name;  ///< volume name
   std::string source;
   std::string destination;
   bool rw = true;
@@ -216,7 +216,7 @@ struct ExecResult {
 
 struct ExecOptions {
   std::string input;  ///< sent on the process's stdin, then stdin is closed (left open for a TTY exec)
-  std::size_t max_output = 16 * 1024 * 1024;  ///< per stream; more is dropped and flagged
+  std::size_t max_output = 16 * 1024 * 1024;    ///< per stream; more is dropped and flagged
   std::optional<std::chrono::seconds> timeout;  ///< whole run; default: the client's request timeout
 };
 
@@ -232,7 +232,7 @@ struct VolumeInfo {
 // ---------------------------------------------------------------- attach
 
 struct TerminalOptions {
-  int in_fd = 0;   ///< the user's terminal (raw mode while attached, restored on every exit)
+  int in_fd = 0;  ///< the user's terminal (raw mode while attached, restored on every exit)
   int out_fd = 1;
   bool start = false;  ///< start the container once attached, so no output is lost
 };

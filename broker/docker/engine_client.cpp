@@ -4,13 +4,13 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 
 #include "broker/docker/http_channel.hpp"
 
@@ -275,12 +275,17 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
 
   Result<std::string> container_create(const ContainerSpec& spec) override {
     const std::string op = "create a container from image '" + printable(spec.image) + "'";
-    json body = {{"Image", spec.image}, {"Tty", spec.tty}, {"OpenStdin", spec.open_stdin},
-                 {"StdinOnce", false},  {"AttachStdin", spec.open_stdin},
-                 {"AttachStdout", true}, {"AttachStderr", true}};
+    json body = {{"Image", spec.image},
+                 {"Tty", spec.tty},
+                 {"OpenStdin", spec.open_stdin},
+                 {"StdinOnce", false},
+                 {"AttachStdin", spec.open_stdin},
+                 {"AttachStdout", true},
+                 {"AttachStderr", true}};
     if (!spec.cmd.empty()) body["Cmd"] = spec.cmd;
     // An empty list clears the image's entrypoint only when sent as [""].
-    if (spec.entrypoint) body["Entrypoint"] = spec.entrypoint->empty() ? std::vector<std::string>{""} : *spec.entrypoint;
+    if (spec.entrypoint)
+      body["Entrypoint"] = spec.entrypoint->empty() ? std::vector<std::string>{""} : *spec.entrypoint;
     if (!spec.env.empty()) body["Env"] = spec.env;
     if (!spec.user.empty()) body["User"] = spec.user;
     if (!spec.working_dir.empty()) body["WorkingDir"] = spec.working_dir;
@@ -296,7 +301,9 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     if (!spec.security_opt.empty()) host["SecurityOpt"] = spec.security_opt;
     json mounts = json::array();
     for (const auto& m : spec.mounts) {
-      const char* type = m.type == MountSpec::Type::volume ? "volume" : m.type == MountSpec::Type::bind ? "bind" : "tmpfs";
+      const char* type = m.type == MountSpec::Type::volume ? "volume"
+                         : m.type == MountSpec::Type::bind ? "bind"
+                                                           : "tmpfs";
       json jm = {{"Type", type}, {"Target", m.target}, {"ReadOnly", m.read_only}};
       if (!m.source.empty()) jm["Source"] = m.source;
       if (m.type == MountSpec::Type::volume && m.no_copy) jm["VolumeOptions"] = {{"NoCopy", true}};
@@ -327,11 +334,11 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     cfg.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
     PB_TRY(std::string prefix, api_prefix());
     PB_TRY(auto channel, open_channel(cfg, op));
-    auto r = channel->round_trip({"POST", prefix + "/containers/" + url_encode(id) + "/wait", {}, {}, false},
-                                 k_json_limit);
+    auto r =
+        channel->round_trip({"POST", prefix + "/containers/" + url_encode(id) + "/wait", {}, {}, false}, k_json_limit);
     if (!r.ok() && r.error().kind == ErrorKind::timeout)
-      return fail(ErrorKind::timeout, "container " + short_id(id) + " did not exit within " +
-                                          std::to_string(timeout.count()) + "s");
+      return fail(ErrorKind::timeout,
+                  "container " + short_id(id) + " did not exit within " + std::to_string(timeout.count()) + "s");
     if (!r.ok()) return std::move(r).error();
     PB_TRY_STATUS(expect(*r, op));
     PB_TRY(json j, parse(r->body, op));
@@ -382,13 +389,15 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
   }
 
   Result<std::vector<FileChange>> container_changes(const std::string& id) override {
-    PB_TRY(json j, get_json("/containers/" + url_encode(id) + "/changes", "list the changes in container " + short_id(id)));
+    PB_TRY(json j,
+           get_json("/containers/" + url_encode(id) + "/changes", "list the changes in container " + short_id(id)));
     std::vector<FileChange> out;
     if (!j.is_array()) return out;
     for (const auto& e : j) {
       auto k = num(e, "Kind");
-      out.push_back({str(e, "Path"), k == 1 ? FileChange::Kind::added : k == 2 ? FileChange::Kind::deleted
-                                                                                : FileChange::Kind::modified});
+      out.push_back({str(e, "Path"), k == 1   ? FileChange::Kind::added
+                                     : k == 2 ? FileChange::Kind::deleted
+                                              : FileChange::Kind::modified});
     }
     return out;
   }
@@ -414,8 +423,8 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     if (c.name.starts_with('/')) c.name.erase(0, 1);
     c.image = str(j, "Image");
     const json& s = obj(j, "State");
-    c.state = {str(s, "Status"), flag(s, "Running"), flag(s, "OOMKilled"), num(s, "ExitCode"), num(s, "Pid"),
-               str(s, "Error")};
+    c.state = {str(s, "Status"),   flag(s, "Running"), flag(s, "OOMKilled"),
+               num(s, "ExitCode"), num(s, "Pid"),      str(s, "Error")};
     auto mounts = j.find("Mounts");
     if (mounts != j.end() && mounts->is_array())
       for (const auto& m : *mounts)
@@ -452,8 +461,8 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
 
   Result<std::string> exec_create(const std::string& container_id, const ExecSpec& spec) override {
     const std::string op = "run a command in container " + short_id(container_id);
-    json body = {{"AttachStdin", true}, {"AttachStdout", true}, {"AttachStderr", true},
-                 {"Tty", spec.tty},     {"Cmd", spec.cmd}};
+    json body = {
+        {"AttachStdin", true}, {"AttachStdout", true}, {"AttachStderr", true}, {"Tty", spec.tty}, {"Cmd", spec.cmd}};
     if (!spec.env.empty()) body["Env"] = spec.env;
     if (!spec.user.empty()) body["User"] = spec.user;
     if (!spec.working_dir.empty()) body["WorkingDir"] = spec.working_dir;
@@ -572,10 +581,10 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
 
   Status container_resize(const std::string& id, unsigned rows, unsigned cols) override {
     const std::string op = "resize the terminal of container " + short_id(id);
-    PB_TRY(auto r, call("POST",
-                        "/containers/" + url_encode(id) + "/resize?h=" + std::to_string(rows) +
-                            "&w=" + std::to_string(cols),
-                        {}, op));
+    PB_TRY(auto r,
+           call("POST",
+                "/containers/" + url_encode(id) + "/resize?h=" + std::to_string(rows) + "&w=" + std::to_string(cols),
+                {}, op));
     return expect(r, op);
   }
 
@@ -584,11 +593,12 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     PB_TRY(std::string prefix, api_prefix());
     EngineConfig cfg = m_config;
     PB_TRY(auto channel, open_channel(cfg, op));
-    PB_TRY(HttpResponse head,
-           channel->send_and_read_head({"POST",
-                                        prefix + "/containers/" + url_encode(id) +
-                                            "/attach?stream=1&stdin=1&stdout=1&stderr=1",
-                                        {}, {}, true}));
+    PB_TRY(HttpResponse head, channel->send_and_read_head({"POST",
+                                                           prefix + "/containers/" + url_encode(id) +
+                                                               "/attach?stream=1&stdin=1&stdout=1&stderr=1",
+                                                           {},
+                                                           {},
+                                                           true}));
     if (head.status != 101 && head.status != 200) {
       std::string text;
       std::array<std::byte, 4096> buf{};
@@ -619,7 +629,8 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
 
   static std::string short_id(const std::string& id) {
     std::string s = printable(id, 64);
-    if (s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }))
+    if (s.size() == 64 &&
+        std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }))
       s.resize(12);
     return "'" + s + "'";
   }
@@ -648,10 +659,10 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     if (v.server_api_version.empty())
       return fail(ErrorKind::api, "Docker at " + m_config.host + " did not say which API version it speaks");
     std::string api = compare_api_versions(v.server_api_version, k_client_api_version) < 0 ? v.server_api_version
-                                                                                         : k_client_api_version;
+                                                                                           : k_client_api_version;
     if (compare_api_versions(api, k_min_api_version) < 0)
-      return fail(ErrorKind::api, "Docker at " + m_config.host + " speaks API " + printable(api) +
-                                      ", older than the " + k_min_api_version + " para-broker needs; upgrade Docker");
+      return fail(ErrorKind::api, "Docker at " + m_config.host + " speaks API " + printable(api) + ", older than the " +
+                                      k_min_api_version + " para-broker needs; upgrade Docker");
     if (!v.min_api_version.empty() && compare_api_versions(api, v.min_api_version) < 0)
       return fail(ErrorKind::api, "Docker at " + m_config.host + " no longer accepts API " + api + " (oldest " +
                                       printable(v.min_api_version) + "); upgrade para-broker");
@@ -684,7 +695,8 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     return parse(r.body, op);
   }
 
-  Result<std::unique_ptr<HttpChannel>> stream_get_raw(const std::string& path, const std::string& op, HttpResponse& head) {
+  Result<std::unique_ptr<HttpChannel>> stream_get_raw(const std::string& path, const std::string& op,
+                                                      HttpResponse& head) {
     PB_TRY(std::string prefix, api_prefix());
     PB_TRY(auto channel, open_channel(m_config, op));
     PB_TRY(head, channel->send_and_read_head({"GET", prefix + path, {}, {}, false}));
@@ -750,8 +762,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
       case 409:
         return fail(ErrorKind::conflict, "Docker could not " + op + ": " + message);
       default:
-        return fail(ErrorKind::api,
-                    "Docker could not " + op + " (HTTP " + std::to_string(r.status) + "): " + message);
+        return fail(ErrorKind::api, "Docker could not " + op + " (HTTP " + std::to_string(r.status) + "): " + message);
     }
   }
 
@@ -858,7 +869,8 @@ Result<std::unique_ptr<ByteWriter>> EngineClient::image_import(const std::string
                                                                const std::vector<std::string>& changes) {
   const std::string op = "import image '" + printable(reference) + "'";
   std::string repo = reference, tag;
-  if (auto colon = reference.rfind(':'); colon != std::string::npos && reference.find('/', colon) == std::string::npos) {
+  if (auto colon = reference.rfind(':');
+      colon != std::string::npos && reference.find('/', colon) == std::string::npos) {
     repo = reference.substr(0, colon);
     tag = reference.substr(colon + 1);
   }

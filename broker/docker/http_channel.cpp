@@ -176,8 +176,8 @@ class Channel final : public HttpChannel {
       auto& body = m_parser->get().body();
       body.data = out.data();
       body.size = out.size();
-      error_code ec = visit_run([&](auto& s, auto h) { http::async_read(s, m_buffer, *m_parser, h); },
-                                m_config.request_timeout);
+      error_code ec =
+          visit_run([&](auto& s, auto h) { http::async_read(s, m_buffer, *m_parser, h); }, m_config.request_timeout);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) return io_error(ec, "reading the body");
       std::size_t n = out.size() - m_parser->get().body().size;
@@ -199,7 +199,9 @@ class Channel final : public HttpChannel {
   Status write_chunk(std::span<const std::byte> bytes) override {
     if (bytes.empty()) return {};
     error_code ec = visit_run(
-        [&](auto& s, auto h) { net::async_write(s, http::make_chunk(net::const_buffer(bytes.data(), bytes.size())), h); },
+        [&](auto& s, auto h) {
+          net::async_write(s, http::make_chunk(net::const_buffer(bytes.data(), bytes.size())), h);
+        },
         m_config.request_timeout);
     if (ec) return io_error(ec, "sending the body");
     return {};
@@ -234,9 +236,9 @@ class Channel final : public HttpChannel {
   }
 
   Status raw_write(std::span<const std::byte> bytes) override {
-    error_code ec = visit_run(
-        [&](auto& s, auto h) { net::async_write(s, net::const_buffer(bytes.data(), bytes.size()), h); },
-        m_config.request_timeout);
+    error_code ec =
+        visit_run([&](auto& s, auto h) { net::async_write(s, net::const_buffer(bytes.data(), bytes.size()), h); },
+                  m_config.request_timeout);
     if (ec) return io_error(ec, "writing the stream");
     return {};
   }
@@ -315,8 +317,8 @@ class Channel final : public HttpChannel {
 
   Status start_tls(Tcp::socket sock) {
     net::ssl::context ctx(net::ssl::context::tls_client);
-    ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                    net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+    ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
+                    net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
     error_code ec;
     const auto ca = m_config.cert_path / "ca.pem";
     const auto cert = m_config.cert_path / "cert.pem";
@@ -417,10 +419,10 @@ class Channel final : public HttpChannel {
     m_broken = true;
     if (ec == beast::error::timeout)
       return fail(ErrorKind::timeout, "Docker at " + m_config.host + " did not accept a connection within " +
-                                          seconds_text(m_config.connect_timeout) +
-                                          " (to " + m_what + "); the daemon is overloaded or stuck");
-    return fail(ErrorKind::unreachable, "Docker did not answer at " + m_config.host + ": " + ec.message() + "; " +
-                                            unreachable_hint(m_config));
+                                          seconds_text(m_config.connect_timeout) + " (to " + m_what +
+                                          "); the daemon is overloaded or stuck");
+    return fail(ErrorKind::unreachable,
+                "Docker did not answer at " + m_config.host + ": " + ec.message() + "; " + unreachable_hint(m_config));
   }
 
   Error io_error(const error_code& ec, const std::string& stage) {
@@ -454,15 +456,21 @@ class Relay {
  public:
   Relay(net::io_context& ioc, S& stream, beast::flat_buffer& pending, int in_fd, int out_fd,
         const std::function<void()>& on_resize)
-      : m_ioc(ioc), m_stream(stream), m_pending(pending), m_in(ioc), m_out_fd(out_fd),
-        m_signals(ioc, SIGWINCH, SIGTERM, SIGHUP), m_on_resize(on_resize) {
+      : m_ioc(ioc),
+        m_stream(stream),
+        m_pending(pending),
+        m_in(ioc),
+        m_out_fd(out_fd),
+        m_signals(ioc, SIGWINCH, SIGTERM, SIGHUP),
+        m_on_resize(on_resize) {
     m_signals.add(SIGINT);
     int dup_fd = ::dup(in_fd);
     if (dup_fd >= 0) m_in.assign(dup_fd);
   }
 
   Status run() {
-    if (!m_in.is_open()) return fail(ErrorKind::failure, "cannot read the terminal: " + std::string(std::strerror(errno)));
+    if (!m_in.is_open())
+      return fail(ErrorKind::failure, "cannot read the terminal: " + std::string(std::strerror(errno)));
     // Output the daemon sent together with the response head.
     if (m_pending.size() > 0) {
       if (!write_out(static_cast<const char*>(m_pending.data().data()), m_pending.size()))
@@ -503,7 +511,8 @@ class Relay {
   void read_stream() {
     m_stream.async_read_some(net::buffer(m_from_container), [this](error_code ec, std::size_t n) {
       if (m_stopped) return;
-      if (n > 0 && !write_out(m_from_container.data(), n)) return stop(fail(ErrorKind::failure, "cannot write to the terminal"));
+      if (n > 0 && !write_out(m_from_container.data(), n))
+        return stop(fail(ErrorKind::failure, "cannot write to the terminal"));
       if (ec) return stop();  // the container's output ended (EOF) or the connection closed
       read_stream();
     });

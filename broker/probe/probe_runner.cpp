@@ -70,7 +70,8 @@ Result<std::optional<std::string>> read_container_file(DockerClient& docker, con
   }
   if (dl->stat.is_dir() || dl->stat.is_symlink()) return std::optional<std::string>{};
   if (dl->stat.size < 0 || static_cast<std::uint64_t>(dl->stat.size) > max)
-    return fail(ErrorKind::unsafe_input, path + " in the image is larger than " + std::to_string(max / 1024) + " KiB; refusing it");
+    return fail(ErrorKind::unsafe_input,
+                path + " in the image is larger than " + std::to_string(max / 1024) + " KiB; refusing it");
   ArchiveRead a(archive_read_new());
   if (!a) return fail(ErrorKind::failure, "cannot allocate an archive reader");
   archive_read_support_format_tar(a.get());
@@ -172,7 +173,9 @@ Result<Facts> static_facts(DockerClient& docker, const std::string& id, const Im
         pw = &e;
         break;
       }
-    if (!pw) return fail(ErrorKind::failure, "image '" + info.id + "' runs as user '" + user_part + "', which its /etc/passwd does not define");
+    if (!pw)
+      return fail(ErrorKind::failure,
+                  "image '" + info.id + "' runs as user '" + user_part + "', which its /etc/passwd does not define");
     f.uid = pw->uid;
   }
   f.gid = pw ? pw->gid : 0;
@@ -221,7 +224,8 @@ Result<Facts> static_facts(DockerClient& docker, const std::string& id, const Im
   auto vars = f.env;
   if (auto l = probes::expand_template(k.native_link, vars)) {
     PB_TRY(auto st, stat_of(*l));
-    f.native_links.push_back({*l, st.has_value(), st ? std::optional<std::string>(resolved_of(*l, *st)) : std::nullopt});
+    f.native_links.push_back(
+        {*l, st.has_value(), st ? std::optional<std::string>(resolved_of(*l, *st)) : std::nullopt});
   }
 
   std::vector<std::string> pkg_dirs;
@@ -241,7 +245,8 @@ Result<Facts> static_facts(DockerClient& docker, const std::string& id, const Im
     try {
       auto j = nlohmann::json::parse(*text);
       if (j.is_object() && j.contains("name") && j["name"].is_string()) pf.name = j["name"].get<std::string>();
-      if (j.is_object() && j.contains("version") && j["version"].is_string()) pf.version = j["version"].get<std::string>();
+      if (j.is_object() && j.contains("version") && j["version"].is_string())
+        pf.version = j["version"].get<std::string>();
     } catch (const nlohmann::json::exception&) {
       f.notes.push_back(d + "/package.json is not valid JSON");
     }
@@ -304,7 +309,8 @@ Result<Facts> probe_facts(DockerClient& docker, const ImageInfo& info, const Kno
   lo.max_bytes = probes::k_max_probe_output + 1;
   PB_TRY(Logs logs, docker.container_logs(id, lo));
   if (logs.truncated || logs.out.size() > probes::k_max_probe_output)
-    return fail(ErrorKind::unsafe_input, "the probe's output in image " + short_id(info.id) + " is too large; refusing it");
+    return fail(ErrorKind::unsafe_input,
+                "the probe's output in image " + short_id(info.id) + " is too large; refusing it");
   if (waited->exit_code != 0)
     return fail(ErrorKind::failure, "the probe script failed in image " + short_id(info.id) + " (exit code " +
                                         std::to_string(waited->exit_code) + ")");
@@ -366,7 +372,9 @@ Result<std::vector<std::string>> research_run(DockerClient& docker, const ImageI
   return written;
 }
 
-std::string basename_of(const std::string& p) { return p.substr(p.rfind('/') + 1); }
+std::string basename_of(const std::string& p) {
+  return p.substr(p.rfind('/') + 1);
+}
 
 std::string replace_prefix(const std::string& p, const std::string& from, const std::string& to) {
   if (under_or_equal(p, from)) return to + p.substr(from.size());
@@ -391,8 +399,9 @@ Status research(DockerClient& docker, const ImageInfo& info, ProbeReport& r, con
   {
     std::string list;
     for (std::size_t i = 0; i < written.size() && i < 12; ++i) list += (i ? ", " : "") + written[i];
-    r.evidence.push_back("research: '" + cmd + "' (no network) wrote " +
-                         (written.empty() ? std::string("nothing outside /tmp") : list + (written.size() > 12 ? ", ..." : "")));
+    r.evidence.push_back(
+        "research: '" + cmd + "' (no network) wrote " +
+        (written.empty() ? std::string("nothing outside /tmp") : list + (written.size() > 12 ? ", ..." : "")));
   }
 
   // Candidate config directories: every alternative of every rule, expanded.
@@ -434,20 +443,23 @@ Status research(DockerClient& docker, const ImageInfo& info, ProbeReport& r, con
     rr.observed.lock = rr.observed.locks.empty() ? std::nullopt : std::optional<std::string>(rr.observed.locks.front());
   }
   if (seen_global) rr.observed.global_config = seen_global;
-  r.evidence.push_back(seen_cfg ? "research: config directory observed at " + *seen_cfg
-                                : "research: the run wrote nothing inside a config directory; the predicted one stands");
+  r.evidence.push_back(seen_cfg
+                           ? "research: config directory observed at " + *seen_cfg
+                           : "research: the run wrote nothing inside a config directory; the predicted one stands");
   r.evidence.push_back(seen_global ? "research: global config observed at " + *seen_global
                                    : "research: the run did not write the global config; the predicted one stands");
 
   const std::string& scratch = k.research.scratch_config_dir;
-  bool in_scratch = std::any_of(written2.begin(), written2.end(), [&](const auto& w) { return under_or_equal(w, scratch); });
+  bool in_scratch =
+      std::any_of(written2.begin(), written2.end(), [&](const auto& w) { return under_or_equal(w, scratch); });
   if (in_scratch)
     rr.honors_claude_config_dir = true;
   else if (!written2.empty())
     rr.honors_claude_config_dir = false;
   r.evidence.push_back(rr.honors_claude_config_dir
-                           ? (*rr.honors_claude_config_dir ? "research: with CLAUDE_CONFIG_DIR=" + scratch + " it wrote there"
-                                                           : "research: with CLAUDE_CONFIG_DIR=" + scratch + " it wrote elsewhere")
+                           ? (*rr.honors_claude_config_dir
+                                  ? "research: with CLAUDE_CONFIG_DIR=" + scratch + " it wrote there"
+                                  : "research: with CLAUDE_CONFIG_DIR=" + scratch + " it wrote elsewhere")
                            : "research: with CLAUDE_CONFIG_DIR=" + scratch + " it wrote nothing to decide by");
 
   rr.agrees = rr.observed == r.locations &&
@@ -458,7 +470,8 @@ Status research(DockerClient& docker, const ImageInfo& info, ProbeReport& r, con
     if (!(rr.observed == r.locations))
       r.evidence.push_back("research: predicted config " + r.locations.config_dir.value_or("(none)") + " and " +
                            r.locations.global_config.value_or("(none)") + ", observed " +
-                           rr.observed.config_dir.value_or("(none)") + " and " + rr.observed.global_config.value_or("(none)"));
+                           rr.observed.config_dir.value_or("(none)") + " and " +
+                           rr.observed.global_config.value_or("(none)"));
     r.locations = rr.observed;
     if (rr.honors_claude_config_dir) r.honors_claude_config_dir = *rr.honors_claude_config_dir;
   } else {

@@ -18,8 +18,8 @@ namespace pb::broker {
 class DockerClient;
 
 struct ProbeOptions {
-  bool research = false;  ///< also run Claude Code and observe where it writes
-  bool refresh = false;   ///< ignore the cache
+  bool research = false;             ///< also run Claude Code and observe where it writes
+  bool refresh = false;              ///< ignore the cache
   std::chrono::seconds timeout{20};  ///< bound on the probe container's run
 };
 

@@ -83,9 +83,11 @@ int main(int argc, char** argv) {
     Pattern pattern;
     std::vector<unsigned char> chunk(1024 * 1024);
     for (std::int64_t done = 0; done < size;) {
-      std::size_t n = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(chunk.size()), size - done));
+      std::size_t n =
+          static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(chunk.size()), size - done));
       pattern.fill(chunk.data(), n);
-      if (archive_write_data(a, chunk.data(), n) != static_cast<la_ssize_t>(n)) return fail_with(archive_error_string(a));
+      if (archive_write_data(a, chunk.data(), n) != static_cast<la_ssize_t>(n))
+        return fail_with(archive_error_string(a));
       done += static_cast<std::int64_t>(n);
     }
     if (archive_write_close(a) != ARCHIVE_OK) return fail_with(archive_error_string(a));
@@ -99,19 +101,19 @@ int main(int argc, char** argv) {
   if (!download.ok()) return fail_with(download.error().message);
   if (download->stat.size != size) return fail_with("stat says " + std::to_string(download->stat.size) + " bytes");
   std::int64_t checked = 0;
-  std::string error = pb::test::read_tar(*download->body, [&](const std::string& name, std::int64_t entry_size,
-                                                             struct archive* a) {
-    if (name != "big.bin" || entry_size != size) return false;
-    Pattern pattern;
-    std::vector<unsigned char> got(256 * 1024), want(256 * 1024);
-    la_ssize_t n = 0;
-    while ((n = archive_read_data(a, got.data(), got.size())) > 0) {
-      pattern.fill(want.data(), static_cast<std::size_t>(n));
-      if (std::memcmp(got.data(), want.data(), static_cast<std::size_t>(n)) != 0) return false;
-      checked += n;
-    }
-    return n == 0;
-  });
+  std::string error =
+      pb::test::read_tar(*download->body, [&](const std::string& name, std::int64_t entry_size, struct archive* a) {
+        if (name != "big.bin" || entry_size != size) return false;
+        Pattern pattern;
+        std::vector<unsigned char> got(256 * 1024), want(256 * 1024);
+        la_ssize_t n = 0;
+        while ((n = archive_read_data(a, got.data(), got.size())) > 0) {
+          pattern.fill(want.data(), static_cast<std::size_t>(n));
+          if (std::memcmp(got.data(), want.data(), static_cast<std::size_t>(n)) != 0) return false;
+          checked += n;
+        }
+        return n == 0;
+      });
   if (!error.empty()) return fail_with("reading the archive back: " + error);
   if (checked != size) return fail_with("read back " + std::to_string(checked) + " bytes");
   std::cout << "ok bytes=" << checked << " vmhwm_kib=" << vmhwm_kib() << "\n";

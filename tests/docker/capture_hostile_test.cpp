@@ -65,7 +65,8 @@ std::string make_tar(const std::vector<Item>& items) {
 
 const std::string k_creds =
     R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-hostile","refreshToken":"sk-ant-ort01-CANARY-test-hostile","expiresAt":1790000000000,"scopes":["user:inference"],"subscriptionType":"max"}})";
-const std::string k_claude_json = R"({"hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":"canary-test@example.com"}})";
+const std::string k_claude_json =
+    R"({"hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":"canary-test@example.com"}})";
 
 class Hostile : public ::testing::Test {
  protected:
@@ -137,12 +138,14 @@ TEST_F(Hostile, DirectoryOfManyEntriesInsteadOfAFile) {
 }
 
 TEST_F(Hostile, OversizedCredentials) {
-  expect_container_refused({{".claude", "", AE_IFDIR}, {".claude/.credentials.json", std::string(2u << 20, ' ') + k_creds}},
-                           "larger than 1048576 bytes");
+  expect_container_refused(
+      {{".claude", "", AE_IFDIR}, {".claude/.credentials.json", std::string(2u << 20, ' ') + k_creds}},
+      "larger than 1048576 bytes");
 }
 
 TEST_F(Hostile, MalformedClaudeJson) {
-  expect_container_refused({{".claude.json", "{\"hasCompletedOnboarding\":true,\"oauthAccount\":{"}}, ".claude.json was refused");
+  expect_container_refused({{".claude.json", "{\"hasCompletedOnboarding\":true,\"oauthAccount\":{"}},
+                           ".claude.json was refused");
 }
 
 TEST_F(Hostile, MalformedCredentials) {
@@ -161,7 +164,8 @@ TEST_F(Hostile, HugeLoginValueInClaudeJson) {
 }
 
 TEST_F(Hostile, BakedSymlinkInAnImage) {
-  std::string id = container_with({{".claude", "", AE_IFDIR}, {".claude/.credentials.json", "", AE_IFLNK, "/etc/passwd"}});
+  std::string id =
+      container_with({{".claude", "", AE_IFDIR}, {".claude/.credentials.json", "", AE_IFLNK, "/etc/passwd"}});
   std::string image = "pb-test/hostile-symlink:" + t.label;
   auto c = docker_cli({"commit", "--change", "LABEL " + std::string(k_test_label) + "=" + t.label, id, image});
   ASSERT_EQ(c.exit_code, 0) << c.err;
@@ -175,11 +179,11 @@ TEST_F(Hostile, FiftyMegabyteClaudeJsonIsReducedInBoundedMemory) {
   for (int i = 0; big.size() < 50'000'000; ++i)
     big += "\"/p/" + std::to_string(i) + "\":{\"history\":[\"" + std::string(400, 'h') + "\"]},";
   big += "\"/last\":{}},\"oauthAccount\":{\"emailAddress\":\"canary-test@example.com\"}}";
-  std::string id = container_with({{".claude", "", AE_IFDIR}, {".claude/.credentials.json", k_creds}, {".claude.json", big}});
+  std::string id =
+      container_with({{".claude", "", AE_IFDIR}, {".claude/.credentials.json", k_creds}, {".claude.json", big}});
   std::map<std::string, std::string> env = t.env.env();
-  auto r = run_process({"/usr/bin/time", "-f", "maxrss_kb=%M", PB_BINARY, "import", "--from-container", id, "--name",
-                        "big"},
-                       env);
+  auto r = run_process(
+      {"/usr/bin/time", "-f", "maxrss_kb=%M", PB_BINARY, "import", "--from-container", id, "--name", "big"}, env);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto pos = r.err.find("maxrss_kb=");
   ASSERT_NE(pos, std::string::npos) << r.err;

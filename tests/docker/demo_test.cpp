@@ -23,8 +23,10 @@ int count_lines_with(const std::string& text, const std::string& needle) {
 
 std::size_t labelled(const std::string& what, const std::string& value) {
   auto r = docker_cli({what, "ls", "-aq", "--filter", "label=" + std::string(k_test_label) + "=" + value});
-  if (what == "volume") r = docker_cli({"volume", "ls", "-q", "--filter", "label=" + std::string(k_test_label) + "=" + value});
-  if (what == "image") r = docker_cli({"images", "-aq", "--filter", "label=" + std::string(k_test_label) + "=" + value});
+  if (what == "volume")
+    r = docker_cli({"volume", "ls", "-q", "--filter", "label=" + std::string(k_test_label) + "=" + value});
+  if (what == "image")
+    r = docker_cli({"images", "-aq", "--filter", "label=" + std::string(k_test_label) + "=" + value});
   return static_cast<std::size_t>(count_lines_with(r.out, "\n"));
 }
 

@@ -41,10 +41,10 @@ ContainerSpec image_spec(std::string image) {
   return s;
 }
 
-#define ASSERT_OK(expr)                                                    \
-  do {                                                                     \
-    auto&& pb_ok_ = (expr);                                                \
-    ASSERT_TRUE(pb_ok_.ok()) << #expr << ": " << pb_ok_.error().message;   \
+#define ASSERT_OK(expr)                                                  \
+  do {                                                                   \
+    auto&& pb_ok_ = (expr);                                              \
+    ASSERT_TRUE(pb_ok_.ok()) << #expr << ": " << pb_ok_.error().message; \
   } while (0)
 
 class DockerClientTest : public ::testing::Test {
@@ -144,8 +144,8 @@ TEST_F(DockerClientTest, ContainerLifecycleWithVolumeLabelsAndLimits) {
   spec.working_dir = "/tmp";
   spec.mounts = {{MountSpec::Type::volume, vol, "/data", false, false}};
   spec.entrypoint = std::vector<std::string>{"/bin/sh", "-c"};
-  std::string id = create({"echo \"$GREETING from $(pwd)\"; echo oops >&2; echo kept > /data/f; touch /tmp/new; exit 7"},
-                          spec);
+  std::string id =
+      create({"echo \"$GREETING from $(pwd)\"; echo oops >&2; echo kept > /data/f; touch /tmp/new; exit 7"}, spec);
   ASSERT_FALSE(id.empty());
 
   auto inspect = m_docker->container_inspect(id);
@@ -155,7 +155,8 @@ TEST_F(DockerClientTest, ContainerLifecycleWithVolumeLabelsAndLimits) {
   ASSERT_EQ(inspect->mounts.size(), 1u);
   EXPECT_EQ(inspect->mounts[0].name, vol);
   EXPECT_EQ(inspect->mounts[0].destination, "/data");
-  EXPECT_EQ(test::docker_cli({"inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NetworkMode}} {{.HostConfig.AutoRemove}}", id})
+  EXPECT_EQ(test::docker_cli(
+                {"inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NetworkMode}} {{.HostConfig.AutoRemove}}", id})
                 .out,
             "67108864 none false\n");
 

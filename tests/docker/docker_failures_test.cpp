@@ -67,7 +67,8 @@ TEST(DockerFailures, Daemon500IsAnApiErrorWithTheDaemonsMessage) {
   env.set_env("DOCKER_HOST", daemon.host());
   auto r = env.cli({"doctor"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_THAT(r.err, StartsWith("para-broker: Docker could not report its version (HTTP 500): simulated daemon failure"));
+  EXPECT_THAT(r.err,
+              StartsWith("para-broker: Docker could not report its version (HTTP 500): simulated daemon failure"));
 
   auto client = client_for(daemon.host(), std::chrono::seconds(5));
   ASSERT_TRUE(client);
@@ -79,7 +80,8 @@ TEST(DockerFailures, Daemon500IsAnApiErrorWithTheDaemonsMessage) {
 TEST(DockerFailures, StatusCodesMapToKinds) {
   test::TestEnv env;
   // /version succeeds (chunked, in many pieces); everything else gets the status in the path.
-  const std::string version = R"({"Version":"99.0.0","ApiVersion":"1.99","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"})";
+  const std::string version =
+      R"({"Version":"99.0.0","ApiVersion":"1.99","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"})";
   test::FakeDaemon daemon(env.root() / "dcodes.sock", [&](const std::string& head) {
     if (head.rfind("GET /version ", 0) == 0) return test::http_chunked_answer(200, "OK", version, 7);
     if (head.find("/containers/c404") != std::string::npos)

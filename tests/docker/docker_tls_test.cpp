@@ -44,8 +44,11 @@ int free_port() {
 /// CA, server (IP SAN 127.0.0.1) and client certificates in `dir`, docker CLI names.
 void make_certs(const fs::path& dir, const std::string& ca_name) {
   const std::string script =
-      "set -e; cd '" + dir.string() + "'; "
-      "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=" + ca_name + "; "
+      "set -e; cd '" + dir.string() +
+      "'; "
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=" +
+      ca_name +
+      "; "
       "openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr -subj /CN=127.0.0.1; "
       "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext; "
       "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server-cert.pem -days 2 "
@@ -72,8 +75,9 @@ class DockerTlsTest : public ::testing::Test {
     std::mt19937 rng{std::random_device{}()};
     s_bridge = "pbtls" + std::to_string(rng() % 100000);
     const std::string net = "10.213." + std::to_string(rng() % 250 + 1);
-    auto br = test::run_process({"bash", "-c", "ip link add " + s_bridge + " type bridge && ip addr add " + net +
-                                                   ".1/24 dev " + s_bridge + " && ip link set " + s_bridge + " up"});
+    auto br = test::run_process({"bash", "-c",
+                                 "ip link add " + s_bridge + " type bridge && ip addr add " + net + ".1/24 dev " +
+                                     s_bridge + " && ip link set " + s_bridge + " up"});
     ASSERT_EQ(br.exit_code, 0) << br.err;
     {
       std::FILE* f = std::fopen((s_dir / "daemon.json").c_str(), "w");
@@ -83,12 +87,29 @@ class DockerTlsTest : public ::testing::Test {
     }
     s_port = free_port();
     const fs::path c = s_dir / "certs";
-    std::vector<std::string> args = {
-        "dockerd", "--config-file", (s_dir / "daemon.json").string(), "-H", "tcp://127.0.0.1:" + std::to_string(s_port),
-        "--tlsverify", "--tlscacert", (c / "ca.pem").string(), "--tlscert", (c / "server-cert.pem").string(),
-        "--tlskey", (c / "server-key.pem").string(), "--data-root", (s_dir / "data").string(), "--exec-root",
-        (s_dir / "exec").string(), "--pidfile", (s_dir / "docker.pid").string(), "--bridge", s_bridge,
-        "--iptables=false", "--ip-masq=false", "--storage-driver=vfs"};
+    std::vector<std::string> args = {"dockerd",
+                                     "--config-file",
+                                     (s_dir / "daemon.json").string(),
+                                     "-H",
+                                     "tcp://127.0.0.1:" + std::to_string(s_port),
+                                     "--tlsverify",
+                                     "--tlscacert",
+                                     (c / "ca.pem").string(),
+                                     "--tlscert",
+                                     (c / "server-cert.pem").string(),
+                                     "--tlskey",
+                                     (c / "server-key.pem").string(),
+                                     "--data-root",
+                                     (s_dir / "data").string(),
+                                     "--exec-root",
+                                     (s_dir / "exec").string(),
+                                     "--pidfile",
+                                     (s_dir / "docker.pid").string(),
+                                     "--bridge",
+                                     s_bridge,
+                                     "--iptables=false",
+                                     "--ip-masq=false",
+                                     "--storage-driver=vfs"};
     s_pid = ::fork();
     ASSERT_GE(s_pid, 0);
     if (s_pid == 0) {

@@ -14,8 +14,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/images/test_images.hpp"
 #include "tests/support/test_env.hpp"
@@ -33,7 +33,9 @@ std::string cache_dir() {
   return c != nullptr ? c : "/var/cache/para-broker-test";
 }
 
-CommandResult sh(const std::string& script, int timeout_s = 600) { return run_process({"bash", "-c", script}, {}, "", timeout_s); }
+CommandResult sh(const std::string& script, int timeout_s = 600) {
+  return run_process({"bash", "-c", script}, {}, "", timeout_s);
+}
 
 class Dockerfiles : public ::testing::Test {
  protected:
@@ -47,17 +49,18 @@ class Dockerfiles : public ::testing::Test {
     auto r = sh("set -e; tar -C / -cf '" + (b / "npm.tar").string() + "' usr/lib/node_modules/npm; cp '" +
                 source_path("tests/docker/useradd-standin.sh").string() + "' '" + (b / "useradd").string() + "'");
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    std::ofstream(b / "Dockerfile") << "FROM " << test_image("node") << "\n"
-                                    << "ADD npm.tar /\nCOPY useradd /usr/sbin/useradd\nCOPY useradd /usr/sbin/adduser\n"
-                                    << "RUN [\"/bin/sh\", \"-c\", \"ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/bin/npm && "
-                                       "mkdir -p /usr/local/sbin && chmod 0755 /usr/sbin/useradd /usr/sbin/adduser\"]\n"
-                                    << "LABEL " << k_test_label << "=" << k_label_value << "\n";
+    std::ofstream(b / "Dockerfile")
+        << "FROM " << test_image("node") << "\n"
+        << "ADD npm.tar /\nCOPY useradd /usr/sbin/useradd\nCOPY useradd /usr/sbin/adduser\n"
+        << "RUN [\"/bin/sh\", \"-c\", \"ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/bin/npm && "
+           "mkdir -p /usr/local/sbin && chmod 0755 /usr/sbin/useradd /usr/sbin/adduser\"]\n"
+        << "LABEL " << k_test_label << "=" << k_label_value << "\n";
     auto built = docker_cli({"build", "--quiet", "--network", "none", "-t", base(), b.string()}, 600);
     ASSERT_EQ(built.exit_code, 0) << built.err;
     // Like the official node image: a user `node` (uid 1000).
     fs::create_directories(s_work / "node");
     std::ofstream(s_work / "node" / "Dockerfile") << "FROM " << base() << "\n"
-                                                   << "RUN adduser -D -u 1000 -h /home/node -s /bin/sh node\n";
+                                                  << "RUN adduser -D -u 1000 -h /home/node -s /bin/sh node\n";
     built = docker_cli({"build", "--quiet", "--network", "none", "-t", node_base(), (s_work / "node").string()}, 600);
     ASSERT_EQ(built.exit_code, 0) << built.err;
   }
@@ -79,12 +82,12 @@ class Dockerfiles : public ::testing::Test {
     const std::string tgz = "anthropic-ai-claude-code-" + std::string(k_version) + ".tgz";
     fs::copy_file(fs::path(cache_dir()) / "npm" / tgz, ctx / "packages" / tgz);
     const std::string ref = "pb-test-dockerfiles/" + flavour + ":latest";
-    auto r = run_process({"docker", "build", "--quiet", "--network", "none", "--label",
-                          std::string(k_test_label) + "=" + k_label_value, "-f",
-                          (ctx / ("Dockerfile." + flavour)).string(), "--build-arg", "BASE=" + from, "--build-arg",
-                          "CLAUDE_VERSION=" + std::string(k_version), "--build-arg",
-                          "CLAUDE_PACKAGE=/tmp/packages/" + tgz, "-t", ref, ctx.string()},
-                         {{"DOCKER_BUILDKIT", "0"}}, "", 900);
+    auto r =
+        run_process({"docker", "build", "--quiet", "--network", "none", "--label",
+                     std::string(k_test_label) + "=" + k_label_value, "-f", (ctx / ("Dockerfile." + flavour)).string(),
+                     "--build-arg", "BASE=" + from, "--build-arg", "CLAUDE_VERSION=" + std::string(k_version),
+                     "--build-arg", "CLAUDE_PACKAGE=/tmp/packages/" + tgz, "-t", ref, ctx.string()},
+                    {{"DOCKER_BUILDKIT", "0"}}, "", 900);
     EXPECT_EQ(r.exit_code, 0) << "docker build of Dockerfile." << flavour << " failed: " << r.out << r.err;
     fs::remove_all(ctx);
     return ref;
@@ -123,10 +126,18 @@ class Dockerfiles : public ::testing::Test {
 
 fs::path Dockerfiles::s_work;
 
-TEST_F(Dockerfiles, Base) { check({"base", true, "node", 1000, "/home/node"}); }
-TEST_F(Dockerfiles, Debian) { check({"debian", false, "dev", 1001, "/home/dev"}); }
-TEST_F(Dockerfiles, Ubuntu) { check({"ubuntu", false, "root", 0, "/root"}); }
-TEST_F(Dockerfiles, Alpine) { check({"alpine", false, "claude", 1000, "/home/claude"}); }
+TEST_F(Dockerfiles, Base) {
+  check({"base", true, "node", 1000, "/home/node"});
+}
+TEST_F(Dockerfiles, Debian) {
+  check({"debian", false, "dev", 1001, "/home/dev"});
+}
+TEST_F(Dockerfiles, Ubuntu) {
+  check({"ubuntu", false, "root", 0, "/root"});
+}
+TEST_F(Dockerfiles, Alpine) {
+  check({"alpine", false, "claude", 1000, "/home/claude"});
+}
 
 TEST_F(Dockerfiles, ParaClaude) {
   check({"para-claude", false, "para", 1000, "/home/para"});
@@ -147,7 +158,8 @@ TEST(DockerfilesText, EveryDockerfileTakesBaseAndVersionArgs) {
     EXPECT_THAT(text, ::testing::HasSubstr("ARG BASE=")) << e.path();
     EXPECT_THAT(text, ::testing::HasSubstr("FROM ${BASE}")) << e.path();
     EXPECT_THAT(text, ::testing::HasSubstr("ARG CLAUDE_VERSION=")) << e.path();
-    EXPECT_THAT(text, ::testing::HasSubstr("ARG CLAUDE_PACKAGE=@anthropic-ai/claude-code@${CLAUDE_VERSION}")) << e.path();
+    EXPECT_THAT(text, ::testing::HasSubstr("ARG CLAUDE_PACKAGE=@anthropic-ai/claude-code@${CLAUDE_VERSION}"))
+        << e.path();
     EXPECT_THAT(text, ::testing::ContainsRegex("\nUSER [a-z]+\n")) << e.path();
   }
   EXPECT_EQ(n, 5);

@@ -93,7 +93,8 @@ inline std::string http_answer(int status, const std::string& reason, const std:
 }
 
 /// The same answer with a chunked body split into `pieces` chunks.
-inline std::string http_chunked_answer(int status, const std::string& reason, const std::string& json, std::size_t pieces) {
+inline std::string http_chunked_answer(int status, const std::string& reason, const std::string& json,
+                                       std::size_t pieces) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason +
                     "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
   std::size_t step = json.size() / pieces + 1;

@@ -146,13 +146,15 @@ TEST_F(ProbeDocker, NumericUserNotInPasswd) {
 TEST_F(ProbeDocker, ProbeThatHangsIsKilledAndRemoved) {
   // /bin/sh itself hangs: the time bound must stop it.
   std::string ref = derived_image({"ENV PB_UNUSED=1"});
-  auto c = docker_cli({"create", "--label", std::string(k_test_label) + "=" + m_label, "--entrypoint", "/bin/busybox", ref,
-                       "sh", "-c", "rm /bin/sh && printf '#!/bin/busybox sh\\nexec /bin/busybox sleep 1000\\n' > /bin/sh && chmod 755 /bin/sh"});
+  auto c = docker_cli(
+      {"create", "--label", std::string(k_test_label) + "=" + m_label, "--entrypoint", "/bin/busybox", ref, "sh", "-c",
+       "rm /bin/sh && printf '#!/bin/busybox sh\\nexec /bin/busybox sleep 1000\\n' > /bin/sh && chmod 755 /bin/sh"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   std::string id = c.out.substr(0, c.out.find('\n'));
   ASSERT_EQ(docker_cli({"start", "-a", id}).exit_code, 0);
   std::string hang = "pb-test-probe-hang:" + m_env.unique("h");
-  ASSERT_EQ(docker_cli({"commit", "--change", "LABEL " + std::string(k_test_label) + "=" + m_label, id, hang}).exit_code, 0);
+  ASSERT_EQ(
+      docker_cli({"commit", "--change", "LABEL " + std::string(k_test_label) + "=" + m_label, id, hang}).exit_code, 0);
   docker_cli({"rm", "-f", id});
   auto start = std::chrono::steady_clock::now();
   auto r = m_env.cli({"probe", hang, "--timeout", "2"});

@@ -43,8 +43,9 @@ inline la_ssize_t tar_write_cb(struct archive* a, void* p, const void* data, siz
 }
 
 /// Calls `on_entry(name, size, read_data)` per entry; read_data(buf, n) returns bytes read.
-inline std::string read_tar(broker::ByteReader& reader,
-                            const std::function<bool(const std::string& name, std::int64_t size, struct archive* a)>& on_entry) {
+inline std::string read_tar(
+    broker::ByteReader& reader,
+    const std::function<bool(const std::string& name, std::int64_t size, struct archive* a)>& on_entry) {
   struct archive* a = archive_read_new();
   archive_read_support_format_tar(a);
   TarReadContext ctx{&reader};
@@ -60,7 +61,8 @@ inline std::string read_tar(broker::ByteReader& reader,
         break;
       }
     }
-    if (error.empty() && r != ARCHIVE_EOF) error = archive_error_string(a) != nullptr ? archive_error_string(a) : "read failed";
+    if (error.empty() && r != ARCHIVE_EOF)
+      error = archive_error_string(a) != nullptr ? archive_error_string(a) : "read failed";
   }
   archive_read_free(a);
   return error;

@@ -32,7 +32,9 @@ LabelledEnv::LabelledEnv() : label(env.unique("capture")) {
   env.set_env("PARA_BROKER_EXTRA_LABELS", std::string(k_test_label) + "=" + label);
 }
 
-LabelledEnv::~LabelledEnv() { remove_labelled(label); }
+LabelledEnv::~LabelledEnv() {
+  remove_labelled(label);
+}
 
 std::vector<std::string> LabelledEnv::leftovers() const {
   std::vector<std::string> out;
@@ -122,8 +124,10 @@ void PtyProcess::pump(int timeout_ms) {
   if (::poll(&p, 1, timeout_ms) > 0) {
     char buf[4096];
     ssize_t n = ::read(m_master, buf, sizeof buf);
-    if (n > 0) m_raw.append(buf, static_cast<std::size_t>(n));
-    else if (n <= 0) ::usleep(20000);  // EIO once the child closed its side
+    if (n > 0)
+      m_raw.append(buf, static_cast<std::size_t>(n));
+    else if (n <= 0)
+      ::usleep(20000);  // EIO once the child closed its side
   }
   if (!m_exited && ::waitpid(m_pid, &m_status, WNOHANG) == m_pid) m_exited = true;
 }
@@ -171,7 +175,9 @@ bool PtyProcess::wait_for(const std::string& text, int timeout_s) {
   return false;
 }
 
-void PtyProcess::write(const std::string& bytes) { (void)!::write(m_master, bytes.data(), bytes.size()); }
+void PtyProcess::write(const std::string& bytes) {
+  (void)!::write(m_master, bytes.data(), bytes.size());
+}
 
 void PtyProcess::signal(int sig) {
   if (!m_exited) ::kill(m_pid, sig);

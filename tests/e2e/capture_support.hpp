@@ -23,7 +23,8 @@ class LabelledEnv {
   TestEnv env;
   std::string label;
 
-  /// Product-made (para-broker.managed=1) containers and volumes carrying the label right now ("container <id>", "volume <name>").
+  /// Product-made (para-broker.managed=1) containers and volumes carrying the label right now ("container <id>",
+  /// "volume <name>").
   std::vector<std::string> leftovers() const;
   /// `list --json` entries.
   nlohmann::json list() const;

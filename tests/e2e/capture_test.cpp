@@ -50,7 +50,8 @@ void expect_only_login(const std::map<std::string, std::string>& files, const st
 /// A container from `image` with the baked login copied to `cfg` and `global` (not started).
 std::string container_with_login(const LabelledEnv& t, const std::string& image, const std::string& cfg,
                                  const std::string& global) {
-  auto c = docker_cli({"create", "--entrypoint", "/bin/sh", "--label", std::string(k_test_label) + "=" + t.label, image});
+  auto c =
+      docker_cli({"create", "--entrypoint", "/bin/sh", "--label", std::string(k_test_label) + "=" + t.label, image});
   EXPECT_EQ(c.exit_code, 0) << c.err;
   std::string id = c.out.substr(0, c.out.find('\n'));
   // The files at their full paths under a local root, copied in with their parents.
@@ -125,7 +126,8 @@ TEST(Import, FromARunningContainer) {
   write_file(src / ".credentials.json", k_baked_creds);
   write_file(src / ".claude.json", k_full_claude_json);
   ASSERT_EQ(docker_cli({"exec", id, "mkdir", "-p", "/root/.claude"}).exit_code, 0);
-  ASSERT_EQ(docker_cli({"cp", (src / ".credentials.json").string(), id + ":/root/.claude/.credentials.json"}).exit_code, 0);
+  ASSERT_EQ(docker_cli({"cp", (src / ".credentials.json").string(), id + ":/root/.claude/.credentials.json"}).exit_code,
+            0);
   ASSERT_EQ(docker_cli({"cp", (src / ".claude.json").string(), id + ":/root/.claude.json"}).exit_code, 0);
   auto r = t.env.cli({"import", "--from-container", id, "--name", "running"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

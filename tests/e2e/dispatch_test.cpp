@@ -36,12 +36,13 @@ std::vector<std::string> split_ws(const std::string& s) {
   return out;
 }
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+std::string first_line(const std::string& s) {
+  return s.substr(0, s.find('\n'));
+}
 
 std::string credentials_json(const std::string& access, const std::string& refresh, std::int64_t expires) {
-  return R"({"claudeAiOauth":{"accessToken":")" + access + R"(","refreshToken":")" + refresh +
-         R"(","expiresAt":)" + std::to_string(expires) +
-         R"(,"scopes":["user:inference","user:profile"],"subscriptionType":"max"}})";
+  return R"({"claudeAiOauth":{"accessToken":")" + access + R"(","refreshToken":")" + refresh + R"(","expiresAt":)" +
+         std::to_string(expires) + R"(,"scopes":["user:inference","user:profile"],"subscriptionType":"max"}})";
 }
 
 void write_file(const fs::path& p, const std::string& content) {
@@ -64,9 +65,10 @@ class Dispatch {
     const fs::path home = env.root() / ("import-" + tag);
     write_file(home / ".claude" / ".credentials.json",
                credentials_json(access, "sk-ant-ort01-CANARY-test-" + tag + "-" + label, expires));
-    write_file(home / ".claude.json",
-               R"({"hasCompletedOnboarding":true,"numStartups":3,"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000d1",)"
-               R"("emailAddress":"canary-test-dispatch@example.com","organizationUuid":"00000000-0000-4000-8000-0000000000d2"}})");
+    write_file(
+        home / ".claude.json",
+        R"({"hasCompletedOnboarding":true,"numStartups":3,"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000d1",)"
+        R"("emailAddress":"canary-test-dispatch@example.com","organizationUuid":"00000000-0000-4000-8000-0000000000d2"}})");
     auto r = env.cli({"import", "--from-dir", home.string(), "--name", "work"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     fs::remove_all(home);
@@ -88,7 +90,8 @@ class Dispatch {
     auto packed = run_process({"tar", "-C", stage.string(), "--numeric-owner", "--owner=" + std::to_string(img.uid),
                                "--group=" + std::to_string(img.gid), "-cf", tarball.string(), "."});
     EXPECT_EQ(packed.exit_code, 0) << packed.err;
-    auto created = docker_cli({"create", "--label", std::string(k_test_label) + "=" + label, test_image(img.name), "true"});
+    auto created =
+        docker_cli({"create", "--label", std::string(k_test_label) + "=" + label, test_image(img.name), "true"});
     EXPECT_EQ(created.exit_code, 0) << created.err;
     if (created.exit_code != 0) return "";
     const std::string id = first_line(created.out);
@@ -125,7 +128,8 @@ class Dispatch {
   std::optional<std::int64_t> stored_expiry() {
     auto r = env.cli({"list", "--json"});
     auto j = nlohmann::json::parse(r.out, nullptr, false);
-    if (j.is_discarded() || j["credentials"].empty() || j["credentials"][0]["expires_at"].is_null()) return std::nullopt;
+    if (j.is_discarded() || j["credentials"].empty() || j["credentials"][0]["expires_at"].is_null())
+      return std::nullopt;
     return j["credentials"][0]["expires_at"].get<std::int64_t>();
   }
 
@@ -179,27 +183,37 @@ TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
   EXPECT_EQ(mounted.err.find(canary), std::string::npos);
 
   const std::string url = api.base_url();
-  const std::vector<std::string> net{"--network", "host", "-e", "ANTHROPIC_BASE_URL=" + url, "-e", "HTTPS_PROXY=" + url,
-                                     "-e", "HTTP_PROXY=" + url, "-e", "https_proxy=" + url, "-e", "http_proxy=" + url,
-                                     "-e", "NO_PROXY=127.0.0.1,localhost", "-e", "DISABLE_TELEMETRY=1", "-e",
-                                     "DISABLE_ERROR_REPORTING=1", "-e", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
-                                     "-e", "DISABLE_AUTOUPDATER=1"};
+  const std::vector<std::string> net{"--network", "host",
+                                     "-e",        "ANTHROPIC_BASE_URL=" + url,
+                                     "-e",        "HTTPS_PROXY=" + url,
+                                     "-e",        "HTTP_PROXY=" + url,
+                                     "-e",        "https_proxy=" + url,
+                                     "-e",        "http_proxy=" + url,
+                                     "-e",        "NO_PROXY=127.0.0.1,localhost",
+                                     "-e",        "DISABLE_TELEMETRY=1",
+                                     "-e",        "DISABLE_ERROR_REPORTING=1",
+                                     "-e",        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+                                     "-e",        "DISABLE_AUTOUPDATER=1"};
   // The stand-in answers with an error, so Claude retries for minutes: one request is all the test needs.
-  auto ran = d.run_in(args, image,
-                      "cat \"$CLAUDE_CONFIG_DIR/settings.json\" \"$CLAUDE_CONFIG_DIR/CLAUDE.md\" "
-                      "\"$CLAUDE_CONFIG_DIR/commands/hello.md\" \"$CLAUDE_CONFIG_DIR/.claude.json\"; "
-                      "stat -c '%u:%g %a %n' \"$CLAUDE_CONFIG_DIR\" \"$CLAUDE_CONFIG_DIR/..\" "
-                      "\"$CLAUDE_CONFIG_DIR/.credentials.json\"; timeout 30 claude -p hi </dev/null >/dev/null 2>&1; echo done",
-                      net);
+  auto ran = d.run_in(
+      args, image,
+      "cat \"$CLAUDE_CONFIG_DIR/settings.json\" \"$CLAUDE_CONFIG_DIR/CLAUDE.md\" "
+      "\"$CLAUDE_CONFIG_DIR/commands/hello.md\" \"$CLAUDE_CONFIG_DIR/.claude.json\"; "
+      "stat -c '%u:%g %a %n' \"$CLAUDE_CONFIG_DIR\" \"$CLAUDE_CONFIG_DIR/..\" "
+      "\"$CLAUDE_CONFIG_DIR/.credentials.json\"; timeout 30 claude -p hi </dev/null >/dev/null 2>&1; echo done",
+      net);
   api.stop();
   EXPECT_TRUE(api.saw_authorization("Bearer " + canary)) << img.name << ": " << ran.out << ran.err;
   EXPECT_NE(ran.out.find("\"cleanupPeriodDays\": 42"), std::string::npos) << ran.out;
   EXPECT_NE(ran.out.find("image memory " + d.label), std::string::npos) << ran.out;
   EXPECT_NE(ran.out.find("say hello"), std::string::npos) << ran.out;
-  EXPECT_NE(ran.out.find("kept-" + d.label), std::string::npos) << "the image's .claude.json keys are gone: " << ran.out;
+  EXPECT_NE(ran.out.find("kept-" + d.label), std::string::npos)
+      << "the image's .claude.json keys are gone: " << ran.out;
   const std::string owner = std::to_string(img.uid) + ":" + std::to_string(img.gid);
-  EXPECT_NE(ran.out.find(owner + " 700 " + std::string(img.home) + "/.para-broker/claude\n"), std::string::npos) << ran.out;
-  EXPECT_NE(ran.out.find(owner + " 700 " + std::string(img.home) + "/.para-broker/claude/..\n"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find(owner + " 700 " + std::string(img.home) + "/.para-broker/claude\n"), std::string::npos)
+      << ran.out;
+  EXPECT_NE(ran.out.find(owner + " 700 " + std::string(img.home) + "/.para-broker/claude/..\n"), std::string::npos)
+      << ran.out;
   EXPECT_NE(ran.out.find(owner + " 600 "), std::string::npos) << ran.out;
   EXPECT_EQ(ran.out.find(canary), std::string::npos);
 
@@ -237,12 +251,14 @@ TEST(DispatchWriteBack, NewerLoginInTheVolumeReachesTheVaultOlderDoesNot) {
   d.import_login("wb", base);
   auto args = d.mount(k_fast_image, "wb1");
   ASSERT_EQ(args.size(), 4u);
-  ASSERT_EQ(rewrite_login(d, args, k_fast_image, "sk-ant-oat01-CANARY-test-older-" + d.label, base - 1000).exit_code, 0);
+  ASSERT_EQ(rewrite_login(d, args, k_fast_image, "sk-ant-oat01-CANARY-test-older-" + d.label, base - 1000).exit_code,
+            0);
   ASSERT_EQ(d.env.cli({"release", "--session", "wb1"}).exit_code, 0);
   EXPECT_EQ(d.stored_expiry(), base);
 
   args = d.mount(k_fast_image, "wb2");
-  ASSERT_EQ(rewrite_login(d, args, k_fast_image, "sk-ant-oat01-CANARY-test-newer-" + d.label, base + 1000).exit_code, 0);
+  ASSERT_EQ(rewrite_login(d, args, k_fast_image, "sk-ant-oat01-CANARY-test-newer-" + d.label, base + 1000).exit_code,
+            0);
   ASSERT_EQ(d.env.cli({"release", "--session", "wb2"}).exit_code, 0);
   EXPECT_EQ(d.stored_expiry(), base + 1000);
   EXPECT_TRUE(d.volumes().empty());
@@ -302,7 +318,8 @@ TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
   EXPECT_EQ(a, b) << "same credential and image: one shared volume";
   EXPECT_NE(a[1], c[1]) << "another image: its own volume";
 
-  ASSERT_EQ(rewrite_login(d, a, k_fast_image, "sk-ant-oat01-CANARY-test-rotated-" + d.label, 4000000005000).exit_code, 0);
+  ASSERT_EQ(rewrite_login(d, a, k_fast_image, "sk-ant-oat01-CANARY-test-rotated-" + d.label, 4000000005000).exit_code,
+            0);
   auto in_b = d.run_in(b, k_fast_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
   EXPECT_NE(in_b.out.find("CANARY-test-rotated-"), std::string::npos) << in_b.out;
   auto in_c = d.run_in(c, k_other_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
@@ -310,7 +327,9 @@ TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
 
   auto synced = d.env.cli({"sync"});
   ASSERT_EQ(synced.exit_code, 0) << synced.err;
-  in_c = d.run_in(c, k_other_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"; stat -c '%u:%g %a' \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
+  in_c = d.run_in(
+      c, k_other_image,
+      "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"; stat -c '%u:%g %a' \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
   EXPECT_NE(in_c.out.find("CANARY-test-rotated-"), std::string::npos) << in_c.out;
   EXPECT_NE(in_c.out.find("1000:1000 600"), std::string::npos) << in_c.out;
   EXPECT_EQ(d.stored_expiry(), 4000000005000);
@@ -329,13 +348,16 @@ TEST(DispatchGc, RemovesStaleHoldsButNeverAVolumeInUse) {
   ASSERT_EQ(live.size(), 4u);
   ASSERT_EQ(stale.size(), 4u);
   // The live session's container exists (created, as para does before starting it).
-  std::vector<std::string> create{"create", "--name", "para-live", "--label", std::string(k_test_label) + "=" + d.label};
+  std::vector<std::string> create{"create", "--name", "para-live", "--label",
+                                  std::string(k_test_label) + "=" + d.label};
   create.insert(create.end(), live.begin(), live.end());
   create.insert(create.end(), {k_fast_image, "sleep", "infinity"});
   auto created = docker_cli(create);
   ASSERT_EQ(created.exit_code, 0) << created.err;
   // The stale session refreshed before its container vanished: gc writes that back.
-  ASSERT_EQ(rewrite_login(d, stale, k_other_image, "sk-ant-oat01-CANARY-test-gcnewer-" + d.label, 4000000009000).exit_code, 0);
+  ASSERT_EQ(
+      rewrite_login(d, stale, k_other_image, "sk-ant-oat01-CANARY-test-gcnewer-" + d.label, 4000000009000).exit_code,
+      0);
 
   auto gc = d.env.cli({"gc", "--json"});
   ASSERT_EQ(gc.exit_code, 0) << gc.err;

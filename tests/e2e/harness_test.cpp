@@ -25,7 +25,9 @@ namespace fs = std::filesystem;
 namespace pb::test {
 
 /// Names the image in gtest's output instead of dumping the struct's bytes.
-void PrintTo(const ClaudeTestImage& image, std::ostream* os) { *os << image.name; }
+void PrintTo(const ClaudeTestImage& image, std::ostream* os) {
+  *os << image.name;
+}
 
 namespace {
 
@@ -76,8 +78,7 @@ TEST_P(HarnessTest, HandPlacedLoginReachesTheApiStandIn) {
   const fs::path stage = env.root() / "stage";
   const fs::path config_dir = image.config_dir;
   const fs::path home = image.home;
-  const fs::path anchor =
-      config_dir.string().rfind(home.string() + "/", 0) == 0 ? home : config_dir.parent_path();
+  const fs::path anchor = config_dir.string().rfind(home.string() + "/", 0) == 0 ? home : config_dir.parent_path();
   std::vector<std::string> entries;
   for (const auto& d : dirs_below(anchor, config_dir)) {
     fs::create_directories(stage / d.relative_path());
@@ -98,9 +99,15 @@ TEST_P(HarnessTest, HandPlacedLoginReachesTheApiStandIn) {
   entries.push_back(global.relative_path().string());
 
   const fs::path tarball = env.root() / "login.tar";
-  std::vector<std::string> tar{"tar", "-C", stage.string(), "--numeric-owner",
-                               "--owner=" + std::to_string(image.uid), "--group=" + std::to_string(image.gid),
-                               "--no-recursion", "-cf", tarball.string()};
+  std::vector<std::string> tar{"tar",
+                               "-C",
+                               stage.string(),
+                               "--numeric-owner",
+                               "--owner=" + std::to_string(image.uid),
+                               "--group=" + std::to_string(image.gid),
+                               "--no-recursion",
+                               "-cf",
+                               tarball.string()};
   tar.insert(tar.end(), entries.begin(), entries.end());
   auto packed = run_process(tar, {}, "", 60);
   ASSERT_EQ(packed.exit_code, 0) << packed.err;
@@ -109,12 +116,35 @@ TEST_P(HarnessTest, HandPlacedLoginReachesTheApiStandIn) {
   // ANTHROPIC_BASE_URL, anything else (token refresh, telemetry) through the
   // proxy variables, which the stand-in refuses. Nothing leaves the machine.
   const std::string url = api.base_url();
-  auto created = docker_cli({"create", "--label", std::string(k_test_label) + "=" + k_label_value, "--network", "host",
-                             "-e", "ANTHROPIC_BASE_URL=" + url, "-e", "HTTPS_PROXY=" + url, "-e", "HTTP_PROXY=" + url,
-                             "-e", "https_proxy=" + url, "-e", "http_proxy=" + url, "-e",
-                             "NO_PROXY=127.0.0.1,localhost", "-e", "DISABLE_TELEMETRY=1", "-e",
-                             "DISABLE_ERROR_REPORTING=1", "-e", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "-e",
-                             "DISABLE_AUTOUPDATER=1", test_image(image.name), "claude", "-p", "hi"},
+  auto created = docker_cli({"create",
+                             "--label",
+                             std::string(k_test_label) + "=" + k_label_value,
+                             "--network",
+                             "host",
+                             "-e",
+                             "ANTHROPIC_BASE_URL=" + url,
+                             "-e",
+                             "HTTPS_PROXY=" + url,
+                             "-e",
+                             "HTTP_PROXY=" + url,
+                             "-e",
+                             "https_proxy=" + url,
+                             "-e",
+                             "http_proxy=" + url,
+                             "-e",
+                             "NO_PROXY=127.0.0.1,localhost",
+                             "-e",
+                             "DISABLE_TELEMETRY=1",
+                             "-e",
+                             "DISABLE_ERROR_REPORTING=1",
+                             "-e",
+                             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+                             "-e",
+                             "DISABLE_AUTOUPDATER=1",
+                             test_image(image.name),
+                             "claude",
+                             "-p",
+                             "hi"},
                             60);
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string id = created.out.substr(0, created.out.find('\n'));
@@ -142,22 +172,21 @@ TEST_P(HarnessTest, HandPlacedLoginReachesTheApiStandIn) {
 
   std::string seen;
   for (const auto& r : api.requests()) {
-    seen += "  " + r.method + " " + r.target + " (host " + r.host + ")" +
-            (r.authorization ? (*r.authorization == "Bearer " + canary ? " with the canary" : " with another token")
-                             : "") +
-            "\n";
+    seen +=
+        "  " + r.method + " " + r.target + " (host " + r.host + ")" +
+        (r.authorization ? (*r.authorization == "Bearer " + canary ? " with the canary" : " with another token") : "") +
+        "\n";
   }
   EXPECT_TRUE(api.saw_authorization("Bearer " + canary))
-      << image.name << ": claude did not send the hand-placed token (placed at " << credentials.string()
-      << "); " << (running ? "still running" : "it had exited") << " after " << seconds
-      << "s; it printed:\n"
+      << image.name << ": claude did not send the hand-placed token (placed at " << credentials.string() << "); "
+      << (running ? "still running" : "it had exited") << " after " << seconds << "s; it printed:\n"
       << logs.out << logs.err << "\nrequests seen:\n"
       << seen;
   // The token never shows in what the container printed.
   EXPECT_EQ(logs.out.find(canary), std::string::npos);
   EXPECT_EQ(logs.err.find(canary), std::string::npos);
-  std::cout << "[ harness ] " << image.name << " (Claude Code " << image.version << ", user " << image.user << "): "
-            << seconds << "s, requests:\n"
+  std::cout << "[ harness ] " << image.name << " (Claude Code " << image.version << ", user " << image.user
+            << "): " << seconds << "s, requests:\n"
             << seen;
 }
 

@@ -93,12 +93,11 @@ TEST_P(ProbeResearch, PredictionEqualsObservationEqualsReality) {
   EXPECT_EQ(json::parse(again.out)["research"], j["research"]);
 }
 
-INSTANTIATE_TEST_SUITE_P(RealClaude, ProbeResearch, ::testing::ValuesIn(k_claude_test_images),
-                         [](const auto& p) {
-                           std::string n = p.param.name;
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(RealClaude, ProbeResearch, ::testing::ValuesIn(k_claude_test_images), [](const auto& p) {
+  std::string n = p.param.name;
+  std::replace(n.begin(), n.end(), '-', '_');
+  return n;
+});
 
 }  // namespace
 }  // namespace pb::test

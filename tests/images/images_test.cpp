@@ -17,7 +17,9 @@
 
 namespace pb::test {
 
-void PrintTo(const ClaudeTestImage& image, std::ostream* os) { *os << image.name; }
+void PrintTo(const ClaudeTestImage& image, std::ostream* os) {
+  *os << image.name;
+}
 
 namespace {
 
@@ -30,8 +32,8 @@ struct LabelGuard {
 /// `docker run --rm` of IMAGE with ARGS (the image's own user), bounded in time.
 CommandResult run_in(const std::string& image, const std::vector<std::string>& args, const std::string& input = "",
                      const std::vector<std::string>& options = {}) {
-  std::vector<std::string> argv{"docker", "run", "--rm", "-i", "--network", "none", "--label",
-                                std::string(k_test_label) + "=" + k_label_value};
+  std::vector<std::string> argv{"docker",    "run",  "--rm",    "-i",
+                                "--network", "none", "--label", std::string(k_test_label) + "=" + k_label_value};
   argv.insert(argv.end(), options.begin(), options.end());
   argv.push_back(image);
   argv.insert(argv.end(), args.begin(), args.end());
@@ -76,7 +78,7 @@ TEST_P(RealClaudeImage, HasTheDocumentedUserEnvironmentAndVersion) {
                   {"sh", "-c", "id -u; id -g; readlink -f /usr/local/bin/claude; claude --version </dev/null"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string expected = std::to_string(image.uid) + "\n" + std::to_string(image.gid) + "\n" + image.claude_path +
-                         "\n" + image.version + " (Claude Code)\n";
+                               "\n" + image.version + " (Claude Code)\n";
   EXPECT_EQ(r.out, expected);
 }
 
@@ -166,10 +168,9 @@ TEST(StandinLogin, NoCodeAbortsAndWritesNothing) {
 TEST(BakedLogin, LayerHoldsTheCanaryAndTheWhiteoutHidesIt) {
   PB_REQUIRE_DOCKER();
   LabelGuard guard;
-  const std::string check =
-      "if grep -q '\"accessToken\":\"" + std::string(k_baked_access_token) +
-      "\"' /root/.claude/.credentials.json 2>/dev/null; then echo baked; else echo absent; fi; "
-      "if [ -e /root/.claude.json ]; then echo global; fi";
+  const std::string check = "if grep -q '\"accessToken\":\"" + std::string(k_baked_access_token) +
+                            "\"' /root/.claude/.credentials.json 2>/dev/null; then echo baked; else echo absent; fi; "
+                            "if [ -e /root/.claude.json ]; then echo global; fi";
   auto layer = run_in(test_image(k_authed_layer_image), {"sh", "-c", check});
   EXPECT_EQ(layer.out, "baked\nglobal\n") << layer.err;
   auto whiteout = run_in(test_image(k_authed_whiteout_image), {"sh", "-c", check});

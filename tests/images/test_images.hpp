@@ -12,18 +12,20 @@
 namespace pb::test {
 
 /// Reference of a test image by its builder name, e.g. "pb-test/claude-2x-root:latest".
-inline std::string test_image(std::string_view name) { return "pb-test/" + std::string(name) + ":latest"; }
+inline std::string test_image(std::string_view name) {
+  return "pb-test/" + std::string(name) + ":latest";
+}
 
 /// Label every test image carries (value "images"), and the per-image name label.
 inline constexpr const char* k_test_images_label_value = "images";
 inline constexpr const char* k_test_image_name_label = "para-broker.test-image";
 
 struct ClaudeTestImage {
-  const char* name;               ///< builder name (test_image(name) is the reference)
-  const char* version;            ///< Claude Code version installed
-  const char* kind;               ///< probe kind: "npm-js" or "npm-native"
-  const char* claude_path;        ///< what /usr/local/bin/claude points to
-  const char* user;               ///< the image's USER
+  const char* name;         ///< builder name (test_image(name) is the reference)
+  const char* version;      ///< Claude Code version installed
+  const char* kind;         ///< probe kind: "npm-js" or "npm-native"
+  const char* claude_path;  ///< what /usr/local/bin/claude points to
+  const char* user;         ///< the image's USER
   int uid;
   int gid;
   const char* home;               ///< the image's HOME

@@ -57,9 +57,9 @@ class Recorder {
 
   void record(const http::request<http::string_body>& req) {
     nlohmann::json line;
-    line["time_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+    line["time_ms"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     line["method"] = std::string(req.method_string());
     line["target"] = std::string(req.target());
     line["host"] = header_or_null(req, http::field::host);
@@ -126,8 +126,7 @@ class Session : public std::enable_shared_from_this<Session> {
       m_response.keep_alive(false);
     } else {
       m_response.result(http::status::unauthorized);
-      m_response.body() =
-          R"({"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}})";
+      m_response.body() = R"({"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}})";
       m_response.keep_alive(req.keep_alive());
     }
     m_response.prepare_payload();

@@ -47,8 +47,8 @@ FakeApi::FakeApi(int max_seconds) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  std::vector<std::string> args{PB_FAKE_API_BINARY, "--port", "0", "--record", m_record.string(), "--max-seconds",
-                                std::to_string(max_seconds)};
+  std::vector<std::string> args{
+      PB_FAKE_API_BINARY, "--port", "0", "--record", m_record.string(), "--max-seconds", std::to_string(max_seconds)};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -89,7 +89,9 @@ FakeApi::~FakeApi() {
   fs::remove_all(m_dir, ec);
 }
 
-std::string FakeApi::base_url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+std::string FakeApi::base_url() const {
+  return "http://127.0.0.1:" + std::to_string(m_port);
+}
 
 void FakeApi::stop() {
   if (m_pid <= 0) return;
@@ -114,9 +116,8 @@ std::vector<RecordedRequest> FakeApi::requests() const {
   while (std::getline(in, text)) {
     auto line = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!line.is_object()) continue;  // a line still being written
-    result.push_back({string_or_empty(line, "method"), string_or_empty(line, "target"),
-                      string_or_empty(line, "host"), optional_string(line, "authorization"),
-                      optional_string(line, "x_api_key")});
+    result.push_back({string_or_empty(line, "method"), string_or_empty(line, "target"), string_or_empty(line, "host"),
+                      optional_string(line, "authorization"), optional_string(line, "x_api_key")});
   }
   return result;
 }

@@ -93,7 +93,8 @@ Result<FakeDocker::Container*> FakeDocker::find(const std::string& id, const std
   if (it == containers.end())
     for (auto c = containers.begin(); c != containers.end(); ++c)
       if (c->second.info.name == id) it = c;
-  if (it == containers.end()) return fail(ErrorKind::not_found, "Docker could not " + what + ": No such container: " + id);
+  if (it == containers.end())
+    return fail(ErrorKind::not_found, "Docker could not " + what + ": No such container: " + id);
   return &it->second;
 }
 
@@ -123,7 +124,8 @@ Result<std::vector<ImageSummary>> FakeDocker::image_list(const LabelFilters& lab
   if (auto e = record("image_list", join(labels))) return *e;
   std::vector<ImageSummary> out;
   for (const auto& [name, i] : images)
-    if (matches(i.labels, labels)) out.push_back({i.id, i.repo_tags.empty() ? std::vector{name} : i.repo_tags, i.labels, i.size, 0});
+    if (matches(i.labels, labels))
+      out.push_back({i.id, i.repo_tags.empty() ? std::vector{name} : i.repo_tags, i.labels, i.size, 0});
   return out;
 }
 
@@ -194,8 +196,8 @@ Result<std::string> FakeDocker::container_create(const ContainerSpec& spec) {
   for (const auto& m : spec.mounts) args += " mount=" + m.source + ":" + m.target + (m.read_only ? ":ro" : "");
   if (auto e = record("container_create", args)) return *e;
   if (images.find(spec.image) == images.end())
-    return fail(ErrorKind::not_found, "Docker could not create a container from image '" + spec.image +
-                                          "': No such image: " + spec.image);
+    return fail(ErrorKind::not_found,
+                "Docker could not create a container from image '" + spec.image + "': No such image: " + spec.image);
   std::string id = "c" + std::to_string(m_next_id++);
   Container c;
   c.spec = spec;
@@ -207,7 +209,9 @@ Result<std::string> FakeDocker::container_create(const ContainerSpec& spec) {
   c.info.user = spec.user;
   c.info.tty = spec.tty;
   for (const auto& m : spec.mounts)
-    c.info.mounts.push_back({m.type == MountSpec::Type::volume ? "volume" : m.type == MountSpec::Type::bind ? "bind" : "tmpfs",
+    c.info.mounts.push_back({m.type == MountSpec::Type::volume ? "volume"
+                             : m.type == MountSpec::Type::bind ? "bind"
+                                                               : "tmpfs",
                              m.type == MountSpec::Type::volume ? m.source : "", m.source, m.target, !m.read_only});
   containers[id] = std::move(c);
   return id;
@@ -248,9 +252,7 @@ Status FakeDocker::container_kill(const std::string& id, const std::string& sign
 
 Status FakeDocker::container_remove(const std::string& id, bool force, bool remove_volumes) {
   std::lock_guard lock(m_mutex);
-  if (auto e = record("container_remove",
-                      id + (force ? " force" : "") + (remove_volumes ? " volumes" : "")))
-    return *e;
+  if (auto e = record("container_remove", id + (force ? " force" : "") + (remove_volumes ? " volumes" : ""))) return *e;
   PB_TRY(Container * c, find(id, "remove container " + id));
   if (c->info.state.running && !force)
     return fail(ErrorKind::conflict, "Docker could not remove container " + id + ": container is running");
@@ -321,12 +323,13 @@ Result<std::unique_ptr<ByteWriter>> FakeDocker::archive_put(const std::string& i
 
 Result<std::string> FakeDocker::exec_create(const std::string& container_id, const ExecSpec& spec) {
   std::lock_guard lock(m_mutex);
-  if (auto e = record("exec_create", container_id + " " + join(spec.cmd) + (spec.user.empty() ? "" : " user=" + spec.user)))
+  if (auto e =
+          record("exec_create", container_id + " " + join(spec.cmd) + (spec.user.empty() ? "" : " user=" + spec.user)))
     return *e;
   PB_TRY(Container * c, find(container_id, "run a command in container " + container_id));
   if (!c->info.state.running)
-    return fail(ErrorKind::conflict, "Docker could not run a command in container " + container_id +
-                                         ": Container " + container_id + " is not running");
+    return fail(ErrorKind::conflict, "Docker could not run a command in container " + container_id + ": Container " +
+                                         container_id + " is not running");
   c->execs.push_back(spec);
   std::string id = "e" + std::to_string(m_next_id++);
   m_execs[id] = {c->info.id, spec};
@@ -337,7 +340,8 @@ Result<ExecResult> FakeDocker::exec_start(const std::string& exec_id, const Exec
   std::lock_guard lock(m_mutex);
   if (auto e = record("exec_start", exec_id + " input=" + std::to_string(options.input.size()))) return *e;
   auto it = m_execs.find(exec_id);
-  if (it == m_execs.end()) return fail(ErrorKind::not_found, "Docker could not run exec " + exec_id + ": No such exec instance");
+  if (it == m_execs.end())
+    return fail(ErrorKind::not_found, "Docker could not run exec " + exec_id + ": No such exec instance");
   if (on_exec) return on_exec(it->second.first, it->second.second, options);
   return ExecResult{};
 }
@@ -357,7 +361,8 @@ Result<VolumeInfo> FakeDocker::volume_inspect(const std::string& name) {
   if (auto e = record("volume_inspect", name)) return *e;
   auto it = volumes.find(name);
   if (it == volumes.end())
-    return fail(ErrorKind::not_found, "Docker could not inspect volume '" + name + "': get " + name + ": no such volume");
+    return fail(ErrorKind::not_found,
+                "Docker could not inspect volume '" + name + "': get " + name + ": no such volume");
   return it->second;
 }
 
@@ -376,9 +381,11 @@ Status FakeDocker::volume_remove(const std::string& name, bool force) {
   for (const auto& [id, c] : containers)
     for (const auto& m : c.info.mounts)
       if (m.type == "volume" && m.name == name && !force)
-        return fail(ErrorKind::conflict, "Docker could not remove volume '" + name + "': volume is in use - [" + id + "]");
+        return fail(ErrorKind::conflict,
+                    "Docker could not remove volume '" + name + "': volume is in use - [" + id + "]");
   if (volumes.erase(name) == 0)
-    return fail(ErrorKind::not_found, "Docker could not remove volume '" + name + "': get " + name + ": no such volume");
+    return fail(ErrorKind::not_found,
+                "Docker could not remove volume '" + name + "': get " + name + ": no such volume");
   return {};
 }
 

@@ -46,10 +46,10 @@ class FakeDocker : public broker::DockerClient, public std::enable_shared_from_t
   // ---- state (seed it, then inspect it)
   std::string endpoint_value = "unix:///fake/docker.sock";
   broker::DockerVersion version_value{"24.0.7", "1.43", "1.43", "1.12", "linux", "amd64"};
-  std::map<std::string, broker::ImageInfo> images;         ///< by reference ("app:1") or ID
-  std::map<std::string, std::string> image_exports;        ///< reference -> `docker save` tar bytes
-  std::map<std::string, Container> containers;             ///< by ID ("c1", "c2", …)
-  std::map<std::string, broker::VolumeInfo> volumes;       ///< by name
+  std::map<std::string, broker::ImageInfo> images;    ///< by reference ("app:1") or ID
+  std::map<std::string, std::string> image_exports;   ///< reference -> `docker save` tar bytes
+  std::map<std::string, Container> containers;        ///< by ID ("c1", "c2", …)
+  std::map<std::string, broker::VolumeInfo> volumes;  ///< by name
 
   /// Answers exec_start; default: exit 0, no output.
   std::function<broker::ExecResult(const std::string& container_id, const broker::ExecSpec&,

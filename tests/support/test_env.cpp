@@ -71,7 +71,8 @@ CommandResult run_process(const std::vector<std::string>& argv, const std::map<s
   char buf[65536];
   while (out_open || err_open) {
     pollfd fds[2] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
     if (left <= 0) {
       kill(pid, SIGKILL);
       result.err += "\n[test harness: timed out after " + std::to_string(timeout_s) + "s]";
@@ -149,16 +150,19 @@ std::string busybox_image(const std::string& label_value) {
   if (docker_cli({"image", "inspect", ref}, 60).exit_code == 0) return ref;
   const std::string script =
       "set -e; d=$(mktemp -d); trap 'rm -rf \"$d\"' EXIT; mkdir -p \"$d/bin\" \"$d/tmp\" \"$d/etc\"; "
-      "cp /bin/busybox \"$d/bin/busybox\"; for a in $(/bin/busybox --list); do [ \"$a\" = busybox ] || ln -sf busybox \"$d/bin/$a\"; done; "
+      "cp /bin/busybox \"$d/bin/busybox\"; for a in $(/bin/busybox --list); do [ \"$a\" = busybox ] || ln -sf busybox "
+      "\"$d/bin/$a\"; done; "
       "printf 'root:x:0:0:root:/root:/bin/sh\\n' > \"$d/etc/passwd\"; printf 'root:x:0:\\n' > \"$d/etc/group\"; "
-      "mkdir -p \"$d/root\"; tar -C \"$d\" -c . | docker import --change 'LABEL " + std::string(k_test_label) + "=" +
-      label_value + "' --change 'ENV PATH=/bin' - " + ref + " >/dev/null";
+      "mkdir -p \"$d/root\"; tar -C \"$d\" -c . | docker import --change 'LABEL " +
+      std::string(k_test_label) + "=" + label_value + "' --change 'ENV PATH=/bin' - " + ref + " >/dev/null";
   auto r = run_process({"bash", "-c", script}, {}, "", 120);
   if (r.exit_code != 0) throw std::runtime_error("building " + ref + " failed: " + r.err);
   return ref;
 }
 
-fs::path source_path(const std::string& relative) { return fs::path(PB_SOURCE_DIR) / relative; }
+fs::path source_path(const std::string& relative) {
+  return fs::path(PB_SOURCE_DIR) / relative;
+}
 
 namespace {
 std::string random_hex(std::size_t n) {
@@ -202,6 +206,8 @@ CommandResult TestEnv::cli(const std::vector<std::string>& args, const std::stri
   return run_process(argv, env(), input, timeout_s);
 }
 
-std::string TestEnv::unique(const std::string& prefix) const { return prefix + "-" + random_hex(8); }
+std::string TestEnv::unique(const std::string& prefix) const {
+  return prefix + "-" + random_hex(8);
+}
 
 }  // namespace pb::test

@@ -62,11 +62,11 @@ class TestEnv {
 bool docker_available();
 
 /// Fails the current test when Docker does not answer: nothing skips silently.
-#define PB_REQUIRE_DOCKER()                                                                 \
-  do {                                                                                     \
-    if (!::pb::test::docker_available()) {                                                 \
+#define PB_REQUIRE_DOCKER()                                                                     \
+  do {                                                                                          \
+    if (!::pb::test::docker_available()) {                                                      \
       GTEST_FAIL() << "this test needs a running Docker daemon; start dockerd (scripts/setup)"; \
-    }                                                                                      \
+    }                                                                                           \
   } while (0)
 
 /// Removes every container, volume and image labelled with `label=value`.

@@ -3,9 +3,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <sys/sysmacros.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/sysmacros.h>
 
 #include <memory>
 #include <string>
@@ -24,13 +24,17 @@ using ::testing::Not;
 struct Entry {
   Entry(std::string n, std::string d, unsigned t = AE_IFREG, std::string l = {}, std::string h = {},
         std::int64_t size = -1)
-      : name(std::move(n)), data(std::move(d)), type(t), link(std::move(l)), hardlink(std::move(h)),
+      : name(std::move(n)),
+        data(std::move(d)),
+        type(t),
+        link(std::move(l)),
+        hardlink(std::move(h)),
         declared_size(size) {}
   std::string name;
   std::string data;
   unsigned type = AE_IFREG;
-  std::string link;      ///< symlink target
-  std::string hardlink;  ///< hardlink target
+  std::string link;                 ///< symlink target
+  std::string hardlink;             ///< hardlink target
   std::int64_t declared_size = -1;  ///< header size when it should lie
 };
 
@@ -38,8 +42,10 @@ struct Entry {
 std::string make_tar(const std::vector<Entry>& entries, bool gnu = false) {
   std::string out;
   struct archive* a = archive_write_new();
-  if (gnu) archive_write_set_format_gnutar(a);
-  else archive_write_set_format_pax_restricted(a);
+  if (gnu)
+    archive_write_set_format_gnutar(a);
+  else
+    archive_write_set_format_pax_restricted(a);
   archive_write_set_bytes_in_last_block(a, 1);
   archive_write_open(
       a, &out, nullptr,
@@ -72,7 +78,9 @@ const std::string k_creds =
 const std::string k_claude_json =
     R"({"numStartups":3,"projects":{"/w":{"history":["secret project text"]}},"hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":"canary-test@example.com","accountUuid":"00000000-0000-4000-8000-000000000001"}})";
 
-TarPolicy creds_policy() { return {{{".credentials.json", WantedFile::Mode::whole, 1u << 20}}, 1}; }
+TarPolicy creds_policy() {
+  return {{{".credentials.json", WantedFile::Mode::whole, 1u << 20}}, 1};
+}
 TarPolicy claude_policy(std::uint64_t max = 256u << 20) {
   return {{{".claude.json", WantedFile::Mode::claude_json, max}}, 1};
 }
@@ -89,7 +97,9 @@ void expect_refused(const Result<TarFiles>& r, const std::string& why) {
   EXPECT_EQ(exit_code(r.error().kind), 7);
 }
 
-std::string text(const SecureBytes& b) { return std::string(b.begin(), b.end()); }
+std::string text(const SecureBytes& b) {
+  return std::string(b.begin(), b.end());
+}
 
 TEST(TarPolicy, ReadsAWantedRegularFileWhole) {
   auto r = read(make_tar({{".credentials.json", k_creds}}), creds_policy());
@@ -125,7 +135,8 @@ TEST(TarPolicy, StreamsAFiftyMegabyteClaudeJsonInSmallPieces) {
   // from a generator: the tar is never in memory whole, and neither is the file.
   const std::string head = R"({"hasCompletedOnboarding":true,"projects":{)";
   const std::string tail = R"(},"oauthAccount":{"emailAddress":"canary-test@example.com"}})";
-  const std::string project = R"("/p/0000000000":{"history":["lorem ipsum dolor sit amet, consectetur adipiscing elit"]},)";
+  const std::string project =
+      R"("/p/0000000000":{"history":["lorem ipsum dolor sit amet, consectetur adipiscing elit"]},)";
   const std::size_t count = 50'000'000 / project.size();
   const std::string last = R"("/p/last":{})";
   std::uint64_t body_size = head.size() + count * project.size() + last.size() + tail.size();
@@ -145,10 +156,14 @@ TEST(TarPolicy, StreamsAFiftyMegabyteClaudeJsonInSmallPieces) {
       if (p < header.size()) {
         c = header[p];
       } else if ((p -= header.size()) < body_size) {
-        if (p < head.size()) c = head[p];
-        else if ((p -= head.size()) < count * project.size()) c = project[p % project.size()];
-        else if ((p -= count * project.size()) < last.size()) c = last[p];
-        else c = tail[p - last.size()];
+        if (p < head.size())
+          c = head[p];
+        else if ((p -= head.size()) < count * project.size())
+          c = project[p % project.size()];
+        else if ((p -= count * project.size()) < last.size())
+          c = last[p];
+        else
+          c = tail[p - last.size()];
       }
       dst[n++] = c;
       ++pos;
@@ -180,13 +195,11 @@ TEST(TarPolicy, RefusesControlCharactersAndInvalidUtf8InNames) {
 }
 
 TEST(TarPolicy, RefusesSymlinks) {
-  expect_refused(read(make_tar({{".credentials.json", "", AE_IFLNK, "/etc/shadow"}}), creds_policy()),
-                 "symbolic link");
+  expect_refused(read(make_tar({{".credentials.json", "", AE_IFLNK, "/etc/shadow"}}), creds_policy()), "symbolic link");
 }
 
 TEST(TarPolicy, RefusesHardlinks) {
-  expect_refused(read(make_tar({{".credentials.json", "", AE_IFREG, "", "/etc/shadow"}}), creds_policy()),
-                 "hard link");
+  expect_refused(read(make_tar({{".credentials.json", "", AE_IFREG, "", "/etc/shadow"}}), creds_policy()), "hard link");
 }
 
 TEST(TarPolicy, RefusesCharacterDevices) {
@@ -206,8 +219,8 @@ TEST(TarPolicy, RefusesDirectories) {
 }
 
 TEST(TarPolicy, RefusesTooManyEntries) {
-  TarPolicy p{{{"a", WantedFile::Mode::whole, 10}, {"b", WantedFile::Mode::whole, 10}, {"c", WantedFile::Mode::whole, 10}},
-              2};
+  TarPolicy p{
+      {{"a", WantedFile::Mode::whole, 10}, {"b", WantedFile::Mode::whole, 10}, {"c", WantedFile::Mode::whole, 10}}, 2};
   expect_refused(read(make_tar({{"a", "1"}, {"b", "2"}, {"c", "3"}}), p), "more than 2 entries");
   std::vector<Entry> many;
   for (int i = 0; i < 10000; ++i) many.push_back({".credentials.json", "x"});
@@ -232,7 +245,8 @@ TEST(TarPolicy, RefusesAClaudeJsonOverItsBoundWhileStreaming) {
 }
 
 TEST(TarPolicy, RefusesMalformedJson) {
-  expect_refused(read(make_tar({{".claude.json", "{\"hasCompletedOnboarding\": tru"}}), claude_policy()), ".claude.json");
+  expect_refused(read(make_tar({{".claude.json", "{\"hasCompletedOnboarding\": tru"}}), claude_policy()),
+                 ".claude.json");
   expect_refused(read(make_tar({{".claude.json", "[1,2,3]"}}), claude_policy()), ".claude.json");
   std::string deep(100000, '[');
   expect_refused(read(make_tar({{".claude.json", "{\"a\":" + deep}}), claude_policy()), ".claude.json");

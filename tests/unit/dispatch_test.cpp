@@ -47,7 +47,7 @@ std::vector<TarEntry> read_tar(const std::string& bytes) {
   struct archive_entry* e = nullptr;
   while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
     TarEntry t{archive_entry_pathname(e), static_cast<unsigned>(archive_entry_perm(e)), archive_entry_uid(e),
-               archive_entry_gid(e), archive_entry_filetype(e) == AE_IFDIR, ""};
+               archive_entry_gid(e),      archive_entry_filetype(e) == AE_IFDIR,        ""};
     std::string buf(static_cast<std::size_t>(archive_entry_size(e)), '\0');
     if (!buf.empty()) archive_read_data(a, buf.data(), buf.size());
     t.data = buf;
@@ -93,7 +93,7 @@ std::string make_tar(const std::vector<std::pair<std::string, std::string>>& fil
 /// what was uploaded into a container after the container is removed.
 class ImageFake : public FakeDocker {
  public:
-  std::map<std::string, std::string> image_archives;  ///< path -> tar (as GET /archive returns it)
+  std::map<std::string, std::string> image_archives;         ///< path -> tar (as GET /archive returns it)
   std::vector<std::pair<std::string, std::string>> uploads;  ///< (directory, tar) of removed containers
   std::vector<broker::ContainerSpec> created;
 
@@ -155,8 +155,9 @@ class DispatchUnit : public ::testing::Test {
 
   void add_credential(const std::string& name, const std::string& uuid) {
     vault::Capture c;
-    const std::string creds = R"({"claudeAiOauth":{"accessToken":")" + std::string(k_canary) + "-" + name +
-                              R"(","refreshToken":"sk-ant-ort01-CANARY-test-unit","expiresAt":4102444800000,"scopes":["user:inference"]}})";
+    const std::string creds =
+        R"({"claudeAiOauth":{"accessToken":")" + std::string(k_canary) + "-" + name +
+        R"(","refreshToken":"sk-ant-ort01-CANARY-test-unit","expiresAt":4102444800000,"scopes":["user:inference"]}})";
     const std::string cj = R"({"hasCompletedOnboarding":true,"oauthAccount":{"accountUuid":")" + uuid +
                            R"(","emailAddress":"canary-test-)" + name + R"(@example.com"}})";
     c.credentials_json.assign(creds.begin(), creds.end());
@@ -180,14 +181,13 @@ class DispatchUnit : public ::testing::Test {
 };
 
 TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedHelper) {
-  docker->image_archives["/home/dev/.claude"] =
-      make_tar({{".claude/", ""},
-                {".claude/settings.json", R"({"cleanupPeriodDays": 42})"},
-                {".claude/commands/", ""},
-                {".claude/commands/hello.md", "say hello"},
-                {".claude/.credentials.json", "image's own stale login"},
-                {".claude/.oauth_refresh.lock", ""}},
-               {{".claude/evil", "/etc/shadow"}});
+  docker->image_archives["/home/dev/.claude"] = make_tar({{".claude/", ""},
+                                                          {".claude/settings.json", R"({"cleanupPeriodDays": 42})"},
+                                                          {".claude/commands/", ""},
+                                                          {".claude/commands/hello.md", "say hello"},
+                                                          {".claude/.credentials.json", "image's own stale login"},
+                                                          {".claude/.oauth_refresh.lock", ""}},
+                                                         {{".claude/evil", "/etc/shadow"}});
   docker->image_archives["/home/dev/.claude.json"] =
       make_tar({{".claude.json", R"({"hasCompletedOnboarding":false,"theme":"dark"})"}});
 

@@ -49,8 +49,8 @@ class ScopedEnv {
 };
 
 TEST(DockerConfig, DefaultsToTheUnixSocket) {
-  ScopedEnv env{{"DOCKER_HOST", nullptr}, {"DOCKER_TLS_VERIFY", nullptr}, {"DOCKER_CERT_PATH", nullptr},
-                {"DOCKER_TLS", nullptr}, {"PARA_BROKER_DOCKER_TIMEOUT", nullptr}, {"HOME", "/home/u"}};
+  ScopedEnv env{{"DOCKER_HOST", nullptr}, {"DOCKER_TLS_VERIFY", nullptr},          {"DOCKER_CERT_PATH", nullptr},
+                {"DOCKER_TLS", nullptr},  {"PARA_BROKER_DOCKER_TIMEOUT", nullptr}, {"HOME", "/home/u"}};
   auto c = broker::docker::config_from_environment();
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->host, "unix:///var/run/docker.sock");
@@ -61,8 +61,10 @@ TEST(DockerConfig, DefaultsToTheUnixSocket) {
 
 TEST(DockerConfig, FollowsTheDockerCliConventions) {
   {
-    ScopedEnv env{{"DOCKER_HOST", "tcp://10.0.0.1:2376"}, {"DOCKER_TLS_VERIFY", "1"},
-                  {"DOCKER_CERT_PATH", "/certs"}, {"PARA_BROKER_DOCKER_TIMEOUT", "2.5"}};
+    ScopedEnv env{{"DOCKER_HOST", "tcp://10.0.0.1:2376"},
+                  {"DOCKER_TLS_VERIFY", "1"},
+                  {"DOCKER_CERT_PATH", "/certs"},
+                  {"PARA_BROKER_DOCKER_TIMEOUT", "2.5"}};
     auto c = broker::docker::config_from_environment();
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(c->host, "tcp://10.0.0.1:2376");
@@ -178,8 +180,9 @@ TEST(DoctorWithFake, UnreachableIsExit5WithTheSentence) {
   auto r = run_doctor(fake);
   EXPECT_EQ(r.rc, 5);
   EXPECT_THAT(r.out, HasSubstr("FIX   docker: Docker did not answer"));
-  EXPECT_EQ(r.err, "para-broker: Docker did not answer at unix:///fake/docker.sock: No such file or directory; "
-                   "start dockerd or set DOCKER_HOST\n");
+  EXPECT_EQ(r.err,
+            "para-broker: Docker did not answer at unix:///fake/docker.sock: No such file or directory; "
+            "start dockerd or set DOCKER_HOST\n");
 
   fake->failures["version"] = fail(ErrorKind::timeout, "Docker at unix:///fake/docker.sock did not answer within 1s");
   EXPECT_EQ(run_doctor(fake).rc, 5);

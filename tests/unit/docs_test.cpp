@@ -30,8 +30,8 @@ using ::testing::HasSubstr;
 namespace {
 
 struct CommandLine {
-  std::string where;  ///< "docs/guide.md:12"
-  std::string text;   ///< the line as written
+  std::string where;              ///< "docs/guide.md:12"
+  std::string text;               ///< the line as written
   std::vector<std::string> args;  ///< words after `para-broker`
 };
 
@@ -162,7 +162,9 @@ std::vector<fs::path> example_scripts() {
   return files;
 }
 
-std::string rel_path(const fs::path& p) { return fs::relative(p, source_path("")).string(); }
+std::string rel_path(const fs::path& p) {
+  return fs::relative(p, source_path("")).string();
+}
 
 std::vector<CommandLine> documented_commands() {
   std::vector<CommandLine> out;
@@ -222,8 +224,7 @@ TEST(Docs, EveryDocumentedCommandLineParses) {
   ASSERT_GT(commands.size(), 20u) << "the docs lost their examples";
   for (const auto& c : commands) {
     auto st = check_command_line(c.args);
-    EXPECT_TRUE(st.ok()) << c.where << ": `" << c.text << "` does not parse: "
-                         << (st.ok() ? "" : st.error().message);
+    EXPECT_TRUE(st.ok()) << c.where << ": `" << c.text << "` does not parse: " << (st.ok() ? "" : st.error().message);
   }
 }
 

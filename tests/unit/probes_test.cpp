@@ -6,10 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -123,8 +123,8 @@ TEST(ProbesVersion, ParsesAndOrders) {
   EXPECT_LT(*parse_version("1.0.9"), *parse_version("1.0.10"));
   EXPECT_LT(*parse_version("0.2.114"), *parse_version("1.0.0"));
   EXPECT_EQ(*parse_version("2.1.332-beta.1"), *parse_version("2.1.332"));
-  for (const char* bad : {"", "1", "1.0", "v1.0.0", " 1.0.0", "1.0.0 ", "1.0.x", "1..0", "100000.0.0", "1.0.0-",
-                          "1.0.0-\"x", "-1.0.0"})
+  for (const char* bad :
+       {"", "1", "1.0", "v1.0.0", " 1.0.0", "1.0.0 ", "1.0.x", "1..0", "100000.0.0", "1.0.0-", "1.0.0-\"x", "-1.0.0"})
     EXPECT_FALSE(parse_version(bad)) << bad;
 }
 
@@ -177,29 +177,173 @@ INSTANTIATE_TEST_SUITE_P(
         LocationCase{"0.2.50", "/root", none, none, none, "/root/.claude", "/root/.claude.json", none, {}, "0.2.9"},
         LocationCase{"0.2.50", "/root", "/cfg", none, none, "/cfg", "/cfg/config.json", none, {}, "0.2.9"},
         // 0.2.90–1.0.4: credentials ignore CLAUDE_CONFIG_DIR; lock from 0.2.114.
-        LocationCase{"0.2.100", "/root", "/cfg", none, none, "/cfg", "/cfg/config.json", "/root/.claude/.credentials.json", {}, "0.2.90"},
-        LocationCase{"1.0.4", "/root", "/cfg", none, none, "/cfg", "/cfg/config.json", "/root/.claude/.credentials.json", {"/root/.claude.lock"}, "0.2.114"},
-        LocationCase{"1.0.4", "/root", none, none, none, "/root/.claude", "/root/.claude.json", "/root/.claude/.credentials.json", {"/root/.claude.lock"}, "0.2.114"},
+        LocationCase{"0.2.100",
+                     "/root",
+                     "/cfg",
+                     none,
+                     none,
+                     "/cfg",
+                     "/cfg/config.json",
+                     "/root/.claude/.credentials.json",
+                     {},
+                     "0.2.90"},
+        LocationCase{"1.0.4",
+                     "/root",
+                     "/cfg",
+                     none,
+                     none,
+                     "/cfg",
+                     "/cfg/config.json",
+                     "/root/.claude/.credentials.json",
+                     {"/root/.claude.lock"},
+                     "0.2.114"},
+        LocationCase{"1.0.4",
+                     "/root",
+                     none,
+                     none,
+                     none,
+                     "/root/.claude",
+                     "/root/.claude.json",
+                     "/root/.claude/.credentials.json",
+                     {"/root/.claude.lock"},
+                     "0.2.114"},
         // 1.0.5–1.0.27: <cfg>/.credentials.json, <cfg>.lock, ${CLAUDE_CONFIG_DIR:-$HOME}/.claude.json.
-        LocationCase{"1.0.10", "/root", none, none, none, "/root/.claude", "/root/.claude.json", "/root/.claude/.credentials.json", {"/root/.claude.lock"}, "1.0.5"},
-        LocationCase{"1.0.10", "/root", "/cfg", none, none, "/cfg", "/cfg/.claude.json", "/cfg/.credentials.json", {"/cfg.lock"}, "1.0.5"},
+        LocationCase{"1.0.10",
+                     "/root",
+                     none,
+                     none,
+                     none,
+                     "/root/.claude",
+                     "/root/.claude.json",
+                     "/root/.claude/.credentials.json",
+                     {"/root/.claude.lock"},
+                     "1.0.5"},
+        LocationCase{"1.0.10",
+                     "/root",
+                     "/cfg",
+                     none,
+                     none,
+                     "/cfg",
+                     "/cfg/.claude.json",
+                     "/cfg/.credentials.json",
+                     {"/cfg.lock"},
+                     "1.0.5"},
         // 1.0.30–1.0.31: XDG_CONFIG_HOME moves <cfg>, not .claude.json.
-        LocationCase{"1.0.31", "/home/dev", none, "/home/dev/.config", none, "/home/dev/.config/claude", "/home/dev/.claude.json", "/home/dev/.config/claude/.credentials.json", {"/home/dev/.config/claude.lock"}, "1.0.30"},
-        LocationCase{"1.0.31", "/home/dev", "/cfg", "/home/dev/.config", none, "/cfg", "/cfg/.claude.json", "/cfg/.credentials.json", {"/cfg.lock"}, "1.0.30"},
-        LocationCase{"1.0.31", "/home/para", none, none, none, "/home/para/.claude", "/home/para/.claude.json", "/home/para/.claude/.credentials.json", {"/home/para/.claude.lock"}, "1.0.30"},
+        LocationCase{"1.0.31",
+                     "/home/dev",
+                     none,
+                     "/home/dev/.config",
+                     none,
+                     "/home/dev/.config/claude",
+                     "/home/dev/.claude.json",
+                     "/home/dev/.config/claude/.credentials.json",
+                     {"/home/dev/.config/claude.lock"},
+                     "1.0.30"},
+        LocationCase{"1.0.31",
+                     "/home/dev",
+                     "/cfg",
+                     "/home/dev/.config",
+                     none,
+                     "/cfg",
+                     "/cfg/.claude.json",
+                     "/cfg/.credentials.json",
+                     {"/cfg.lock"},
+                     "1.0.30"},
+        LocationCase{"1.0.31",
+                     "/home/para",
+                     none,
+                     none,
+                     none,
+                     "/home/para/.claude",
+                     "/home/para/.claude.json",
+                     "/home/para/.claude/.credentials.json",
+                     {"/home/para/.claude.lock"},
+                     "1.0.30"},
         // 1.0.33+: XDG_CONFIG_HOME ignored again.
-        LocationCase{"1.0.33", "/home/dev", none, "/home/dev/.config", none, "/home/dev/.claude", "/home/dev/.claude.json", "/home/dev/.claude/.credentials.json", {"/home/dev/.claude.lock"}, "1.0.32"},
-        LocationCase{"2.1.112", "/root", none, none, none, "/root/.claude", "/root/.claude.json", "/root/.claude/.credentials.json", {"/root/.claude.lock"}, "1.0.32"},
-        LocationCase{"2.1.120", "/root", "/cfg", none, none, "/cfg", "/cfg/.claude.json", "/cfg/.credentials.json", {"/cfg.lock"}, "1.0.32"},
+        LocationCase{"1.0.33",
+                     "/home/dev",
+                     none,
+                     "/home/dev/.config",
+                     none,
+                     "/home/dev/.claude",
+                     "/home/dev/.claude.json",
+                     "/home/dev/.claude/.credentials.json",
+                     {"/home/dev/.claude.lock"},
+                     "1.0.32"},
+        LocationCase{"2.1.112",
+                     "/root",
+                     none,
+                     none,
+                     none,
+                     "/root/.claude",
+                     "/root/.claude.json",
+                     "/root/.claude/.credentials.json",
+                     {"/root/.claude.lock"},
+                     "1.0.32"},
+        LocationCase{"2.1.120",
+                     "/root",
+                     "/cfg",
+                     none,
+                     none,
+                     "/cfg",
+                     "/cfg/.claude.json",
+                     "/cfg/.credentials.json",
+                     {"/cfg.lock"},
+                     "1.0.32"},
         // 2.1.140: the lock moves inside <cfg>.
-        LocationCase{"2.1.140", "/root", none, none, none, "/root/.claude", "/root/.claude.json", "/root/.claude/.credentials.json", {"/root/.claude/.oauth_refresh.lock"}, "2.1.140"},
+        LocationCase{"2.1.140",
+                     "/root",
+                     none,
+                     none,
+                     none,
+                     "/root/.claude",
+                     "/root/.claude.json",
+                     "/root/.claude/.credentials.json",
+                     {"/root/.claude/.oauth_refresh.lock"},
+                     "2.1.140"},
         // 2.1.332: both locks; CLAUDE_SECURESTORAGE_CONFIG_DIR moves credentials; XDG ignored.
-        LocationCase{"2.1.332", "/home/dev", none, "/home/dev/.config", none, "/home/dev/.claude", "/home/dev/.claude.json", "/home/dev/.claude/.credentials.json", {"/home/dev/.claude/.oauth_refresh.lock", "/home/dev/.claude.lock"}, "2.1.332"},
-        LocationCase{"2.1.332", "/root", "/cfg", none, "/sec", "/cfg", "/cfg/.claude.json", "/sec/.credentials.json", {"/cfg/.oauth_refresh.lock", "/cfg.lock"}, "2.1.332"},
+        LocationCase{"2.1.332",
+                     "/home/dev",
+                     none,
+                     "/home/dev/.config",
+                     none,
+                     "/home/dev/.claude",
+                     "/home/dev/.claude.json",
+                     "/home/dev/.claude/.credentials.json",
+                     {"/home/dev/.claude/.oauth_refresh.lock", "/home/dev/.claude.lock"},
+                     "2.1.332"},
+        LocationCase{"2.1.332",
+                     "/root",
+                     "/cfg",
+                     none,
+                     "/sec",
+                     "/cfg",
+                     "/cfg/.claude.json",
+                     "/sec/.credentials.json",
+                     {"/cfg/.oauth_refresh.lock", "/cfg.lock"},
+                     "2.1.332"},
         // An empty variable counts as unset.
-        LocationCase{"2.1.332", "/root", "", "", "", "/root/.claude", "/root/.claude.json", "/root/.claude/.credentials.json", {"/root/.claude/.oauth_refresh.lock", "/root/.claude.lock"}, "2.1.332"},
+        LocationCase{"2.1.332",
+                     "/root",
+                     "",
+                     "",
+                     "",
+                     "/root/.claude",
+                     "/root/.claude.json",
+                     "/root/.claude/.credentials.json",
+                     {"/root/.claude/.oauth_refresh.lock", "/root/.claude.lock"},
+                     "2.1.332"},
         // HOME=/ (numeric USER without passwd entry): no double slashes.
-        LocationCase{"2.1.332", "/", none, none, none, "/.claude", "/.claude.json", "/.claude/.credentials.json", {"/.claude/.oauth_refresh.lock", "/.claude.lock"}, "2.1.332"}));
+        LocationCase{"2.1.332",
+                     "/",
+                     none,
+                     none,
+                     none,
+                     "/.claude",
+                     "/.claude.json",
+                     "/.claude/.credentials.json",
+                     {"/.claude/.oauth_refresh.lock", "/.claude.lock"},
+                     "2.1.332"}));
 
 TEST(ProbesInterpret, LegacyConfigJsonWinsWhenItExists) {
   Facts f = npm_facts("1.0.10", "/root");
@@ -480,7 +624,10 @@ TEST_P(ProbesScript, ReportsFactsOfAFakeTree) {
   fs::create_directories(pkg);
   fs::create_directories(root / "bin");
   fs::create_directories(home / ".claude");
-  { std::ofstream(pkg / "package.json") << "{\n  \"name\": \"@anthropic-ai/claude-code\",\n  \"version\": \"1.0.31\",\n  \"bin\": {\"claude\": \"cli.js\"}\n}\n"; }
+  {
+    std::ofstream(pkg / "package.json") << "{\n  \"name\": \"@anthropic-ai/claude-code\",\n  \"version\": "
+                                           "\"1.0.31\",\n  \"bin\": {\"claude\": \"cli.js\"}\n}\n";
+  }
   { std::ofstream(pkg / "cli.js") << "#!/usr/bin/env node\n"; }
   fs::create_symlink(pkg / "cli.js", root / "bin/claude");
   fs::permissions(pkg / "cli.js", fs::perms::owner_all);

@@ -28,9 +28,10 @@ void write(const fs::path& p, const std::string& text) {
 fs::path make_home(const test::TestEnv& env, const std::string& tag, const std::string& email, long long expires,
                    const std::string& access = k_canary_access) {
   fs::path home = env.root() / ("src-" + tag);
-  write(home / ".claude" / ".credentials.json",
-        std::string(R"({"claudeAiOauth":{"accessToken":")") + access + R"(","refreshToken":")" + k_canary_refresh +
-            R"(","expiresAt":)" + std::to_string(expires) + R"(,"scopes":["user:inference"],"subscriptionType":"pro"}})");
+  write(home / ".claude" / ".credentials.json", std::string(R"({"claudeAiOauth":{"accessToken":")") + access +
+                                                    R"(","refreshToken":")" + k_canary_refresh + R"(","expiresAt":)" +
+                                                    std::to_string(expires) +
+                                                    R"(,"scopes":["user:inference"],"subscriptionType":"pro"}})");
   write(home / ".claude.json", R"({"numStartups":9,"projects":{"/w":{"history":["PROJECT-HISTORY-MARKER"]}},)"
                                R"("hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":")" +
                                    email + R"(","accountUuid":"uuid-)" + email + R"("}})");
@@ -72,7 +73,8 @@ TEST(VaultCli, ImportListRemove) {
     if (fs::is_directory(e.path())) {
       EXPECT_EQ(fs::status(e.path()).permissions() & fs::perms::all, fs::perms::owner_all) << e.path();
     } else {
-      EXPECT_EQ(fs::status(e.path()).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write) << e.path();
+      EXPECT_EQ(fs::status(e.path()).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write)
+          << e.path();
     }
   }
 }
@@ -81,11 +83,12 @@ TEST(VaultCli, CanaryNeverAppearsInPlainText) {
   test::TestEnv env;
   auto home = make_home(env, "c", "carol@example.com", 1790000000000);
   std::string all_output;
-  for (const auto& args : std::vector<std::vector<std::string>>{{"import", "--from-dir", home.string()},
-                                                               {"list"},
-                                                               {"list", "--json"},
-                                                               {"vault", "verify", "--json"},
-                                                               {"vault", "inspect", (env.vault_home() / "vault.json").string()}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"import", "--from-dir", home.string()},
+                                             {"list"},
+                                             {"list", "--json"},
+                                             {"vault", "verify", "--json"},
+                                             {"vault", "inspect", (env.vault_home() / "vault.json").string()}}) {
     auto r = env.cli(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     all_output += r.out + r.err;
@@ -173,8 +176,12 @@ TEST(VaultCli, PassphraseVault) {
 
 TEST(VaultCli, TamperedEntryIsExit6NamingItOthersUsable) {
   test::TestEnv env;
-  ASSERT_EQ(env.cli({"import", "--from-dir", make_home(env, "x", "x@example.com", 1).string(), "--name", "victim"}).exit_code, 0);
-  ASSERT_EQ(env.cli({"import", "--from-dir", make_home(env, "y", "y@example.com", 1).string(), "--name", "other"}).exit_code, 0);
+  ASSERT_EQ(
+      env.cli({"import", "--from-dir", make_home(env, "x", "x@example.com", 1).string(), "--name", "victim"}).exit_code,
+      0);
+  ASSERT_EQ(
+      env.cli({"import", "--from-dir", make_home(env, "y", "y@example.com", 1).string(), "--name", "other"}).exit_code,
+      0);
   fs::path victim;
   std::string victim_id;
   auto j = env.cli({"list", "--json"}).out;

@@ -22,7 +22,9 @@ namespace fs = std::filesystem;
 namespace pb::vault {
 namespace {
 
-Bytes hex(std::string_view h) { return from_hex(h).value(); }
+Bytes hex(std::string_view h) {
+  return from_hex(h).value();
+}
 
 /// Deterministic randomness and clock for reproducible vault tests.
 struct Deterministic {
@@ -71,9 +73,12 @@ Options test_options(const TempDir& t, const Deterministic& d) {
   return o;
 }
 
-SecureBytes sb(std::string_view s) { return SecureBytes(s.begin(), s.end()); }
+SecureBytes sb(std::string_view s) {
+  return SecureBytes(s.begin(), s.end());
+}
 
-Capture oauth_capture(const std::string& email, std::int64_t expires, const std::string& token = "sk-ant-oat01-CANARY-test-x") {
+Capture oauth_capture(const std::string& email, std::int64_t expires,
+                      const std::string& token = "sk-ant-oat01-CANARY-test-x") {
   Capture c;
   c.credentials_json = sb(R"({"claudeAiOauth":{"accessToken":")" + token +
                           R"(","refreshToken":"sk-ant-ort01-CANARY-test-r","expiresAt":)" + std::to_string(expires) +
@@ -101,12 +106,14 @@ TEST(VaultCrypto, AesGcmKnownAnswerOneBlock) {
 TEST(VaultCrypto, AesGcmKnownAnswerWithAad) {
   auto key = hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
   auto nonce = hex("cafebabefacedbaddecaf888");
-  auto pt = hex(
-      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
+  auto pt =
+      hex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0d"
+          "e657ba637b39");
   auto aad = hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
   auto box = seal_with_nonce(key, nonce, pt, aad).value();
   EXPECT_EQ(to_hex(ByteSpan(box).subspan(12)),
-            "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"
+            "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393"
+            "ba7a0abcc9f662"
             "76fc6ece0f4e1768cddf8853bb2d551b");
   auto back = open(key, box, aad).value();
   EXPECT_TRUE(equal_ct(back, pt));
@@ -220,12 +227,14 @@ TEST(VaultCapture, KeepsOnlyLoginKeys) {
       R"({"numStartups":4,"projects":{"/a":{"history":["do not keep"],"allowedTools":[]}},"hasCompletedOnboarding":true,)"
       R"("oauthAccount":{"emailAddress":"a@b.c","nested":[1,{"x":[2]}]},"primaryApiKey":"sk-ant-api03-k","customApiKeyResponses":{"approved":["k"]},"userID":"u"})"));
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(as_chars(*r),
-            R"({"customApiKeyResponses":{"approved":["k"]},"hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":"a@b.c","nested":[1,{"x":[2]}]},"primaryApiKey":"sk-ant-api03-k"})");
+  EXPECT_EQ(
+      as_chars(*r),
+      R"({"customApiKeyResponses":{"approved":["k"]},"hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":"a@b.c","nested":[1,{"x":[2]}]},"primaryApiKey":"sk-ant-api03-k"})");
 }
 
 TEST(VaultCapture, RefusesMalformedAndHostileJson) {
-  for (std::string_view bad : {"", "[]", "{", "{\"a\":}", "\"str\"", "{} {}", "{\"hasCompletedOnboarding\":true,\"hasCompletedOnboarding\":false}"})
+  for (std::string_view bad : {"", "[]", "{", "{\"a\":}", "\"str\"", "{} {}",
+                               "{\"hasCompletedOnboarding\":true,\"hasCompletedOnboarding\":false}"})
     EXPECT_EQ(reduce_claude_json(as_bytes(bad)).error().kind, ErrorKind::unsafe_input) << bad;
   std::string deep = "{\"projects\":" + std::string(1000, '[') + std::string(1000, ']') + "}";
   EXPECT_EQ(reduce_claude_json(as_bytes(deep)).error().kind, ErrorKind::unsafe_input);
@@ -297,7 +306,9 @@ TEST(VaultStore, NewerExpiryWins) {
   EXPECT_EQ(older.action, CaptureOutcome::Action::kept_stored);
   auto e = v.read("a").value();
   EXPECT_NE(as_chars(e.files[0].data).find("test-new"), std::string_view::npos);
-  auto newer = v.update(first.meta.id, oauth_capture("a@example.com", 3000, "sk-ant-oat01-CANARY-test-newest"), {"s1", "img"}, "release").value();
+  auto newer = v.update(first.meta.id, oauth_capture("a@example.com", 3000, "sk-ant-oat01-CANARY-test-newest"),
+                        {"s1", "img"}, "release")
+                   .value();
   EXPECT_EQ(newer.action, CaptureOutcome::Action::replaced);
   EXPECT_EQ(v.list().value().entries.size(), 1u);
   EXPECT_EQ(*v.read(first.meta.id).value().meta.expires_at, 3000);
@@ -446,7 +457,8 @@ TEST(VaultLog, DetectsEditsDeletionsReorderingAndTruncation) {
   Deterministic d;
   auto opts = test_options(t, d);
   auto v = Vault::open_or_create(opts).value();
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(v.log({"mount", "", "n", "s" + std::to_string(i), "img", "ok", "", "", 0}).ok());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(v.log({"mount", "", "n", "s" + std::to_string(i), "img", "ok", "", "", 0}).ok());
   ASSERT_TRUE(v.verify().value().ok());
   const fs::path log = opts.home / "access.log";
   const std::string original(as_chars(read_file(log, 1 << 20).value()));
