@@ -46,9 +46,7 @@ CommandSpec mount_spec() {
             app.add_option("--format", opt->format, "args (docker arguments), json or env (KEY=VALUE lines)")
                 ->check(CLI::IsMember({"args", "json", "env"}));
             return [opt](Context& ctx) -> Result<int> {
-              if (!dispatch::is_valid_session(opt->session))
-                return fail(ErrorKind::usage,
-                            "'" + opt->session + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+              PB_TRY_STATUS(dispatch::check_session(opt->session));
               PB_TRY(auto docker, ctx.docker());
               PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
               dispatch::MountRequest req{opt->image, opt->session, std::nullopt};

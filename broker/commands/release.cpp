@@ -29,9 +29,7 @@ CommandSpec release_spec() {
             app.add_flag("--no-sync", opt->no_sync, "Do not write the session's login back into the vault");
             app.add_flag("--json", opt->json, "Machine-readable result (schema 1)");
             return [opt](Context& ctx) -> Result<int> {
-              if (!dispatch::is_valid_session(opt->session))
-                return fail(ErrorKind::usage,
-                            "'" + opt->session + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+              PB_TRY_STATUS(dispatch::check_session(opt->session));
               PB_TRY(auto docker, ctx.docker());
               PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
               PB_TRY(dispatch::ReleaseResult r, dispatch::release(*docker, v, opt->session, !opt->no_sync));

@@ -315,6 +315,12 @@ bool is_valid_session(std::string_view s) {
   });
 }
 
+Status check_session(std::string_view s) {
+  if (is_valid_session(s)) return {};
+  return fail(ErrorKind::usage,
+              "'" + std::string(s) + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+}
+
 std::string shared_volume_name(const std::string& credential_id, const std::string& image_id, std::uint32_t uid,
                                std::uint32_t gid) {
   const std::string key = image_id + "\n" + std::to_string(uid) + ":" + std::to_string(gid);
@@ -332,8 +338,7 @@ std::string mount_target(const std::string& home) {
 }
 
 Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& paths, const MountRequest& req) {
-  if (!is_valid_session(req.session))
-    return fail(ErrorKind::usage, "'" + req.session + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+  PB_TRY_STATUS(check_session(req.session));
   PB_TRY(vault::EntryMeta meta, resolve_credential(v, req.credential));
   PB_TRY(probes::ProbeReport report, probe_image(docker, paths, req.image));
   if (!report.claude.found)
@@ -424,8 +429,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
 }
 
 Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::string& session, bool do_write_back) {
-  if (!is_valid_session(session))
-    return fail(ErrorKind::usage, "'" + session + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+  PB_TRY_STATUS(check_session(session));
   ReleaseResult r;
   const std::string hold_name = hold_volume_name(session);
   auto hold = docker.volume_inspect(hold_name);
@@ -482,8 +486,7 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
   SyncResult r;
   std::optional<std::string> only_volume;
   if (session) {
-    if (!is_valid_session(*session))
-      return fail(ErrorKind::usage, "'" + *session + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+    PB_TRY_STATUS(check_session(*session));
     auto hold = docker.volume_inspect(hold_volume_name(*session));
     if (!hold) {
       if (hold.error().kind == ErrorKind::not_found)

@@ -40,6 +40,8 @@ inline constexpr const char* k_config_subdir = "claude";
 
 /// Session names become Docker volume names: 1-64 of [A-Za-z0-9_.-], alphanumeric first.
 bool is_valid_session(std::string_view session);
+/// is_valid_session() as a usage error that says what a session name may hold.
+Status check_session(std::string_view session);
 std::string shared_volume_name(const std::string& credential_id, const std::string& image_id, std::uint32_t uid,
                                std::uint32_t gid);
 std::string hold_volume_name(const std::string& session);

@@ -96,18 +96,6 @@ std::string name_segment(std::string_view s) {
   return out;
 }
 
-std::string printable(std::string_view s, std::size_t max = 300) {
-  std::string out;
-  for (char c : s) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    out += (std::isprint(static_cast<unsigned char>(c)) != 0) ? c : '?';
-  }
-  return out;
-}
-
 std::string label_filters(const LabelFilters& labels) {
   if (labels.empty()) return {};
   json f = {{"label", labels}};
@@ -487,16 +475,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     PB_TRY(HttpResponse head, channel->send_and_read_head({"POST", prefix + "/exec/" + url_encode(exec_id) + "/start",
                                                            body.dump(), "application/json", true}));
     if (head.status != 101 && head.status != 200) {
-      // An error answer with a body: read it for the daemon's message.
-      std::string text;
-      std::array<std::byte, 4096> buf{};
-      for (int i = 0; i < 16; ++i) {
-        auto n = channel->read_body(buf);
-        if (!n.ok() || *n == 0) break;
-        text.append(reinterpret_cast<const char*>(buf.data()), *n);
-      }
-      head.body = text;
-      PB_TRY_STATUS(expect(head, op));
+      PB_TRY_STATUS(refused_upgrade(*channel, head, op));
     }
     if (!options.input.empty()) {
       PB_TRY_STATUS(channel->raw_write(std::as_bytes(std::span(options.input))));
@@ -600,15 +579,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
                                                            {},
                                                            true}));
     if (head.status != 101 && head.status != 200) {
-      std::string text;
-      std::array<std::byte, 4096> buf{};
-      for (int i = 0; i < 16; ++i) {
-        auto n = channel->read_body(buf);
-        if (!n.ok() || *n == 0) break;
-        text.append(reinterpret_cast<const char*>(buf.data()), *n);
-      }
-      head.body = text;
-      PB_TRY_STATUS(expect(head, op));
+      PB_TRY_STATUS(refused_upgrade(*channel, head, op));
     }
     if (options.start) PB_TRY_STATUS(container_start(id));
     auto resize = [&] {
@@ -740,6 +711,20 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     s.mtime = str(j, "mtime");
     s.link_target = str(j, "linkTarget");
     return s;
+  }
+
+  /// An upgrade (exec start, attach) the daemon refused: reads the bounded
+  /// error body for the daemon's message and returns it as an Error.
+  Status refused_upgrade(HttpChannel& channel, HttpResponse& head, const std::string& op) const {
+    std::string text;
+    std::array<std::byte, 4096> buf{};
+    for (int i = 0; i < 16; ++i) {
+      auto n = channel.read_body(buf);
+      if (!n.ok() || *n == 0) break;
+      text.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    head.body = text;
+    return expect(head, op);
   }
 
  public:

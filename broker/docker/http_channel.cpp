@@ -74,19 +74,6 @@ std::string seconds_text(std::chrono::milliseconds ms) {
   return std::to_string(ms.count()) + "ms";
 }
 
-/// Daemon text may come from a hostile image (e.g. a path): printable ASCII only, bounded.
-std::string printable(std::string_view s, std::size_t max = 300) {
-  std::string out;
-  for (char c : s) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    out += (std::isprint(static_cast<unsigned char>(c)) != 0) ? c : '?';
-  }
-  return out;
-}
-
 std::string openssl_reason(const error_code& ec) {
   std::string msg = ec.message();
   if (ec.category() == net::error::get_ssl_category()) {
@@ -565,6 +552,18 @@ Status Channel::relay_terminal(int in_fd, int out_fd, const std::function<void()
 }
 
 }  // namespace
+
+std::string printable(std::string_view s, std::size_t max) {
+  std::string out;
+  for (char c : s) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    out += (std::isprint(static_cast<unsigned char>(c)) != 0) ? c : '?';
+  }
+  return out;
+}
 
 std::string unreachable_hint(const EngineConfig& config) {
   if (config.host.starts_with("unix://")) return "start dockerd or set DOCKER_HOST";
