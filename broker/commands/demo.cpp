@@ -229,8 +229,8 @@ vault::Capture demo_capture() {
   const auto expires = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count() + 8LL * 3600 * 1000;
   const std::string tail = random_hex(24);
   nlohmann::json creds = {{"claudeAiOauth",
-                           {{"accessToken", "sk-ant-oat01-DEMO-not-a-real-token-" + tail},
-                            {"refreshToken", "sk-ant-ort01-DEMO-not-a-real-token-" + tail},
+                           {{"accessToken", "sk-ant-oat01-DEMO-fake-token-not-real-" + tail},
+                            {"refreshToken", "sk-ant-ort01-DEMO-fake-token-not-real-" + tail},
                             {"expiresAt", expires},
                             {"scopes", {"user:inference", "user:profile"}},
                             {"subscriptionType", "max"}}}};
@@ -300,7 +300,7 @@ Result<int> run_demo(Context& ctx) {
   PB_TRY(vault::CaptureOutcome captured, v.capture(demo_capture(), co));
   out << "2. captured credential '" << captured.meta.name << "' (" << captured.meta.id << "): " << captured.meta.kind
       << ", " << mask_account(captured.meta.account) << ", plan " << captured.meta.plan << ", expires "
-      << format_time(captured.meta.expires_at) << " UTC (a fake sk-ant-oat01-DEMO-not-a-real-token)\n";
+      << format_time(captured.meta.expires_at) << " UTC (a fake sk-ant-oat01-DEMO-fake-token-not-real)\n";
 
   // 3. Probe.
   PB_TRY(probes::ProbeReport report, probe_image(*docker, dp.paths, image));

@@ -54,7 +54,7 @@ TEST(Demo, ShowsTwoLoggedInContainersAndTheAuditAndLeavesNothing) {
   EXPECT_THAT(r.out, ::testing::ContainsRegex("\ndemo +oauth +d\\*\\*\\*@example.com +max .* valid "));
   EXPECT_THAT(r.out, HasSubstr("The demo vault stays in " + env.vault_home().string()));
   // The fake token itself (the random part after the prefix) never appears.
-  EXPECT_THAT(r.out + r.err, Not(HasSubstr("not-a-real-token-")));
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr("fake-token-not-real-")));
 
   EXPECT_EQ(labelled("container", guard.value), 0u);
   EXPECT_EQ(labelled("volume", guard.value), 0u);
