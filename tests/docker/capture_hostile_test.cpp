@@ -16,6 +16,7 @@
 
 #include "tests/e2e/capture_support.hpp"
 #include "tests/images/test_images.hpp"
+#include "tests/support/tar_builder.hpp"
 #include "vault/entry.hpp"
 
 namespace fs = std::filesystem;
@@ -26,42 +27,7 @@ using ::testing::Not;
 namespace pb::test {
 namespace {
 
-struct Item {
-  Item(std::string n, std::string d, unsigned t = AE_IFREG, std::string l = {})
-      : name(std::move(n)), data(std::move(d)), type(t), link(std::move(l)) {}
-  std::string name;
-  std::string data;
-  unsigned type = AE_IFREG;
-  std::string link;
-};
-
-std::string make_tar(const std::vector<Item>& items) {
-  std::string out;
-  struct archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_open(
-      a, &out, nullptr,
-      [](struct archive*, void* c, const void* b, size_t n) -> la_ssize_t {
-        static_cast<std::string*>(c)->append(static_cast<const char*>(b), n);
-        return static_cast<la_ssize_t>(n);
-      },
-      nullptr);
-  for (const auto& i : items) {
-    struct archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, i.name.c_str());
-    archive_entry_set_filetype(e, i.type);
-    archive_entry_set_perm(e, i.type == AE_IFDIR ? 0700 : 0600);
-    if (!i.link.empty()) archive_entry_set_symlink(e, i.link.c_str());
-    if (i.type == AE_IFCHR) archive_entry_set_rdev(e, makedev(1, 3));
-    archive_entry_set_size(e, i.type == AE_IFREG ? static_cast<std::int64_t>(i.data.size()) : 0);
-    archive_write_header(a, e);
-    if (i.type == AE_IFREG && !i.data.empty()) archive_write_data(a, i.data.data(), i.data.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return out;
-}
+using Item = TarEntry;
 
 const std::string k_creds =
     R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-hostile","refreshToken":"sk-ant-ort01-CANARY-test-hostile","expiresAt":1790000000000,"scopes":["user:inference"],"subscriptionType":"max"}})";

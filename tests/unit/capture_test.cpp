@@ -14,6 +14,7 @@
 #include "broker/capture/sources.hpp"
 #include "broker/capture/tar_policy.hpp"
 #include "tests/support/fake_docker.hpp"
+#include "tests/support/tar_builder.hpp"
 
 namespace pb::broker::capture {
 namespace {
@@ -21,57 +22,8 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Entry {
-  Entry(std::string n, std::string d, unsigned t = AE_IFREG, std::string l = {}, std::string h = {},
-        std::int64_t size = -1)
-      : name(std::move(n)),
-        data(std::move(d)),
-        type(t),
-        link(std::move(l)),
-        hardlink(std::move(h)),
-        declared_size(size) {}
-  std::string name;
-  std::string data;
-  unsigned type = AE_IFREG;
-  std::string link;                 ///< symlink target
-  std::string hardlink;             ///< hardlink target
-  std::int64_t declared_size = -1;  ///< header size when it should lie
-};
-
-/// A tar (pax) of the entries, in memory.
-std::string make_tar(const std::vector<Entry>& entries, bool gnu = false) {
-  std::string out;
-  struct archive* a = archive_write_new();
-  if (gnu)
-    archive_write_set_format_gnutar(a);
-  else
-    archive_write_set_format_pax_restricted(a);
-  archive_write_set_bytes_in_last_block(a, 1);
-  archive_write_open(
-      a, &out, nullptr,
-      [](struct archive*, void* c, const void* b, size_t n) -> la_ssize_t {
-        static_cast<std::string*>(c)->append(static_cast<const char*>(b), n);
-        return static_cast<la_ssize_t>(n);
-      },
-      nullptr);
-  for (const auto& e : entries) {
-    struct archive_entry* ae = archive_entry_new();
-    archive_entry_set_pathname(ae, e.name.c_str());
-    archive_entry_set_filetype(ae, e.type);
-    archive_entry_set_perm(ae, 0600);
-    if (!e.link.empty()) archive_entry_set_symlink(ae, e.link.c_str());
-    if (!e.hardlink.empty()) archive_entry_set_hardlink(ae, e.hardlink.c_str());
-    if (e.type == AE_IFCHR || e.type == AE_IFBLK) archive_entry_set_rdev(ae, makedev(1, 3));
-    std::int64_t size = e.type == AE_IFREG && e.hardlink.empty() ? static_cast<std::int64_t>(e.data.size()) : 0;
-    archive_entry_set_size(ae, e.declared_size >= 0 ? e.declared_size : size);
-    archive_write_header(a, ae);
-    if (size > 0) archive_write_data(a, e.data.data(), e.data.size());
-    archive_entry_free(ae);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return out;
-}
+using test::make_tar;
+using Entry = test::TarEntry;
 
 const std::string k_creds =
     R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-unit","refreshToken":"sk-ant-ort01-CANARY-test-unit","expiresAt":1790000000000,"scopes":["user:inference"],"subscriptionType":"max"}})";
