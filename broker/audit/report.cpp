@@ -146,6 +146,8 @@ DockerPart collect_docker(DockerClient& docker) {
     const std::string name = c.names.empty() ? short_id(c.id) : c.names.front();
     for (const auto& n : c.names) container_names.insert(n);
     if (auto s = label_of(c.labels, labels::k_session); !s.empty()) by_session[s].push_back(name);
+    // A volume's keeper (never started) lives and dies with the volume: it is no use of it.
+    if (label_of(c.labels, labels::k_managed) == "1" && label_of(c.labels, labels::k_role) == "helper") continue;
     auto info = docker.container_inspect(c.id);
     if (!info) continue;  // removed meanwhile
     for (const auto& m : info->mounts)

@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "broker/dispatch/volume_tar.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/labels.hpp"
 #include "broker/probe/probe_runner.hpp"
 #include "core/files.hpp"
+#include "probes/cache.hpp"
 #include "vault/crypto.hpp"
 #include "vault/vault.hpp"
 
@@ -74,53 +74,77 @@ std::optional<std::int64_t> expiry_of(ByteSpan credentials) {
   return exp->get<std::int64_t>();
 }
 
-/// A container created (never started) from an image with one volume attached,
-/// for archive I/O; removed on every path.
-class Helper {
- public:
-  static Result<Helper> create(DockerClient& docker, const std::string& image, const std::string& volume,
-                               const std::string& target, const std::string& credential_id) {
-    ContainerSpec spec;
-    spec.image = image;
-    spec.entrypoint = std::vector<std::string>{};
-    spec.cmd = {"para-broker-helper-is-never-started"};
-    spec.network_mode = "none";
-    spec.labels = labels::managed("helper");
-    spec.labels[labels::k_credential] = credential_id;
-    spec.labels[labels::k_volume] = volume;
-    MountSpec m;
-    m.type = MountSpec::Type::volume;
-    m.source = volume;
-    m.target = target;
-    m.no_copy = true;
-    spec.mounts.push_back(m);
-    auto id = docker.container_create(spec);
-    if (!id) {
-      if (id.error().kind == ErrorKind::not_found)
-        return fail(ErrorKind::not_found, "image " + image + " is gone, so volume " + volume + " cannot be reached");
-      return std::move(id).error();
-    }
-    return Helper(docker, *id);
-  }
-  Helper(Helper&& o) noexcept : m_docker(o.m_docker), m_id(std::exchange(o.m_id, std::string())) {}
-  Helper& operator=(Helper&&) = delete;
-  ~Helper() {
-    if (!m_id.empty()) (void)m_docker->container_remove(m_id, true, false);
-  }
-  const std::string& id() const { return m_id; }
+std::string keeper_name(const std::string& volume) {
+  return volume + "-keeper";
+}
 
- private:
-  Helper(DockerClient& docker, std::string id) : m_docker(&docker), m_id(std::move(id)) {}
-  DockerClient* m_docker;
-  std::string m_id;
-};
+/// The keeper of a shared volume: a container created (never started, no
+/// network) from the volume's image with only that volume attached, whose
+/// archive API reads and writes the volume. The first mount makes it and the
+/// removal of the volume removes it, so joining, release and sync create no
+/// container. Found again by name; a name taken by anything else is refused.
+Result<std::string> keeper_for(DockerClient& docker, const std::string& image, const std::string& volume,
+                               const std::string& target, const std::string& credential_id, bool likely_exists = true) {
+  auto is_keeper = [&](const ContainerInfo& info) {
+    const bool mounts_it = std::any_of(info.mounts.begin(), info.mounts.end(), [&](const MountInfo& mi) {
+      return mi.type == "volume" && mi.name == volume && mi.destination == target;
+    });
+    return label_of(info.labels, labels::k_managed) == "1" && label_of(info.labels, labels::k_role) == "helper" &&
+           label_of(info.labels, labels::k_volume) == volume && mounts_it && !info.state.running;
+  };
+  auto refuse = [&] {
+    return fail(ErrorKind::conflict, "container " + keeper_name(volume) + " exists but is not the keeper of volume " +
+                                         volume + "; remove it or let para-broker gc decide");
+  };
+  if (likely_exists) {
+    auto info = docker.container_inspect(keeper_name(volume));
+    if (info) {
+      if (!is_keeper(*info)) return refuse();
+      return info->id;
+    }
+    if (info.error().kind != ErrorKind::not_found) return std::move(info).error();
+  }
+  ContainerSpec spec;
+  spec.name = keeper_name(volume);
+  spec.image = image;
+  spec.entrypoint = std::vector<std::string>{};
+  spec.cmd = {"para-broker-keeper-is-never-started"};
+  spec.network_mode = "none";
+  spec.labels = labels::managed("helper");
+  spec.labels[labels::k_credential] = credential_id;
+  spec.labels[labels::k_volume] = volume;
+  MountSpec m;
+  m.type = MountSpec::Type::volume;
+  m.source = volume;
+  m.target = target;
+  m.no_copy = true;
+  spec.mounts.push_back(m);
+  auto id = docker.container_create(spec);
+  if (id) return std::move(*id);
+  if (id.error().kind == ErrorKind::not_found)
+    return fail(ErrorKind::not_found, "image " + image + " is gone, so volume " + volume + " cannot be reached");
+  if (id.error().kind != ErrorKind::conflict) return std::move(id).error();
+  PB_TRY(ContainerInfo info, docker.container_inspect(spec.name));
+  if (!is_keeper(info)) return refuse();
+  return info.id;
+}
+
+/// Removes a volume's keeper (absent is fine).
+Status remove_keeper(DockerClient& docker, const std::string& volume) {
+  auto s = docker.container_remove(keeper_name(volume), true, false);
+  if (!s && s.error().kind != ErrorKind::not_found) return s;
+  return {};
+}
 
 /// A directory tree from a container; empty when the path does not exist or is not a directory.
 Result<std::vector<TreeEntry>> get_tree(DockerClient& docker, const std::string& id, const std::string& path,
-                                        const TreeLimits& limits, const std::string& what) {
+                                        const TreeLimits& limits, const std::string& what, bool* absent = nullptr) {
   auto dl = docker.archive_get(id, path);
   if (!dl) {
-    if (dl.error().kind == ErrorKind::not_found) return std::vector<TreeEntry>{};
+    if (dl.error().kind == ErrorKind::not_found) {
+      if (absent != nullptr) *absent = true;
+      return std::vector<TreeEntry>{};
+    }
     return std::move(dl).error();
   }
   if (!dl->stat.is_dir()) return std::vector<TreeEntry>{};
@@ -138,10 +162,13 @@ Result<std::vector<TreeEntry>> get_tree(DockerClient& docker, const std::string&
 
 /// One regular file from a container; nullopt when absent or not a regular file.
 Result<std::optional<SecureBytes>> get_file(DockerClient& docker, const std::string& id, const std::string& path,
-                                            std::uint64_t max_size, const std::string& what) {
+                                            std::uint64_t max_size, const std::string& what, bool* absent = nullptr) {
   auto dl = docker.archive_get(id, path);
   if (!dl) {
-    if (dl.error().kind == ErrorKind::not_found) return std::optional<SecureBytes>{};
+    if (dl.error().kind == ErrorKind::not_found) {
+      if (absent != nullptr) *absent = true;
+      return std::optional<SecureBytes>{};
+    }
     return std::move(dl).error();
   }
   if (dl->stat.is_dir() || dl->stat.is_symlink()) return std::optional<SecureBytes>{};
@@ -221,13 +248,19 @@ bool is_lock_name(const std::string& name) {
 /// files), the vault's credentials, and the image's .claude.json with the
 /// login keys merged in.
 Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::string& helper,
-                                            const probes::ProbeReport& report, const vault::DecodedEntry& entry,
-                                            std::vector<std::string>& notes) {
+                                            const probes::ProbeReport& report, const probes::ProbeCache& cache,
+                                            const vault::DecodedEntry& entry, std::vector<std::string>& notes) {
   const std::string image_cfg = report.locations.config_dir.value_or("");
   const std::string image_global = report.locations.global_config.value_or("");
+  // Most images ship neither: what one first mount found missing, the next need not ask for.
+  const std::set<std::string> known_absent = cache.absent_paths(report.image_id);
+  std::set<std::string> absent;
   std::vector<TreeEntry> seed;
-  if (!image_cfg.empty()) {
-    PB_TRY(seed, get_tree(docker, helper, image_cfg, TreeLimits{}, "the image's config directory " + image_cfg));
+  if (!image_cfg.empty() && !known_absent.count(image_cfg)) {
+    bool missing = false;
+    PB_TRY(seed,
+           get_tree(docker, helper, image_cfg, TreeLimits{}, "the image's config directory " + image_cfg, &missing));
+    if (missing) absent.insert(image_cfg);
   }
   std::optional<SecureBytes> image_claude_json;
   std::vector<TreeEntry> tree;
@@ -243,10 +276,14 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
     if (top && (e.name == k_credentials_name || e.name == ".config.json" || is_lock_name(e.name))) continue;
     tree.push_back({std::string(k_config_subdir) + "/" + e.name, e.is_dir, std::move(e.data)});
   }
-  if (!image_global.empty() && image_global != image_cfg + "/" + k_claude_json_name) {
+  if (!image_global.empty() && image_global != image_cfg + "/" + k_claude_json_name &&
+      !known_absent.count(image_global)) {
+    bool missing = false;
     PB_TRY(image_claude_json,
-           get_file(docker, helper, image_global, k_max_image_claude_json, "the image's " + image_global));
+           get_file(docker, helper, image_global, k_max_image_claude_json, "the image's " + image_global, &missing));
+    if (missing) absent.insert(image_global);
   }
+  (void)cache.record_absent(report.image_id, absent);  // only a shortcut: a failure costs a lookup next time
 
   const SecureBytes* vault_credentials = nullptr;
   const SecureBytes* vault_claude_json = nullptr;
@@ -301,8 +338,8 @@ Result<bool> write_back_volume(DockerClient& docker, vault::Vault& v, const Volu
   const std::string image = label_of(vol.labels, labels::k_image);
   if (cred.empty() || target.empty() || image.empty())
     return fail(ErrorKind::integrity, "volume " + vol.name + " lacks the para-broker labels that say what it holds");
-  PB_TRY(Helper h, Helper::create(docker, image, vol.name, target, cred));
-  PB_TRY(VolumeLogin login, read_volume_login(docker, h.id(), target + "/" + k_config_subdir, vol.name));
+  PB_TRY(std::string keeper, keeper_for(docker, image, vol.name, target, cred));
+  PB_TRY(VolumeLogin login, read_volume_login(docker, keeper, target + "/" + k_config_subdir, vol.name));
   return write_back(v, cred, login, vol.name, access);
 }
 
@@ -366,10 +403,14 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   const vault::AccessInfo access{req.session, req.image};
 
   PB_TRY(FileLock lock, lock_credential(v, meta.id));
-  PB_TRY(std::vector<VolumeInfo> holds,
-         docker.volume_list(with(labels::filter("hold"), labels::k_credential, meta.id)));
+  // One list answers both questions: who holds which volume, and whether the volume exists.
+  PB_TRY(std::vector<VolumeInfo> volumes,
+         docker.volume_list({eq(labels::k_managed, "1"), eq(labels::k_credential, meta.id)}));
   bool live = false;
-  for (const auto& h : holds) {
+  bool existing = false;
+  for (const auto& h : volumes) {
+    if (h.name == r.volume && label_of(h.labels, labels::k_role) == "session") existing = true;
+    if (label_of(h.labels, labels::k_role) != "hold") continue;
     const std::string held = label_of(h.labels, labels::k_volume);
     if (h.name == r.hold && held != r.volume)
       return fail(ErrorKind::conflict, "session '" + req.session + "' already holds volume " + held +
@@ -377,11 +418,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     if (held == r.volume) live = true;
   }
 
-  // Declared before the remover below, so that the remover is joined first on every path.
-  std::optional<Helper> helper;
   if (!live) {
-    auto existing = docker.volume_inspect(r.volume);
-    if (!existing && existing.error().kind != ErrorKind::not_found) return std::move(existing).error();
     if (!existing) {
       Labels l = labels::managed("session");
       l[labels::k_credential] = meta.id;
@@ -389,20 +426,30 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       l[labels::k_uid] = std::to_string(report.user.uid);
       l[labels::k_gid] = std::to_string(report.user.gid);
       l[labels::k_target] = r.target;
-      PB_TRY_STATUS(docker.volume_create(r.volume, l));
+      PB_TRY(VolumeInfo made, docker.volume_create(r.volume, l));
+      if (label_of(made.labels, labels::k_credential) != meta.id)
+        return fail(ErrorKind::conflict, "volume " + r.volume + " exists but is not para-broker's; remove it");
     }
-    PB_TRY(Helper created, Helper::create(docker, report.image_id, r.volume, r.target, meta.id));
-    helper.emplace(std::move(created));
-    if (existing) {
-      // Left behind by an interrupted session: keep a login it refreshed before replacing it.
-      PB_TRY(VolumeLogin old, read_volume_login(docker, helper->id(), r.config_dir, r.volume));
-      PB_TRY(bool wrote, write_back(v, meta.id, old, r.volume, access));
-      if (wrote) r.notes.push_back("a newer login left in volume " + r.volume + " was written back first");
+    std::string keeper;
+    auto populate = [&]() -> Status {
+      PB_TRY(keeper, keeper_for(docker, report.image_id, r.volume, r.target, meta.id, existing));
+      if (existing) {
+        // Left behind by an interrupted session: keep a login it refreshed before replacing it.
+        PB_TRY(VolumeLogin old, read_volume_login(docker, keeper, r.config_dir, r.volume));
+        PB_TRY(bool wrote, write_back(v, meta.id, old, r.volume, access));
+        if (wrote) r.notes.push_back("a newer login left in volume " + r.volume + " was written back first");
+      }
+      PB_TRY(vault::DecodedEntry entry, v.read(meta.id));
+      PB_TRY(std::vector<TreeEntry> tree,
+             compose_tree(docker, keeper, report, probes::ProbeCache(paths.cache_dir), entry, r.notes));
+      return put_tree(docker, keeper, parent_of(r.target), k_mount_dir, tree, report.user.uid, report.user.gid);
+    };
+    if (auto s = populate(); !s) {
+      // No session holds the volume: take back what this mount made.
+      if (!keeper.empty()) (void)docker.container_remove(keeper, true, false);
+      if (!existing) (void)docker.volume_remove(r.volume, false);
+      return std::move(s).error();
     }
-    PB_TRY(vault::DecodedEntry entry, v.read(meta.id));
-    PB_TRY(std::vector<TreeEntry> tree, compose_tree(docker, helper->id(), report, entry, r.notes));
-    PB_TRY_STATUS(
-        put_tree(docker, helper->id(), parent_of(r.target), k_mount_dir, tree, report.user.uid, report.user.gid));
     r.populated = true;
   }
 
@@ -417,14 +464,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     return fail(
         ErrorKind::conflict,
         "volume " + r.hold + " exists but is not this session's hold; remove it or choose another session name");
-  // The helper's removal (a Docker round trip that deletes its layer) overlaps
-  // the vault's synced write of last_used and the log record; nothing else
-  // talks to Docker meanwhile, and both are done before mount returns.
-  std::jthread remover;
-  if (helper) remover = std::jthread([&helper] { helper.reset(); });
-  auto touched = v.touch(meta.id, access, "mount");
-  if (remover.joinable()) remover.join();
-  if (!touched) return std::move(touched).error();
+  PB_TRY_STATUS(v.touch(meta.id, access, "mount"));
   return r;
 }
 
@@ -460,6 +500,7 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   if (shared) {
     PB_TRY(std::vector<VolumeInfo> left, docker.volume_list(with(labels::filter("hold"), labels::k_volume, r.volume)));
     if (left.empty()) {
+      PB_TRY_STATUS(remove_keeper(docker, r.volume));
       auto s = docker.volume_remove(r.volume, false);
       if (s) {
         r.volume_removed = true;
@@ -518,15 +559,15 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
     PB_TRY(FileLock lock, lock_credential(v, cred));
     struct Live {
       VolumeInfo vol;
-      Helper helper;
+      std::string keeper;
       VolumeLogin login;
     };
     std::vector<Live> open;
     for (auto& vol : vols) {
       const std::string target = label_of(vol.labels, labels::k_target);
-      PB_TRY(Helper h, Helper::create(docker, label_of(vol.labels, labels::k_image), vol.name, target, cred));
-      PB_TRY(VolumeLogin login, read_volume_login(docker, h.id(), target + "/" + k_config_subdir, vol.name));
-      open.push_back({vol, std::move(h), std::move(login)});
+      PB_TRY(std::string keeper, keeper_for(docker, label_of(vol.labels, labels::k_image), vol.name, target, cred));
+      PB_TRY(VolumeLogin login, read_volume_login(docker, keeper, target + "/" + k_config_subdir, vol.name));
+      open.push_back({vol, std::move(keeper), std::move(login)});
     }
     for (auto& l : open) {
       SyncResult::Volume out{l.vol.name, cred, false, false};
@@ -547,7 +588,7 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
         if (f.name != vault::k_credentials_file) continue;
         const std::string target = label_of(l.vol.labels, labels::k_target);
         std::vector<TreeEntry> tree{{k_credentials_name, false, f.data}};
-        PB_TRY_STATUS(put_tree(docker, l.helper.id(), target + "/" + k_config_subdir, "", tree,
+        PB_TRY_STATUS(put_tree(docker, l.keeper, target + "/" + k_config_subdir, "", tree,
                                to_id(label_of(l.vol.labels, labels::k_uid)),
                                to_id(label_of(l.vol.labels, labels::k_gid))));
         r.volumes[r.volumes.size() - open.size() + i].refreshed = true;
@@ -565,11 +606,12 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v) {
   PB_TRY(std::vector<ContainerSummary> containers, docker.container_list({}));
   std::set<std::string> used;
   std::set<std::string> names;
-  std::map<std::string, std::vector<std::string>> helpers_by_credential;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> helpers_by_credential;  // id, volume
   for (const auto& c : containers) {
     for (const auto& n : c.names) names.insert(n.size() > 0 && n.front() == '/' ? n.substr(1) : n);
     if (label_of(c.labels, labels::k_managed) == "1" && label_of(c.labels, labels::k_role) == "helper") {
-      helpers_by_credential[label_of(c.labels, labels::k_credential)].push_back(c.id);
+      helpers_by_credential[label_of(c.labels, labels::k_credential)].emplace_back(
+          c.id, label_of(c.labels, labels::k_volume));
       continue;
     }
     auto info = docker.container_inspect(c.id);
@@ -585,18 +627,13 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v) {
   std::set<std::string> credentials;
   for (const auto& h : holds) credentials.insert(label_of(h.labels, labels::k_credential));
   for (const auto& s : shared) credentials.insert(label_of(s.labels, labels::k_credential));
-  for (const auto& [cred, ids] : helpers_by_credential) credentials.insert(cred);
+  for (const auto& [cred, keepers] : helpers_by_credential) credentials.insert(cred);
 
   for (const auto& cred : credentials) {
     // Volumes of credentials this vault does not hold belong to another vault (or
     // a removed entry): their logins could not be written back, so leave them.
     if (cred.empty() || !vault::is_entry_id(cred) || !v.find(cred).ok()) continue;
     PB_TRY(FileLock lock, lock_credential(v, cred));
-    // Helpers live only while a mount, release or sync holds this lock: any left now is an orphan.
-    for (const auto& id : helpers_by_credential[cred]) {
-      if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found)
-        r.removed_helpers.push_back(id);
-    }
     PB_TRY(std::vector<VolumeInfo> cred_holds,
            docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
     std::set<std::string> held;
@@ -626,15 +663,29 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v) {
       }
       auto wrote = write_back_volume(docker, v, vol, {"", label_of(vol.labels, labels::k_image)});
       if (!wrote) {
+        held.insert(vol.name);  // its keeper stays, to read it another time
         r.kept.push_back(vol.name + ": its login could not be read back (" + wrote.error().message + ")");
+        continue;
+      }
+      if (auto k = remove_keeper(docker, vol.name); !k) {
+        held.insert(vol.name);
+        r.kept.push_back(vol.name + ": " + k.error().message);
         continue;
       }
       auto s = docker.volume_remove(vol.name, false);
       if (s || s.error().kind == ErrorKind::not_found) {
         r.removed_volumes.push_back(vol.name);
       } else {
+        held.insert(vol.name);
         r.kept.push_back(vol.name + ": " + s.error().message);
       }
+    }
+    // A keeper lives as long as its volume: one whose volume is gone or
+    // unheld is an orphan (an interrupted mount or release left it).
+    for (const auto& [id, vol] : helpers_by_credential[cred]) {
+      if (held.count(vol) || used.count(vol)) continue;
+      if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found)
+        r.removed_helpers.push_back(id);
     }
   }
   PB_TRY_STATUS(v.log({"gc", "", "", "", "", "ok", "",

@@ -221,10 +221,10 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
   }
 
   Result<DockerVersion> version() override {
-    PB_TRY(std::string api, negotiated());
+    PB_TRY(DockerVersion v, fetch_version());
+    PB_TRY(v.api_version, choose_api(v.server_api_version, v.min_api_version));
     std::lock_guard lock(m_mutex);
-    DockerVersion v = m_version;
-    v.api_version = api;
+    if (m_api.empty()) m_api = v.api_version;
     return v;
   }
 
@@ -610,12 +610,35 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     return "/containers/" + url_encode(id) + "/archive?path=" + url_encode(path);
   }
 
-  /// The API version to use, negotiated once from GET /version.
+  /// The API version to use, negotiated once: from the Api-Version header of
+  /// GET /_ping (what the docker CLI does; the daemon answers it without
+  /// gathering anything), else from GET /version. A daemon whose oldest API
+  /// is newer than ours says so on the first versioned call (see expect()).
   Result<std::string> negotiated() {
     {
       std::lock_guard lock(m_mutex);
       if (!m_api.empty()) return m_api;
     }
+    std::string server_api;
+    {
+      const std::string op = "answer a ping";
+      PB_TRY(auto channel, open_channel(m_config, op));
+      PB_TRY(HttpResponse r, channel->round_trip({"GET", "/_ping", {}, {}, false}, k_json_limit));
+      auto h = r.headers.find("api-version");
+      if (r.status == 200 && h != r.headers.end()) server_api = h->second;
+    }
+    if (server_api.empty()) {
+      PB_TRY(DockerVersion v, fetch_version());
+      server_api = v.server_api_version;
+    }
+    PB_TRY(std::string api, choose_api(server_api, {}));
+    std::lock_guard lock(m_mutex);
+    if (m_api.empty()) m_api = api;
+    return m_api;
+  }
+
+  /// GET /version: the daemon's full account of itself.
+  Result<DockerVersion> fetch_version() {
     const std::string op = "report its version";
     PB_TRY(auto channel, open_channel(m_config, op));
     PB_TRY(HttpResponse r, channel->round_trip({"GET", "/version", {}, {}, false}, k_json_limit));
@@ -627,20 +650,21 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     v.min_api_version = str(j, "MinAPIVersion");
     v.os = str(j, "Os");
     v.arch = str(j, "Arch");
-    if (v.server_api_version.empty())
+    return v;
+  }
+
+  /// The newest API both sides speak, or why there is none.
+  Result<std::string> choose_api(const std::string& server_api, const std::string& server_min) const {
+    if (server_api.empty())
       return fail(ErrorKind::api, "Docker at " + m_config.host + " did not say which API version it speaks");
-    std::string api = compare_api_versions(v.server_api_version, k_client_api_version) < 0 ? v.server_api_version
-                                                                                           : k_client_api_version;
+    std::string api = compare_api_versions(server_api, k_client_api_version) < 0 ? server_api : k_client_api_version;
     if (compare_api_versions(api, k_min_api_version) < 0)
       return fail(ErrorKind::api, "Docker at " + m_config.host + " speaks API " + printable(api) + ", older than the " +
                                       k_min_api_version + " para-broker needs; upgrade Docker");
-    if (!v.min_api_version.empty() && compare_api_versions(api, v.min_api_version) < 0)
+    if (!server_min.empty() && compare_api_versions(api, server_min) < 0)
       return fail(ErrorKind::api, "Docker at " + m_config.host + " no longer accepts API " + api + " (oldest " +
-                                      printable(v.min_api_version) + "); upgrade para-broker");
-    std::lock_guard lock(m_mutex);
-    m_version = v;
-    m_api = api;
-    return m_api;
+                                      printable(server_min) + "); upgrade para-broker");
+    return api;
   }
 
   Result<std::string> api_prefix() {
@@ -741,6 +765,10 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
     message = printable(message);
     if (message.empty()) message = "HTTP " + std::to_string(r.status);
+    // "client version 1.43 is too old. Minimum supported API version is 1.44, ..."
+    if (r.status == 400 && message.find("Minimum supported API version") != std::string::npos)
+      return fail(ErrorKind::api, "Docker at " + m_config.host + " no longer accepts API " + k_client_api_version +
+                                      " (" + message + "); upgrade para-broker");
     switch (r.status) {
       case 404:
         return fail(ErrorKind::not_found, "Docker could not " + op + ": " + message);
@@ -757,7 +785,6 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
   EngineConfig m_config;
   std::mutex m_mutex;
   std::string m_api;  ///< negotiated version, empty until the first call
-  DockerVersion m_version;
 };
 
 /// A chunked PUT of a tar stream into a container.

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 
@@ -109,6 +110,42 @@ TEST(DockerFailures, StatusCodesMapToKinds) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().kind, ErrorKind::api);
   EXPECT_EQ(bad.error().message, "Docker could not start container 'other' (HTTP 400): not json at all");
+}
+
+TEST(DockerFailures, ApiVersionComesFromThePingHeader) {
+  test::TestEnv env;
+  std::atomic<int> versions{0};
+  test::FakeDaemon daemon(env.root() / "dping.sock", [&](const std::string& head) {
+    if (head.rfind("GET /_ping ", 0) == 0)
+      return std::string("HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK");
+    if (head.rfind("GET /version ", 0) == 0) ++versions;
+    if (head.rfind("GET /v1.41/images/busybox/json ", 0) == 0)
+      return test::http_answer(200, "OK", R"({"Id":"sha256:0123","Config":{}})");
+    return test::http_answer(400, "Bad Request", R"({"message":"unexpected request"})");
+  });
+  auto client = client_for(daemon.host(), std::chrono::seconds(5));
+  ASSERT_TRUE(client);
+  auto img = client->image_inspect("busybox");
+  ASSERT_TRUE(img.ok()) << img.error().message;
+  EXPECT_EQ(versions.load(), 0) << "a ping is enough to choose the API version";
+}
+
+TEST(DockerFailures, DaemonThatDroppedOurApiVersionSaysUpgrade) {
+  test::TestEnv env;
+  test::FakeDaemon daemon(env.root() / "dnew.sock", [&](const std::string& head) {
+    if (head.rfind("GET /_ping ", 0) == 0)
+      return std::string("HTTP/1.1 200 OK\r\nApi-Version: 1.52\r\nContent-Length: 2\r\n\r\nOK");
+    return test::http_answer(400, "Bad Request",
+                             R"({"message":"client version 1.43 is too old. Minimum supported API version is 1.44, )"
+                             R"(please upgrade your client to a newer version"})");
+  });
+  auto client = client_for(daemon.host(), std::chrono::seconds(5));
+  ASSERT_TRUE(client);
+  auto img = client->image_inspect("busybox");
+  ASSERT_FALSE(img.ok());
+  EXPECT_EQ(img.error().kind, ErrorKind::api);
+  EXPECT_THAT(img.error().message, HasSubstr("no longer accepts API 1.43"));
+  EXPECT_THAT(img.error().message, HasSubstr("upgrade para-broker"));
 }
 
 TEST(DockerFailures, TooOldDaemonIsRefused) {

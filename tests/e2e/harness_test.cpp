@@ -23,12 +23,6 @@
 namespace fs = std::filesystem;
 
 namespace pb::test {
-
-/// Names the image in gtest's output instead of dumping the struct's bytes.
-void PrintTo(const ClaudeTestImage& image, std::ostream* os) {
-  *os << image.name;
-}
-
 namespace {
 
 constexpr const char* k_label_value = "e2e-harness";

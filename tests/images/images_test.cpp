@@ -17,10 +17,6 @@
 
 namespace pb::test {
 
-void PrintTo(const ClaudeTestImage& image, std::ostream* os) {
-  *os << image.name;
-}
-
 namespace {
 
 constexpr const char* k_label_value = "images-test";

@@ -6,6 +6,7 @@
 // `test_images` ctest fixture (pb_add_docker_test in tests/images/CMakeLists.txt).
 
 #include <array>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,11 @@ struct ClaudeTestImage {
   const char* config_dir;         ///< <cfg>: where .credentials.json is read
   const char* global_config;      ///< the .claude.json that Claude reads
 };
+
+/// How gtest prints a parameter: its name, not 88 bytes of pointers.
+inline void PrintTo(const ClaudeTestImage& image, std::ostream* os) {
+  *os << image.name;
+}
 
 inline constexpr const char* k_js_path = "/usr/local/lib/node_modules/@anthropic-ai/claude-code/cli.js";
 inline constexpr const char* k_native_path = "/usr/local/lib/node_modules/@anthropic-ai/claude-code/bin/claude.exe";

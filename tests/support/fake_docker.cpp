@@ -198,6 +198,12 @@ Result<std::string> FakeDocker::container_create(const ContainerSpec& spec) {
   if (images.find(spec.image) == images.end())
     return fail(ErrorKind::not_found,
                 "Docker could not create a container from image '" + spec.image + "': No such image: " + spec.image);
+  if (!spec.name.empty())
+    for (const auto& [other, c] : containers)
+      if (c.info.name == spec.name)
+        return fail(ErrorKind::conflict, "Docker could not create a container from image '" + spec.image +
+                                             "': Conflict. The container name \"/" + spec.name +
+                                             "\" is already in use by container \"" + other + "\"");
   std::string id = "c" + std::to_string(m_next_id++);
   Container c;
   c.spec = spec;

@@ -89,8 +89,8 @@ std::string make_tar(const std::vector<std::pair<std::string, std::string>>& fil
   return std::string(buf.data(), used);
 }
 
-/// FakeDocker whose helper containers see the image's files, and which keeps
-/// what was uploaded into a container after the container is removed.
+/// FakeDocker whose containers see the image's files, and which keeps what was
+/// uploaded into a container after the container is removed.
 class ImageFake : public FakeDocker {
  public:
   std::map<std::string, std::string> image_archives;         ///< path -> tar (as GET /archive returns it)
@@ -110,9 +110,15 @@ class ImageFake : public FakeDocker {
     return id;
   }
   Status container_remove(const std::string& id, bool force, bool volumes_too) override {
-    if (auto it = containers.find(id); it != containers.end())
-      uploads.insert(uploads.end(), it->second.uploads.begin(), it->second.uploads.end());
+    for (auto& [cid, c] : containers)
+      if (cid == id || c.info.name == id) uploads.insert(uploads.end(), c.uploads.begin(), c.uploads.end());
     return FakeDocker::container_remove(id, force, volumes_too);
+  }
+  /// Uploads into removed and live containers.
+  std::vector<std::pair<std::string, std::string>> all_uploads() const {
+    auto out = uploads;
+    for (const auto& [cid, c] : containers) out.insert(out.end(), c.uploads.begin(), c.uploads.end());
+    return out;
   }
 };
 
@@ -180,7 +186,7 @@ class DispatchUnit : public ::testing::Test {
   probes::ProbeReport report;
 };
 
-TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedHelper) {
+TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedKeeper) {
   docker->image_archives["/home/dev/.claude"] = make_tar({{".claude/", ""},
                                                           {".claude/settings.json", R"({"cleanupPeriodDays": 42})"},
                                                           {".claude/commands/", ""},
@@ -196,19 +202,23 @@ TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedHelper) {
   EXPECT_TRUE(r->populated);
   EXPECT_EQ(r->target, "/home/dev/.para-broker");
   EXPECT_EQ(r->config_dir, "/home/dev/.para-broker/claude");
-  EXPECT_TRUE(docker->calls_starting("container_start").empty()) << "the helper is never started";
+  EXPECT_TRUE(docker->calls_starting("container_start").empty()) << "the keeper is never started";
   ASSERT_EQ(docker->created.size(), 1u);
   EXPECT_EQ(docker->created[0].network_mode, "none");
   EXPECT_TRUE(docker->created[0].env.empty());
-  EXPECT_TRUE(docker->containers.empty()) << "the helper is removed";
+  EXPECT_EQ(docker->created[0].name, r->volume + "-keeper");
+  EXPECT_EQ(docker->created[0].labels["para-broker.role"], "helper");
+  EXPECT_EQ(docker->created[0].labels["para-broker.volume"], r->volume);
+  ASSERT_EQ(docker->containers.size(), 1u) << "the keeper stays while the volume lives";
   EXPECT_EQ(docker->volumes.count(r->volume), 1u);
   EXPECT_EQ(docker->volumes.count("para-broker-hold-s1"), 1u);
   EXPECT_EQ(docker->volumes["para-broker-hold-s1"].labels["para-broker.volume"], r->volume);
 
-  ASSERT_EQ(docker->uploads.size(), 1u);
-  EXPECT_EQ(docker->uploads[0].first, "/home/dev");
+  const auto uploads = docker->all_uploads();
+  ASSERT_EQ(uploads.size(), 1u);
+  EXPECT_EQ(uploads[0].first, "/home/dev");
   std::map<std::string, TarEntry> tar;
-  for (auto& e : read_tar(docker->uploads[0].second)) tar[e.name] = e;
+  for (auto& e : read_tar(uploads[0].second)) tar[e.name] = e;
   for (const auto& [name, e] : tar) {
     EXPECT_EQ(e.uid, 1234) << name;
     EXPECT_EQ(e.gid, 1234) << name;
@@ -245,17 +255,77 @@ TEST_F(DispatchUnit, HostileImageContentRefusesAndLeavesNothing) {
   auto r = mount("s1");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::unsafe_input) << r.error().message;
-  EXPECT_TRUE(docker->containers.empty()) << "the helper is removed on the error path";
-  EXPECT_EQ(docker->volumes.count("para-broker-hold-s1"), 0u);
+  EXPECT_TRUE(docker->containers.empty()) << "the keeper is removed on the error path";
+  EXPECT_TRUE(docker->volumes.empty()) << "so is the volume this mount created";
 }
 
-TEST_F(DispatchUnit, HelperIsRemovedWhenTheUploadFails) {
+TEST_F(DispatchUnit, KeeperAndVolumeAreTakenBackWhenTheUploadFails) {
   docker->failures["archive_put"] = fail(ErrorKind::api, "disk full");
   auto r = mount("s1");
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(docker->containers.empty());
   EXPECT_FALSE(docker->calls_starting("container_remove").empty());
-  EXPECT_EQ(docker->volumes.count("para-broker-hold-s1"), 0u);
+  EXPECT_TRUE(docker->volumes.empty());
+}
+
+TEST_F(DispatchUnit, ReleaseAndSyncReuseTheKeeper) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_TRUE(mount("s2").ok());
+  docker->calls.clear();
+  auto synced = broker::dispatch::sync(*docker, *vault, std::nullopt);
+  ASSERT_TRUE(synced.ok()) << synced.error().message;
+  auto r1 = broker::dispatch::release(*docker, *vault, "s1", true);
+  ASSERT_TRUE(r1.ok()) << r1.error().message;
+  EXPECT_TRUE(docker->calls_starting("container_remove").empty()) << "s2 still holds the volume";
+  EXPECT_EQ(docker->containers.size(), 1u);
+  // A keeper someone removed (docker container prune) is made again when needed.
+  ASSERT_TRUE(docker->container_remove(a->volume + "-keeper", true, false).ok());
+  auto r2 = broker::dispatch::release(*docker, *vault, "s2", true);
+  ASSERT_TRUE(r2.ok()) << r2.error().message;
+  EXPECT_TRUE(r2->volume_removed);
+  EXPECT_TRUE(docker->containers.empty());
+  EXPECT_TRUE(docker->volumes.empty());
+  EXPECT_EQ(docker->calls_starting("container_create").size(), 1u) << "only the re-made keeper";
+}
+
+TEST_F(DispatchUnit, WhatTheImageLacksIsLookedForOnce) {
+  ASSERT_TRUE(mount("s1").ok());
+  EXPECT_EQ(docker->calls_starting("archive_get").size(), 2u) << "config dir and .claude.json";
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", false).ok());
+  docker->calls.clear();
+  auto again = mount("s2");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(again->populated);
+  EXPECT_TRUE(docker->calls_starting("archive_get").empty()) << "the image ID's content cannot have changed";
+
+  // An image that ships a config dir is read every time (only absence is remembered).
+  docker->image_archives["/home/dev/.claude"] = make_tar({{".claude/", ""}, {".claude/settings.json", "{}"}});
+  report.image_id = "sha256:" + std::string(64, 'b');
+  docker->images[report.image_id] = docker->images[k_image_id];
+  docker->images[report.image_id].id = report.image_id;
+  docker->images[k_image].id = report.image_id;
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(report).ok());
+  for (const char* s : {"s3", "s4"}) {
+    ASSERT_TRUE(mount(s).ok());
+    ASSERT_TRUE(broker::dispatch::release(*docker, *vault, s, false).ok());
+  }
+  EXPECT_EQ(docker->calls_starting("archive_get").size(), 3u) << "the directory twice, the missing .claude.json once";
+}
+
+TEST_F(DispatchUnit, ANameTakenByAnotherContainerIsNotAKeeper) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", true).ok());
+  broker::ContainerSpec squatter;
+  squatter.image = k_image;
+  squatter.name = a->volume + "-keeper";
+  ASSERT_TRUE(docker->container_create(squatter).ok());
+  auto r = mount("s1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::conflict);
+  EXPECT_THAT(r.error().message, HasSubstr("is not the keeper of volume"));
+  EXPECT_EQ(docker->containers.size(), 1u) << "someone else's container is left alone";
 }
 
 TEST_F(DispatchUnit, SeveralCredentialsNeedAChoice) {
@@ -297,6 +367,7 @@ TEST_F(DispatchUnit, ReleaseRemovesTheLastHoldAndIsIdempotent) {
   ASSERT_TRUE(r2.ok()) << r2.error().message;
   EXPECT_TRUE(r2->volume_removed);
   EXPECT_TRUE(docker->volumes.empty());
+  EXPECT_TRUE(docker->containers.empty()) << "the keeper goes with its volume";
   auto r3 = broker::dispatch::release(*docker, *vault, "s2", true);
   ASSERT_TRUE(r3.ok());
   EXPECT_FALSE(r3->held);
