@@ -186,17 +186,27 @@ struct VolumeLogin {
   std::optional<std::int64_t> expires_at;
 };
 
+/// Reads a volume's login; its .claude.json only when the credentials are
+/// newer than `stored_expiry` (each archive read costs Docker a process of its
+/// own, and a login that is not newer is not written back anyway).
 Result<VolumeLogin> read_volume_login(DockerClient& docker, const std::string& helper, const std::string& cfg,
-                                      const std::string& volume) {
+                                      const std::string& volume, std::optional<std::int64_t> stored_expiry) {
   VolumeLogin l;
   PB_TRY(l.credentials, get_file(docker, helper, cfg + "/" + k_credentials_name, k_max_credentials,
                                  "the credentials file in volume " + volume));
   if (!l.credentials) return l;
   l.expires_at = expiry_of(*l.credentials);
+  if (!l.expires_at || (stored_expiry && *l.expires_at <= *stored_expiry)) return l;
   auto cj = get_file(docker, helper, cfg + "/" + k_claude_json_name, k_max_volume_claude_json,
                      ".claude.json in volume " + volume);
   if (cj) l.claude_json = std::move(*cj);  // too large or odd: the vault keeps its own login keys
   return l;
+}
+
+/// The vault's expiry for a credential, as far as it knows one.
+std::optional<std::int64_t> stored_expiry(const vault::Vault& v, const std::string& credential_id) {
+  auto meta = v.find(credential_id);
+  return meta ? meta->expires_at : std::nullopt;
 }
 
 /// Stores a volume's login in the vault when its expiry is later than the stored one.
@@ -339,7 +349,8 @@ Result<bool> write_back_volume(DockerClient& docker, vault::Vault& v, const Volu
   if (cred.empty() || target.empty() || image.empty())
     return fail(ErrorKind::integrity, "volume " + vol.name + " lacks the para-broker labels that say what it holds");
   PB_TRY(std::string keeper, keeper_for(docker, image, vol.name, target, cred));
-  PB_TRY(VolumeLogin login, read_volume_login(docker, keeper, target + "/" + k_config_subdir, vol.name));
+  PB_TRY(VolumeLogin login,
+         read_volume_login(docker, keeper, target + "/" + k_config_subdir, vol.name, stored_expiry(v, cred)));
   return write_back(v, cred, login, vol.name, access);
 }
 
@@ -435,7 +446,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       PB_TRY(keeper, keeper_for(docker, report.image_id, r.volume, r.target, meta.id, existing));
       if (existing) {
         // Left behind by an interrupted session: keep a login it refreshed before replacing it.
-        PB_TRY(VolumeLogin old, read_volume_login(docker, keeper, r.config_dir, r.volume));
+        PB_TRY(VolumeLogin old, read_volume_login(docker, keeper, r.config_dir, r.volume, meta.expires_at));
         PB_TRY(bool wrote, write_back(v, meta.id, old, r.volume, access));
         if (wrote) r.notes.push_back("a newer login left in volume " + r.volume + " was written back first");
       }
@@ -566,7 +577,8 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
     for (auto& vol : vols) {
       const std::string target = label_of(vol.labels, labels::k_target);
       PB_TRY(std::string keeper, keeper_for(docker, label_of(vol.labels, labels::k_image), vol.name, target, cred));
-      PB_TRY(VolumeLogin login, read_volume_login(docker, keeper, target + "/" + k_config_subdir, vol.name));
+      PB_TRY(VolumeLogin login,
+             read_volume_login(docker, keeper, target + "/" + k_config_subdir, vol.name, stored_expiry(v, cred)));
       open.push_back({vol, std::move(keeper), std::move(login)});
     }
     for (auto& l : open) {

@@ -313,6 +313,38 @@ TEST_F(DispatchUnit, WhatTheImageLacksIsLookedForOnce) {
   EXPECT_EQ(docker->calls_starting("archive_get").size(), 3u) << "the directory twice, the missing .claude.json once";
 }
 
+TEST_F(DispatchUnit, ReleaseReadsClaudeJsonOnlyForANewerLogin) {
+  const std::string cfg = "/home/dev/.para-broker/claude/";
+  auto put_login = [&](const std::string& keeper, std::int64_t expires) {
+    const std::string creds = R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-newer","expiresAt":)" +
+                              std::to_string(expires) + "}}";
+    auto& c = docker->containers[keeper];
+    c.archives[cfg + ".credentials.json"] = make_tar({{".credentials.json", creds}});
+    c.stats[cfg + ".credentials.json"] = broker::PathStat{".credentials.json", 1, 0600, "", ""};
+    c.archives[cfg + ".claude.json"] = make_tar({{".claude.json", R"({"hasCompletedOnboarding":true})"}});
+    c.stats[cfg + ".claude.json"] = broker::PathStat{".claude.json", 1, 0600, "", ""};
+  };
+  auto keeper_id = [&] {
+    EXPECT_EQ(docker->containers.size(), 1u);
+    return docker->containers.begin()->first;
+  };
+  ASSERT_TRUE(mount("s1").ok());
+  put_login(keeper_id(), 4102444800000 - 1);  // older than the vault's
+  docker->calls.clear();
+  auto older = broker::dispatch::release(*docker, *vault, "s1", true);
+  ASSERT_TRUE(older.ok()) << older.error().message;
+  EXPECT_FALSE(older->wrote_back);
+  EXPECT_EQ(docker->calls_starting("archive_get").size(), 1u) << "only the credentials file";
+
+  ASSERT_TRUE(mount("s2").ok());
+  put_login(keeper_id(), 4102444800000 + 1);  // newer
+  docker->calls.clear();
+  auto newer = broker::dispatch::release(*docker, *vault, "s2", true);
+  ASSERT_TRUE(newer.ok()) << newer.error().message;
+  EXPECT_TRUE(newer->wrote_back);
+  EXPECT_EQ(docker->calls_starting("archive_get").size(), 2u) << "and then its .claude.json";
+}
+
 TEST_F(DispatchUnit, ANameTakenByAnotherContainerIsNotAKeeper) {
   auto a = mount("s1");
   ASSERT_TRUE(a.ok()) << a.error().message;
