@@ -119,15 +119,40 @@ TEST(DockerFailures, ApiVersionComesFromThePingHeader) {
     if (head.rfind("GET /_ping ", 0) == 0)
       return std::string("HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK");
     if (head.rfind("GET /version ", 0) == 0) ++versions;
-    if (head.rfind("GET /v1.41/images/busybox/json ", 0) == 0)
-      return test::http_answer(200, "OK", R"({"Id":"sha256:0123","Config":{}})");
+    if (head.rfind("GET /v1.41/containers/c1/json ", 0) == 0)
+      return test::http_answer(200, "OK", R"({"Id":"c1","Name":"/c1","State":{},"Config":{}})");
+    return test::http_answer(400, "Bad Request", R"({"message":"unexpected request"})");
+  });
+  auto client = client_for(daemon.host(), std::chrono::seconds(5));
+  ASSERT_TRUE(client);
+  auto c = client->container_inspect("c1");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(versions.load(), 0) << "a ping is enough to choose the API version";
+}
+
+TEST(DockerFailures, ImageInspectFirstLearnsTheApiVersionWithoutAPing) {
+  test::TestEnv env;
+  std::atomic<int> pings{0};
+  test::FakeDaemon daemon(env.root() / "dlearn.sock", [&](const std::string& head) {
+    if (head.rfind("GET /_ping ", 0) == 0) ++pings;
+    const std::string version = "Api-Version: 1.41\r\n";
+    if (head.rfind("GET /images/busybox/json ", 0) == 0) {
+      const std::string body = R"({"Id":"sha256:0123","Config":{}})";
+      return "HTTP/1.1 200 OK\r\n" + version +
+             "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    }
+    if (head.rfind("GET /v1.41/containers/c1/json ", 0) == 0)
+      return test::http_answer(200, "OK", R"({"Id":"c1","Name":"/c1","State":{},"Config":{}})");
     return test::http_answer(400, "Bad Request", R"({"message":"unexpected request"})");
   });
   auto client = client_for(daemon.host(), std::chrono::seconds(5));
   ASSERT_TRUE(client);
   auto img = client->image_inspect("busybox");
   ASSERT_TRUE(img.ok()) << img.error().message;
-  EXPECT_EQ(versions.load(), 0) << "a ping is enough to choose the API version";
+  EXPECT_EQ(img->id, "sha256:0123");
+  auto c = client->container_inspect("c1");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(pings.load(), 0) << "the image inspect's Api-Version header chose the version";
 }
 
 TEST(DockerFailures, DaemonThatDroppedOurApiVersionSaysUpgrade) {
