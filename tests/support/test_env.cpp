@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -137,8 +138,13 @@ void remove_labelled(const std::string& value) {
     a.insert(a.end(), volumes.begin(), volumes.end());
     docker_cli(a);
   }
-  auto images = ids(docker_cli({"images", "-q", "--filter", filter}).out);
-  if (!images.empty()) {
+  // An image with a child (a test image derived from another) is only removed
+  // once the child is gone, so repeat while that makes progress.
+  std::size_t before = SIZE_MAX;
+  for (int pass = 0; pass < 4; ++pass) {
+    auto images = ids(docker_cli({"images", "-q", "--filter", filter}).out);
+    if (images.empty() || images.size() >= before) break;
+    before = images.size();
     std::vector<std::string> a{"rmi", "-f"};
     a.insert(a.end(), images.begin(), images.end());
     docker_cli(a);
