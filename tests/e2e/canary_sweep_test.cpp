@@ -1,7 +1,8 @@
-// Canary sweep: one full flow (import, probe, mount, a dispatched container
-// whose real Claude Code sends the login to the loopback API stand-in, a
-// refresh inside the volume, sync, release, audit) with canary tokens, and a
-// search for those tokens everywhere they must not be:
+// Canary sweep: one full flow with canary tokens (import, probe, mount of two
+// sessions in two images, a dispatched container whose real Claude Code
+// sends the login to the loopback API stand-in, a refresh inside its volume,
+// sync that writes it back and copies it to the other session's volume,
+// release, audit), and a search for those tokens everywhere they must not be:
 //
 //   - stdout and stderr of every para-broker command (and of the docker
 //     commands that inspect the container and the volumes);
@@ -18,9 +19,9 @@
 //     HOME, and every file created or changed in /tmp, /var/tmp, /dev/shm,
 //     /run, /var/log and Docker's root while the test ran.
 //
-// The one place the token may be in plain text is the session volume: the
-// test finds it there (so the file search demonstrably works), and the volume
-// is gone after release. Besides the tokens, their unkeyed SHA-256 is searched
+// The one place the token may be in plain text is the session volumes: the
+// test finds it there (so the file search demonstrably works), and they are
+// gone after release. Besides the tokens, their unkeyed SHA-256 is searched
 // for: a plain hash of a token identifies it as well as the token does.
 //
 // The tokens are written from this process to files and pipes; they never
@@ -322,7 +323,18 @@ std::string joined(const std::vector<std::string>& v) {
   return s;
 }
 
-class CanarySweep : public ::testing::TestWithParam<const char*> {};
+/// The dispatched container's image, and the image of a second session of the same credential (its own volume, which
+/// sync brings up to date).
+struct SweepImages {
+  const char* image;
+  const char* other;
+};
+
+void PrintTo(const SweepImages& i, std::ostream* os) {
+  *os << i.image << " + " << i.other;
+}
+
+class CanarySweep : public ::testing::TestWithParam<SweepImages> {};
 
 TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   PB_REQUIRE_DOCKER();
@@ -340,11 +352,13 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   timespec since{};
   ::clock_gettime(CLOCK_REALTIME, &since);
   since.tv_sec -= 1;  // file systems round timestamps to their tick
-  const std::string image = test_image(GetParam());
+  const std::string image = test_image(GetParam().image);
+  const std::string other_image = test_image(GetParam().other);
 
   Dispatch d("sweep");
   const std::string session = d.label;
   const std::string container = "para-" + session;
+  const std::string other_session = session + "-other";
   // Canary tokens (fake, test-only) whose random tails are unique to this run.
   const std::string access = "sk-ant-oat01-CANARY-test-" + random_hex(40);
   const std::string refresh = "sk-ant-ort01-CANARY-test-" + random_hex(40);
@@ -397,6 +411,8 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   ASSERT_EQ(mounted.exit_code, 0) << mounted.err;
   const auto mount_args = split_ws(mounted.out);
   ASSERT_EQ(mount_args.size(), 4u) << mounted.out;
+  auto other_mounted = cli({"mount", "--image", other_image, "--session", other_session, "--format", "json"});
+  ASSERT_EQ(other_mounted.exit_code, 0) << other_mounted.err;
 
   // The dispatched container, as para makes it; its Claude Code sends the login to the stand-in.
   const std::string url = api.base_url();
@@ -437,7 +453,8 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   EXPECT_TRUE(api.saw_authorization("Bearer " + access)) << "Claude Code in the container never sent the login";
   docker({"exec", container, "sh", "-c", "kill $(cat /tmp/claude.pid) 2>/dev/null; true"});
 
-  // A refresh inside the volume (the token goes through stdin), then sync brings it to the vault.
+  // A refresh inside the volume (the token goes through stdin), then sync brings it to the vault and to the other
+  // session's volume.
   auto refreshed = docker({"exec", "-i", container, "sh", "-c", "cat > \"$CLAUDE_CONFIG_DIR/.credentials.json\""},
                           credentials_json(rotated_access, rotated_refresh, expires + 1000));
   ASSERT_EQ(refreshed.exit_code, 0) << refreshed.err;
@@ -454,7 +471,7 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   const std::string upper = cj[0]["GraphDriver"]["Data"].value("UpperDir", "");
   docker({"logs", container});
   const auto volumes = d.volumes();
-  ASSERT_EQ(volumes.size(), 2u) << "the shared volume and the session's hold";
+  ASSERT_EQ(volumes.size(), 4u) << "two shared volumes and two holds";
   std::vector<std::string> volume_inspect{"volume", "inspect"};
   volume_inspect.insert(volume_inspect.end(), volumes.begin(), volumes.end());
   auto vinspected = docker(volume_inspect);
@@ -463,17 +480,18 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   for (const auto& v : nlohmann::json::parse(vinspected.out)) mountpoints.emplace_back(v["Mountpoint"]);
 
   FileSweep files(needles);
-  // The session volume is where the login belongs: finding it there shows the search works.
+  // The session volumes are where the login belongs: finding it there shows the search works.
   std::vector<std::string> in_volumes;
   for (const auto& m : mountpoints) {
     auto h = files.scan(m);
     in_volumes.insert(in_volumes.end(), h.begin(), h.end());
   }
   ASSERT_FALSE(in_volumes.empty()) << "the search did not find the login in the session volume; it proves nothing";
-  bool rotated_in_volume = false;
-  for (const auto& h : in_volumes)
-    rotated_in_volume |= h.find(".credentials.json: rotated access token") != std::string::npos;
-  EXPECT_TRUE(rotated_in_volume) << joined(in_volumes);
+  EXPECT_EQ(std::count_if(
+                in_volumes.begin(), in_volumes.end(),
+                [](const std::string& h) { return h.ends_with("/claude/.credentials.json: rotated access token"); }),
+            2)
+      << "the refreshed login is in both sessions' volumes:" << joined(in_volumes);
   ASSERT_FALSE(upper.empty()) << "no writable layer in docker inspect (storage driver not overlay2?)";
   EXPECT_TRUE(files.scan(upper).empty()) << "the container's writable layer holds the login:"
                                          << joined(files.scan(upper));
@@ -483,8 +501,10 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
 
   // Session end: the container goes, then release; audit checks the vault.
   docker({"rm", "-f", container});
-  auto released = cli({"release", "--session", session});
-  EXPECT_EQ(released.exit_code, 0) << released.err;
+  for (const auto& s : {session, other_session}) {
+    auto released = cli({"release", "--session", s});
+    EXPECT_EQ(released.exit_code, 0) << released.err;
+  }
   EXPECT_TRUE(d.volumes().empty());
   auto audited = cli({"audit", "--verify", "--json"});
   EXPECT_EQ(audited.exit_code, 0) << audited.out << audited.err;
@@ -531,9 +551,10 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   // 3. The access log: every access recorded, with a fingerprint, never the token.
   const auto records = access_log(d.env);
   EXPECT_EQ(count_ops(records, "capture"), 1u);
-  EXPECT_EQ(count_ops(records, "mount"), 1u);
+  EXPECT_EQ(count_ops(records, "mount"), 2u);
   EXPECT_EQ(count_ops(records, "writeback"), 1u) << "sync writes back the refreshed login";
-  EXPECT_EQ(count_ops(records, "release"), 1u);
+  EXPECT_EQ(count_ops(records, "sync"), 1u);
+  EXPECT_EQ(count_ops(records, "release"), 2u);
   for (const auto& r : records) {
     if (r.value("op", "") == "mount" || r.value("op", "") == "release") {
       EXPECT_FALSE(r.value("fingerprint", "").empty()) << r.dump();
@@ -563,9 +584,11 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   std::fflush(stdout);
 }
 
-INSTANTIATE_TEST_SUITE_P(RealClaude, CanarySweep, ::testing::Values("claude-2x-dev", "para-claude"),
-                         [](const ::testing::TestParamInfo<const char*>& p) {
-                           std::string name = p.param;
+INSTANTIATE_TEST_SUITE_P(RealClaude, CanarySweep,
+                         ::testing::Values(SweepImages{"claude-2x-dev", "para-claude-2x"},
+                                           SweepImages{"para-claude", "claude-1031-dev"}),
+                         [](const ::testing::TestParamInfo<SweepImages>& p) {
+                           std::string name = p.param.image;
                            for (char& c : name)
                              if (c == '-') c = '_';
                            return name;
