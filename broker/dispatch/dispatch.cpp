@@ -537,6 +537,7 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
 Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::optional<std::string>& session) {
   SyncResult r;
   std::optional<std::string> only_volume;
+  std::set<std::string> credentials;
   if (session) {
     PB_TRY_STATUS(check_session(*session));
     auto hold = docker.volume_inspect(hold_volume_name(*session));
@@ -546,28 +547,34 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
       return std::move(hold).error();
     }
     only_volume = label_of(hold->labels, labels::k_volume);
+    credentials.insert(label_of(hold->labels, labels::k_credential));
+  } else {
+    PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(labels::filter("hold")));
+    for (const auto& h : holds) credentials.insert(label_of(h.labels, labels::k_credential));
   }
-  PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(labels::filter("hold")));
-  PB_TRY(std::vector<VolumeInfo> shared, docker.volume_list(labels::filter("session")));
-  std::set<std::string> live;
-  for (const auto& h : holds) live.insert(label_of(h.labels, labels::k_volume));
-  std::map<std::string, std::vector<VolumeInfo>> by_credential;
-  std::optional<std::string> only_credential;
-  for (const auto& vol : shared) {
-    if (!live.count(vol.name)) continue;
-    by_credential[label_of(vol.labels, labels::k_credential)].push_back(vol);
-    if (only_volume && vol.name == *only_volume) only_credential = label_of(vol.labels, labels::k_credential);
-  }
-  if (only_volume && !only_credential)
-    return fail(ErrorKind::not_found, "the volume of session '" + *session + "' is gone; release the session");
 
-  for (auto& [cred, vols] : by_credential) {
-    if (only_credential && cred != *only_credential) continue;
+  for (const auto& cred : credentials) {
+    if (cred.empty()) continue;
     if (!v.find(cred)) {
       r.notes.push_back("credential " + cred + " is no longer in the vault; its volumes were left as they are");
       continue;
     }
     PB_TRY(FileLock lock, lock_credential(v, cred));
+    // Which volumes are live is read under the lock: a release or gc that ran
+    // before it may have removed one, and a helper for a volume that is gone
+    // would make Docker create it again, empty and unlabelled.
+    PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
+    PB_TRY(std::vector<VolumeInfo> shared,
+           docker.volume_list(with(labels::filter("session"), labels::k_credential, cred)));
+    std::set<std::string> held;
+    for (const auto& h : holds) held.insert(label_of(h.labels, labels::k_volume));
+    std::vector<VolumeInfo> vols;
+    for (auto& vol : shared)
+      if (held.count(vol.name)) vols.push_back(std::move(vol));
+    if (only_volume &&
+        std::none_of(vols.begin(), vols.end(), [&](const VolumeInfo& vol) { return vol.name == *only_volume; }))
+      return fail(ErrorKind::not_found, "the volume of session '" + *session + "' is gone; release the session");
+    if (vols.empty()) continue;
     struct Live {
       VolumeInfo vol;
       std::string keeper;

@@ -5,6 +5,7 @@
 // leave no volume behind after `release`. Every object carries
 // para-broker.test=<unique> (the product's too, via PARA_BROKER_EXTRA_LABELS).
 
+#include "tests/e2e/dispatch_support.hpp"
 #include "tests/images/test_images.hpp"
 #include "tests/support/fake_api_process.hpp"
 #include "tests/support/test_env.hpp"
@@ -12,154 +13,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
-#include <fstream>
+#include <algorithm>
 #include <future>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "vault/vault.hpp"
-
-namespace fs = std::filesystem;
-
 namespace pb::test {
 namespace {
-
-constexpr std::int64_t k_far_expiry = 4102444800000;  // 2100-01-01
-
-std::vector<std::string> split_ws(const std::string& s) {
-  std::istringstream in(s);
-  std::vector<std::string> out;
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
-
-std::string first_line(const std::string& s) {
-  return s.substr(0, s.find('\n'));
-}
-
-std::string credentials_json(const std::string& access, const std::string& refresh, std::int64_t expires) {
-  return R"({"claudeAiOauth":{"accessToken":")" + access + R"(","refreshToken":")" + refresh + R"(","expiresAt":)" +
-         std::to_string(expires) + R"(,"scopes":["user:inference","user:profile"],"subscriptionType":"max"}})";
-}
-
-void write_file(const fs::path& p, const std::string& content) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
-}
-
-/// One test's world: its own vault, a unique label on everything, and cleanup on every path.
-class Dispatch {
- public:
-  Dispatch() : label(env.unique("dispatch")) {
-    env.set_env("PARA_BROKER_EXTRA_LABELS", std::string(k_test_label) + "=" + label);
-    // Keep the run's Docker objects findable even when the test fails midway.
-  }
-  ~Dispatch() { remove_labelled(label); }
-
-  /// Imports a canary login (from a temporary home that is deleted again).
-  std::string import_login(const std::string& tag, std::int64_t expires = k_far_expiry) {
-    const std::string access = "sk-ant-oat01-CANARY-test-" + tag + "-" + label;
-    const fs::path home = env.root() / ("import-" + tag);
-    write_file(home / ".claude" / ".credentials.json",
-               credentials_json(access, "sk-ant-ort01-CANARY-test-" + tag + "-" + label, expires));
-    write_file(
-        home / ".claude.json",
-        R"({"hasCompletedOnboarding":true,"numStartups":3,"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000d1",)"
-        R"("emailAddress":"canary-test-dispatch@example.com","organizationUuid":"00000000-0000-4000-8000-0000000000d2"}})");
-    auto r = env.cli({"import", "--from-dir", home.string(), "--name", "work"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    fs::remove_all(home);
-    return access;
-  }
-
-  /// The image with a settings.json, CLAUDE.md, commands/ and its own .claude.json added to its config dir.
-  std::string seeded_image(const ClaudeTestImage& img) {
-    const fs::path stage = env.root() / "seed";
-    const fs::path cfg = img.config_dir;
-    write_file(stage / cfg.relative_path() / "settings.json", R"({"cleanupPeriodDays": 42})");
-    write_file(stage / cfg.relative_path() / "CLAUDE.md", "image memory " + label + "\n");
-    write_file(stage / cfg.relative_path() / "commands" / "hello.md", "say hello\n");
-    write_file(stage / fs::path(img.global_config).relative_path(),
-               R"({"hasCompletedOnboarding":false,"pbImageKey":"kept-)" + label + R"("})");
-    fs::permissions(stage, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                               fs::perms::others_read | fs::perms::others_exec);
-    const fs::path tarball = env.root() / "seed.tar";
-    auto packed = run_process({"tar", "-C", stage.string(), "--numeric-owner", "--owner=" + std::to_string(img.uid),
-                               "--group=" + std::to_string(img.gid), "-cf", tarball.string(), "."});
-    EXPECT_EQ(packed.exit_code, 0) << packed.err;
-    auto created =
-        docker_cli({"create", "--label", std::string(k_test_label) + "=" + label, test_image(img.name), "true"});
-    EXPECT_EQ(created.exit_code, 0) << created.err;
-    if (created.exit_code != 0) return "";
-    const std::string id = first_line(created.out);
-    auto copied = run_process({"sh", "-c", "docker cp - \"$1:/\" < \"$2\"", "sh", id, tarball.string()});
-    EXPECT_EQ(copied.exit_code, 0) << copied.err;
-    const std::string ref = "pb-test-dispatch/" + std::string(img.name) + ":" + label;
-    auto committed = docker_cli({"commit", "--change", "LABEL " + std::string(k_test_label) + "=" + label, id, ref});
-    EXPECT_EQ(committed.exit_code, 0) << committed.err;
-    docker_cli({"rm", "-f", id});
-    return committed.exit_code == 0 ? ref : "";
-  }
-
-  /// `docker run --rm <mount args> image sh -c script`, returning its output.
-  CommandResult run_in(const std::vector<std::string>& mount_args, const std::string& image, const std::string& script,
-                       const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> a{"run", "--rm", "--label", std::string(k_test_label) + "=" + label};
-    a.insert(a.end(), extra.begin(), extra.end());
-    a.insert(a.end(), mount_args.begin(), mount_args.end());
-    a.insert(a.end(), {image, "sh", "-c", script});
-    return docker_cli(a, 180);
-  }
-
-  std::vector<std::string> mount(const std::string& image, const std::string& session) {
-    auto r = env.cli({"mount", "--image", image, "--session", session});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return split_ws(r.out);
-  }
-
-  std::vector<std::string> volumes() {
-    auto r = docker_cli({"volume", "ls", "-q", "--filter", "label=" + std::string(k_test_label) + "=" + label});
-    return split_ws(r.out);
-  }
-
-  std::optional<std::int64_t> stored_expiry() {
-    auto r = env.cli({"list", "--json"});
-    auto j = nlohmann::json::parse(r.out, nullptr, false);
-    if (j.is_discarded() || j["credentials"].empty() || j["credentials"][0]["expires_at"].is_null())
-      return std::nullopt;
-    return j["credentials"][0]["expires_at"].get<std::int64_t>();
-  }
-
-  vault::VerifyReport verify() {
-    vault::Options o;
-    o.home = env.vault_home();
-    o.key_file = env.key_file();
-    auto v = vault::Vault::open(o);
-    EXPECT_TRUE(v.ok()) << (v.ok() ? "" : v.error().message);
-    if (!v) return {};
-    auto rep = v->verify();
-    EXPECT_TRUE(rep.ok());
-    return rep.ok() ? *rep : vault::VerifyReport{};
-  }
-
-  /// Every file under the test's root (vault, log, cache, HOME) that contains `needle`.
-  std::vector<std::string> files_containing(const std::string& needle) {
-    std::vector<std::string> hits;
-    for (const auto& e : fs::recursive_directory_iterator(env.root())) {
-      if (!e.is_regular_file()) continue;
-      std::ifstream in(e.path(), std::ios::binary);
-      std::string content((std::istreambuf_iterator<char>(in)), {});
-      if (content.find(needle) != std::string::npos) hits.push_back(e.path().string());
-    }
-    return hits;
-  }
-
-  TestEnv env;
-  std::string label;
-};
 
 class MountRealClaude : public ::testing::TestWithParam<ClaudeTestImage> {};
 

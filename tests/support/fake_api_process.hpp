@@ -40,6 +40,8 @@ class FakeApi {
   std::vector<RecordedRequest> requests() const;
   /// Whether any request carried exactly this Authorization header.
   bool saw_authorization(const std::string& value) const;
+  /// The file the server records requests in (Authorization headers included).
+  const std::filesystem::path& record_file() const { return m_record; }
   /// Stops the server (idempotent); the record stays readable.
   void stop();
 

@@ -9,12 +9,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broker/dispatch/dispatch.hpp"
+#include "core/files.hpp"
 #include "probes/cache.hpp"
 #include "probes/knowledge.hpp"
 #include "tests/support/fake_docker.hpp"
@@ -120,6 +125,12 @@ class ImageFake : public FakeDocker {
     for (const auto& [cid, c] : containers) out.insert(out.end(), c.uploads.begin(), c.uploads.end());
     return out;
   }
+  Result<std::vector<broker::VolumeInfo>> volume_list(const broker::LabelFilters& labels) override {
+    auto listed = FakeDocker::volume_list(labels);
+    ++volume_lists;
+    return listed;
+  }
+  std::atomic<int> volume_lists{0};  ///< read by a test while another thread runs the code under test
 };
 
 class DispatchUnit : public ::testing::Test {
@@ -403,6 +414,52 @@ TEST_F(DispatchUnit, ReleaseRemovesTheLastHoldAndIsIdempotent) {
   auto r3 = broker::dispatch::release(*docker, *vault, "s2", true);
   ASSERT_TRUE(r3.ok());
   EXPECT_FALSE(r3->held);
+}
+
+TEST_F(DispatchUnit, SyncLeavesAloneAVolumeReleasedWhileItWaitedForTheLock) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto live = broker::dispatch::sync(*docker, *vault, std::nullopt);
+  ASSERT_TRUE(live.ok()) << live.error().message;
+  ASSERT_EQ(live->volumes.size(), 1u);
+
+  // A release holds the credential's lock while sync starts: sync lists the
+  // volumes, then waits; the release removes the hold and the shared volume.
+  auto lock = FileLock::acquire(env.vault_home() / "locks" / (a->credential_id + ".lock"), FileLock::Mode::exclusive);
+  ASSERT_TRUE(lock.ok());
+  const int lists_before = docker->volume_lists;
+  const std::size_t creates_before = docker->calls_starting("container_create").size();
+  auto waiting = std::async(std::launch::async, [&] { return broker::dispatch::sync(*docker, *vault, std::nullopt); });
+  for (int i = 0; i < 5000 && docker->volume_lists == lists_before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the rest of the listing, up to the lock
+  ASSERT_TRUE(docker->volume_remove(broker::dispatch::hold_volume_name("s1"), false).ok());
+  ASSERT_TRUE(docker->volume_remove(a->volume, false).ok());
+  { auto released = std::move(*lock); }
+
+  auto synced = waiting.get();
+  ASSERT_TRUE(synced.ok()) << synced.error().message;
+  EXPECT_TRUE(synced->volumes.empty());
+  // A helper for the vanished volume would make Docker create it again, empty and unlabelled.
+  EXPECT_EQ(docker->calls_starting("container_create").size(), creates_before);
+  EXPECT_TRUE(docker->volumes.empty());
+}
+
+TEST_F(DispatchUnit, SyncOfOneSessionNeedsItsHoldAndItsVolume) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto one = broker::dispatch::sync(*docker, *vault, std::string("s1"));
+  ASSERT_TRUE(one.ok()) << one.error().message;
+  ASSERT_EQ(one->volumes.size(), 1u);
+  EXPECT_EQ(one->volumes[0].name, a->volume);
+  auto unknown = broker::dispatch::sync(*docker, *vault, std::string("s2"));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().kind, ErrorKind::not_found);
+  ASSERT_TRUE(docker->volume_remove(a->volume, false).ok());
+  auto gone = broker::dispatch::sync(*docker, *vault, std::string("s1"));
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().kind, ErrorKind::not_found);
+  EXPECT_THAT(gone.error().message, HasSubstr("is gone"));
 }
 
 TEST(DispatchNames, SessionsAndVolumes) {

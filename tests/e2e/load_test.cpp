@@ -1,0 +1,184 @@
+// Load on one credential: 32 sessions mount and release in parallel, 10
+// cycles each, half of them in a Claude Code 2.x image and half in a 1.0.31
+// one (so two shared volumes are created, joined, and removed again all the
+// time while other sessions join them), while `sync` runs in a loop as para's
+// status loop would. Every command must succeed; afterwards nothing the run
+// made is left in Docker (not even an unlabelled volume by the broker's
+// name), `vault verify` and `audit --verify` pass, and the access log holds
+// exactly one mount and one release record per cycle and nothing else but
+// sync records. The timing is printed (total, per cycle, per command).
+
+#include "tests/e2e/dispatch_support.hpp"
+#include "tests/images/test_images.hpp"
+#include "tests/support/test_env.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace pb::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int k_sessions = 32;
+constexpr int k_cycles = 10;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+struct Stats {
+  double median = 0, p90 = 0, max = 0;
+};
+
+Stats stats_of(std::vector<double> v) {
+  if (v.empty()) return {};
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v[v.size() * 9 / 10], v.back()};
+}
+
+std::string describe(const char* what, const Stats& s) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%-8s median %.3f s, p90 %.3f s, max %.3f s", what, s.median, s.p90, s.max);
+  return buf;
+}
+
+TEST(DispatchLoad, ThirtyTwoSessionsMountAndReleaseTenTimesOnOneCredential) {
+  PB_REQUIRE_DOCKER();
+  Dispatch d("load");
+  const std::string canary = d.import_login("load");
+  auto listed = nlohmann::json::parse(d.env.cli({"list", "--json"}).out, nullptr, false);
+  ASSERT_FALSE(listed.is_discarded());
+  ASSERT_EQ(listed["credentials"].size(), 1u);
+  const std::string credential_id = listed["credentials"][0]["id"];
+  const std::vector<std::string> images{test_image("claude-2x-dev"), test_image("claude-1031-dev")};
+  const std::size_t log_before = access_log(d.env).size();
+
+  std::mutex mu;
+  std::vector<std::string> failures;
+  std::vector<double> cycle_s, mount_s, release_s;
+  std::vector<std::string> volume_per_image(images.size());
+  auto fail = [&](const std::string& what) {
+    std::lock_guard lock(mu);
+    failures.push_back(what);
+  };
+
+  const auto start = Clock::now();
+  std::vector<std::thread> workers;
+  for (int w = 0; w < k_sessions; ++w) {
+    workers.emplace_back([&, w] {
+      const std::size_t which = static_cast<std::size_t>(w) % images.size();
+      for (int c = 0; c < k_cycles; ++c) {
+        const std::string session = "load" + std::to_string(w) + "-" + std::to_string(c);
+        const auto t0 = Clock::now();
+        auto m = d.env.cli({"mount", "--image", images[which], "--session", session}, "", 240);
+        const double tm = seconds_since(t0);
+        const auto args = split_ws(m.out);
+        if (m.exit_code != 0 || args.size() != 4u || args[0] != "--mount") {
+          fail("mount " + session + ": exit " + std::to_string(m.exit_code) + ": " + m.out + m.err);
+        } else {
+          std::lock_guard lock(mu);
+          // One shared volume per credential and image, whoever created it.
+          if (volume_per_image[which].empty()) volume_per_image[which] = args[1];
+          if (volume_per_image[which] != args[1])
+            failures.push_back("mount " + session + " printed " + args[1] + ", not " + volume_per_image[which]);
+        }
+        if (m.out.find(canary) != std::string::npos || m.err.find(canary) != std::string::npos)
+          fail("mount " + session + " printed the token");
+        const auto t1 = Clock::now();
+        auto r = d.env.cli({"release", "--session", session}, "", 240);
+        const double tr = seconds_since(t1);
+        if (r.exit_code != 0) fail("release " + session + ": exit " + std::to_string(r.exit_code) + ": " + r.err);
+        std::lock_guard lock(mu);
+        mount_s.push_back(tm);
+        release_s.push_back(tr);
+        cycle_s.push_back(tm + tr);
+      }
+    });
+  }
+  std::atomic<bool> done{false};
+  std::vector<double> sync_s;
+  std::thread syncer([&] {
+    while (!done) {
+      const auto t0 = Clock::now();
+      auto r = d.env.cli({"sync"}, "", 240);
+      const double ts = seconds_since(t0);
+      if (r.exit_code != 0) fail("sync: exit " + std::to_string(r.exit_code) + ": " + r.err);
+      std::lock_guard lock(mu);
+      sync_s.push_back(ts);
+    }
+  });
+  for (auto& t : workers) t.join();
+  done = true;
+  syncer.join();
+  const double total = seconds_since(start);
+
+  std::printf("[ load     ] %d sessions x %d cycles = %d mount + %d release commands in %.1f s (%.1f commands/s)\n",
+              k_sessions, k_cycles, k_sessions * k_cycles, k_sessions * k_cycles, total,
+              2.0 * k_sessions * k_cycles / total);
+  std::printf("[ load     ] %s\n[ load     ] %s\n[ load     ] %s\n[ load     ] %s (%zu syncs meanwhile)\n",
+              describe("cycle", stats_of(cycle_s)).c_str(), describe("mount", stats_of(mount_s)).c_str(),
+              describe("release", stats_of(release_s)).c_str(), describe("sync", stats_of(sync_s)).c_str(),
+              sync_s.size());
+  std::fflush(stdout);
+  RecordProperty("total_seconds", std::to_string(total));
+  RecordProperty("cycle_median_seconds", std::to_string(stats_of(cycle_s).median));
+
+  EXPECT_TRUE(failures.empty()) << failures.size() << " failure(s), the first: " << failures.front();
+  EXPECT_NE(volume_per_image[0], volume_per_image[1]) << "each image has its own shared volume";
+
+  // Nothing is left: no volume or container of this run or of this credential.
+  EXPECT_TRUE(d.volumes().empty());
+  auto cred_volumes = docker_cli({"volume", "ls", "-q", "--filter", "label=para-broker.credential=" + credential_id});
+  EXPECT_EQ(cred_volumes.exit_code, 0) << cred_volumes.err;
+  EXPECT_TRUE(split_ws(cred_volumes.out).empty()) << cred_volumes.out;
+  // A volume by the broker's name but without its labels (Docker makes one when a container mounts a volume that is
+  // gone) would be found by no gc: remove it here, as nothing else would.
+  const auto named = split_ws(docker_cli({"volume", "ls", "-q", "--filter", "name=para-broker-" + credential_id}).out);
+  EXPECT_TRUE(named.empty()) << named.size() << " unlabelled volume(s) left, e.g. " << named.front();
+  for (const auto& v : named) docker_cli({"volume", "rm", "-f", v});
+  EXPECT_TRUE(d.containers().empty());
+  EXPECT_TRUE(d.containers(credential_id).empty()) << "a helper container was left";
+
+  // The vault and its log are intact, and the log holds one record per command.
+  auto verified = d.env.cli({"vault", "verify", "--json"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  auto vj = nlohmann::json::parse(verified.out, nullptr, false);
+  ASSERT_FALSE(vj.is_discarded()) << verified.out;
+  EXPECT_EQ(vj["ok"], true) << verified.out;
+  EXPECT_EQ(vj["entries_ok"], 1) << verified.out;
+  auto audited = d.env.cli({"audit", "--verify", "--json"});
+  EXPECT_EQ(audited.exit_code, 0) << audited.out << audited.err;
+
+  const auto records = access_log(d.env);
+  EXPECT_EQ(vj["log_records"], records.size()) << "verify checked every record";
+  constexpr std::size_t k_commands = static_cast<std::size_t>(k_sessions) * k_cycles;
+  EXPECT_EQ(count_ops(records, "mount"), k_commands);
+  EXPECT_EQ(count_ops(records, "release"), k_commands);
+  const std::size_t synced = count_ops(records, "sync");
+  EXPECT_GT(synced, 0u) << "sync never found a live volume";
+  EXPECT_LE(synced, sync_s.size()) << "one sync record per sync at most (one credential)";
+  EXPECT_EQ(records.size() - log_before, 2 * k_commands + synced)
+      << "one record per mount, release and sync, nothing else (no write-back: no login got newer)";
+  for (std::size_t i = log_before; i < records.size(); ++i) {
+    const auto& r = records[i];
+    EXPECT_EQ(r.value("result", ""), "ok") << r.dump();
+    if (r.value("op", "") == "mount" || r.value("op", "") == "release") {
+      EXPECT_EQ(r.value("session", "").rfind("load", 0), 0u) << r.dump();
+      EXPECT_FALSE(r.value("fingerprint", "").empty()) << r.dump();
+    }
+  }
+  EXPECT_TRUE(d.files_containing(canary).empty());
+}
+
+}  // namespace
+}  // namespace pb::test
