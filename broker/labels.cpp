@@ -23,6 +23,17 @@ Labels managed(std::string_view role) {
   return l;
 }
 
+bool is_young_hold(const Labels& hold, long long now, long long grace) {
+  auto it = hold.find(k_mounted_at);
+  if (it == hold.end() || it->second.empty() || it->second.size() > 18) return false;
+  long long at = 0;
+  for (char c : it->second) {
+    if (c < '0' || c > '9') return false;
+    at = at * 10 + (c - '0');
+  }
+  return at <= now + 60 && now - at < grace;
+}
+
 LabelFilters filter(std::string_view role) {
   return {std::string(k_managed) + "=1", std::string(k_role) + "=" + std::string(role)};
 }

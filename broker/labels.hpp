@@ -18,6 +18,16 @@ inline constexpr const char* k_uid = "para-broker.uid";
 inline constexpr const char* k_gid = "para-broker.gid";
 inline constexpr const char* k_volume = "para-broker.volume";
 inline constexpr const char* k_target = "para-broker.target";
+inline constexpr const char* k_mounted_at = "para-broker.mounted-at";  ///< hold: Unix seconds of the mount
+
+/// How long a hold counts as live without a container: para creates the
+/// session's container right after mount, and gc must not take the volume
+/// from under a session that is starting.
+inline constexpr long long k_default_grace_seconds = 300;
+
+/// Whether a hold was mounted less than `grace` seconds before `now` (a hold
+/// without the label, or with a date in the future beyond a minute, is not young).
+bool is_young_hold(const Labels& hold, long long now, long long grace);
 
 /// {managed=1, role=<role>} plus the labels of PARA_BROKER_EXTRA_LABELS
 /// ("k=v,k2=v2"; lets a caller such as a test suite tag what it makes).

@@ -1,6 +1,7 @@
 #include "broker/audit/report.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <iomanip>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -164,6 +165,8 @@ DockerPart collect_docker(DockerClient& docker) {
     return out;
   };
 
+  const long long now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::map<std::string, std::size_t> live_holds;  // shared volume -> holds that are live
   for (const auto& v : *volumes) {
     VolumeUse u;
@@ -175,7 +178,8 @@ DockerPart collect_docker(DockerClient& docker) {
     u.image = label_of(v.labels, labels::k_image);
     if (u.role == "hold") {
       u.containers = session_containers(u.session);
-      if (u.containers.empty() && users[u.shared].empty()) {
+      if (u.containers.empty() && users[u.shared].empty() &&
+          !labels::is_young_hold(v.labels, now, labels::k_default_grace_seconds)) {
         u.stale = true;
         u.why = "no container of session '" + u.session + "' exists";
       } else {

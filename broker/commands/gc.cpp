@@ -15,11 +15,17 @@ namespace pb::broker::commands {
 CommandSpec gc_spec() {
   return {"gc", "Remove volumes of sessions whose containers are gone", "para-broker gc", [](CLI::App& app) -> Handler {
             auto json = std::make_shared<bool>(false);
+            auto grace = std::make_shared<long long>(labels::k_default_grace_seconds);
             app.add_flag("--json", *json, "Machine-readable result (schema 1)");
-            return [json](Context& ctx) -> Result<int> {
+            app.add_option("--grace", *grace,
+                           "Keep a session's hold this many seconds after its mount even without a container "
+                           "(para creates it right after mount)")
+                ->check(CLI::Range(0LL, 86400LL * 365))
+                ->default_val(labels::k_default_grace_seconds);
+            return [json, grace](Context& ctx) -> Result<int> {
               PB_TRY(auto docker, ctx.docker());
               PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
-              PB_TRY(dispatch::GcResult r, dispatch::gc(*docker, v));
+              PB_TRY(dispatch::GcResult r, dispatch::gc(*docker, v, *grace));
               if (*json) {
                 ctx.out << nlohmann::json{{"schema", 1},
                                           {"removed_holds", r.removed_holds},

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -27,6 +28,10 @@ constexpr std::size_t k_max_json_depth = 64;
 
 const std::string k_credentials_name = ".credentials.json";
 const std::string k_claude_json_name = ".claude.json";
+
+long long unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 std::string label_of(const Labels& l, const char* key) {
   auto it = l.find(key);
@@ -470,6 +475,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   hl[labels::k_credential] = meta.id;
   hl[labels::k_image] = report.image_id;
   hl[labels::k_target] = r.target;
+  hl[labels::k_mounted_at] = std::to_string(unix_now());
   PB_TRY(VolumeInfo hold, docker.volume_create(r.hold, hl));
   if (label_of(hold.labels, labels::k_volume) != r.volume)
     return fail(
@@ -619,8 +625,9 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
   return r;
 }
 
-Result<GcResult> gc(DockerClient& docker, vault::Vault& v) {
+Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_seconds) {
   GcResult r;
+  const long long now = unix_now();
   // Which volumes containers use (helpers aside: they are judged under the lock).
   PB_TRY(std::vector<ContainerSummary> containers, docker.container_list({}));
   std::set<std::string> used;
@@ -663,6 +670,12 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v) {
       if (container || used.count(vol)) {
         held.insert(vol);
         r.kept.push_back(h.name + ": session " + session + " still has a container");
+        continue;
+      }
+      if (labels::is_young_hold(h.labels, now, grace_seconds)) {
+        held.insert(vol);
+        r.kept.push_back(h.name + ": session " + session + " was mounted less than " + std::to_string(grace_seconds) +
+                         " s ago; its container may not exist yet");
         continue;
       }
       if (auto s = docker.volume_remove(h.name, false); s || s.error().kind == ErrorKind::not_found) {

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/labels.hpp"
 #include "core/error.hpp"
 #include "core/paths.hpp"
 
@@ -107,8 +108,10 @@ struct GcResult {
 };
 
 /// Removes holds whose session container is gone (and no container mounts
-/// their volume), shared volumes no hold and no container uses (written back
-/// first), and helper containers left by interrupted runs.
-Result<GcResult> gc(DockerClient& docker, vault::Vault& vault);
+/// their volume) and that were mounted at least `grace_seconds` ago, shared
+/// volumes no hold and no container uses (written back first), and keepers
+/// whose volume is gone or unheld.
+Result<GcResult> gc(DockerClient& docker, vault::Vault& vault,
+                    long long grace_seconds = labels::k_default_grace_seconds);
 
 }  // namespace pb::broker::dispatch

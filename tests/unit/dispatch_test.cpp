@@ -433,9 +433,12 @@ TEST_F(DispatchUnit, SyncLeavesAloneAVolumeReleasedWhileItWaitedForTheLock) {
   for (int i = 0; i < 5000 && docker->volume_lists == lists_before; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the rest of the listing, up to the lock
-  ASSERT_TRUE(docker->volume_remove(broker::dispatch::hold_volume_name("s1"), false).ok());
-  ASSERT_TRUE(docker->volume_remove(a->volume, false).ok());
+  // As release does: the hold, the volume's keeper, the volume.
+  const bool removed = docker->volume_remove(broker::dispatch::hold_volume_name("s1"), false).ok() &&
+                       docker->container_remove(a->volume + "-keeper", true, false).ok() &&
+                       docker->volume_remove(a->volume, false).ok();
   { auto released = std::move(*lock); }
+  ASSERT_TRUE(removed);
 
   auto synced = waiting.get();
   ASSERT_TRUE(synced.ok()) << synced.error().message;
@@ -455,11 +458,42 @@ TEST_F(DispatchUnit, SyncOfOneSessionNeedsItsHoldAndItsVolume) {
   auto unknown = broker::dispatch::sync(*docker, *vault, std::string("s2"));
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().kind, ErrorKind::not_found);
+  ASSERT_TRUE(docker->container_remove(a->volume + "-keeper", true, false).ok());
   ASSERT_TRUE(docker->volume_remove(a->volume, false).ok());
   auto gone = broker::dispatch::sync(*docker, *vault, std::string("s1"));
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.error().kind, ErrorKind::not_found);
   EXPECT_THAT(gone.error().message, HasSubstr("is gone"));
+}
+
+TEST(DispatchNames, YoungHolds) {
+  using broker::labels::is_young_hold;
+  const long long now = 1'800'000'000;
+  auto hold = [](const std::string& at) { return broker::Labels{{"para-broker.mounted-at", at}}; };
+  EXPECT_TRUE(is_young_hold(hold(std::to_string(now - 10)), now, 300));
+  EXPECT_FALSE(is_young_hold(hold(std::to_string(now - 300)), now, 300));
+  EXPECT_FALSE(is_young_hold(hold(std::to_string(now - 10)), now, 0)) << "--grace 0";
+  EXPECT_FALSE(is_young_hold(broker::Labels{}, now, 300)) << "holds made before the label existed";
+  EXPECT_FALSE(is_young_hold(hold(std::to_string(now + 3600)), now, 300)) << "a date in the future is no excuse";
+  EXPECT_FALSE(is_young_hold(hold("12abc"), now, 300));
+  EXPECT_FALSE(is_young_hold(hold("99999999999999999999999"), now, 300));
+}
+
+TEST_F(DispatchUnit, GcKeepsAHoldJustMountedAndRemovesItAfterTheGrace) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_FALSE(docker->volumes["para-broker-hold-s1"].labels["para-broker.mounted-at"].empty());
+  auto kept = broker::dispatch::gc(*docker, *vault);
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_TRUE(kept->removed_holds.empty());
+  EXPECT_EQ(docker->volumes.count(a->volume), 1u);
+  EXPECT_EQ(docker->containers.size(), 1u) << "the keeper of a held volume stays";
+  auto gone = broker::dispatch::gc(*docker, *vault, 0);
+  ASSERT_TRUE(gone.ok()) << gone.error().message;
+  EXPECT_EQ(gone->removed_holds, std::vector<std::string>{"para-broker-hold-s1"});
+  EXPECT_EQ(gone->removed_volumes, std::vector<std::string>{a->volume});
+  EXPECT_TRUE(docker->volumes.empty());
+  EXPECT_TRUE(docker->containers.empty()) << "and goes with its volume";
 }
 
 TEST(DispatchNames, SessionsAndVolumes) {
