@@ -10,6 +10,7 @@
 #include <random>
 
 #include "core/c_handles.hpp"
+#include "core/fault.hpp"
 
 namespace fs = std::filesystem;
 
@@ -78,12 +79,22 @@ Status AtomicFile::write(ByteSpan data) {
   return {};
 }
 
-Status AtomicFile::commit() {
+Status AtomicFile::sync_and_close() {
+  PB_CRASH_POINT("files.atomic.written");
   if (::fsync(m_fd) != 0) return io_error("syncing", m_target, errno);
   if (::close(std::exchange(m_fd, -1)) != 0) return io_error("closing", m_target, errno);
+  PB_CRASH_POINT("files.atomic.synced");
+  return {};
+}
+
+Status AtomicFile::commit() {
+  PB_TRY_STATUS(sync_and_close());
   if (::rename(m_temp.c_str(), m_target.c_str()) != 0) return io_error("renaming onto", m_target, errno);
   m_committed = true;
-  return fsync_dir(m_target.has_parent_path() ? m_target.parent_path() : fs::path("."));
+  PB_CRASH_POINT("files.atomic.renamed");
+  PB_TRY_STATUS(fsync_dir(m_target.has_parent_path() ? m_target.parent_path() : fs::path(".")));
+  PB_CRASH_POINT("files.atomic.dir_synced");
+  return {};
 }
 
 Status write_file_atomic(const fs::path& target, ByteSpan data, unsigned mode) {

@@ -31,6 +31,7 @@ class AtomicFile {
   Status commit();
 
  private:
+  Status sync_and_close();
   AtomicFile(std::filesystem::path target, std::filesystem::path temp, int fd);
   std::filesystem::path m_target;
   std::filesystem::path m_temp;

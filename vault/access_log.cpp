@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/c_handles.hpp"
+#include "core/fault.hpp"
 #include "core/files.hpp"
 
 namespace fs = std::filesystem;
@@ -18,9 +19,18 @@ namespace {
 constexpr std::uint64_t k_max_log = 256u << 20;
 constexpr std::size_t k_tail_window = 64u << 10;
 
-Status append_line(const fs::path& path, const std::string& line) {
+/// Half of `line`, as a write killed in the middle would leave it.
+[[maybe_unused]] void write_half(int fd, const std::string& line) {
+  (void)!::write(fd, line.data(), line.size() / 2);
+}
+
+Status append_line(const fs::path& path, const std::string& line, bool pending) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd.valid()) return fail(ErrorKind::failure, "opening the access log " + path.string() + " failed");
+  if (pending)
+    PB_CRASH_POINT_WITH("access_log.pending.torn", write_half(fd.get(), line));
+  else
+    PB_CRASH_POINT_WITH("access_log.append.torn", write_half(fd.get(), line));
   std::size_t off = 0;
   while (off < line.size()) {
     ssize_t n = ::write(fd.get(), line.data() + off, line.size() - off);
@@ -72,7 +82,7 @@ Status AccessLog::append_pending(const fs::path& dir, std::int64_t time, std::st
   PB_TRY(FileLock lock, FileLock::acquire(dir / ".log.lock", FileLock::Mode::exclusive));
   json j = {{"time", time},      {"op", "unlock"},    {"result", "failed"},
             {"pid", ::getpid()}, {"uid", ::getuid()}, {"detail", detail}};
-  return append_line(dir / "access.pending", j.dump() + "\n");
+  return append_line(dir / "access.pending", j.dump() + "\n", true);
 }
 
 Status AccessLog::append(LogRecord record) {
@@ -142,6 +152,7 @@ Status AccessLog::append(LogRecord record) {
       }
       PB_TRY_STATUS(append_locked(std::move(r), seq, prev));
     }
+    PB_CRASH_POINT("access_log.pending.merged");
     ::unlink(pending.c_str());
   }
   if (!missing_head.empty()) record.detail = record.detail.empty() ? missing_head : record.detail + "; " + missing_head;
@@ -164,7 +175,8 @@ Status AccessLog::append_locked(LogRecord r, std::uint64_t& seq, std::string& pr
             {"prev", prev}};
   const std::string mac = mac_of(j.dump());
   j["mac"] = mac;
-  PB_TRY_STATUS(append_line(m_dir / "access.log", j.dump() + "\n"));
+  PB_TRY_STATUS(append_line(m_dir / "access.log", j.dump() + "\n", false));
+  PB_CRASH_POINT("access_log.append.record_written");
   ++seq;
   prev = mac;
   json head = {{"seq", seq}, {"mac", mac}, {"tag", head_tag(seq, mac)}};

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/c_handles.hpp"
+#include "core/fault.hpp"
 #include "core/files.hpp"
 #include "vault/key_cache.hpp"
 
@@ -294,6 +295,7 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
   SecureBytes kek;
   if (provider == Provider::key_file) {
     PB_TRY(kek, ensure_key_file(opts.key_file, opts.random));
+    PB_CRASH_POINT("vault.init.key_file_written");
   } else {
     h.scrypt = opts.scrypt;
     h.salt.resize(16);
@@ -305,6 +307,7 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
   const std::string aad = header_aad(h);
   PB_TRY(h.wrapped_key, seal(kek, data_key, as_bytes(aad), opts.random));
   PB_TRY_STATUS(write_header(opts.home, h));
+  PB_CRASH_POINT("vault.init.header_written");
   if (provider == Provider::passphrase) key_cache::store(cache_description(h), data_key, opts.key_cache_ttl);
   Vault v(opts, provider, h.vault_id, std::move(data_key));
   LogRecord r;
@@ -333,7 +336,10 @@ Result<Vault> Vault::open(const Options& opts) {
     pending += ".new";
     if (auto next = read_key_file(pending)) {
       if (auto dk = unwrap(*next)) {
-        if (::rename(pending.c_str(), opts.key_file.c_str()) == 0) (void)fsync_dir(opts.key_file.parent_path());
+        if (::rename(pending.c_str(), opts.key_file.c_str()) == 0) {
+          (void)fsync_dir(opts.key_file.parent_path());
+          PB_CRASH_POINT("vault.open.key_installed");
+        }
         return Vault(opts, h.provider, h.vault_id, std::move(*dk));
       }
     }
@@ -538,6 +544,7 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
 
   PB_TRY(Bytes encoded, encode_entry(m_entry_key, meta, files, m_opts.random));
   PB_TRY_STATUS(write_file_atomic(entry_path(meta.id), encoded));
+  PB_CRASH_POINT("vault.capture.entry_written");
   LogRecord r{std::string(op),
               meta.id,
               meta.name,
@@ -560,6 +567,7 @@ Result<EntryMeta> Vault::touch(std::string_view name_or_id, const AccessInfo& ac
   entry.meta.last_used = m_opts.clock();
   PB_TRY(Bytes encoded, encode_entry(m_entry_key, entry.meta, entry.files, m_opts.random));
   PB_TRY_STATUS(write_file_atomic(entry_path(entry.meta.id), encoded));
+  PB_CRASH_POINT("vault.touch.entry_written");
   PB_TRY_STATUS(m_log->append({std::string(op), entry.meta.id, entry.meta.name, access.session, access.image, "ok",
                                entry.meta.fingerprint, "", 0}));
   return entry.meta;
@@ -579,7 +587,9 @@ Result<EntryMeta> Vault::remove(std::string_view name_or_id, const AccessInfo& a
   }
   const fs::path path = entry_path(meta.id);
   if (::unlink(path.c_str()) != 0) return fail(ErrorKind::failure, "removing " + path.string() + " failed");
+  PB_CRASH_POINT("vault.remove.unlinked");
   PB_TRY_STATUS(fsync_dir(path.parent_path()));
+  PB_CRASH_POINT("vault.remove.synced");
   PB_TRY_STATUS(m_log->append({"rm", meta.id, meta.name, access.session, access.image, "ok", meta.fingerprint, "", 0}));
   return meta;
 }
@@ -599,6 +609,7 @@ Status Vault::rekey(Provider provider) {
     m_opts.random(kek);
     ::unlink(new_key.c_str());
     PB_TRY_STATUS(write_key_file_exclusive(new_key, kek));
+    PB_CRASH_POINT("vault.rekey.new_key_written");
   } else {
     h.scrypt = m_opts.scrypt;
     h.salt.resize(16);
@@ -607,14 +618,17 @@ Status Vault::rekey(Provider provider) {
   }
   PB_TRY(h.wrapped_key, seal(kek, m_data_key, as_bytes(header_aad(h)), m_opts.random));
   PB_TRY_STATUS(write_header(m_opts.home, h));
+  PB_CRASH_POINT("vault.rekey.header_written");
   // Order matters: header first, then the key file; open() finishes a rekey
   // interrupted between the two by trying "<key file>.new".
   if (provider == Provider::key_file) {
     if (::rename(new_key.c_str(), m_opts.key_file.c_str()) != 0)
       return fail(ErrorKind::failure, "installing the new key file " + m_opts.key_file.string() + " failed");
     PB_TRY_STATUS(fsync_dir(m_opts.key_file.parent_path()));
+    PB_CRASH_POINT("vault.rekey.key_installed");
   } else if (old.provider == Provider::key_file) {
     ::unlink(m_opts.key_file.c_str());  // it no longer unlocks anything
+    PB_CRASH_POINT("vault.rekey.old_key_removed");
   }
   if (old.provider == Provider::passphrase) key_cache::revoke(cache_description(old));
   if (provider == Provider::passphrase) key_cache::store(cache_description(h), m_data_key, m_opts.key_cache_ttl);

@@ -11,6 +11,7 @@
 #include "broker/docker/docker_client.hpp"
 #include "broker/labels.hpp"
 #include "broker/probe/probe_runner.hpp"
+#include "core/fault.hpp"
 #include "core/files.hpp"
 #include "vault/crypto.hpp"
 #include "vault/vault.hpp"
@@ -390,9 +391,11 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       l[labels::k_gid] = std::to_string(report.user.gid);
       l[labels::k_target] = r.target;
       PB_TRY_STATUS(docker.volume_create(r.volume, l));
+      PB_CRASH_POINT("dispatch.mount.volume_created");
     }
     PB_TRY(Helper created, Helper::create(docker, report.image_id, r.volume, r.target, meta.id));
     helper.emplace(std::move(created));
+    PB_CRASH_POINT("dispatch.mount.helper_created");
     if (existing) {
       // Left behind by an interrupted session: keep a login it refreshed before replacing it.
       PB_TRY(VolumeLogin old, read_volume_login(docker, helper->id(), r.config_dir, r.volume));
@@ -404,6 +407,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     PB_TRY_STATUS(
         put_tree(docker, helper->id(), parent_of(r.target), k_mount_dir, tree, report.user.uid, report.user.gid));
     r.populated = true;
+    PB_CRASH_POINT("dispatch.mount.populated");
   }
 
   Labels hl = labels::managed("hold");
@@ -413,6 +417,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   hl[labels::k_image] = report.image_id;
   hl[labels::k_target] = r.target;
   PB_TRY(VolumeInfo hold, docker.volume_create(r.hold, hl));
+  PB_CRASH_POINT("dispatch.mount.hold_created");
   if (label_of(hold.labels, labels::k_volume) != r.volume)
     return fail(
         ErrorKind::conflict,
@@ -452,17 +457,20 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   const bool credential_known = v.find(r.credential_id).ok();
   if (do_write_back && shared && credential_known) {
     PB_TRY(r.wrote_back, write_back_volume(docker, v, *shared, access));
+    PB_CRASH_POINT("dispatch.release.written_back");
   } else if (do_write_back && shared) {
     r.notes.push_back("credential " + r.credential_id + " is no longer in the vault; nothing was written back");
   }
   if (auto s = docker.volume_remove(hold_name, false); !s && s.error().kind != ErrorKind::not_found)
     return std::move(s).error();
+  PB_CRASH_POINT("dispatch.release.hold_removed");
   if (shared) {
     PB_TRY(std::vector<VolumeInfo> left, docker.volume_list(with(labels::filter("hold"), labels::k_volume, r.volume)));
     if (left.empty()) {
       auto s = docker.volume_remove(r.volume, false);
       if (s) {
         r.volume_removed = true;
+        PB_CRASH_POINT("dispatch.release.volume_removed");
       } else if (s.error().kind == ErrorKind::conflict) {
         r.notes.push_back("volume " + r.volume +
                           " is still attached to a container; para-broker gc removes it once that container is gone");
@@ -594,8 +602,10 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v) {
     PB_TRY(FileLock lock, lock_credential(v, cred));
     // Helpers live only while a mount, release or sync holds this lock: any left now is an orphan.
     for (const auto& id : helpers_by_credential[cred]) {
-      if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found)
+      if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found) {
         r.removed_helpers.push_back(id);
+        PB_CRASH_POINT("dispatch.gc.helper_removed");
+      }
     }
     PB_TRY(std::vector<VolumeInfo> cred_holds,
            docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
