@@ -57,7 +57,7 @@ inline constexpr Point k_points[] = {
     // vault/key_cache.cpp
     {"key_cache.added", Reach::vault},             // key added to a keyring, not yet limited in time
     // probes/cache.cpp
-    {"probe_cache.before_write", Reach::docker},   // cache directory ready, report about to be written
+    {"probe_cache.before_write", Reach::docker},   // cache lock held, report about to be written
     // broker/dispatch: mount, release, gc
     {"dispatch.mount.volume_created", Reach::docker},  // shared volume created, empty
     {"dispatch.mount.helper_created", Reach::docker},  // helper container created for the volume

@@ -97,6 +97,27 @@ Status AtomicFile::commit() {
   return {};
 }
 
+bool is_temp_file_name(std::string_view name, std::string_view target_prefix) {
+  constexpr std::string_view k_tmp = ".tmp-";
+  constexpr std::size_t k_suffix = 10;
+  if (name.size() < 1 + target_prefix.size() + k_tmp.size() + k_suffix || name.front() != '.') return false;
+  if (name.substr(1, target_prefix.size()) != target_prefix) return false;
+  if (name.substr(name.size() - k_suffix - k_tmp.size(), k_tmp.size()) != k_tmp) return false;
+  for (char c : name.substr(name.size() - k_suffix))
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+  return true;
+}
+
+std::size_t remove_temp_files(const fs::path& dir, std::string_view target_prefix) {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (is_temp_file_name(name, target_prefix) && ::unlink(it->path().c_str()) == 0) ++removed;
+  }
+  return removed;
+}
+
 Status write_file_atomic(const fs::path& target, ByteSpan data, unsigned mode) {
   PB_TRY(auto file, AtomicFile::create(target, mode));
   PB_TRY_STATUS(file.write(data));

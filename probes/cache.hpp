@@ -4,6 +4,8 @@
 // probed again; a report from another knowledge version is ignored.
 //
 // File: <cache>/probe-<hex image id>.json, the report's JSON (schema 1).
+// <cache>/.probe.lock (flock) is held while a report is written; the writer
+// removes temp files that a killed writer left.
 
 #include <filesystem>
 #include <optional>

@@ -88,6 +88,7 @@ Status AccessLog::append_pending(const fs::path& dir, std::int64_t time, std::st
 Status AccessLog::append(LogRecord record) {
   // Protects: access.log, access.head and access.pending as one chain.
   PB_TRY(FileLock lock, FileLock::acquire(m_dir / ".log.lock", FileLock::Mode::exclusive));
+  remove_temp_files(m_dir, "access.head");  // of a writer killed before its rename (it held this lock)
 
   // Where the chain stands: the head, unless a crash left one valid record past it.
   std::uint64_t seq = 0;

@@ -181,6 +181,15 @@ Result<SecureBytes> kek_from_passphrase(const Options& opts, const Header& h, bo
   return scrypt(std::string_view(pass.data(), pass.size()), h.salt, h.scrypt);
 }
 
+/// Removes the temp files that killed writers left behind: of entries, of the
+/// header and of the key file. Only with the store lock held, which every
+/// writer of those files holds.
+void remove_stale_temps(const Options& opts) {
+  remove_temp_files(opts.home / "entries");
+  remove_temp_files(opts.home, k_header_file);
+  remove_temp_files(opts.key_file.parent_path(), opts.key_file.filename().string());
+}
+
 Status write_header(const fs::path& home, const Header& h) {
   return write_file_atomic(home / k_header_file, as_bytes(header_json(h)));
 }
@@ -285,6 +294,7 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
   PB_TRY_STATUS(ensure_private_dir(opts.home / "entries", "vault entries directory"));
   // Protects: the vault header and the set of entries.
   PB_TRY(FileLock lock, FileLock::acquire(opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(opts);
   if (exists(opts))
     return fail(ErrorKind::conflict, "a vault already exists in " + opts.home.string() +
                                          "; use 'para-broker vault rekey' to change its key");
@@ -468,6 +478,7 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
   // Protects: the set of entries and each entry's read-modify-write (names and
   // accounts stay unique; an older login never overwrites a newer one).
   PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
   PB_TRY(Listing listing, list());
 
   const EntryMeta* existing = nullptr;
@@ -563,6 +574,7 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
 Result<EntryMeta> Vault::touch(std::string_view name_or_id, const AccessInfo& access, std::string_view op) {
   // Protects: the entry's read-modify-write against concurrent captures and write-backs.
   PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
   PB_TRY(DecodedEntry entry, read(name_or_id));
   entry.meta.last_used = m_opts.clock();
   PB_TRY(Bytes encoded, encode_entry(m_entry_key, entry.meta, entry.files, m_opts.random));
@@ -576,6 +588,7 @@ Result<EntryMeta> Vault::touch(std::string_view name_or_id, const AccessInfo& ac
 Result<EntryMeta> Vault::remove(std::string_view name_or_id, const AccessInfo& access) {
   // Protects: the set of entries (a removal racing a capture of the same account).
   PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
   EntryMeta meta;
   auto found = find_locked(name_or_id);
   if (found) {
@@ -597,6 +610,7 @@ Result<EntryMeta> Vault::remove(std::string_view name_or_id, const AccessInfo& a
 Status Vault::rekey(Provider provider) {
   // Protects: the vault header and key file against a concurrent rekey or init.
   PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
   PB_TRY(Header old, read_header(m_opts.home));
   Header h = old;
   h.provider = provider;
