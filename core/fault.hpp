@@ -37,6 +37,7 @@ inline constexpr Point k_points[] = {
     {"files.atomic.synced", Reach::vault},         // temp file fsynced and closed, not yet renamed
     {"files.atomic.renamed", Reach::vault},        // renamed over the target, directory not yet fsynced
     {"files.atomic.dir_synced", Reach::vault},     // directory fsynced, commit about to return
+    {"files.atomic.linked", Reach::vault},         // create-only commit (key file): linked, temp not yet removed
     // vault/vault.cpp
     {"vault.init.key_file_written", Reach::vault}, // key file in place, no header yet
     {"vault.init.header_written", Reach::vault},   // header in place, the log not yet started

@@ -97,6 +97,21 @@ Status AtomicFile::commit() {
   return {};
 }
 
+Status AtomicFile::commit_new() {
+  PB_TRY_STATUS(sync_and_close());
+  // link(2) fails with EEXIST instead of replacing: the target appears complete or not at all.
+  if (::link(m_temp.c_str(), m_target.c_str()) != 0) {
+    if (errno == EEXIST) return fail(ErrorKind::conflict, m_target.string() + " already exists");
+    return io_error("linking", m_target, errno);
+  }
+  PB_CRASH_POINT("files.atomic.linked");
+  ::unlink(m_temp.c_str());
+  m_committed = true;
+  PB_TRY_STATUS(fsync_dir(m_target.has_parent_path() ? m_target.parent_path() : fs::path(".")));
+  PB_CRASH_POINT("files.atomic.dir_synced");
+  return {};
+}
+
 bool is_temp_file_name(std::string_view name, std::string_view target_prefix) {
   constexpr std::string_view k_tmp = ".tmp-";
   constexpr std::size_t k_suffix = 10;

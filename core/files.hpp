@@ -29,6 +29,8 @@ class AtomicFile {
   Status write(std::string_view data) { return write(as_bytes(data)); }
   /// Makes the new content durable and visible under the target name.
   Status commit();
+  /// As commit(), but only if the target does not exist yet (conflict otherwise).
+  Status commit_new();
 
  private:
   Status sync_and_close();

@@ -146,21 +146,19 @@ Result<SecureBytes> read_key_file(const fs::path& path) {
   return out;
 }
 
+/// Creates the key file only if there is none. It appears complete or not at
+/// all: a process killed while writing it must not leave an empty or partial
+/// key file, which would lock the vault for good.
 Status write_key_file_exclusive(const fs::path& path, ByteSpan key) {
   PB_TRY_STATUS(ensure_private_dir(path.parent_path(), "key directory"));
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) {
-    if (errno == EEXIST) return fail(ErrorKind::conflict, "the key file " + path.string() + " already exists");
-    return fail(ErrorKind::failure, "creating the key file " + path.string() + " failed");
-  }
-  ::fchmod(fd.get(), 0600);
+  PB_TRY(AtomicFile file, AtomicFile::create(path, 0600));
   SecureString text(to_hex(key).c_str());
   text.push_back('\n');
-  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) || ::fsync(fd.get()) != 0) {
-    ::unlink(path.c_str());
-    return fail(ErrorKind::failure, "writing the key file " + path.string() + " failed");
-  }
-  return fsync_dir(path.parent_path());
+  PB_TRY_STATUS(file.write(std::string_view(text.data(), text.size())));
+  Status s = file.commit_new();
+  if (!s.ok() && s.error().kind == ErrorKind::conflict)
+    return fail(ErrorKind::conflict, "the key file " + path.string() + " already exists");
+  return s;
 }
 
 /// Creates the key file with fresh random bits, or reads the one there (a race
