@@ -40,7 +40,7 @@ inline constexpr Point k_points[] = {
     {"files.atomic.linked", Reach::vault},         // create-only commit (key file): linked, temp not yet removed
     // vault/vault.cpp
     {"vault.init.key_file_written", Reach::vault}, // key file in place, no header yet
-    {"vault.init.header_written", Reach::vault},   // header in place, the log not yet started
+    {"vault.init.log_started", Reach::vault},      // the log's first record written, no header yet
     {"vault.capture.entry_written", Reach::vault}, // entry replaced, its log record not yet appended
     {"vault.touch.entry_written", Reach::docker},  // last_used written, its log record not yet appended
     {"vault.remove.unlinked", Reach::vault},       // entry unlinked, directory not yet fsynced

@@ -314,14 +314,27 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
   opts.random(data_key);
   const std::string aad = header_aad(h);
   PB_TRY(h.wrapped_key, seal(kek, data_key, as_bytes(aad), opts.random));
-  PB_TRY_STATUS(write_header(opts.home, h));
-  PB_CRASH_POINT("vault.init.header_written");
-  if (provider == Provider::passphrase) key_cache::store(cache_description(h), data_key, opts.key_cache_ttl);
-  Vault v(opts, provider, h.vault_id, std::move(data_key));
+  // The log starts before the header exists, so that a vault never exists
+  // without its log (verify would report a missing log). A log without a
+  // header is what an init killed before its header left, or the log of a
+  // vault whose header was deleted: it is kept aside, not continued.
   LogRecord r;
   r.op = "init";
   r.detail = "provider " + std::string(provider_name(provider));
+  const std::string aside = ".orphan-" + std::to_string(h.created);
+  bool kept_aside = false;
+  for (const char* name : {"access.log", "access.head", "access.pending"}) {
+    const fs::path from = opts.home / name;
+    fs::path to = from;
+    to += aside;
+    if (::rename(from.c_str(), to.c_str()) == 0) kept_aside = true;
+  }
+  if (kept_aside) r.detail += "; an earlier log without a vault header was kept as access.*" + aside;
+  Vault v(opts, provider, h.vault_id, std::move(data_key));
   PB_TRY_STATUS(v.m_log->append(std::move(r)));
+  PB_CRASH_POINT("vault.init.log_started");
+  PB_TRY_STATUS(write_header(opts.home, h));
+  if (provider == Provider::passphrase) key_cache::store(cache_description(h), v.m_data_key, opts.key_cache_ttl);
   return v;
 }
 
