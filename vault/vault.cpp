@@ -338,37 +338,66 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
   return v;
 }
 
-Result<Vault> Vault::open(const Options& opts) {
-  PB_TRY_STATUS(check_private_dir(opts.home, "vault directory"));
-  PB_TRY(Header h, read_header(opts.home));
+namespace {
+
+/// The data key from the key file, or from "<key file>.new" when a rekey
+/// stopped between replacing the header and the key file (the new key is then
+/// installed; the key file may even be missing, after a switch from a
+/// passphrase); nullopt when neither unlocks. Call with the store lock held.
+Result<std::optional<SecureBytes>> data_key_from_key_file(const Options& opts, const Header& h) {
   const std::string aad = header_aad(h);
   auto unwrap = [&](ByteSpan kek) { return vault::open(kek, h.wrapped_key, as_bytes(aad)); };
-
-  if (h.provider == Provider::passphrase && opts.key_cache_ttl.count() > 0) {
-    if (auto cached = key_cache::load(cache_description(h)); cached && cached->size() == k_key_size)
-      return Vault(opts, h.provider, h.vault_id, std::move(*cached));
+  auto kek = read_key_file(opts.key_file);
+  if (kek) {
+    if (auto dk = unwrap(*kek)) return std::optional<SecureBytes>(std::move(*dk));
   }
+  fs::path pending = opts.key_file;
+  pending += ".new";
+  if (auto next = read_key_file(pending)) {
+    if (auto dk = unwrap(*next)) {
+      if (::rename(pending.c_str(), opts.key_file.c_str()) == 0) {
+        (void)fsync_dir(opts.key_file.parent_path());
+        PB_CRASH_POINT("vault.open.key_installed");
+      }
+      return std::optional<SecureBytes>(std::move(*dk));
+    }
+  }
+  if (!kek) return std::move(kek).error();
+  return std::optional<SecureBytes>{};
+}
+
+}  // namespace
+
+Result<Vault> Vault::open(const Options& opts) {
+  PB_TRY_STATUS(check_private_dir(opts.home, "vault directory"));
+  Header h;
+  std::optional<SecureBytes> from_key_file;
+  {
+    // Protects: the header and the key file, read as a pair (rekey replaces
+    // both under the exclusive lock). Not held while a passphrase is asked for.
+    std::optional<FileLock> lock;
+    if (exists(opts)) {
+      PB_TRY(FileLock shared, FileLock::acquire(opts.home / ".store.lock", FileLock::Mode::shared));
+      lock.emplace(std::move(shared));
+    }
+    PB_TRY(h, read_header(opts.home));
+    if (h.provider == Provider::key_file) {
+      PB_TRY(from_key_file, data_key_from_key_file(opts, h));
+    }
+  }
+  if (from_key_file) return Vault(opts, h.provider, h.vault_id, std::move(*from_key_file));
+
   std::string failure;
   if (h.provider == Provider::key_file) {
-    PB_TRY(SecureBytes kek, read_key_file(opts.key_file));
-    if (auto dk = unwrap(kek)) return Vault(opts, h.provider, h.vault_id, std::move(*dk));
-    // A rekey that stopped between replacing the header and the key file.
-    fs::path pending = opts.key_file;
-    pending += ".new";
-    if (auto next = read_key_file(pending)) {
-      if (auto dk = unwrap(*next)) {
-        if (::rename(pending.c_str(), opts.key_file.c_str()) == 0) {
-          (void)fsync_dir(opts.key_file.parent_path());
-          PB_CRASH_POINT("vault.open.key_installed");
-        }
-        return Vault(opts, h.provider, h.vault_id, std::move(*dk));
-      }
-    }
     failure = "the key file " + opts.key_file.string() + " does not unlock the vault in " + opts.home.string() +
               "; restore the right key file or point PARA_BROKER_KEY_FILE at it";
   } else {
+    if (opts.key_cache_ttl.count() > 0) {
+      if (auto cached = key_cache::load(cache_description(h)); cached && cached->size() == k_key_size)
+        return Vault(opts, h.provider, h.vault_id, std::move(*cached));
+    }
     PB_TRY(SecureBytes kek, kek_from_passphrase(opts, h, false, "Vault passphrase"));
-    if (auto dk = unwrap(kek)) {
+    if (auto dk = vault::open(kek, h.wrapped_key, as_bytes(header_aad(h)))) {
       key_cache::store(cache_description(h), *dk, opts.key_cache_ttl);
       return Vault(opts, h.provider, h.vault_id, std::move(*dk));
     }
