@@ -61,6 +61,30 @@ std::string last_line(const fs::path& path) {
   return nl == std::string::npos ? (start == 0 ? buf : std::string()) : buf.substr(nl + 1);
 }
 
+/// Cuts an incomplete last line: a record whose append was killed in the
+/// middle of its write (the head never counted it). Returns whether it cut.
+Result<bool> drop_torn_tail(const fs::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return false;
+    return fail(ErrorKind::failure, "opening the access log " + path.string() + " failed");
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || st.st_size == 0) return false;
+  const auto size = static_cast<std::size_t>(st.st_size);
+  const std::size_t start = size > k_tail_window ? size - k_tail_window : 0;
+  std::string buf(size - start, '\0');
+  if (::pread(fd.get(), buf.data(), buf.size(), static_cast<off_t>(start)) != static_cast<ssize_t>(buf.size()))
+    return fail(ErrorKind::failure, "reading the access log " + path.string() + " failed");
+  if (buf.back() == '\n') return false;
+  const auto nl = buf.rfind('\n');
+  if (nl == std::string::npos && start > 0) return false;  // no record is that long: leave it to verify
+  const std::size_t keep = nl == std::string::npos ? 0 : start + nl + 1;
+  if (::ftruncate(fd.get(), static_cast<off_t>(keep)) != 0 || ::fsync(fd.get()) != 0)
+    return fail(ErrorKind::failure, "cutting an incomplete record from the access log " + path.string() + " failed");
+  return true;
+}
+
 }  // namespace
 
 AccessLog::AccessLog(fs::path dir, SecureBytes log_key, std::string vault_id, Clock clock)
@@ -89,11 +113,12 @@ Status AccessLog::append(LogRecord record) {
   // Protects: access.log, access.head and access.pending as one chain.
   PB_TRY(FileLock lock, FileLock::acquire(m_dir / ".log.lock", FileLock::Mode::exclusive));
   remove_temp_files(m_dir, "access.head");  // of a writer killed before its rename (it held this lock)
+  PB_TRY(bool torn, drop_torn_tail(m_dir / "access.log"));
 
   // Where the chain stands: the head, unless a crash left one valid record past it.
   std::uint64_t seq = 0;
   std::string prev = genesis();
-  std::string missing_head;
+  std::string repairs;
   const fs::path head_path = m_dir / "access.head";
   auto head_bytes = read_file(head_path, 4096);
   bool head_ok = false;
@@ -125,7 +150,7 @@ Status AccessLog::append(LogRecord record) {
       }
     } catch (const json::exception&) {
     }
-    if (!head_ok) missing_head = "the chain head was missing or invalid before this record";
+    if (!head_ok) repairs = "the chain head was missing or invalid before this record";
   }
 
   // Failed unlocks recorded without the key join the chain first.
@@ -156,7 +181,10 @@ Status AccessLog::append(LogRecord record) {
     PB_CRASH_POINT("access_log.pending.merged");
     ::unlink(pending.c_str());
   }
-  if (!missing_head.empty()) record.detail = record.detail.empty() ? missing_head : record.detail + "; " + missing_head;
+  if (torn)
+    repairs += std::string(repairs.empty() ? "" : "; ") +
+               "an incomplete record at the end of the log (an append that was killed) was removed";
+  if (!repairs.empty()) record.detail = record.detail.empty() ? repairs : record.detail + "; " + repairs;
   return append_locked(std::move(record), seq, prev);
 }
 
@@ -203,8 +231,8 @@ Result<LogCheck> AccessLog::verify() const {
   while (pos < text.size()) {
     std::size_t nl = text.find('\n', pos);
     if (nl == std::string_view::npos) {
-      check.problems.push_back("the access log ends in an incomplete line");
-      broken = true;
+      // An append killed in the middle of its write; the head decides below
+      // whether records are missing, and the next append removes the fragment.
       break;
     }
     std::string_view line = text.substr(pos, nl - pos);
