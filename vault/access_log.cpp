@@ -61,6 +61,20 @@ std::string last_line(const fs::path& path) {
   return nl == std::string::npos ? (start == 0 ? buf : std::string()) : buf.substr(nl + 1);
 }
 
+/// Up to the last `max_bytes` of a file.
+std::string tail_of(const fs::path& path, std::size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return {};
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return {};
+  const auto size = static_cast<std::size_t>(st.st_size);
+  const std::size_t start = size > max_bytes ? size - max_bytes : 0;
+  std::string buf(size - start, '\0');
+  ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), static_cast<off_t>(start));
+  buf.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  return buf;
+}
+
 /// Cuts an incomplete last line: a record whose append was killed in the
 /// middle of its write (the head never counted it). Returns whether it cut.
 Result<bool> drop_torn_tail(const fs::path& path) {
@@ -153,17 +167,24 @@ Status AccessLog::append(LogRecord record) {
     if (!head_ok) repairs = "the chain head was missing or invalid before this record";
   }
 
-  // Failed unlocks recorded without the key join the chain first.
+  // Failed unlocks recorded without the key join the chain first, each exactly
+  // once: its record carries a mark of the pending line, and lines whose mark
+  // is among the last records were chained by an append killed before it
+  // removed access.pending.
   const fs::path pending = m_dir / "access.pending";
   if (auto p = read_file(pending, 1u << 20)) {
     std::string_view text = as_chars(*p);
-    std::size_t pos = 0;
-    while (pos < text.size()) {
+    std::vector<std::string_view> lines;
+    for (std::size_t pos = 0; pos < text.size();) {
       std::size_t nl = text.find('\n', pos);
       if (nl == std::string_view::npos) nl = text.size();
-      std::string_view line = text.substr(pos, nl - pos);
+      if (nl > pos) lines.push_back(text.substr(pos, nl - pos));
       pos = nl + 1;
-      if (line.empty()) continue;
+    }
+    const std::string recent = tail_of(m_dir / "access.log", lines.size() * 4096 + k_tail_window);
+    for (std::string_view line : lines) {
+      const std::string mark = "[pending " + mac_of("pending:" + std::string(line)).substr(0, 16) + "]";
+      if (recent.find(mark) != std::string::npos) continue;
       LogRecord r;
       r.op = "unlock";
       r.result = "failed";
@@ -176,6 +197,7 @@ Status AccessLog::append(LogRecord record) {
       } catch (const json::exception&) {
         r.detail = "a pending record was malformed";
       }
+      r.detail += " " + mark;
       PB_TRY_STATUS(append_locked(std::move(r), seq, prev));
     }
     PB_CRASH_POINT("access_log.pending.merged");
