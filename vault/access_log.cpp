@@ -161,6 +161,10 @@ Status AccessLog::append(LogRecord record) {
       if (valid && ((head_ok && ts == seq + 1 && t.at("prev").get<std::string>() == prev) || !head_ok)) {
         seq = ts;
         prev = mac;
+        // An append killed between its record and its head: bring the head up
+        // to date before adding to the chain, so that never more than one
+        // record is past the head (verify's rule), however many appends die so.
+        PB_TRY_STATUS(write_head(seq, prev));
       }
     } catch (const json::exception&) {
     }
@@ -230,6 +234,10 @@ Status AccessLog::append_locked(LogRecord r, std::uint64_t& seq, std::string& pr
   PB_CRASH_POINT("access_log.append.record_written");
   ++seq;
   prev = mac;
+  return write_head(seq, mac);
+}
+
+Status AccessLog::write_head(std::uint64_t seq, const std::string& mac) const {
   json head = {{"seq", seq}, {"mac", mac}, {"tag", head_tag(seq, mac)}};
   return write_file_atomic(m_dir / "access.head", as_bytes(head.dump() + "\n"));
 }
