@@ -186,6 +186,19 @@ void remove_stale_temps(const Options& opts) {
   remove_temp_files(opts.home / "entries");
   remove_temp_files(opts.home, k_header_file);
   remove_temp_files(opts.key_file.parent_path(), opts.key_file.filename().string());
+  // "<key file>.new" of a killed rekey (none runs while the store lock is
+  // held): installed if it unlocks the header (killed after replacing it,
+  // since this process unlocked), else removed (killed before: it unlocks nothing).
+  fs::path pending = opts.key_file;
+  pending += ".new";
+  if (::access(pending.c_str(), F_OK) != 0) return;
+  if (auto h = read_header(opts.home); h && h->provider == Provider::key_file) {
+    if (auto next = read_key_file(pending); next && vault::open(*next, h->wrapped_key, as_bytes(header_aad(*h)))) {
+      if (::rename(pending.c_str(), opts.key_file.c_str()) == 0) (void)fsync_dir(opts.key_file.parent_path());
+      return;
+    }
+  }
+  ::unlink(pending.c_str());
 }
 
 Status write_header(const fs::path& home, const Header& h) {
@@ -361,6 +374,9 @@ Result<std::optional<SecureBytes>> data_key_from_key_file(const Options& opts, c
       }
       return std::optional<SecureBytes>(std::move(*dk));
     }
+  } else if (auto again = read_key_file(opts.key_file)) {
+    // Another unlock (under the same shared lock) installed it meanwhile.
+    if (auto dk = unwrap(*again)) return std::optional<SecureBytes>(std::move(*dk));
   }
   if (!kek) return std::move(kek).error();
   return std::optional<SecureBytes>{};
