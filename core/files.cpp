@@ -10,6 +10,7 @@
 #include <random>
 
 #include "core/c_handles.hpp"
+#include "core/fault.hpp"
 
 namespace fs = std::filesystem;
 
@@ -78,12 +79,58 @@ Status AtomicFile::write(ByteSpan data) {
   return {};
 }
 
-Status AtomicFile::commit() {
+Status AtomicFile::sync_and_close() {
+  PB_CRASH_POINT("files.atomic.written");
   if (::fsync(m_fd) != 0) return io_error("syncing", m_target, errno);
   if (::close(std::exchange(m_fd, -1)) != 0) return io_error("closing", m_target, errno);
+  PB_CRASH_POINT("files.atomic.synced");
+  return {};
+}
+
+Status AtomicFile::commit() {
+  PB_TRY_STATUS(sync_and_close());
   if (::rename(m_temp.c_str(), m_target.c_str()) != 0) return io_error("renaming onto", m_target, errno);
   m_committed = true;
-  return fsync_dir(m_target.has_parent_path() ? m_target.parent_path() : fs::path("."));
+  PB_CRASH_POINT("files.atomic.renamed");
+  PB_TRY_STATUS(fsync_dir(m_target.has_parent_path() ? m_target.parent_path() : fs::path(".")));
+  PB_CRASH_POINT("files.atomic.dir_synced");
+  return {};
+}
+
+Status AtomicFile::commit_new() {
+  PB_TRY_STATUS(sync_and_close());
+  // link(2) fails with EEXIST instead of replacing: the target appears complete or not at all.
+  if (::link(m_temp.c_str(), m_target.c_str()) != 0) {
+    if (errno == EEXIST) return fail(ErrorKind::conflict, m_target.string() + " already exists");
+    return io_error("linking", m_target, errno);
+  }
+  PB_CRASH_POINT("files.atomic.linked");
+  ::unlink(m_temp.c_str());
+  m_committed = true;
+  PB_TRY_STATUS(fsync_dir(m_target.has_parent_path() ? m_target.parent_path() : fs::path(".")));
+  PB_CRASH_POINT("files.atomic.dir_synced");
+  return {};
+}
+
+bool is_temp_file_name(std::string_view name, std::string_view target_prefix) {
+  constexpr std::string_view k_tmp = ".tmp-";
+  constexpr std::size_t k_suffix = 10;
+  if (name.size() < 1 + target_prefix.size() + k_tmp.size() + k_suffix || name.front() != '.') return false;
+  if (name.substr(1, target_prefix.size()) != target_prefix) return false;
+  if (name.substr(name.size() - k_suffix - k_tmp.size(), k_tmp.size()) != k_tmp) return false;
+  for (char c : name.substr(name.size() - k_suffix))
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+  return true;
+}
+
+std::size_t remove_temp_files(const fs::path& dir, std::string_view target_prefix) {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (is_temp_file_name(name, target_prefix) && ::unlink(it->path().c_str()) == 0) ++removed;
+  }
+  return removed;
 }
 
 Status write_file_atomic(const fs::path& target, ByteSpan data, unsigned mode) {

@@ -29,8 +29,11 @@ class AtomicFile {
   Status write(std::string_view data) { return write(as_bytes(data)); }
   /// Makes the new content durable and visible under the target name.
   Status commit();
+  /// As commit(), but only if the target does not exist yet (conflict otherwise).
+  Status commit_new();
 
  private:
+  Status sync_and_close();
   AtomicFile(std::filesystem::path target, std::filesystem::path temp, int fd);
   std::filesystem::path m_target;
   std::filesystem::path m_temp;
@@ -40,6 +43,16 @@ class AtomicFile {
 
 /// Replaces `target` atomically with `data` (see AtomicFile).
 Status write_file_atomic(const std::filesystem::path& target, ByteSpan data, unsigned mode = 0600);
+
+/// Whether `name` is the temp file of an AtomicFile whose target's name starts
+/// with `target_prefix` (".<target>.tmp-<10 of a-z0-9>").
+bool is_temp_file_name(std::string_view name, std::string_view target_prefix = "");
+
+/// Removes the temp files that killed writers left in `dir` for targets whose
+/// names start with `target_prefix`; returns how many. The caller must hold
+/// the lock that every writer of those targets holds, or it could remove the
+/// temp file of a write in progress.
+std::size_t remove_temp_files(const std::filesystem::path& dir, std::string_view target_prefix = "");
 
 /// Reads a whole regular file, refusing files larger than `max_size`.
 Result<SecureBytes> read_file(const std::filesystem::path& path, std::uint64_t max_size);

@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "core/fault.hpp"
 #include "core/files.hpp"
 
 namespace pb::probes {
@@ -34,6 +35,10 @@ std::optional<ProbeReport> ProbeCache::load(const std::string& image_id, const s
 Status ProbeCache::store(const ProbeReport& report) const {
   PB_TRY(auto file, file_for(report.image_id));
   PB_TRY_STATUS(ensure_private_dir(m_dir, "probe cache"));
+  // Protects: the report files; under it, temp files of killed writers are not of a write in progress.
+  PB_TRY(FileLock lock, FileLock::acquire(m_dir / ".probe.lock", FileLock::Mode::exclusive));
+  remove_temp_files(m_dir, "probe-");
+  PB_CRASH_POINT("probe_cache.before_write");
   return write_file_atomic(file, as_bytes(report_to_json(report, -1)), 0600);
 }
 

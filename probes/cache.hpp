@@ -8,6 +8,9 @@
 // Beside it, <cache>/absent-<hex image id>.json lists paths that mount found
 // missing in that image ({"absent": ["/home/dev/.claude", …]}): an image ID
 // names immutable content, so the next first mount need not look again.
+//
+// <cache>/.probe.lock (flock) is held while a report is written; the writer
+// removes temp files that a killed writer left.
 
 #include <filesystem>
 #include <optional>

@@ -60,6 +60,7 @@ class AccessLog {
   std::string genesis() const;
   std::string head_tag(std::uint64_t seq, std::string_view mac) const;
   Status append_locked(LogRecord record, std::uint64_t& seq, std::string& prev);
+  Status write_head(std::uint64_t seq, const std::string& mac) const;
 
   std::filesystem::path m_dir;
   SecureBytes m_key;

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "core/fault.hpp"
+
 namespace pb::vault::key_cache {
 
 std::optional<SecureBytes> load(const std::string& description) {
@@ -20,11 +22,18 @@ std::optional<SecureBytes> load(const std::string& description) {
 
 void store(const std::string& description, ByteSpan key, std::chrono::seconds ttl) {
   if (ttl.count() <= 0) return;
-  key_serial_t id = add_key("user", description.c_str(), key.data(), key.size(), KEY_SPEC_USER_KEYRING);
+  // Made in this process's own keyring and linked into the user keyring only
+  // once its permissions and timeout are set: a process killed in between
+  // leaves nothing behind (its keyring goes with it), never a key that lives
+  // until logout.
+  key_serial_t id = add_key("user", description.c_str(), key.data(), key.size(), KEY_SPEC_PROCESS_KEYRING);
   if (id < 0) return;
+  PB_CRASH_POINT("key_cache.added");
   // Possessor and same-uid processes only: the same boundary as the key file.
-  keyctl_setperm(id, KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH | KEY_USR_SETATTR);
-  if (keyctl_set_timeout(id, static_cast<unsigned>(ttl.count())) != 0) keyctl_revoke(id);
+  if (keyctl_setperm(id, KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH | KEY_USR_SETATTR) != 0 ||
+      keyctl_set_timeout(id, static_cast<unsigned>(ttl.count())) != 0 || keyctl_link(id, KEY_SPEC_USER_KEYRING) != 0)
+    keyctl_revoke(id);
+  keyctl_unlink(id, KEY_SPEC_PROCESS_KEYRING);
 }
 
 void revoke(const std::string& description) {

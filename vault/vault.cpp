@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/c_handles.hpp"
+#include "core/fault.hpp"
 #include "core/files.hpp"
 #include "vault/key_cache.hpp"
 
@@ -145,21 +146,19 @@ Result<SecureBytes> read_key_file(const fs::path& path) {
   return out;
 }
 
+/// Creates the key file only if there is none. It appears complete or not at
+/// all: a process killed while writing it must not leave an empty or partial
+/// key file, which would lock the vault for good.
 Status write_key_file_exclusive(const fs::path& path, ByteSpan key) {
   PB_TRY_STATUS(ensure_private_dir(path.parent_path(), "key directory"));
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) {
-    if (errno == EEXIST) return fail(ErrorKind::conflict, "the key file " + path.string() + " already exists");
-    return fail(ErrorKind::failure, "creating the key file " + path.string() + " failed");
-  }
-  ::fchmod(fd.get(), 0600);
+  PB_TRY(AtomicFile file, AtomicFile::create(path, 0600));
   SecureString text(to_hex(key).c_str());
   text.push_back('\n');
-  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) || ::fsync(fd.get()) != 0) {
-    ::unlink(path.c_str());
-    return fail(ErrorKind::failure, "writing the key file " + path.string() + " failed");
-  }
-  return fsync_dir(path.parent_path());
+  PB_TRY_STATUS(file.write(std::string_view(text.data(), text.size())));
+  Status s = file.commit_new();
+  if (!s.ok() && s.error().kind == ErrorKind::conflict)
+    return fail(ErrorKind::conflict, "the key file " + path.string() + " already exists");
+  return s;
 }
 
 /// Creates the key file with fresh random bits, or reads the one there (a race
@@ -178,6 +177,28 @@ Result<SecureBytes> kek_from_passphrase(const Options& opts, const Header& h, bo
   PB_TRY(SecureString pass, opts.passphrase(prompt, confirm));
   if (pass.empty()) return fail(ErrorKind::locked, "the passphrase is empty");
   return scrypt(std::string_view(pass.data(), pass.size()), h.salt, h.scrypt);
+}
+
+/// Removes the temp files that killed writers left behind: of entries, of the
+/// header and of the key file. Only with the store lock held, which every
+/// writer of those files holds.
+void remove_stale_temps(const Options& opts) {
+  remove_temp_files(opts.home / "entries");
+  remove_temp_files(opts.home, k_header_file);
+  remove_temp_files(opts.key_file.parent_path(), opts.key_file.filename().string());
+  // "<key file>.new" of a killed rekey (none runs while the store lock is
+  // held): installed if it unlocks the header (killed after replacing it,
+  // since this process unlocked), else removed (killed before: it unlocks nothing).
+  fs::path pending = opts.key_file;
+  pending += ".new";
+  if (::access(pending.c_str(), F_OK) != 0) return;
+  if (auto h = read_header(opts.home); h && h->provider == Provider::key_file) {
+    if (auto next = read_key_file(pending); next && vault::open(*next, h->wrapped_key, as_bytes(header_aad(*h)))) {
+      if (::rename(pending.c_str(), opts.key_file.c_str()) == 0) (void)fsync_dir(opts.key_file.parent_path());
+      return;
+    }
+  }
+  ::unlink(pending.c_str());
 }
 
 Status write_header(const fs::path& home, const Header& h) {
@@ -284,6 +305,7 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
   PB_TRY_STATUS(ensure_private_dir(opts.home / "entries", "vault entries directory"));
   // Protects: the vault header and the set of entries.
   PB_TRY(FileLock lock, FileLock::acquire(opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(opts);
   if (exists(opts))
     return fail(ErrorKind::conflict, "a vault already exists in " + opts.home.string() +
                                          "; use 'para-broker vault rekey' to change its key");
@@ -294,6 +316,7 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
   SecureBytes kek;
   if (provider == Provider::key_file) {
     PB_TRY(kek, ensure_key_file(opts.key_file, opts.random));
+    PB_CRASH_POINT("vault.init.key_file_written");
   } else {
     h.scrypt = opts.scrypt;
     h.salt.resize(16);
@@ -304,44 +327,93 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
   opts.random(data_key);
   const std::string aad = header_aad(h);
   PB_TRY(h.wrapped_key, seal(kek, data_key, as_bytes(aad), opts.random));
-  PB_TRY_STATUS(write_header(opts.home, h));
-  if (provider == Provider::passphrase) key_cache::store(cache_description(h), data_key, opts.key_cache_ttl);
-  Vault v(opts, provider, h.vault_id, std::move(data_key));
+  // The log starts before the header exists, so that a vault never exists
+  // without its log (verify would report a missing log). A log without a
+  // header is what an init killed before its header left, or the log of a
+  // vault whose header was deleted: it is kept aside, not continued.
   LogRecord r;
   r.op = "init";
   r.detail = "provider " + std::string(provider_name(provider));
+  const std::string aside = ".orphan-" + std::to_string(h.created);
+  bool kept_aside = false;
+  for (const char* name : {"access.log", "access.head", "access.pending"}) {
+    const fs::path from = opts.home / name;
+    fs::path to = from;
+    to += aside;
+    if (::rename(from.c_str(), to.c_str()) == 0) kept_aside = true;
+  }
+  if (kept_aside) r.detail += "; an earlier log without a vault header was kept as access.*" + aside;
+  Vault v(opts, provider, h.vault_id, std::move(data_key));
   PB_TRY_STATUS(v.m_log->append(std::move(r)));
+  PB_CRASH_POINT("vault.init.log_started");
+  PB_TRY_STATUS(write_header(opts.home, h));
+  if (provider == Provider::passphrase) key_cache::store(cache_description(h), v.m_data_key, opts.key_cache_ttl);
   return v;
 }
 
-Result<Vault> Vault::open(const Options& opts) {
-  PB_TRY_STATUS(check_private_dir(opts.home, "vault directory"));
-  PB_TRY(Header h, read_header(opts.home));
+namespace {
+
+/// The data key from the key file, or from "<key file>.new" when a rekey
+/// stopped between replacing the header and the key file (the new key is then
+/// installed; the key file may even be missing, after a switch from a
+/// passphrase); nullopt when neither unlocks. Call with the store lock held.
+Result<std::optional<SecureBytes>> data_key_from_key_file(const Options& opts, const Header& h) {
   const std::string aad = header_aad(h);
   auto unwrap = [&](ByteSpan kek) { return vault::open(kek, h.wrapped_key, as_bytes(aad)); };
-
-  if (h.provider == Provider::passphrase && opts.key_cache_ttl.count() > 0) {
-    if (auto cached = key_cache::load(cache_description(h)); cached && cached->size() == k_key_size)
-      return Vault(opts, h.provider, h.vault_id, std::move(*cached));
+  auto kek = read_key_file(opts.key_file);
+  if (kek) {
+    if (auto dk = unwrap(*kek)) return std::optional<SecureBytes>(std::move(*dk));
   }
+  fs::path pending = opts.key_file;
+  pending += ".new";
+  if (auto next = read_key_file(pending)) {
+    if (auto dk = unwrap(*next)) {
+      if (::rename(pending.c_str(), opts.key_file.c_str()) == 0) {
+        (void)fsync_dir(opts.key_file.parent_path());
+        PB_CRASH_POINT("vault.open.key_installed");
+      }
+      return std::optional<SecureBytes>(std::move(*dk));
+    }
+  } else if (auto again = read_key_file(opts.key_file)) {
+    // Another unlock (under the same shared lock) installed it meanwhile.
+    if (auto dk = unwrap(*again)) return std::optional<SecureBytes>(std::move(*dk));
+  }
+  if (!kek) return std::move(kek).error();
+  return std::optional<SecureBytes>{};
+}
+
+}  // namespace
+
+Result<Vault> Vault::open(const Options& opts) {
+  PB_TRY_STATUS(check_private_dir(opts.home, "vault directory"));
+  Header h;
+  std::optional<SecureBytes> from_key_file;
+  {
+    // Protects: the header and the key file, read as a pair (rekey replaces
+    // both under the exclusive lock). Not held while a passphrase is asked for.
+    std::optional<FileLock> lock;
+    if (exists(opts)) {
+      PB_TRY(FileLock shared, FileLock::acquire(opts.home / ".store.lock", FileLock::Mode::shared));
+      lock.emplace(std::move(shared));
+    }
+    PB_TRY(h, read_header(opts.home));
+    if (h.provider == Provider::key_file) {
+      PB_TRY(from_key_file, data_key_from_key_file(opts, h));
+    }
+  }
+  if (from_key_file) return Vault(opts, h.provider, h.vault_id, std::move(*from_key_file));
+
   std::string failure;
   if (h.provider == Provider::key_file) {
-    PB_TRY(SecureBytes kek, read_key_file(opts.key_file));
-    if (auto dk = unwrap(kek)) return Vault(opts, h.provider, h.vault_id, std::move(*dk));
-    // A rekey that stopped between replacing the header and the key file.
-    fs::path pending = opts.key_file;
-    pending += ".new";
-    if (auto next = read_key_file(pending)) {
-      if (auto dk = unwrap(*next)) {
-        if (::rename(pending.c_str(), opts.key_file.c_str()) == 0) (void)fsync_dir(opts.key_file.parent_path());
-        return Vault(opts, h.provider, h.vault_id, std::move(*dk));
-      }
-    }
     failure = "the key file " + opts.key_file.string() + " does not unlock the vault in " + opts.home.string() +
               "; restore the right key file or point PARA_BROKER_KEY_FILE at it";
   } else {
+    if (opts.key_cache_ttl.count() > 0) {
+      if (auto cached = key_cache::load(cache_description(h)); cached && cached->size() == k_key_size)
+        return Vault(opts, h.provider, h.vault_id, std::move(*cached));
+    }
     PB_TRY(SecureBytes kek, kek_from_passphrase(opts, h, false, "Vault passphrase"));
-    if (auto dk = unwrap(kek)) {
+    if (auto dk = vault::open(kek, h.wrapped_key, as_bytes(header_aad(h)))) {
       key_cache::store(cache_description(h), *dk, opts.key_cache_ttl);
       return Vault(opts, h.provider, h.vault_id, std::move(*dk));
     }
@@ -462,6 +534,7 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
   // Protects: the set of entries and each entry's read-modify-write (names and
   // accounts stay unique; an older login never overwrites a newer one).
   PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
   PB_TRY(Listing listing, list());
 
   const EntryMeta* existing = nullptr;
@@ -538,6 +611,7 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
 
   PB_TRY(Bytes encoded, encode_entry(m_entry_key, meta, files, m_opts.random));
   PB_TRY_STATUS(write_file_atomic(entry_path(meta.id), encoded));
+  PB_CRASH_POINT("vault.capture.entry_written");
   LogRecord r{std::string(op),
               meta.id,
               meta.name,
@@ -556,10 +630,12 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
 Result<EntryMeta> Vault::touch(std::string_view name_or_id, const AccessInfo& access, std::string_view op) {
   // Protects: the entry's read-modify-write against concurrent captures and write-backs.
   PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
   PB_TRY(DecodedEntry entry, read(name_or_id));
   entry.meta.last_used = m_opts.clock();
   PB_TRY(Bytes encoded, encode_entry(m_entry_key, entry.meta, entry.files, m_opts.random));
   PB_TRY_STATUS(write_file_atomic(entry_path(entry.meta.id), encoded));
+  PB_CRASH_POINT("vault.touch.entry_written");
   PB_TRY_STATUS(m_log->append({std::string(op), entry.meta.id, entry.meta.name, access.session, access.image, "ok",
                                entry.meta.fingerprint, "", 0}));
   return entry.meta;
@@ -568,6 +644,7 @@ Result<EntryMeta> Vault::touch(std::string_view name_or_id, const AccessInfo& ac
 Result<EntryMeta> Vault::remove(std::string_view name_or_id, const AccessInfo& access) {
   // Protects: the set of entries (a removal racing a capture of the same account).
   PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
   EntryMeta meta;
   auto found = find_locked(name_or_id);
   if (found) {
@@ -579,7 +656,9 @@ Result<EntryMeta> Vault::remove(std::string_view name_or_id, const AccessInfo& a
   }
   const fs::path path = entry_path(meta.id);
   if (::unlink(path.c_str()) != 0) return fail(ErrorKind::failure, "removing " + path.string() + " failed");
+  PB_CRASH_POINT("vault.remove.unlinked");
   PB_TRY_STATUS(fsync_dir(path.parent_path()));
+  PB_CRASH_POINT("vault.remove.synced");
   PB_TRY_STATUS(m_log->append({"rm", meta.id, meta.name, access.session, access.image, "ok", meta.fingerprint, "", 0}));
   return meta;
 }
@@ -587,6 +666,7 @@ Result<EntryMeta> Vault::remove(std::string_view name_or_id, const AccessInfo& a
 Status Vault::rekey(Provider provider) {
   // Protects: the vault header and key file against a concurrent rekey or init.
   PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
   PB_TRY(Header old, read_header(m_opts.home));
   Header h = old;
   h.provider = provider;
@@ -599,6 +679,7 @@ Status Vault::rekey(Provider provider) {
     m_opts.random(kek);
     ::unlink(new_key.c_str());
     PB_TRY_STATUS(write_key_file_exclusive(new_key, kek));
+    PB_CRASH_POINT("vault.rekey.new_key_written");
   } else {
     h.scrypt = m_opts.scrypt;
     h.salt.resize(16);
@@ -607,14 +688,17 @@ Status Vault::rekey(Provider provider) {
   }
   PB_TRY(h.wrapped_key, seal(kek, m_data_key, as_bytes(header_aad(h)), m_opts.random));
   PB_TRY_STATUS(write_header(m_opts.home, h));
+  PB_CRASH_POINT("vault.rekey.header_written");
   // Order matters: header first, then the key file; open() finishes a rekey
   // interrupted between the two by trying "<key file>.new".
   if (provider == Provider::key_file) {
     if (::rename(new_key.c_str(), m_opts.key_file.c_str()) != 0)
       return fail(ErrorKind::failure, "installing the new key file " + m_opts.key_file.string() + " failed");
     PB_TRY_STATUS(fsync_dir(m_opts.key_file.parent_path()));
+    PB_CRASH_POINT("vault.rekey.key_installed");
   } else if (old.provider == Provider::key_file) {
     ::unlink(m_opts.key_file.c_str());  // it no longer unlocks anything
+    PB_CRASH_POINT("vault.rekey.old_key_removed");
   }
   if (old.provider == Provider::passphrase) key_cache::revoke(cache_description(old));
   if (provider == Provider::passphrase) key_cache::store(cache_description(h), m_data_key, m_opts.key_cache_ttl);

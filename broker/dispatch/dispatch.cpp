@@ -11,6 +11,7 @@
 #include "broker/docker/docker_client.hpp"
 #include "broker/labels.hpp"
 #include "broker/probe/probe_runner.hpp"
+#include "core/fault.hpp"
 #include "core/files.hpp"
 #include "probes/cache.hpp"
 #include "vault/crypto.hpp"
@@ -445,10 +446,12 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       PB_TRY(VolumeInfo made, docker.volume_create(r.volume, l));
       if (label_of(made.labels, labels::k_credential) != meta.id)
         return fail(ErrorKind::conflict, "volume " + r.volume + " exists but is not para-broker's; remove it");
+      PB_CRASH_POINT("dispatch.mount.volume_created");
     }
     std::string keeper;
     auto populate = [&]() -> Status {
       PB_TRY(keeper, keeper_for(docker, report.image_id, r.volume, r.target, meta.id, existing));
+      PB_CRASH_POINT("dispatch.mount.helper_created");
       if (existing) {
         // Left behind by an interrupted session: keep a login it refreshed before replacing it.
         PB_TRY(VolumeLogin old, read_volume_login(docker, keeper, r.config_dir, r.volume, meta.expires_at));
@@ -467,6 +470,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       return std::move(s).error();
     }
     r.populated = true;
+    PB_CRASH_POINT("dispatch.mount.populated");
   }
 
   Labels hl = labels::managed("hold");
@@ -477,6 +481,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   hl[labels::k_target] = r.target;
   hl[labels::k_mounted_at] = std::to_string(unix_now());
   PB_TRY(VolumeInfo hold, docker.volume_create(r.hold, hl));
+  PB_CRASH_POINT("dispatch.mount.hold_created");
   if (label_of(hold.labels, labels::k_volume) != r.volume)
     return fail(
         ErrorKind::conflict,
@@ -509,11 +514,13 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   const bool credential_known = v.find(r.credential_id).ok();
   if (do_write_back && shared && credential_known) {
     PB_TRY(r.wrote_back, write_back_volume(docker, v, *shared, access));
+    PB_CRASH_POINT("dispatch.release.written_back");
   } else if (do_write_back && shared) {
     r.notes.push_back("credential " + r.credential_id + " is no longer in the vault; nothing was written back");
   }
   if (auto s = docker.volume_remove(hold_name, false); !s && s.error().kind != ErrorKind::not_found)
     return std::move(s).error();
+  PB_CRASH_POINT("dispatch.release.hold_removed");
   if (shared) {
     PB_TRY(std::vector<VolumeInfo> left, docker.volume_list(with(labels::filter("hold"), labels::k_volume, r.volume)));
     if (left.empty()) {
@@ -521,6 +528,7 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
       auto s = docker.volume_remove(r.volume, false);
       if (s) {
         r.volume_removed = true;
+        PB_CRASH_POINT("dispatch.release.volume_removed");
       } else if (s.error().kind == ErrorKind::conflict) {
         r.notes.push_back("volume " + r.volume +
                           " is still attached to a container; para-broker gc removes it once that container is gone");
@@ -716,8 +724,10 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
     // unheld is an orphan (an interrupted mount or release left it).
     for (const auto& [id, vol] : helpers_by_credential[cred]) {
       if (held.count(vol) || used.count(vol)) continue;
-      if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found)
+      if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found) {
         r.removed_helpers.push_back(id);
+        PB_CRASH_POINT("dispatch.gc.helper_removed");
+      }
     }
   }
   PB_TRY_STATUS(v.log({"gc", "", "", "", "", "ok", "",

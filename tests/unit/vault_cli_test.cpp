@@ -174,6 +174,34 @@ TEST(VaultCli, PassphraseVault) {
   EXPECT_EQ(env.cli({"vault", "verify"}).exit_code, 0);
 }
 
+TEST(VaultCli, CachedKeyUnlocksLaterCommandsForItsTtlOnly) {
+  test::TestEnv env;
+  env.set_env("PARA_BROKER_PASSPHRASE", "correct horse battery test");
+  env.set_env("PARA_BROKER_KEY_CACHE_TTL", "60");
+  ASSERT_EQ(env.cli({"vault", "init", "--passphrase"}).exit_code, 0);
+  // A wrong passphrase is not even asked for while the kernel keyring holds the key.
+  env.set_env("PARA_BROKER_PASSPHRASE", "wrong-test-passphrase");
+  auto r = env.cli({"list"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const std::string header = slurp(env.vault_home() / "vault.json");
+  const auto at = header.find("\"vault_id\": \"");
+  ASSERT_NE(at, std::string::npos);
+  const std::string description = "para-broker:v1:" + header.substr(at + 13, 32);
+  std::ifstream keys("/proc/keys");
+  int found = 0;
+  for (std::string line; std::getline(keys, line);) {
+    if (line.find(description) == std::string::npos) continue;
+    ++found;
+    std::istringstream fields(line);
+    std::string id, flags, usage, timeout;
+    fields >> id >> flags >> usage >> timeout;
+    EXPECT_NE(timeout, "perm") << "the cached key has no timeout: " << line;
+  }
+  EXPECT_EQ(found, 1);
+  env.set_env("PARA_BROKER_KEY_CACHE_TTL", "0");
+  EXPECT_EQ(env.cli({"list"}).exit_code, 4);
+}
+
 TEST(VaultCli, TamperedEntryIsExit6NamingItOthersUsable) {
   test::TestEnv env;
   ASSERT_EQ(

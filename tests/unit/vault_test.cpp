@@ -496,5 +496,31 @@ TEST(VaultLog, DetectsEditsDeletionsReorderingAndTruncation) {
   EXPECT_FALSE(v.verify().value().ok());
 }
 
+TEST(VaultLog, AnAppendKilledMidWriteIsNotTamperingAndTheNextAppendRemovesIt) {
+  TempDir t;
+  Deterministic d;
+  auto opts = test_options(t, d);
+  auto v = Vault::open_or_create(opts).value();
+  ASSERT_TRUE(v.log({"mount", "", "n", "s1", "img", "ok", "", "", 0}).ok());
+  const fs::path log = opts.home / "access.log";
+  const std::string before(as_chars(read_file(log, 1 << 20).value()));
+  {
+    std::ofstream out(log, std::ios::app);
+    out << R"({"credential":"","detail":"","fingerprint":"","image":"img","mac":"0a1b)";  // no newline
+  }
+  auto r = v.verify().value();
+  EXPECT_TRUE(r.ok()) << (r.problems.empty() ? "" : r.problems.front().message);
+  EXPECT_EQ(r.log_records, 2u);
+  ASSERT_TRUE(v.log({"mount", "", "n", "s2", "img", "ok", "", "", 0}).ok());
+  const std::string after(as_chars(read_file(log, 1 << 20).value()));
+  ASSERT_EQ(after.compare(0, before.size(), before), 0) << "complete records were changed";
+  EXPECT_EQ(after.find("0a1b"), std::string::npos) << "the fragment is still there";
+  EXPECT_NE(after.find("an incomplete record at the end of the log"), std::string::npos);
+  EXPECT_TRUE(v.verify().value().ok());
+  // A fragment after a cut record is still a cut log.
+  ASSERT_TRUE(write_file_atomic(log, as_bytes(before + "{\"seq\":")).ok());
+  EXPECT_FALSE(v.verify().value().ok());
+}
+
 }  // namespace
 }  // namespace pb::vault
