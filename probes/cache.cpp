@@ -42,42 +42,4 @@ Status ProbeCache::store(const ProbeReport& report) const {
   return write_file_atomic(file, as_bytes(report_to_json(report, -1)), 0600);
 }
 
-namespace {
-
-std::filesystem::path absent_file(const std::filesystem::path& report_file) {
-  std::string name = report_file.filename().string();
-  return report_file.parent_path() / ("absent-" + name.substr(6));  // "probe-<id>.json"
-}
-
-}  // namespace
-
-std::set<std::string> ProbeCache::absent_paths(const std::string& image_id) const {
-  auto file = file_for(image_id);
-  if (!file) return {};
-  const auto path = absent_file(*file);
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return {};
-  if (!check_private_dir(m_dir, "probe cache").ok()) return {};
-  auto bytes = read_file(path, 64 * 1024);
-  if (!bytes) return {};
-  std::set<std::string> out;
-  try {
-    auto j = nlohmann::json::parse(bytes->begin(), bytes->end());
-    for (const auto& p : j.at("absent"))
-      if (p.is_string()) out.insert(p.get<std::string>());
-  } catch (const std::exception&) {
-    return {};  // a damaged file is a miss
-  }
-  return out;
-}
-
-Status ProbeCache::record_absent(const std::string& image_id, const std::set<std::string>& paths) const {
-  if (paths.empty()) return {};
-  PB_TRY(auto file, file_for(image_id));
-  std::set<std::string> all = absent_paths(image_id);
-  all.insert(paths.begin(), paths.end());
-  PB_TRY_STATUS(ensure_private_dir(m_dir, "probe cache"));
-  return write_file_atomic(absent_file(file), as_bytes(nlohmann::json{{"absent", all}}.dump()), 0600);
-}
-
 }  // namespace pb::probes

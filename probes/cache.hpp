@@ -5,10 +5,6 @@
 //
 // File: <cache>/probe-<hex image id>.json, the report's JSON (schema 1).
 //
-// Beside it, <cache>/absent-<hex image id>.json lists paths that mount found
-// missing in that image ({"absent": ["/home/dev/.claude", …]}): an image ID
-// names immutable content, so the next first mount need not look again.
-//
 // <cache>/.probe.lock (flock) is held while a report is written; the writer
 // removes temp files that a killed writer left.
 
@@ -32,12 +28,6 @@ class ProbeCache {
 
   /// Stores a report under its image_id (creating the private directory).
   Status store(const ProbeReport& report) const;
-
-  /// Paths recorded as missing in the image; empty when unknown or unreadable.
-  std::set<std::string> absent_paths(const std::string& image_id) const;
-
-  /// Adds paths to those recorded as missing in the image.
-  Status record_absent(const std::string& image_id, const std::set<std::string>& paths) const;
 
   /// The file a report for `image_id` lives in; unsafe_input for IDs that
   /// are not "sha256:<hex>" or bare hex.

@@ -264,19 +264,13 @@ bool is_lock_name(const std::string& name) {
 /// files), the vault's credentials, and the image's .claude.json with the
 /// login keys merged in.
 Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::string& helper,
-                                            const probes::ProbeReport& report, const probes::ProbeCache& cache,
-                                            const vault::DecodedEntry& entry, std::vector<std::string>& notes) {
+                                            const probes::ProbeReport& report, const vault::DecodedEntry& entry,
+                                            std::vector<std::string>& notes) {
   const std::string image_cfg = report.locations.config_dir.value_or("");
   const std::string image_global = report.locations.global_config.value_or("");
-  // Most images ship neither: what one first mount found missing, the next need not ask for.
-  const std::set<std::string> known_absent = cache.absent_paths(report.image_id);
-  std::set<std::string> absent;
   std::vector<TreeEntry> seed;
-  if (!image_cfg.empty() && !known_absent.count(image_cfg)) {
-    bool missing = false;
-    PB_TRY(seed,
-           get_tree(docker, helper, image_cfg, TreeLimits{}, "the image's config directory " + image_cfg, &missing));
-    if (missing) absent.insert(image_cfg);
+  if (!image_cfg.empty()) {
+    PB_TRY(seed, get_tree(docker, helper, image_cfg, TreeLimits{}, "the image's config directory " + image_cfg));
   }
   std::optional<SecureBytes> image_claude_json;
   std::vector<TreeEntry> tree;
@@ -292,14 +286,10 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
     if (top && (e.name == k_credentials_name || e.name == ".config.json" || is_lock_name(e.name))) continue;
     tree.push_back({std::string(k_config_subdir) + "/" + e.name, e.is_dir, std::move(e.data)});
   }
-  if (!image_global.empty() && image_global != image_cfg + "/" + k_claude_json_name &&
-      !known_absent.count(image_global)) {
-    bool missing = false;
+  if (!image_global.empty() && image_global != image_cfg + "/" + k_claude_json_name) {
     PB_TRY(image_claude_json,
-           get_file(docker, helper, image_global, k_max_image_claude_json, "the image's " + image_global, &missing));
-    if (missing) absent.insert(image_global);
+           get_file(docker, helper, image_global, k_max_image_claude_json, "the image's " + image_global));
   }
-  (void)cache.record_absent(report.image_id, absent);  // only a shortcut: a failure costs a lookup next time
 
   const SecureBytes* vault_credentials = nullptr;
   const SecureBytes* vault_claude_json = nullptr;
@@ -459,8 +449,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
         if (wrote) r.notes.push_back("a newer login left in volume " + r.volume + " was written back first");
       }
       PB_TRY(vault::DecodedEntry entry, v.read(meta.id));
-      PB_TRY(std::vector<TreeEntry> tree,
-             compose_tree(docker, keeper, report, probes::ProbeCache(paths.cache_dir), entry, r.notes));
+      PB_TRY(std::vector<TreeEntry> tree, compose_tree(docker, keeper, report, entry, r.notes));
       return put_tree(docker, keeper, parent_of(r.target), k_mount_dir, tree, report.user.uid, report.user.gid);
     };
     if (auto s = populate(); !s) {

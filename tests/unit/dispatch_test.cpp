@@ -300,30 +300,6 @@ TEST_F(DispatchUnit, ReleaseAndSyncReuseTheKeeper) {
   EXPECT_EQ(docker->calls_starting("container_create").size(), 1u) << "only the re-made keeper";
 }
 
-TEST_F(DispatchUnit, WhatTheImageLacksIsLookedForOnce) {
-  ASSERT_TRUE(mount("s1").ok());
-  EXPECT_EQ(docker->calls_starting("archive_get").size(), 2u) << "config dir and .claude.json";
-  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", false).ok());
-  docker->calls.clear();
-  auto again = mount("s2");
-  ASSERT_TRUE(again.ok()) << again.error().message;
-  EXPECT_TRUE(again->populated);
-  EXPECT_TRUE(docker->calls_starting("archive_get").empty()) << "the image ID's content cannot have changed";
-
-  // An image that ships a config dir is read every time (only absence is remembered).
-  docker->image_archives["/home/dev/.claude"] = make_tar({{".claude/", ""}, {".claude/settings.json", "{}"}});
-  report.image_id = "sha256:" + std::string(64, 'b');
-  docker->images[report.image_id] = docker->images[k_image_id];
-  docker->images[report.image_id].id = report.image_id;
-  docker->images[k_image].id = report.image_id;
-  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(report).ok());
-  for (const char* s : {"s3", "s4"}) {
-    ASSERT_TRUE(mount(s).ok());
-    ASSERT_TRUE(broker::dispatch::release(*docker, *vault, s, false).ok());
-  }
-  EXPECT_EQ(docker->calls_starting("archive_get").size(), 3u) << "the directory twice, the missing .claude.json once";
-}
-
 TEST_F(DispatchUnit, ReleaseReadsClaudeJsonOnlyForANewerLogin) {
   const std::string cfg = "/home/dev/.para-broker/claude/";
   auto put_login = [&](const std::string& keeper, std::int64_t expires) {
