@@ -99,6 +99,9 @@ const Result<Knowledge>& builtin_knowledge();
 /// The raw embedded knowledge.json and probe.sh.
 std::string_view embedded_knowledge_json();
 std::string_view embedded_probe_script();
+/// The embedded knowledge's `knowledge_version`, read at build time: enough to
+/// look up a cached probe report without parsing the knowledge.
+std::string_view embedded_knowledge_version();
 
 /// Variable names used in a template ("${HOME}/.claude" -> {"HOME"}); nullopt
 /// when the template is malformed (unterminated "${", bad name).

@@ -485,10 +485,6 @@ Status research(DockerClient& docker, const ImageInfo& info, ProbeReport& r, con
 
 Result<ProbeReport> probe_image(DockerClient& docker, const Paths& paths, const std::string& image,
                                 const ProbeOptions& options) {
-  const auto& kr = probes::builtin_knowledge();
-  if (!kr.ok()) return kr.error();
-  const Knowledge& k = kr.value();
-
   auto inspected = docker.image_inspect(image);
   if (!inspected.ok()) {
     if (inspected.error().kind == ErrorKind::not_found)
@@ -499,11 +495,15 @@ Result<ProbeReport> probe_image(DockerClient& docker, const Paths& paths, const 
 
   probes::ProbeCache cache(paths.cache_dir);
   if (!options.refresh) {
-    if (auto hit = cache.load(info.id, k.knowledge_version); hit && (!options.research || hit->method == "research")) {
+    const std::string version(probes::embedded_knowledge_version());
+    if (auto hit = cache.load(info.id, version); hit && (!options.research || hit->method == "research")) {
       hit->image = image;
       return std::move(*hit);
     }
   }
+  const auto& kr = probes::builtin_knowledge();
+  if (!kr.ok()) return kr.error();
+  const Knowledge& k = kr.value();
 
   PB_TRY(Facts facts, probe_facts(docker, info, k, options));
   ProbeReport r = probes::interpret(k, facts);

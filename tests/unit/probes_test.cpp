@@ -84,6 +84,13 @@ TEST(ProbesKnowledge, EmbeddedFileParsesAndCoversEveryVersion) {
   EXPECT_FALSE(embedded_probe_script().empty());
 }
 
+// A cache hit is looked up with the version read at build time: it must be the
+// parsed knowledge's own, or every cached report would be missed (or kept stale).
+TEST(ProbesKnowledge, BuildTimeVersionIsTheParsedOne) {
+  EXPECT_FALSE(embedded_knowledge_version().empty());
+  EXPECT_EQ(embedded_knowledge_version(), knowledge().knowledge_version);
+}
+
 TEST(ProbesKnowledge, RefusesBrokenKnowledge) {
   nlohmann::json good = nlohmann::json::parse(embedded_knowledge_json());
   auto expect_refused = [&](const std::function<void(nlohmann::json&)>& mutate, const std::string& needle) {
