@@ -176,10 +176,14 @@ std::vector<std::string> check_templates(const Knowledge& k) {
   for (const auto& r : k.rules)
     for (const auto& a : r.config_dir) add_unique(config_dirs, a.path);
   std::vector<std::string> raw = k.settings_files;
-  for (const auto& r : k.rules)
-    for (const auto* alts : {&r.config_dir, &r.global_config, &r.credentials})
-      for (const auto& a : *alts)
-        if (a.if_exists) raw.push_back(a.path);
+  // Every config directory and global config (whether the image ships them
+  // tells a mount what to copy), and the credentials alternatives chosen by existence.
+  for (const auto& r : k.rules) {
+    for (const auto* alts : {&r.config_dir, &r.global_config})
+      for (const auto& a : *alts) raw.push_back(a.path);
+    for (const auto& a : r.credentials)
+      if (a.if_exists) raw.push_back(a.path);
+  }
   std::vector<std::string> out;
   const std::string key = "${config_dir}";
   for (const auto& t : raw) {

@@ -175,6 +175,13 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
   r.evidence.push_back("rule " + rule.id + " covers " + range_text(rule) + ", measured on " + measured_text(rule));
   for (const auto& n : rule.notes) r.evidence.push_back(n);
   r.locations = resolve_locations(rule, vars, f.checks, &r.evidence);
+  auto shipped = [&](const std::optional<std::string>& p) -> std::optional<bool> {
+    if (!p) return std::nullopt;
+    auto it = f.checks.find(*p);
+    return it == f.checks.end() ? std::nullopt : std::optional<bool>(it->second.exists);
+  };
+  r.in_image.config_dir = shipped(r.locations.config_dir);
+  r.in_image.global_config = shipped(r.locations.global_config);
 
   // --- what would hide a mounted login
   for (const auto& a : k.auth_env) {

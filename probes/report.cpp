@@ -23,6 +23,16 @@ json locations_json(const Locations& l) {
 
 struct BadReport {};
 
+json opt_bool(const std::optional<bool>& b) {
+  return b ? json(*b) : json(nullptr);
+}
+
+std::optional<bool> get_opt_bool(const json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  if (!j[key].is_boolean()) throw BadReport{};
+  return j[key].get<bool>();
+}
+
 std::optional<std::string> get_opt(const json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
   if (!j[key].is_string()) throw BadReport{};
@@ -74,6 +84,8 @@ std::string report_to_json(const ProbeReport& r, int indent) {
       {"rule", r.rule.empty() ? json(nullptr) : json(r.rule)},
       {"knowledge_version", r.knowledge_version},
       {"login_keys", {{"credentials", r.login_credentials_keys}, {"global_config", r.login_global_config_keys}}},
+      {"in_image",
+       {{"config_dir", opt_bool(r.in_image.config_dir)}, {"global_config", opt_bool(r.in_image.global_config)}}},
       {"evidence", r.evidence},
       {"warnings", r.warnings},
       {"research", nullptr},
@@ -117,6 +129,12 @@ Result<ProbeReport> report_from_json(std::string_view text) {
     r.knowledge_version = j.at("knowledge_version").get<std::string>();
     r.login_credentials_keys = get_strings(j.at("login_keys"), "credentials");
     r.login_global_config_keys = get_strings(j.at("login_keys"), "global_config");
+    if (j.contains("in_image") && !j["in_image"].is_null()) {
+      const auto& ii = j["in_image"];
+      if (!ii.is_object()) throw BadReport{};
+      r.in_image.config_dir = get_opt_bool(ii, "config_dir");
+      r.in_image.global_config = get_opt_bool(ii, "global_config");
+    }
     r.evidence = get_strings(j, "evidence");
     r.warnings = get_strings(j, "warnings");
     if (j.contains("research") && !j["research"].is_null()) {

@@ -11,6 +11,7 @@
 //    "honors_claude_config_dir":bool, "method":"probe"|"static"|"research",
 //    "rule":"<knowledge rule id>", "knowledge_version":"...",
 //    "login_keys":{"credentials":[...],"global_config":[...]},
+//    "in_image":{"config_dir":bool|null,"global_config":bool|null},
 //    "evidence":[...], "warnings":[...], "research":{...}|null}
 
 #include <cstdint>
@@ -48,6 +49,14 @@ struct Locations {
   bool operator==(const Locations&) const = default;
 };
 
+/// Whether the image itself ships its config directory and global config
+/// (nullopt: not known). A mount copies what the image ships into the volume;
+/// knowing that a path is absent spares it a read through the archive API.
+struct InImage {
+  std::optional<bool> config_dir;
+  std::optional<bool> global_config;
+};
+
 /// What `--research` saw Claude write, compared with the prediction.
 struct ResearchResult {
   Locations observed;                            ///< without CLAUDE_CONFIG_DIR
@@ -70,6 +79,7 @@ struct ProbeReport {
   std::string knowledge_version;
   std::vector<std::string> login_credentials_keys;    ///< top-level keys of .credentials.json to keep
   std::vector<std::string> login_global_config_keys;  ///< keys of .claude.json that carry login state
+  InImage in_image;
   std::vector<std::string> evidence;
   std::vector<std::string> warnings;
   std::optional<ResearchResult> research;

@@ -269,7 +269,9 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
   const std::string image_cfg = report.locations.config_dir.value_or("");
   const std::string image_global = report.locations.global_config.value_or("");
   std::vector<TreeEntry> seed;
-  if (!image_cfg.empty()) {
+  // A path the probe saw absent from the image is not read: each archive read
+  // costs Docker a process of its own.
+  if (!image_cfg.empty() && report.in_image.config_dir.value_or(true)) {
     PB_TRY(seed, get_tree(docker, helper, image_cfg, TreeLimits{}, "the image's config directory " + image_cfg));
   }
   std::optional<SecureBytes> image_claude_json;
@@ -286,7 +288,8 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
     if (top && (e.name == k_credentials_name || e.name == ".config.json" || is_lock_name(e.name))) continue;
     tree.push_back({std::string(k_config_subdir) + "/" + e.name, e.is_dir, std::move(e.data)});
   }
-  if (!image_global.empty() && image_global != image_cfg + "/" + k_claude_json_name) {
+  if (!image_global.empty() && image_global != image_cfg + "/" + k_claude_json_name &&
+      report.in_image.global_config.value_or(true)) {
     PB_TRY(image_claude_json,
            get_file(docker, helper, image_global, k_max_image_claude_json, "the image's " + image_global));
   }

@@ -472,6 +472,9 @@ Status research(DockerClient& docker, const ImageInfo& info, ProbeReport& r, con
                            r.locations.global_config.value_or("(none)") + ", observed " +
                            rr.observed.config_dir.value_or("(none)") + " and " +
                            rr.observed.global_config.value_or("(none)"));
+    // What the image ships was checked at the predicted paths only.
+    if (rr.observed.config_dir != r.locations.config_dir) r.in_image.config_dir.reset();
+    if (rr.observed.global_config != r.locations.global_config) r.in_image.global_config.reset();
     r.locations = rr.observed;
     if (rr.honors_claude_config_dir) r.honors_claude_config_dir = *rr.honors_claude_config_dir;
   } else {

@@ -247,6 +247,29 @@ TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedKeeper) {
   EXPECT_EQ(merged["oauthAccount"]["emailAddress"], "canary-test-work@example.com");
 }
 
+TEST_F(DispatchUnit, PathsTheProbeSawAbsentAreNotRead) {
+  report.in_image.config_dir = false;
+  report.in_image.global_config = false;
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(report).ok());
+  auto r = mount("s1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(docker->calls_starting("archive_get").empty()) << "nothing to copy from the image";
+  ASSERT_EQ(docker->all_uploads().size(), 1u);
+  std::map<std::string, TarEntry> tar;
+  for (auto& e : read_tar(docker->all_uploads()[0].second)) tar[e.name] = e;
+  EXPECT_THAT(tar[".para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  EXPECT_EQ(nlohmann::json::parse(tar[".para-broker/claude/.claude.json"].data)["hasCompletedOnboarding"], true);
+
+  // Shipped (or not known): read.
+  report.in_image.config_dir = true;
+  report.in_image.global_config.reset();
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(report).ok());
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", false).ok());
+  docker->calls.clear();
+  ASSERT_TRUE(mount("s2").ok());
+  EXPECT_EQ(docker->calls_starting("archive_get").size(), 2u);
+}
+
 TEST_F(DispatchUnit, ASecondSessionJoinsWithoutAnyContainer) {
   ASSERT_TRUE(mount("s1").ok());
   docker->calls.clear();

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -363,6 +364,33 @@ TEST(ProbesInterpret, LegacyConfigJsonWinsWhenItExists) {
   Facts old = npm_facts("0.2.50", "/root");
   old.checks["/root/.claude/.config.json"] = PathCheck{true, false};
   EXPECT_EQ(interpret(knowledge(), old).locations.global_config, "/root/.claude.json");
+}
+
+// The probe checks every config directory and global config the rules can
+// name, so the report can tell a mount whether the image ships them.
+TEST(ProbesInterpret, TellsWhetherTheImageShipsItsConfig) {
+  Facts f = npm_facts("2.1.332", "/home/para");
+  EXPECT_FALSE(interpret(knowledge(), f).in_image.config_dir.has_value()) << "not checked: not known";
+  const auto templates = check_templates(knowledge());
+  for (const char* t : {"${HOME}/.claude", "${HOME}/.claude.json"})
+    EXPECT_NE(std::find(templates.begin(), templates.end(), t), templates.end()) << t;
+  f.checks["/home/para/.claude"] = PathCheck{true, std::nullopt};
+  f.checks["/home/para/.claude.json"] = PathCheck{false, std::nullopt};
+  ProbeReport r = interpret(knowledge(), f);
+  EXPECT_EQ(r.in_image.config_dir, true);
+  EXPECT_EQ(r.in_image.global_config, false);
+  auto back = report_from_json(report_to_json(r));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->in_image.config_dir, true);
+  EXPECT_EQ(back->in_image.global_config, false);
+  // A cached report from before the field: not known, so a mount reads both.
+  auto j = nlohmann::json::parse(report_to_json(r));
+  j.erase("in_image");
+  auto old = report_from_json(j.dump());
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_FALSE(old->in_image.config_dir.has_value());
+  j["in_image"] = {{"config_dir", "yes"}};
+  EXPECT_FALSE(report_from_json(j.dump()).ok());
 }
 
 TEST(ProbesInterpret, KindsAndVersions) {
