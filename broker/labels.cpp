@@ -24,14 +24,27 @@ Labels managed(std::string_view role) {
 }
 
 bool is_young_hold(const Labels& hold, long long now, long long grace) {
-  auto it = hold.find(k_mounted_at);
-  if (it == hold.end() || it->second.empty() || it->second.size() > 18) return false;
+  return is_young(hold, k_mounted_at, now, grace);
+}
+
+bool is_young(const Labels& labels, const char* key, long long now, long long grace) {
+  auto it = labels.find(key);
+  if (it == labels.end() || it->second.empty() || it->second.size() > 18) return false;
   long long at = 0;
   for (char c : it->second) {
     if (c < '0' || c > '9') return false;
     at = at * 10 + (c - '0');
   }
   return at <= now + 60 && now - at < grace;
+}
+
+bool carries_extra(const Labels& labels) {
+  for (const auto& [k, v] : managed("")) {
+    if (k == k_managed || k == k_role) continue;
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
 }
 
 LabelFilters filter(std::string_view role) {

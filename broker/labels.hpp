@@ -19,6 +19,7 @@ inline constexpr const char* k_gid = "para-broker.gid";
 inline constexpr const char* k_volume = "para-broker.volume";
 inline constexpr const char* k_target = "para-broker.target";
 inline constexpr const char* k_mounted_at = "para-broker.mounted-at";  ///< hold: Unix seconds of the mount
+inline constexpr const char* k_created_at = "para-broker.created-at";  ///< staging volume: Unix seconds
 
 /// How long a hold counts as live without a container: para creates the
 /// session's container right after mount, and gc must not take the volume
@@ -29,9 +30,16 @@ inline constexpr long long k_default_grace_seconds = 300;
 /// without the label, or with a date in the future beyond a minute, is not young).
 bool is_young_hold(const Labels& hold, long long now, long long grace);
 
+/// The same rule for any object whose label `key` holds Unix seconds.
+bool is_young(const Labels& labels, const char* key, long long now, long long grace);
+
 /// {managed=1, role=<role>} plus the labels of PARA_BROKER_EXTRA_LABELS
 /// ("k=v,k2=v2"; lets a caller such as a test suite tag what it makes).
 Labels managed(std::string_view role);
+
+/// Whether `labels` carry every label of PARA_BROKER_EXTRA_LABELS (always,
+/// when it is unset): what a caller that tags its objects may clean up.
+bool carries_extra(const Labels& labels);
 
 /// Filter that selects objects of one role: {"para-broker.managed=1", "para-broker.role=<role>"}.
 LabelFilters filter(std::string_view role);

@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstring>
+#include <ctime>
 #include <ostream>
 #include <random>
 
@@ -124,7 +125,11 @@ Result<int> run_login(Context& ctx, const Options& opt) {
 
   std::string suffix = random_suffix();
   std::string volume = "para-broker-login-" + suffix;
-  PB_TRY(VolumeInfo vi, docker->volume_create(volume, labels::managed("staging")));
+  Labels staging = labels::managed("staging");
+  // gc takes a staging volume only once it is older than its grace: the login
+  // container that will use it is created right after.
+  staging[labels::k_created_at] = std::to_string(static_cast<long long>(std::time(nullptr)));
+  PB_TRY(VolumeInfo vi, docker->volume_create(volume, staging));
   (void)vi;
   capture::VolumeGuard volume_guard(*docker, volume);
 

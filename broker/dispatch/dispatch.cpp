@@ -625,6 +625,51 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
   return r;
 }
 
+namespace {
+
+/// What a killed probe, import or login leaves: its container (each removes
+/// its own on every other path) and a login's staging volume, which holds a
+/// login in plain text. Judged by age, so that one in use is never taken: a
+/// probe and an import finish within seconds; a running login container is
+/// kept whatever its age (someone may still be logging in).
+Status remove_leftovers(DockerClient& docker, const std::vector<ContainerSummary>& containers, long long now,
+                        long long grace_seconds, GcResult& r) {
+  for (const auto& c : containers) {
+    if (label_of(c.labels, labels::k_managed) != "1" || !labels::carries_extra(c.labels)) continue;
+    const std::string role = label_of(c.labels, labels::k_role);
+    const bool capture_helper = role == "helper" && label_of(c.labels, labels::k_volume).empty();
+    if (role != "probe" && role != "staging" && !capture_helper) continue;
+    const std::string name = c.names.empty() ? c.id : c.names.front();
+    if (c.created <= 0 || now - c.created < grace_seconds) continue;
+    if (role == "staging" && c.state == "running") {
+      r.kept.push_back(name + ": a login container still runs; stop it when no login is in progress");
+      continue;
+    }
+    auto s = docker.container_remove(c.id, true, false);
+    if (s || s.error().kind == ErrorKind::not_found) {
+      r.removed_helpers.push_back(c.id);
+    } else {
+      r.kept.push_back(name + ": " + s.error().message);
+    }
+  }
+  PB_TRY(std::vector<VolumeInfo> staging, docker.volume_list(labels::filter("staging")));
+  for (const auto& vol : staging) {
+    if (!labels::carries_extra(vol.labels) || labels::is_young(vol.labels, labels::k_created_at, now, grace_seconds))
+      continue;
+    auto s = docker.volume_remove(vol.name, false);
+    if (s || s.error().kind == ErrorKind::not_found) {
+      r.removed_volumes.push_back(vol.name);
+    } else if (s.error().kind == ErrorKind::conflict) {
+      r.kept.push_back(vol.name + ": a login container still uses it");
+    } else {
+      r.kept.push_back(vol.name + ": " + s.error().message);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_seconds) {
   GcResult r;
   const long long now = unix_now();
@@ -722,6 +767,7 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
       }
     }
   }
+  PB_TRY_STATUS(remove_leftovers(docker, containers, now, grace_seconds, r));
   PB_TRY_STATUS(v.log({"gc", "", "", "", "", "ok", "",
                        "removed " + std::to_string(r.removed_holds.size()) + " hold(s), " +
                            std::to_string(r.removed_volumes.size()) + " volume(s), " +

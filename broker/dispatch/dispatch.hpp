@@ -110,7 +110,8 @@ struct GcResult {
 /// Removes holds whose session container is gone (and no container mounts
 /// their volume) and that were mounted at least `grace_seconds` ago, shared
 /// volumes no hold and no container uses (written back first), and keepers
-/// whose volume is gone or unheld.
+/// whose volume is gone or unheld; and what a killed probe, import or login
+/// left (their containers, a login's staging volume) once older than the grace.
 Result<GcResult> gc(DockerClient& docker, vault::Vault& vault,
                     long long grace_seconds = labels::k_default_grace_seconds);
 

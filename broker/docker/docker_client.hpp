@@ -156,6 +156,7 @@ struct ContainerSummary {
   std::string state;   ///< "running", "exited", …
   std::string status;  ///< human text, "Up 2 minutes"
   Labels labels;
+  std::int64_t created = 0;  ///< seconds since the epoch (0: not said)
 };
 
 struct WaitResult {

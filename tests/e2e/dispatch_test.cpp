@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <ctime>
 #include <future>
 #include <set>
 #include <string>
@@ -196,6 +197,90 @@ TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
   EXPECT_EQ(d.stored_expiry(), 4000000005000);
 
   for (const char* s : {"a", "b", "c"}) EXPECT_EQ(d.env.cli({"release", "--session", s}).exit_code, 0);
+  EXPECT_TRUE(d.volumes().empty());
+  d.verify();
+}
+
+// A probe, import or login killed with SIGKILL leaves its container (and a
+// login its staging volume, a login in plain text): gc takes them once older
+// than the grace, but never a login container that still runs.
+TEST(DispatchGc, RemovesWhatAKilledProbeImportOrLoginLeft) {
+  PB_REQUIRE_DOCKER();
+  Dispatch d("gcleft");
+  d.import_login("gcleft");
+  const std::string tag = std::string(k_test_label) + "=" + d.label;
+  auto make = [&](const std::string& name, const std::string& role, std::vector<std::string> extra,
+                  std::vector<std::string> cmd) {
+    std::vector<std::string> a{"create",
+                               "--name",
+                               name + "-" + d.label,
+                               "--network",
+                               "none",
+                               "--label",
+                               tag,
+                               "--label",
+                               "para-broker.managed=1",
+                               "--label",
+                               "para-broker.role=" + role};
+    a.insert(a.end(), extra.begin(), extra.end());
+    a.push_back(k_fast_image);
+    a.insert(a.end(), cmd.begin(), cmd.end());
+    auto r = docker_cli(a);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return first_line(r.out);
+  };
+  auto volume = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> a{
+        "volume", "create", "--label", tag, "--label", "para-broker.managed=1", "--label", "para-broker.role=staging"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    a.push_back(name + "-" + d.label);
+    EXPECT_EQ(docker_cli(a).exit_code, 0);
+    return name + "-" + d.label;
+  };
+  const std::string probe = make("probe", "probe", {}, {"true"});
+  const std::string capture = make("capture", "helper", {}, {"true"});
+  const std::string young_volume =
+      volume("staging-young", {"--label", "para-broker.created-at=" + std::to_string(std::time(nullptr))});
+  const std::string in_use = volume("staging-used", {});
+  const std::string login =
+      make("login", "staging", {"--mount", "type=volume,src=" + in_use + ",dst=/staging"}, {"sleep", "infinity"});
+  ASSERT_EQ(docker_cli({"start", login}).exit_code, 0);
+  const std::string old_volume = volume("staging-old", {});
+  // Another caller's leftover (not this test's label) is not this gc's to judge.
+  auto other =
+      docker_cli({"create", "--network", "none", "--label", std::string(k_test_label) + "=" + d.label + "-other",
+                  "--label", "para-broker.managed=1", "--label", "para-broker.role=probe", k_fast_image, "true"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  const std::string other_id = first_line(other.out);
+  struct RemoveOnExit {
+    std::string id;
+    ~RemoveOnExit() { docker_cli({"rm", "-f", id}); }
+  } remove_other{other_id};
+
+  // Within the grace nothing but an unlabelled (pre-label) staging volume nobody uses goes.
+  auto gc = d.env.cli({"gc", "--json"});
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  auto j = nlohmann::json::parse(gc.out);
+  EXPECT_TRUE(j["removed_helpers"].empty()) << gc.out;
+  EXPECT_EQ(j["removed_volumes"], nlohmann::json::array({old_volume})) << gc.out;
+
+  gc = d.env.cli({"gc", "--json", "--grace", "0"});
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  j = nlohmann::json::parse(gc.out);
+  std::set<std::string> removed;
+  for (const auto& id : j["removed_helpers"]) removed.insert(id.get<std::string>());
+  EXPECT_EQ(removed, (std::set<std::string>{probe, capture})) << gc.out;
+  EXPECT_EQ(j["removed_volumes"], nlohmann::json::array({young_volume})) << gc.out;
+  EXPECT_NE(gc.out.find("a login container still runs"), std::string::npos) << gc.out;
+  EXPECT_NE(gc.out.find(in_use + ": a login container still uses it"), std::string::npos) << gc.out;
+  EXPECT_EQ(docker_cli({"inspect", other_id}).exit_code, 0) << "another label's leftover stays";
+
+  // The login container gone, its staging volume goes too.
+  docker_cli({"rm", "-f", login});
+  gc = d.env.cli({"gc", "--json", "--grace", "0"});
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_EQ(nlohmann::json::parse(gc.out)["removed_volumes"], nlohmann::json::array({in_use})) << gc.out;
+  EXPECT_TRUE(d.containers().empty());
   EXPECT_TRUE(d.volumes().empty());
   d.verify();
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <sstream>
 
@@ -211,6 +212,7 @@ Result<std::string> FakeDocker::container_create(const ContainerSpec& spec) {
   c.info.name = spec.name.empty() ? "fake_" + id : spec.name;
   c.info.image = images[spec.image].id;
   c.info.state.status = "created";
+  c.created = static_cast<std::int64_t>(std::time(nullptr));
   c.info.labels = spec.labels;
   c.info.user = spec.user;
   c.info.tty = spec.tty;
@@ -286,7 +288,8 @@ Result<std::vector<ContainerSummary>> FakeDocker::container_list(const LabelFilt
   std::vector<ContainerSummary> out;
   for (const auto& [id, c] : containers)
     if (matches(c.info.labels, labels))
-      out.push_back({id, {c.info.name}, c.spec.image, c.info.state.status, c.info.state.status, c.info.labels});
+      out.push_back(
+          {id, {c.info.name}, c.spec.image, c.info.state.status, c.info.state.status, c.info.labels, c.created});
   return out;
 }
 

@@ -36,6 +36,7 @@ class FakeDocker : public broker::DockerClient, public std::enable_shared_from_t
     std::vector<std::pair<std::string, std::string>> uploads;
     std::vector<broker::ExecSpec> execs;
     unsigned rows = 0, cols = 0;
+    std::int64_t created = 0;  ///< what container_list reports as Created
   };
 
   // ---- recorded calls and scripted failures

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -493,6 +494,39 @@ TEST_F(DispatchUnit, GcKeepsAHoldJustMountedAndRemovesItAfterTheGrace) {
   EXPECT_EQ(gone->removed_volumes, std::vector<std::string>{a->volume});
   EXPECT_TRUE(docker->volumes.empty());
   EXPECT_TRUE(docker->containers.empty()) << "and goes with its volume";
+}
+
+TEST_F(DispatchUnit, GcTakesWhatAKilledProbeLeftButNotAKeeperOrAYoungOne) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto leftover = [&](const std::string& role, std::int64_t age, const std::string& status) {
+    broker::ContainerSpec spec;
+    spec.image = k_image;
+    spec.labels = {{"para-broker.managed", "1"}, {"para-broker.role", role}};
+    auto id = docker->container_create(spec);
+    EXPECT_TRUE(id.ok());
+    docker->containers[*id].created -= age;
+    docker->containers[*id].info.state.status = status;
+    return *id;
+  };
+  const std::string old_probe = leftover("probe", 3600, "created");
+  const std::string young_probe = leftover("probe", 10, "running");
+  const std::string old_capture = leftover("helper", 3600, "created");
+  const std::string running_login = leftover("staging", 3600, "running");
+  const std::string exited_login = leftover("staging", 3600, "exited");
+  ASSERT_TRUE(
+      docker->volume_create("para-broker-login-x", {{"para-broker.managed", "1"}, {"para-broker.role", "staging"}})
+          .ok());
+
+  auto r = broker::dispatch::gc(*docker, *vault);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  std::set<std::string> removed(r->removed_helpers.begin(), r->removed_helpers.end());
+  EXPECT_EQ(removed, (std::set<std::string>{old_probe, old_capture, exited_login}));
+  EXPECT_EQ(r->removed_volumes, std::vector<std::string>{"para-broker-login-x"});
+  EXPECT_EQ(docker->containers.count(young_probe), 1u);
+  EXPECT_EQ(docker->containers.count(running_login), 1u);
+  EXPECT_EQ(docker->volumes.count(a->volume), 1u) << "a held volume and its keeper stay";
+  EXPECT_EQ(docker->containers.size(), 3u) << "the keeper, the young probe, the running login";
 }
 
 TEST(DispatchNames, SessionsAndVolumes) {
