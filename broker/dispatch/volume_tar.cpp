@@ -7,6 +7,7 @@
 
 #include "broker/docker/docker_client.hpp"
 #include "core/c_handles.hpp"
+#include "core/text.hpp"
 
 namespace pb::broker::dispatch {
 namespace {
@@ -52,14 +53,20 @@ std::optional<std::string> clean_name(std::string name) {
 
 Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeEntry>& entries, std::uint32_t uid,
                                 std::uint32_t gid) {
+  std::size_t cap = 8192 + root.size() * 2;
+  for (const auto& e : entries) cap += e.data.size() + 2048 + (root.size() + e.name.size()) * 2;
+  // Declared before the writer: freeing the writer (also on an error path)
+  // closes the archive, which flushes its last blocks into this buffer.
+  SecureBytes buf(cap);
+  std::size_t used = 0;
   ArchiveWrite a(archive_write_new());
   if (!a) return fail(ErrorKind::failure, "creating an archive writer failed");
   archive_write_set_format_pax_restricted(a.get());
+  // Names as the bytes they are: an image's config dir may hold names that are
+  // not ASCII, which libarchive cannot convert to UTF-8 in the C locale.
+  if (archive_write_set_format_option(a.get(), "pax", "hdrcharset", "BINARY") != ARCHIVE_OK)
+    return fail(ErrorKind::failure, "setting up an archive writer failed");
   archive_write_set_bytes_per_block(a.get(), 0);
-  std::size_t cap = 8192 + root.size() * 2;
-  for (const auto& e : entries) cap += e.data.size() + 2048 + (root.size() + e.name.size()) * 2;
-  SecureBytes buf(cap);
-  std::size_t used = 0;
   if (archive_write_open_memory(a.get(), buf.data(), buf.size(), &used) != ARCHIVE_OK)
     return fail(ErrorKind::failure, "opening an in-memory archive failed");
   const std::time_t now = std::time(nullptr);
@@ -74,10 +81,10 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
     archive_entry_set_mtime(e.get(), now, 0);
     archive_entry_set_size(e.get(), is_dir ? 0 : static_cast<la_int64_t>(data->size()));
     if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK)
-      return fail(ErrorKind::failure, "writing the archive entry for " + name + " failed");
+      return fail(ErrorKind::failure, "writing the archive entry for " + printable(name) + " failed");
     if (!is_dir && !data->empty() &&
         archive_write_data(a.get(), data->data(), data->size()) != static_cast<la_ssize_t>(data->size()))
-      return fail(ErrorKind::failure, "writing " + name + " into the archive failed");
+      return fail(ErrorKind::failure, "writing " + printable(name) + " into the archive failed");
     return {};
   };
   const std::string prefix = root.empty() ? std::string() : root + "/";
