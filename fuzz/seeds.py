@@ -307,7 +307,7 @@ def findings():
     put("docker_json", "size-1e300", bytes([2, 0]) + b"1.43\n" + IMAGE_INSPECT.replace('"Size": 412345678', '"Size": 1e300').encode())
     put("docker_json", "api-overlong", bytes([7, 0]) + b"1.999999999999999999999999999999\n[]")
     put("docker_json", "retired-unprintable", bytes([1, 0]) + b"1.43\n" +
-        VERSION.replace('"1.43"', '"1.30"').replace('"1.12"', '"1.40\\u001b[2J"').encode())
+        VERSION.replace('"1.43"', '"1.30\\u0007"').replace('"1.12"', '"1.40"').encode())
     put("volume_tar", "non-ascii-name", b"\x04" + tar([("projects", None), ("projects/-home-j\u00f6rg", None)],
                                                        fmt=tarfile.GNU_FORMAT))
     put("probe_image", "escape-user", "\x1b]0;owned\x07user\\\x00\x00\x00")
