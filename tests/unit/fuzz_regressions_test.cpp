@@ -203,17 +203,24 @@ TEST_F(DockerAnswers, OverlongOrStrangeApiVersionsAreRefusedPrintably) {
   EXPECT_TRUE(printable_ascii(m.error().message)) << m.error().message;
 }
 
-// fuzz/corpus/docker_json/retired-unprintable: the "no longer accepts API" sentence echoed the daemon's text.
+// fuzz/corpus/docker_json/retired-unprintable: the "no longer accepts API" sentence echoed the daemon's version.
 TEST_F(DockerAnswers, RetiredApiMessageIsPrintable) {
-  fuzz::daemon().set_handler([](const fuzz::SeenRequest& req) {
-    if (req.target == "/version")
-      return fuzz::http_answer(200, "", R"({"Version":"99.0","ApiVersion":"1.30","MinAPIVersion":"1.40\u001b[2J"})");
-    return fuzz::http_answer(200, "", "OK");
-  });
+  auto version_answer = [](const std::string& api, const std::string& min) {
+    fuzz::daemon().set_handler([=](const fuzz::SeenRequest& req) {
+      if (req.target == "/version")
+        return fuzz::http_answer(
+            200, "", R"({"Version":"99.0","ApiVersion":")" + api + R"(","MinAPIVersion":")" + min + R"("})");
+      return fuzz::http_answer(200, "", "OK");
+    });
+  };
+  version_answer("1.30", "1.40");
   auto v = client()->version();
   ASSERT_FALSE(v.ok());
-  EXPECT_THAT(v.error().message, HasSubstr("no longer accepts API 1.30"));
-  EXPECT_TRUE(printable_ascii(v.error().message)) << v.error().message;
+  EXPECT_THAT(v.error().message, HasSubstr("no longer accepts API 1.30 (oldest 1.40)"));
+  version_answer("1.30\\u0007", "1.40");
+  auto w = client()->version();
+  ASSERT_FALSE(w.ok());
+  EXPECT_TRUE(printable_ascii(w.error().message)) << w.error().message;
 }
 
 }  // namespace
