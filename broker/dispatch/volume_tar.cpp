@@ -2,6 +2,7 @@
 
 #include <archive_entry.h>
 
+#include <algorithm>
 #include <array>
 #include <ctime>
 
@@ -62,9 +63,15 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
   ArchiveWrite a(archive_write_new());
   if (!a) return fail(ErrorKind::failure, "creating an archive writer failed");
   archive_write_set_format_pax_restricted(a.get());
-  // Names as the bytes they are: an image's config dir may hold names that are
-  // not ASCII, which libarchive cannot convert to UTF-8 in the C locale.
-  if (archive_write_set_format_option(a.get(), "pax", "hdrcharset", "BINARY") != ARCHIVE_OK)
+  // An image's config dir may hold names that are not ASCII, which libarchive
+  // cannot convert to UTF-8 in the C locale: those archives carry names as the
+  // bytes they are (a pax header on every entry, so only when needed).
+  auto ascii = [](const std::string& n) {
+    return std::all_of(n.begin(), n.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  };
+  bool binary_names = !ascii(root);
+  for (const auto& e : entries) binary_names = binary_names || !ascii(e.name);
+  if (binary_names && archive_write_set_format_option(a.get(), "pax", "hdrcharset", "BINARY") != ARCHIVE_OK)
     return fail(ErrorKind::failure, "setting up an archive writer failed");
   archive_write_set_bytes_per_block(a.get(), 0);
   if (archive_write_open_memory(a.get(), buf.data(), buf.size(), &used) != ARCHIVE_OK)
