@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "vault/json_numbers.hpp"
+
 namespace pb::probes {
 
 using nlohmann::json;
@@ -31,6 +33,13 @@ std::optional<bool> get_opt_bool(const json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
   if (!j[key].is_boolean()) throw BadReport{};
   return j[key].get<bool>();
+}
+
+/// A uid or gid: a whole number that fits, not a float or a negative number cast.
+std::uint32_t id_of(const json& j) {
+  auto v = vault::whole_number<std::uint32_t>(j);
+  if (!v) throw BadReport{};
+  return *v;
 }
 
 std::optional<std::string> get_opt(const json& j, const char* key) {
@@ -105,7 +114,7 @@ std::string report_to_json(const ProbeReport& r, int indent) {
 Result<ProbeReport> report_from_json(std::string_view text) {
   try {
     json j = json::parse(text);
-    if (!j.is_object() || j.value("schema", 0) != 1) throw BadReport{};
+    if (!j.is_object() || !j.contains("schema") || vault::whole_number<int>(j["schema"]) != 1) throw BadReport{};
     ProbeReport r;
     r.image = j.at("image").get<std::string>();
     r.image_id = j.at("image_id").get<std::string>();
@@ -117,8 +126,8 @@ Result<ProbeReport> report_from_json(std::string_view text) {
     r.claude.link = get_opt(c, "link");
     const auto& u = j.at("user");
     r.user.name = get_opt(u, "name");
-    r.user.uid = u.at("uid").get<std::uint32_t>();
-    r.user.gid = u.at("gid").get<std::uint32_t>();
+    r.user.uid = id_of(u.at("uid"));
+    r.user.gid = id_of(u.at("gid"));
     r.user.home = u.at("home").get<std::string>();
     for (auto it = j.at("env").begin(); it != j.at("env").end(); ++it)
       r.env[it.key()] = it->is_null() ? std::nullopt : std::optional<std::string>(it->get<std::string>());

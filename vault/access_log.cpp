@@ -9,6 +9,7 @@
 #include "core/c_handles.hpp"
 #include "core/fault.hpp"
 #include "core/files.hpp"
+#include "vault/json_numbers.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -139,7 +140,7 @@ Status AccessLog::append(LogRecord record) {
   if (head_bytes) {
     try {
       auto h = json::parse(as_chars(*head_bytes));
-      const auto hs = h.at("seq").get<std::uint64_t>();
+      const auto hs = whole_number_or_throw<std::uint64_t>(h.at("seq"));
       const auto hm = h.at("mac").get<std::string>();
       if (equal_ct(as_bytes(h.at("tag").get<std::string>()), as_bytes(head_tag(hs, hm)))) {
         seq = hs;
@@ -154,7 +155,7 @@ Status AccessLog::append(LogRecord record) {
     try {
       auto t = json::parse(tail);
       const std::string mac = t.at("mac").get<std::string>();
-      const auto ts = t.at("seq").get<std::uint64_t>();
+      const auto ts = whole_number_or_throw<std::uint64_t>(t.at("seq"));
       json body = t;
       body.erase("mac");
       const bool valid = equal_ct(as_bytes(mac), as_bytes(mac_of(body.dump())));
@@ -195,7 +196,7 @@ Status AccessLog::append(LogRecord record) {
       r.detail = "recorded before the vault was unlocked";
       try {
         auto j = json::parse(line);
-        r.time = j.value("time", std::int64_t{0});
+        if (auto t = j.find("time"); t != j.end()) r.time = whole_number<std::int64_t>(*t).value_or(0);
         std::string d = j.value("detail", std::string());
         if (!d.empty()) r.detail = d;
       } catch (const json::exception&) {
@@ -278,12 +279,13 @@ Result<LogCheck> AccessLog::verify() const {
       if (j.dump() != line || !equal_ct(as_bytes(mac), as_bytes(mac_of(canonical)))) {
         check.problems.push_back(where + " was altered (its MAC does not match)");
         broken = true;
-      } else if (j.at("seq").get<std::uint64_t>() != expect || j.at("prev").get<std::string>() != prev) {
+      } else if (whole_number_or_throw<std::uint64_t>(j.at("seq")) != expect ||
+                 j.at("prev").get<std::string>() != prev) {
         check.problems.push_back(where + " does not follow the one before it (records deleted, inserted or reordered)");
         broken = true;
       }
       prev = mac;
-      expect = j.at("seq").get<std::uint64_t>() + 1;
+      expect = whole_number_or_throw<std::uint64_t>(j.at("seq")) + 1;
     } catch (const json::exception&) {
       check.problems.push_back(where + " is not a valid record");
       broken = true;
@@ -297,7 +299,7 @@ Result<LogCheck> AccessLog::verify() const {
   } else {
     try {
       auto h = json::parse(as_chars(*head_bytes));
-      const auto hs = h.at("seq").get<std::uint64_t>();
+      const auto hs = whole_number_or_throw<std::uint64_t>(h.at("seq"));
       const auto hm = h.at("mac").get<std::string>();
       if (!equal_ct(as_bytes(h.at("tag").get<std::string>()), as_bytes(head_tag(hs, hm)))) {
         check.problems.push_back("the access log's chain head was altered");

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/files.hpp"
+#include "vault/json_numbers.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -288,9 +289,10 @@ Result<LoginSummary> summarise_login(ByteSpan credentials_json, ByteSpan reduced
     const std::string& token = o["accessToken"].get_ref<const std::string&>();
     s.secret.assign(token.begin(), token.end());
     if (auto e = o.find("expiresAt"); e != o.end()) {
-      if (!e->is_number_integer() && !e->is_number_unsigned())
-        return fail(ErrorKind::unsafe_input, ".credentials.json was refused: expiresAt is not a number");
-      s.expires_at = e->get<std::int64_t>();
+      auto expires = whole_number<std::int64_t>(*e);
+      if (!expires)
+        return fail(ErrorKind::unsafe_input, ".credentials.json was refused: expiresAt is not a whole number in range");
+      s.expires_at = *expires;
     }
     s.plan = str(o, "subscriptionType");
     if (s.plan.empty() && o.contains("isMax") && o["isMax"].is_boolean())

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vault/json_numbers.hpp"
+
 namespace pb::vault {
 namespace {
 
@@ -57,7 +59,8 @@ std::string EntryMeta::to_json_text() const {
 Result<EntryMeta> EntryMeta::from_json_text(std::string_view text) {
   try {
     auto j = nlohmann::json::parse(text);
-    if (!j.is_object() || j.value("schema", 0) != 1) return corrupt("meta.json has an unknown schema");
+    if (!j.is_object() || !j.contains("schema") || whole_number<int>(j["schema"]) != 1)
+      return corrupt("meta.json has an unknown schema");
     EntryMeta m;
     m.id = j.at("id").get<std::string>();
     m.name = j.at("name").get<std::string>();
@@ -66,15 +69,15 @@ Result<EntryMeta> EntryMeta::from_json_text(std::string_view text) {
     m.account_uuid = j.at("account_uuid").get<std::string>();
     m.identity = j.at("identity").get<std::string>();
     m.plan = j.at("plan").get<std::string>();
-    if (!j.at("expires_at").is_null()) m.expires_at = j.at("expires_at").get<std::int64_t>();
+    if (!j.at("expires_at").is_null()) m.expires_at = whole_number_or_throw<std::int64_t>(j.at("expires_at"));
     m.source = j.at("source").get<std::string>();
     m.fingerprint = j.at("fingerprint").get<std::string>();
-    m.created = j.at("created").get<std::int64_t>();
-    m.updated = j.at("updated").get<std::int64_t>();
-    if (!j.at("last_used").is_null()) m.last_used = j.at("last_used").get<std::int64_t>();
+    m.created = whole_number_or_throw<std::int64_t>(j.at("created"));
+    m.updated = whole_number_or_throw<std::int64_t>(j.at("updated"));
+    if (!j.at("last_used").is_null()) m.last_used = whole_number_or_throw<std::int64_t>(j.at("last_used"));
     for (const auto& f : j.at("files"))
-      m.files.push_back(
-          {f.at("name").get<std::string>(), f.at("sha256").get<std::string>(), f.at("size").get<std::uint64_t>()});
+      m.files.push_back({f.at("name").get<std::string>(), f.at("sha256").get<std::string>(),
+                         whole_number_or_throw<std::uint64_t>(f.at("size"))});
     return m;
   } catch (const nlohmann::json::exception&) {
     return corrupt("meta.json is malformed");

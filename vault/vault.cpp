@@ -11,6 +11,7 @@
 #include "core/c_handles.hpp"
 #include "core/fault.hpp"
 #include "core/files.hpp"
+#include "vault/json_numbers.hpp"
 #include "vault/key_cache.hpp"
 
 namespace fs = std::filesystem;
@@ -70,7 +71,7 @@ Result<Header> parse_header(std::string_view text, const fs::path& path) {
   try {
     auto j = json::parse(text);
     if (j.at("format") != "para-broker-vault") return bad("it is not a para-broker vault header");
-    const int v = j.at("version").get<int>();
+    const int v = whole_number_or_throw<int>(j.at("version"));
     if (v != k_header_version)
       return bad("it has format version " + std::to_string(v) + ", this para-broker reads version " +
                  std::to_string(k_header_version));
@@ -84,9 +85,9 @@ Result<Header> parse_header(std::string_view text, const fs::path& path) {
       h.provider = Provider::passphrase;
       const auto& k = j.at("kdf");
       if (k.at("name") != "scrypt") return bad("its key derivation is not scrypt");
-      h.scrypt.n = k.at("n").get<std::uint64_t>();
-      h.scrypt.r = k.at("r").get<std::uint32_t>();
-      h.scrypt.p = k.at("p").get<std::uint32_t>();
+      h.scrypt.n = whole_number_or_throw<std::uint64_t>(k.at("n"));
+      h.scrypt.r = whole_number_or_throw<std::uint32_t>(k.at("r"));
+      h.scrypt.p = whole_number_or_throw<std::uint32_t>(k.at("p"));
       // Bounds: weaker than the minimum would be a downgrade; far stronger would exhaust memory.
       if (h.scrypt.n < k_min_scrypt_n || h.scrypt.n > k_max_scrypt_n || (h.scrypt.n & (h.scrypt.n - 1)) != 0 ||
           h.scrypt.r < 8 || h.scrypt.r > 16 || h.scrypt.p < 1 || h.scrypt.p > 4)
@@ -100,7 +101,7 @@ Result<Header> parse_header(std::string_view text, const fs::path& path) {
     auto wrapped = from_hex(j.at("wrapped_key").get<std::string>());
     if (!wrapped || wrapped->size() != k_key_size + k_box_overhead) return bad("its wrapped key is malformed");
     h.wrapped_key = std::move(*wrapped);
-    h.created = j.at("created").get<std::int64_t>();
+    h.created = whole_number_or_throw<std::int64_t>(j.at("created"));
     return h;
   } catch (const json::exception&) {
     return bad("it is not valid JSON");

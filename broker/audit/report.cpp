@@ -12,6 +12,7 @@
 #include "broker/commands/vault_view.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/labels.hpp"
+#include "core/text.hpp"
 
 namespace pb::broker::audit {
 namespace {
@@ -21,21 +22,6 @@ constexpr std::int64_t k_day_ms = 24LL * 3600 * 1000;
 std::string label_of(const Labels& labels, const char* key) {
   auto it = labels.find(key);
   return it == labels.end() ? std::string{} : it->second;
-}
-
-/// Hostile names (image paths) shown on a terminal: control characters escaped.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
 }
 
 std::string human_bytes(std::uint64_t b) {
@@ -64,7 +50,7 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
 }
 
 std::string layer_text(const ImageFinding& f, std::size_t layers) {
-  if (f.layer_index < 0) return printable(f.layer_path);
+  if (f.layer_index < 0) return escape_controls(f.layer_path);
   std::string t = std::to_string(f.layer_index + 1) + "/" + std::to_string(layers);
   if (!f.diff_id.empty()) t += " " + short_id(f.diff_id);
   return t;
@@ -374,18 +360,20 @@ void write_table(const Report& r, std::ostream& out) {
       for (const auto& i : im.images) {
         const std::string ref = image_reference(i);
         if (!i.error.empty()) {
-          out << "  " << printable(ref) << ": " << printable(i.error) << "\n";
+          out << "  " << escape_controls(ref) << ": " << escape_controls(i.error) << "\n";
           continue;
         }
         if (!i.scan) continue;
         any = any || !i.scan->findings.empty();
         for (const auto& f : i.scan->findings)
-          out << "  " << printable(ref) << "  layer " << layer_text(f, i.scan->layers) << "  /" << printable(f.path)
-              << "  " << join(mark_names(f.marks), ", ") << "  (" << fate_text(f) << ")\n";
+          out << "  " << escape_controls(ref) << "  layer " << layer_text(f, i.scan->layers) << "  /"
+              << escape_controls(f.path) << "  " << join(mark_names(f.marks), ", ") << "  (" << fate_text(f) << ")\n";
         if (i.scan->findings_dropped > 0)
-          out << "  " << printable(ref) << "  ... and " << i.scan->findings_dropped << " more\n";
-        for (const auto& w : i.scan->warnings) out << "  " << printable(ref) << ": " << printable(w) << "\n";
-        if (!i.scan->findings.empty()) out << "    migrate: para-broker import --from-image " << printable(ref) << "\n";
+          out << "  " << escape_controls(ref) << "  ... and " << i.scan->findings_dropped << " more\n";
+        for (const auto& w : i.scan->warnings)
+          out << "  " << escape_controls(ref) << ": " << escape_controls(w) << "\n";
+        if (!i.scan->findings.empty())
+          out << "    migrate: para-broker import --from-image " << escape_controls(ref) << "\n";
       }
       if (!any) out << "  no baked Claude credentials found\n";
     }
@@ -403,7 +391,7 @@ void write_table(const Report& r, std::ostream& out) {
     out << "\nall is well\n";
   } else {
     out << "\nNEEDS ATTENTION\n";
-    for (const auto& s : reasons) out << "  - " << printable(s) << "\n";
+    for (const auto& s : reasons) out << "  - " << escape_controls(s) << "\n";
   }
 }
 

@@ -7,6 +7,7 @@
 #include <streambuf>
 
 #include "core/c_handles.hpp"
+#include "core/text.hpp"
 #include "vault/capture.hpp"
 
 namespace pb::broker::capture {
@@ -42,12 +43,9 @@ std::string_view strip_dot_slash(std::string_view name) {
   return name;
 }
 
-/// Printable form of a hostile name for a message: bounded, no control bytes.
+/// A hostile name in a message: bounded, printable.
 std::string printable(std::string_view name) {
-  std::string out;
-  for (char c : name.substr(0, 80)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-  if (name.size() > 80) out += "...";
-  return out;
+  return pb::printable(name, 80);
 }
 
 const char* type_name(unsigned type) {

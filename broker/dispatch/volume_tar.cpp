@@ -2,11 +2,13 @@
 
 #include <archive_entry.h>
 
+#include <algorithm>
 #include <array>
 #include <ctime>
 
 #include "broker/docker/docker_client.hpp"
 #include "core/c_handles.hpp"
+#include "core/text.hpp"
 
 namespace pb::broker::dispatch {
 namespace {
@@ -52,14 +54,26 @@ std::optional<std::string> clean_name(std::string name) {
 
 Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeEntry>& entries, std::uint32_t uid,
                                 std::uint32_t gid) {
+  std::size_t cap = 8192 + root.size() * 2;
+  for (const auto& e : entries) cap += e.data.size() + 2048 + (root.size() + e.name.size()) * 2;
+  // Declared before the writer: freeing the writer (also on an error path)
+  // closes the archive, which flushes its last blocks into this buffer.
+  SecureBytes buf(cap);
+  std::size_t used = 0;
   ArchiveWrite a(archive_write_new());
   if (!a) return fail(ErrorKind::failure, "creating an archive writer failed");
   archive_write_set_format_pax_restricted(a.get());
+  // An image's config dir may hold names that are not ASCII, which libarchive
+  // cannot convert to UTF-8 in the C locale: those archives carry names as the
+  // bytes they are (a pax header on every entry, so only when needed).
+  auto ascii = [](const std::string& n) {
+    return std::all_of(n.begin(), n.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  };
+  bool binary_names = !ascii(root);
+  for (const auto& e : entries) binary_names = binary_names || !ascii(e.name);
+  if (binary_names && archive_write_set_format_option(a.get(), "pax", "hdrcharset", "BINARY") != ARCHIVE_OK)
+    return fail(ErrorKind::failure, "setting up an archive writer failed");
   archive_write_set_bytes_per_block(a.get(), 0);
-  std::size_t cap = 8192 + root.size() * 2;
-  for (const auto& e : entries) cap += e.data.size() + 2048 + (root.size() + e.name.size()) * 2;
-  SecureBytes buf(cap);
-  std::size_t used = 0;
   if (archive_write_open_memory(a.get(), buf.data(), buf.size(), &used) != ARCHIVE_OK)
     return fail(ErrorKind::failure, "opening an in-memory archive failed");
   const std::time_t now = std::time(nullptr);
@@ -74,10 +88,10 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
     archive_entry_set_mtime(e.get(), now, 0);
     archive_entry_set_size(e.get(), is_dir ? 0 : static_cast<la_int64_t>(data->size()));
     if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK)
-      return fail(ErrorKind::failure, "writing the archive entry for " + name + " failed");
+      return fail(ErrorKind::failure, "writing the archive entry for " + printable(name) + " failed");
     if (!is_dir && !data->empty() &&
         archive_write_data(a.get(), data->data(), data->size()) != static_cast<la_ssize_t>(data->size()))
-      return fail(ErrorKind::failure, "writing " + name + " into the archive failed");
+      return fail(ErrorKind::failure, "writing " + printable(name) + " into the archive failed");
     return {};
   };
   const std::string prefix = root.empty() ? std::string() : root + "/";

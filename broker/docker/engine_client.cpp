@@ -13,12 +13,15 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/docker/http_channel.hpp"
+#include "vault/json_numbers.hpp"
 
 namespace pb::broker::docker {
 
 using nlohmann::json;
 
 int compare_api_versions(const std::string& a, const std::string& b) {
+  // A daemon's version may be any text: each part saturates instead of overflowing.
+  static constexpr long k_part_max = 1'000'000'000;
   auto parts = [](const std::string& v) {
     std::vector<long> out;
     std::size_t i = 0;
@@ -27,7 +30,7 @@ int compare_api_versions(const std::string& a, const std::string& b) {
       if (dot == std::string::npos) dot = v.size();
       long n = 0;
       for (std::size_t k = i; k < dot; ++k)
-        if (std::isdigit(static_cast<unsigned char>(v[k])) != 0) n = n * 10 + (v[k] - '0');
+        if (std::isdigit(static_cast<unsigned char>(v[k])) != 0) n = std::min(k_part_max, n * 10 + (v[k] - '0'));
       out.push_back(n);
       i = dot + 1;
     }
@@ -107,9 +110,11 @@ std::string str(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
+/// Whole numbers only: a float or an integer beyond int64 (which get<> would
+/// cast, undefined for 1e300) reads as missing.
 std::int64_t num(const json& j, const char* key) {
   auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<std::int64_t>() : 0;
+  return it != j.end() ? vault::whole_number<std::int64_t>(*it).value_or(0) : 0;
 }
 bool flag(const json& j, const char* key) {
   auto it = j.find(key);
@@ -680,13 +685,17 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
   Result<std::string> choose_api(const std::string& server_api, const std::string& server_min) const {
     if (server_api.empty())
       return fail(ErrorKind::api, "Docker at " + m_config.host + " did not say which API version it speaks");
+    // It becomes part of every request path ("/v1.41/..."): digits and dots only.
+    if (server_api.size() > 16 || server_api.find_first_not_of("0123456789.") != std::string::npos)
+      return fail(ErrorKind::api, "Docker at " + m_config.host + " named an API version that is not one ('" +
+                                      printable(server_api, 40) + "')");
     std::string api = compare_api_versions(server_api, k_client_api_version) < 0 ? server_api : k_client_api_version;
     if (compare_api_versions(api, k_min_api_version) < 0)
       return fail(ErrorKind::api, "Docker at " + m_config.host + " speaks API " + printable(api) + ", older than the " +
                                       k_min_api_version + " para-broker needs; upgrade Docker");
     if (!server_min.empty() && compare_api_versions(api, server_min) < 0)
-      return fail(ErrorKind::api, "Docker at " + m_config.host + " no longer accepts API " + api + " (oldest " +
-                                      printable(server_min) + "); upgrade para-broker");
+      return fail(ErrorKind::api, "Docker at " + m_config.host + " no longer accepts API " + printable(api) +
+                                      " (oldest " + printable(server_min) + "); upgrade para-broker");
     return api;
   }
 

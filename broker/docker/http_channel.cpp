@@ -553,18 +553,6 @@ Status Channel::relay_terminal(int in_fd, int out_fd, const std::function<void()
 
 }  // namespace
 
-std::string printable(std::string_view s, std::size_t max) {
-  std::string out;
-  for (char c : s) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    out += (std::isprint(static_cast<unsigned char>(c)) != 0) ? c : '?';
-  }
-  return out;
-}
-
 std::string unreachable_hint(const EngineConfig& config) {
   if (config.host.starts_with("unix://")) return "start dockerd or set DOCKER_HOST";
   return "start dockerd there or correct DOCKER_HOST";

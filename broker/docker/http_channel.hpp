@@ -15,6 +15,7 @@
 
 #include "broker/docker/connect.hpp"
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace pb::broker::docker {
 
@@ -73,9 +74,6 @@ class HttpChannel {
 
 /// Opens a connection to `config.host` (TLS handshake included).
 Result<std::unique_ptr<HttpChannel>> open_channel(const EngineConfig& config, const std::string& what);
-
-/// Daemon text may come from a hostile image (e.g. a path): printable ASCII only, bounded.
-std::string printable(std::string_view s, std::size_t max = 300);
 
 /// "Docker did not answer at …" style sentence for a transport failure.
 std::string unreachable_hint(const EngineConfig& config);

@@ -10,6 +10,7 @@
 #include "broker/docker/docker_client.hpp"
 #include "broker/labels.hpp"
 #include "core/c_handles.hpp"
+#include "core/text.hpp"
 #include "probes/cache.hpp"
 #include "probes/facts.hpp"
 #include "probes/interpret.hpp"
@@ -63,6 +64,7 @@ la_ssize_t archive_read_cb(struct archive*, void* data, const void** out) {
 /// regular file; unsafe_input when it is larger than `max`.
 Result<std::optional<std::string>> read_container_file(DockerClient& docker, const std::string& id,
                                                        const std::string& path, std::size_t max = k_max_small_file) {
+  const std::string shown = printable(path);  // a path out of the image: it may hold anything
   auto dl = docker.archive_get(id, path);
   if (!dl.ok()) {
     if (dl.error().kind == ErrorKind::not_found) return std::optional<std::string>{};
@@ -71,7 +73,7 @@ Result<std::optional<std::string>> read_container_file(DockerClient& docker, con
   if (dl->stat.is_dir() || dl->stat.is_symlink()) return std::optional<std::string>{};
   if (dl->stat.size < 0 || static_cast<std::uint64_t>(dl->stat.size) > max)
     return fail(ErrorKind::unsafe_input,
-                path + " in the image is larger than " + std::to_string(max / 1024) + " KiB; refusing it");
+                shown + " in the image is larger than " + std::to_string(max / 1024) + " KiB; refusing it");
   ArchiveRead a(archive_read_new());
   if (!a) return fail(ErrorKind::failure, "cannot allocate an archive reader");
   archive_read_support_format_tar(a.get());
@@ -79,20 +81,21 @@ Result<std::optional<std::string>> read_container_file(DockerClient& docker, con
   src.reader = dl->body.get();
   src.limit = max + 64 * 1024;  // the tar headers and padding
   if (archive_read_open(a.get(), &src, nullptr, archive_read_cb, nullptr) != ARCHIVE_OK)
-    return fail(ErrorKind::unsafe_input, "the archive of " + path + " from the image is not a tar stream");
+    return fail(ErrorKind::unsafe_input, "the archive of " + shown + " from the image is not a tar stream");
   struct archive_entry* entry = nullptr;
   int rc = archive_read_next_header(a.get(), &entry);
   if (rc == ARCHIVE_EOF) return std::optional<std::string>{};
-  if (rc != ARCHIVE_OK) return fail(ErrorKind::unsafe_input, "the archive of " + path + " from the image is malformed");
+  if (rc != ARCHIVE_OK)
+    return fail(ErrorKind::unsafe_input, "the archive of " + shown + " from the image is malformed");
   if (archive_entry_filetype(entry) != AE_IFREG) return std::optional<std::string>{};
   if (archive_entry_size(entry) < 0 || static_cast<std::uint64_t>(archive_entry_size(entry)) > max)
-    return fail(ErrorKind::unsafe_input, path + " in the image is too large; refusing it");
+    return fail(ErrorKind::unsafe_input, shown + " in the image is too large; refusing it");
   std::string data;
   data.resize(static_cast<std::size_t>(archive_entry_size(entry)));
   std::size_t got = 0;
   while (got < data.size()) {
     la_ssize_t n = archive_read_data(a.get(), data.data() + got, data.size() - got);
-    if (n < 0) return fail(ErrorKind::unsafe_input, "the archive of " + path + " from the image is truncated");
+    if (n < 0) return fail(ErrorKind::unsafe_input, "the archive of " + shown + " from the image is truncated");
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
   }
@@ -174,8 +177,8 @@ Result<Facts> static_facts(DockerClient& docker, const std::string& id, const Im
         break;
       }
     if (!pw)
-      return fail(ErrorKind::failure,
-                  "image '" + info.id + "' runs as user '" + user_part + "', which its /etc/passwd does not define");
+      return fail(ErrorKind::failure, "image '" + printable(info.id, 80) + "' runs as user '" +
+                                          printable(user_part, 80) + "', which its /etc/passwd does not define");
     f.uid = pw->uid;
   }
   f.gid = pw ? pw->gid : 0;
@@ -270,7 +273,7 @@ Result<Facts> static_facts(DockerClient& docker, const std::string& id, const Im
 
 std::string short_id(const std::string& id) {
   std::string s = id.starts_with("sha256:") ? id.substr(7) : id;
-  return s.substr(0, 12);
+  return printable(s.substr(0, 12));
 }
 
 /// Runs probe.sh in a container from the image; the container is removed on
