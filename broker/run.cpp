@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "broker/docker/connect.hpp"
+#include "vault/crypto.hpp"
 
 namespace pb::broker {
 namespace {
@@ -142,6 +143,7 @@ int run(const std::vector<std::string>& args, Context& ctx) {
 }
 
 int run(int argc, char** argv) {
+  vault::init_crypto_library();
   std::vector<std::string> args(argv, argv + argc);
   Context ctx{Paths::from_environment(), std::cout, std::cerr, {}, ::isatty(STDERR_FILENO) == 1};
   ctx.docker = [cached = std::shared_ptr<DockerClient>()]() mutable -> Result<std::shared_ptr<DockerClient>> {

@@ -60,7 +60,6 @@ inline constexpr Point k_points[] = {
     // probes/cache.cpp
     {"probe_cache.before_write", Reach::docker},   // cache lock held, report about to be written
     // broker/dispatch: mount, release, gc
-    {"dispatch.mount.volume_created", Reach::docker},  // shared volume created, empty
     {"dispatch.mount.helper_created", Reach::docker},  // helper container created for the volume
     {"dispatch.mount.populated", Reach::docker},       // volume holds the login, no hold yet
     {"dispatch.mount.hold_created", Reach::docker},    // hold volume created, access not yet recorded

@@ -314,7 +314,7 @@ Result<int> run_demo(Context& ctx) {
   // 4. Two sessions, two containers, in parallel.
   std::vector<dispatch::MountResult> mounts;
   for (int i = 1; i <= 2; ++i) {
-    dispatch::MountRequest req{image, "demo-" + tag + "-" + std::to_string(i), std::string(k_credential)};
+    dispatch::MountRequest req{image, "demo-" + tag + "-" + std::to_string(i), std::string(k_credential), {}};
     PB_TRY(dispatch::MountResult m, dispatch::mount(*docker, v, dp.paths, req));
     left.sessions.push_back(m.session);
     mounts.push_back(m);
@@ -327,7 +327,7 @@ Result<int> run_demo(Context& ctx) {
     spec.name = "para-broker-" + m.session;
     spec.cmd = {"claude"};
     spec.env = {"CLAUDE_CONFIG_DIR=" + m.config_dir};
-    spec.mounts = {{MountSpec::Type::volume, m.volume, m.target, false, false}};
+    spec.mounts = {{MountSpec::Type::volume, m.volume, m.target, false, false, {}}};
     spec.labels = labels::managed(k_role);
     spec.labels[labels::k_session] = m.session;
     spec.network_mode = "none";

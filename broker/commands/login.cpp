@@ -140,7 +140,7 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   spec.tty = true;
   spec.open_stdin = true;
   spec.labels = labels::managed("staging");
-  spec.mounts.push_back({MountSpec::Type::volume, volume, mount_target, false, false});
+  spec.mounts.push_back({MountSpec::Type::volume, volume, mount_target, false, false, {}});
   PB_TRY(std::string id, docker->container_create(spec));
   capture::ContainerGuard container_guard(*docker, id);
 

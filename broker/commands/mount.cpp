@@ -3,12 +3,14 @@
 // printed: the login travels only inside the volume.
 
 #include <CLI/CLI.hpp>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "broker/commands/commands.hpp"
 #include "broker/commands/vault_view.hpp"
 #include "broker/dispatch/dispatch.hpp"
+#include "broker/probe/probe_runner.hpp"
 
 namespace pb::broker::commands {
 namespace {
@@ -48,8 +50,13 @@ CommandSpec mount_spec() {
             return [opt](Context& ctx) -> Result<int> {
               PB_TRY_STATUS(dispatch::check_session(opt->session));
               PB_TRY(auto docker, ctx.docker());
+              // The image's probe (on a cache hit one Docker request) runs while
+              // the vault unlocks; the future's destructor waits for it on every path.
+              auto probe = std::async(std::launch::async, [docker, paths = ctx.paths, image = opt->image] {
+                return probe_image(*docker, paths, image);
+              });
               PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
-              dispatch::MountRequest req{opt->image, opt->session, std::nullopt};
+              dispatch::MountRequest req{opt->image, opt->session, std::nullopt, [&probe] { return probe.get(); }};
               if (!opt->credential.empty()) req.credential = opt->credential;
               PB_TRY(dispatch::MountResult r, dispatch::mount(*docker, v, ctx.paths, req));
               for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";

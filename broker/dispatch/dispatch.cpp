@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <map>
 #include <set>
 
@@ -89,8 +90,10 @@ std::string keeper_name(const std::string& volume) {
 /// archive API reads and writes the volume. The first mount makes it and the
 /// removal of the volume removes it, so joining, release and sync create no
 /// container. Found again by name; a name taken by anything else is refused.
+/// new_volume_labels: the labels Docker gives the volume if this creation makes it.
 Result<std::string> keeper_for(DockerClient& docker, const std::string& image, const std::string& volume,
-                               const std::string& target, const std::string& credential_id, bool likely_exists = true) {
+                               const std::string& target, const std::string& credential_id, bool likely_exists = true,
+                               const Labels& new_volume_labels = {}) {
   auto is_keeper = [&](const ContainerInfo& info) {
     const bool mounts_it = std::any_of(info.mounts.begin(), info.mounts.end(), [&](const MountInfo& mi) {
       return mi.type == "volume" && mi.name == volume && mi.destination == target;
@@ -124,6 +127,7 @@ Result<std::string> keeper_for(DockerClient& docker, const std::string& image, c
   m.source = volume;
   m.target = target;
   m.no_copy = true;
+  m.volume_labels = new_volume_labels;
   spec.mounts.push_back(m);
   auto id = docker.container_create(spec);
   if (id) return std::move(*id);
@@ -387,7 +391,7 @@ std::string mount_target(const std::string& home) {
 Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& paths, const MountRequest& req) {
   PB_TRY_STATUS(check_session(req.session));
   PB_TRY(vault::EntryMeta meta, resolve_credential(v, req.credential));
-  PB_TRY(probes::ProbeReport report, probe_image(docker, paths, req.image));
+  PB_TRY(probes::ProbeReport report, req.probe ? req.probe() : probe_image(docker, paths, req.image));
   if (!report.claude.found)
     return fail(ErrorKind::not_found,
                 "image '" + req.image + "' has no Claude Code installed, so there is nothing to log in");
@@ -413,14 +417,20 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   const vault::AccessInfo access{req.session, req.image};
 
   PB_TRY(FileLock lock, lock_credential(v, meta.id));
-  // One list answers both questions: who holds which volume, and whether the volume exists.
-  PB_TRY(std::vector<VolumeInfo> volumes,
-         docker.volume_list({eq(labels::k_managed, "1"), eq(labels::k_credential, meta.id)}));
+  // One list answers every question: who holds which volume, whether the
+  // volume exists, and whether a volume that is not this credential's has its name.
+  PB_TRY(std::vector<VolumeInfo> volumes, docker.volume_list({}, "para-broker-"));
   bool live = false;
   bool existing = false;
   for (const auto& h : volumes) {
-    if (h.name == r.volume && label_of(h.labels, labels::k_role) == "session") existing = true;
-    if (label_of(h.labels, labels::k_role) != "hold") continue;
+    const bool ours =
+        label_of(h.labels, labels::k_managed) == "1" && label_of(h.labels, labels::k_credential) == meta.id;
+    if (h.name == r.volume) {
+      if (!ours || label_of(h.labels, labels::k_role) != "session")
+        return fail(ErrorKind::conflict, "volume " + r.volume + " exists but is not para-broker's; remove it");
+      existing = true;
+    }
+    if (!ours || label_of(h.labels, labels::k_role) != "hold") continue;
     const std::string held = label_of(h.labels, labels::k_volume);
     if (h.name == r.hold && held != r.volume)
       return fail(ErrorKind::conflict, "session '" + req.session + "' already holds volume " + held +
@@ -428,22 +438,37 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     if (held == r.volume) live = true;
   }
 
+  // The vault records this access while Docker works: the entry's last use and
+  // the "mount" record are written beside the archive upload (or, when joining,
+  // the hold's creation) instead of after it. A mount that fails once the record
+  // is written adds a second one with result "failed".
+  std::future<Result<vault::EntryMeta>> use;
+  auto record_use = [&] {
+    use = std::async(std::launch::async, [&v, &meta, &access] { return v.touch(meta.id, access, "mount"); });
+  };
+  // A failure after the record was written: the second record, then the error.
+  auto failed = [&](Error e) -> Error {
+    if (use.valid() && use.get())
+      (void)v.log(
+          {"mount", meta.id, meta.name, access.session, access.image, "failed", meta.fingerprint, e.message, 0});
+    return e;
+  };
+
   if (!live) {
+    // A new volume comes into being with its keeper (one request fewer): Docker
+    // creates a missing named volume with the labels the mount carries.
+    Labels l;
     if (!existing) {
-      Labels l = labels::managed("session");
+      l = labels::managed("session");
       l[labels::k_credential] = meta.id;
       l[labels::k_image] = report.image_id;
       l[labels::k_uid] = std::to_string(report.user.uid);
       l[labels::k_gid] = std::to_string(report.user.gid);
       l[labels::k_target] = r.target;
-      PB_TRY(VolumeInfo made, docker.volume_create(r.volume, l));
-      if (label_of(made.labels, labels::k_credential) != meta.id)
-        return fail(ErrorKind::conflict, "volume " + r.volume + " exists but is not para-broker's; remove it");
-      PB_CRASH_POINT("dispatch.mount.volume_created");
     }
     std::string keeper;
     auto populate = [&]() -> Status {
-      PB_TRY(keeper, keeper_for(docker, report.image_id, r.volume, r.target, meta.id, existing));
+      PB_TRY(keeper, keeper_for(docker, report.image_id, r.volume, r.target, meta.id, existing, l));
       PB_CRASH_POINT("dispatch.mount.helper_created");
       if (existing) {
         // Left behind by an interrupted session: keep a login it refreshed before replacing it.
@@ -453,16 +478,19 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       }
       PB_TRY(vault::DecodedEntry entry, v.read(meta.id));
       PB_TRY(std::vector<TreeEntry> tree, compose_tree(docker, keeper, report, entry, r.notes));
+      record_use();
       return put_tree(docker, keeper, parent_of(r.target), k_mount_dir, tree, report.user.uid, report.user.gid);
     };
     if (auto s = populate(); !s) {
       // No session holds the volume: take back what this mount made.
       if (!keeper.empty()) (void)docker.container_remove(keeper, true, false);
       if (!existing) (void)docker.volume_remove(r.volume, false);
-      return std::move(s).error();
+      return failed(std::move(s).error());
     }
     r.populated = true;
     PB_CRASH_POINT("dispatch.mount.populated");
+  } else {
+    record_use();
   }
 
   Labels hl = labels::managed("hold");
@@ -472,13 +500,15 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   hl[labels::k_image] = report.image_id;
   hl[labels::k_target] = r.target;
   hl[labels::k_mounted_at] = std::to_string(unix_now());
-  PB_TRY(VolumeInfo hold, docker.volume_create(r.hold, hl));
+  auto hold = docker.volume_create(r.hold, hl);
+  if (!hold) return failed(std::move(hold).error());
   PB_CRASH_POINT("dispatch.mount.hold_created");
-  if (label_of(hold.labels, labels::k_volume) != r.volume)
-    return fail(
-        ErrorKind::conflict,
-        "volume " + r.hold + " exists but is not this session's hold; remove it or choose another session name");
-  PB_TRY_STATUS(v.touch(meta.id, access, "mount"));
+  if (label_of(hold->labels, labels::k_volume) != r.volume)
+    return failed(
+        fail(ErrorKind::conflict,
+             "volume " + r.hold + " exists but is not this session's hold; remove it or choose another session name"));
+  PB_TRY(vault::EntryMeta recorded, use.get());
+  (void)recorded;
   return r;
 }
 

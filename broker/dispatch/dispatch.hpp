@@ -15,6 +15,7 @@
 // container created (never started) from the image; it is removed on every path.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@
 #include "broker/labels.hpp"
 #include "core/error.hpp"
 #include "core/paths.hpp"
+#include "probes/report.hpp"
 
 namespace pb::vault {
 class Vault;
@@ -53,6 +55,9 @@ struct MountRequest {
   std::string image;
   std::string session;
   std::optional<std::string> credential;  ///< name or id; default: the only one in the vault
+  /// The image's probe when the caller has started it already (`mount` runs it
+  /// beside the vault's unlocking); empty: mount() probes.
+  std::function<Result<probes::ProbeReport>()> probe;
 };
 
 struct MountResult {

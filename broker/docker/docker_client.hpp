@@ -98,6 +98,9 @@ struct MountSpec {
   std::string target;  ///< path in the container
   bool read_only = false;
   bool no_copy = false;  ///< volume: do not copy the image's content into a new volume
+  /// volume: the labels of the volume when the container's creation creates it
+  /// (Docker creates a named volume that does not exist; an existing one keeps its own).
+  Labels volume_labels;
 };
 
 struct ContainerSpec {
@@ -301,8 +304,10 @@ class DockerClient {
   virtual Result<VolumeInfo> volume_create(const std::string& name, const Labels& labels) = 0;
   /// GET /volumes/{name}.
   virtual Result<VolumeInfo> volume_inspect(const std::string& name) = 0;
-  /// GET /volumes, optionally only volumes carrying all the labels.
-  virtual Result<std::vector<VolumeInfo>> volume_list(const LabelFilters& labels) = 0;
+  /// GET /volumes, optionally only volumes carrying all the labels and (name_part
+  /// not empty) whose name contains name_part.
+  virtual Result<std::vector<VolumeInfo>> volume_list(const LabelFilters& labels,
+                                                      const std::string& name_part = "") = 0;
   /// DELETE /volumes/{name}.
   virtual Status volume_remove(const std::string& name, bool force) = 0;
 

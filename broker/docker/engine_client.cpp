@@ -311,7 +311,12 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
                                                            : "tmpfs";
       json jm = {{"Type", type}, {"Target", m.target}, {"ReadOnly", m.read_only}};
       if (!m.source.empty()) jm["Source"] = m.source;
-      if (m.type == MountSpec::Type::volume && m.no_copy) jm["VolumeOptions"] = {{"NoCopy", true}};
+      if (m.type == MountSpec::Type::volume && (m.no_copy || !m.volume_labels.empty())) {
+        json vo = json::object();
+        if (m.no_copy) vo["NoCopy"] = true;
+        if (!m.volume_labels.empty()) vo["Labels"] = m.volume_labels;
+        jm["VolumeOptions"] = vo;
+      }
       mounts.push_back(jm);
     }
     if (!mounts.empty()) host["Mounts"] = mounts;
@@ -558,8 +563,11 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     return parse_volume(j);
   }
 
-  Result<std::vector<VolumeInfo>> volume_list(const LabelFilters& labels) override {
-    std::string q = label_filters(labels);
+  Result<std::vector<VolumeInfo>> volume_list(const LabelFilters& labels, const std::string& name_part) override {
+    json f = json::object();
+    if (!labels.empty()) f["label"] = labels;
+    if (!name_part.empty()) f["name"] = json::array({name_part});
+    const std::string q = f.empty() ? std::string() : "filters=" + url_encode(f.dump());
     PB_TRY(json j, get_json("/volumes" + (q.empty() ? "" : "?" + q), "list volumes"));
     std::vector<VolumeInfo> out;
     auto it = j.find("Volumes");

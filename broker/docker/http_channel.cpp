@@ -4,6 +4,7 @@
 // boost/asio/detail/impl/scheduler.ipp); the check stays on everywhere else.
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 
+#include <openssl/conf.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -24,6 +25,7 @@
 #include <csignal>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <variant>
 
@@ -40,6 +42,14 @@ using TlsStream = net::ssl::stream<Tcp::socket>;
 using Stream = std::variant<Local::socket, Tcp::socket, std::unique_ptr<TlsStream>>;
 
 constexpr std::size_t k_header_limit = 64 * 1024;
+
+/// The system's OpenSSL configuration ($OPENSSL_CONF or openssl.cnf: protocol
+/// and cipher policy) for TLS, once per process: para-broker starts OpenSSL
+/// without it (vault::init_crypto_library()), and only TLS has a use for it.
+void load_tls_configuration() {
+  static std::once_flag once;
+  std::call_once(once, [] { (void)CONF_modules_load_file(nullptr, nullptr, CONF_MFLAGS_IGNORE_MISSING_FILE); });
+}
 
 template <class T>
 T& deref(T& s) {
@@ -303,6 +313,7 @@ class Channel final : public HttpChannel {
   }
 
   Status start_tls(Tcp::socket sock) {
+    load_tls_configuration();
     net::ssl::context ctx(net::ssl::context::tls_client);
     ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
                     net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);

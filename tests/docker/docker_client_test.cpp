@@ -142,7 +142,7 @@ TEST_F(DockerClientTest, ContainerLifecycleWithVolumeLabelsAndLimits) {
   spec.env = {"GREETING=hello"};
   spec.user = "0:0";
   spec.working_dir = "/tmp";
-  spec.mounts = {{MountSpec::Type::volume, vol, "/data", false, false}};
+  spec.mounts = {{MountSpec::Type::volume, vol, "/data", false, false, {}}};
   spec.entrypoint = std::vector<std::string>{"/bin/sh", "-c"};
   std::string id =
       create({"echo \"$GREETING from $(pwd)\"; echo oops >&2; echo kept > /data/f; touch /tmp/new; exit 7"}, spec);

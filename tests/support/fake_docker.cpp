@@ -216,6 +216,11 @@ Result<std::string> FakeDocker::container_create(const ContainerSpec& spec) {
   c.info.labels = spec.labels;
   c.info.user = spec.user;
   c.info.tty = spec.tty;
+  // Docker creates a named volume that does not exist yet, with the mount's volume labels.
+  for (const auto& m : spec.mounts)
+    if (m.type == MountSpec::Type::volume && !m.source.empty() && volumes.find(m.source) == volumes.end())
+      volumes[m.source] =
+          VolumeInfo{m.source, "local", "/var/lib/docker/volumes/" + m.source + "/_data", m.volume_labels};
   for (const auto& m : spec.mounts)
     c.info.mounts.push_back({m.type == MountSpec::Type::volume ? "volume"
                              : m.type == MountSpec::Type::bind ? "bind"
@@ -375,12 +380,12 @@ Result<VolumeInfo> FakeDocker::volume_inspect(const std::string& name) {
   return it->second;
 }
 
-Result<std::vector<VolumeInfo>> FakeDocker::volume_list(const LabelFilters& labels) {
+Result<std::vector<VolumeInfo>> FakeDocker::volume_list(const LabelFilters& labels, const std::string& name_part) {
   std::lock_guard lock(m_mutex);
-  if (auto e = record("volume_list", join(labels))) return *e;
+  if (auto e = record("volume_list", join(labels) + (name_part.empty() ? "" : " name~" + name_part))) return *e;
   std::vector<VolumeInfo> out;
   for (const auto& [name, v] : volumes)
-    if (matches(v.labels, labels)) out.push_back(v);
+    if (matches(v.labels, labels) && name.find(name_part) != std::string::npos) out.push_back(v);
   return out;
 }
 

@@ -95,7 +95,8 @@ class FakeDocker : public broker::DockerClient, public std::enable_shared_from_t
   Result<broker::ExecResult> exec_start(const std::string& exec_id, const broker::ExecOptions& options) override;
   Result<broker::VolumeInfo> volume_create(const std::string& name, const broker::Labels& labels) override;
   Result<broker::VolumeInfo> volume_inspect(const std::string& name) override;
-  Result<std::vector<broker::VolumeInfo>> volume_list(const broker::LabelFilters& labels) override;
+  Result<std::vector<broker::VolumeInfo>> volume_list(const broker::LabelFilters& labels,
+                                                      const std::string& name_part = "") override;
   Status volume_remove(const std::string& name, bool force) override;
   Status container_resize(const std::string& id, unsigned rows, unsigned cols) override;
   Status attach_terminal(const std::string& id, const broker::TerminalOptions& options) override;

@@ -9,9 +9,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <set>
@@ -126,8 +128,9 @@ class ImageFake : public FakeDocker {
     for (const auto& [cid, c] : containers) out.insert(out.end(), c.uploads.begin(), c.uploads.end());
     return out;
   }
-  Result<std::vector<broker::VolumeInfo>> volume_list(const broker::LabelFilters& labels) override {
-    auto listed = FakeDocker::volume_list(labels);
+  Result<std::vector<broker::VolumeInfo>> volume_list(const broker::LabelFilters& labels,
+                                                      const std::string& name_part = "") override {
+    auto listed = FakeDocker::volume_list(labels, name_part);
     ++volume_lists;
     return listed;
   }
@@ -187,8 +190,16 @@ class DispatchUnit : public ::testing::Test {
     ASSERT_TRUE(stored.ok()) << stored.error().message;
   }
 
+  /// The access log's records as JSON, oldest first.
+  std::vector<nlohmann::json> log_records() const {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(env.vault_home() / "access.log");
+    for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+    return out;
+  }
+
   Result<broker::dispatch::MountResult> mount(const std::string& session) {
-    return broker::dispatch::mount(*docker, *vault, paths, {k_image, session, std::nullopt});
+    return broker::dispatch::mount(*docker, *vault, paths, {k_image, session, std::nullopt, {}});
   }
 
   TestEnv env;
@@ -301,6 +312,72 @@ TEST_F(DispatchUnit, KeeperAndVolumeAreTakenBackWhenTheUploadFails) {
   EXPECT_TRUE(docker->containers.empty());
   EXPECT_FALSE(docker->calls_starting("container_remove").empty());
   EXPECT_TRUE(docker->volumes.empty());
+  // The access was recorded beside the upload; the failure is a second record.
+  auto records = log_records();
+  ASSERT_GE(records.size(), 2u);
+  const auto& ok = records[records.size() - 2];
+  const auto& failed = records.back();
+  EXPECT_EQ(ok["op"], "mount");
+  EXPECT_EQ(ok["result"], "ok");
+  EXPECT_EQ(failed["op"], "mount");
+  EXPECT_EQ(failed["result"], "failed");
+  EXPECT_EQ(failed["session"], "s1");
+  EXPECT_THAT(failed["detail"].get<std::string>(), HasSubstr("disk full"));
+  auto verified = vault->verify();
+  ASSERT_TRUE(verified.ok()) << verified.error().message;
+  EXPECT_TRUE(verified->ok()) << "the chain holds both records";
+}
+
+TEST_F(DispatchUnit, TheSharedVolumeComesIntoBeingWithItsKeeper) {
+  auto r = mount("s1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  // No volume create of its own: the keeper's mount carries the volume's labels.
+  EXPECT_TRUE(docker->calls_starting("volume_create " + r->volume).empty());
+  ASSERT_EQ(docker->volumes.count(r->volume), 1u);
+  const auto& l = docker->volumes[r->volume].labels;
+  EXPECT_EQ(l.at("para-broker.managed"), "1");
+  EXPECT_EQ(l.at("para-broker.role"), "session");
+  EXPECT_EQ(l.at("para-broker.credential"), r->credential_id);
+  EXPECT_EQ(l.at("para-broker.image"), std::string(k_image_id));
+  EXPECT_EQ(l.at("para-broker.uid"), "1234");
+  EXPECT_EQ(l.at("para-broker.target"), "/home/dev/.para-broker");
+  // One record per successful mount.
+  auto records = log_records();
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back()["op"], "mount");
+  EXPECT_EQ(records.back()["result"], "ok");
+  EXPECT_EQ(std::count_if(records.begin(), records.end(), [](const auto& j) { return j["op"] == "mount"; }), 1);
+}
+
+TEST_F(DispatchUnit, AVolumeOfThatNameThatIsNotParaBrokersIsRefusedBeforeAnythingIsWritten) {
+  auto first = mount("s1");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  const std::string name = first->volume;
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", false).ok());
+  ASSERT_TRUE(docker->volumes.empty());
+  // Someone else's volume under the name para-broker would use.
+  ASSERT_TRUE(docker->volume_create(name, {{"owner", "someone-else"}}).ok());
+  docker->calls.clear();
+  auto r = mount("s2");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::conflict) << r.error().message;
+  EXPECT_THAT(r.error().message, HasSubstr("not para-broker's"));
+  EXPECT_TRUE(docker->calls_starting("container_create").empty());
+  EXPECT_TRUE(docker->calls_starting("archive_put").empty()) << "the login went nowhere";
+  EXPECT_EQ(docker->volumes.count("para-broker-hold-s2"), 0u);
+  EXPECT_EQ(docker->volumes[name].labels.count("para-broker.managed"), 0u) << "and the volume is left alone";
+}
+
+TEST_F(DispatchUnit, AProbeTheCallerStartedIsUsedInsteadOfProbingAgain) {
+  int asked = 0;
+  broker::dispatch::MountRequest req{k_image, "s1", std::nullopt, [&]() -> Result<probes::ProbeReport> {
+                                       ++asked;
+                                       return report;
+                                     }};
+  auto r = broker::dispatch::mount(*docker, *vault, paths, req);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(asked, 1);
+  EXPECT_TRUE(docker->calls_starting("image_inspect").empty());
 }
 
 TEST_F(DispatchUnit, ReleaseAndSyncReuseTheKeeper) {
@@ -378,7 +455,7 @@ TEST_F(DispatchUnit, SeveralCredentialsNeedAChoice) {
   EXPECT_EQ(r.error().kind, ErrorKind::usage);
   EXPECT_THAT(r.error().message, HasSubstr("other"));
   EXPECT_THAT(r.error().message, HasSubstr("work"));
-  auto chosen = broker::dispatch::mount(*docker, *vault, paths, {k_image, "s1", std::string("other")});
+  auto chosen = broker::dispatch::mount(*docker, *vault, paths, {k_image, "s1", std::string("other"), {}});
   ASSERT_TRUE(chosen.ok()) << chosen.error().message;
   EXPECT_EQ(chosen->credential_name, "other");
 }

@@ -195,7 +195,7 @@ TEST(FakeDocker, RecordsCallsAndKeepsState) {
   spec.image = "app:1";
   spec.cmd = {"sleep", "1"};
   spec.labels = {{"k", "v"}};
-  spec.mounts = {{broker::MountSpec::Type::volume, "vol", "/data", true, false}};
+  spec.mounts = {{broker::MountSpec::Type::volume, "vol", "/data", true, false, {}}};
   auto id = fake->container_create(spec);
   ASSERT_TRUE(id.ok());
   ASSERT_TRUE(fake->container_start(*id).ok());
