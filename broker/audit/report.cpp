@@ -173,6 +173,13 @@ DockerPart collect_docker(DockerClient& docker) {
       }
     } else {
       u.containers = users[u.name];
+      // A login's staging volume outlives its container only when the login
+      // was killed; it then holds that login in plain text (gc's rule).
+      if (u.role == "staging" && u.containers.empty() &&
+          !labels::is_young(v.labels, labels::k_created_at, now, labels::k_default_grace_seconds)) {
+        u.stale = true;
+        u.why = "left by a login that did not finish, it holds that login unencrypted";
+      }
     }
     part.volumes.push_back(std::move(u));
   }
@@ -254,7 +261,7 @@ void attach_credentials(Report& report, const vault::Listing& listing) {
   for (auto& v : report.docker.volumes) {
     const bool ours = std::any_of(listing.entries.begin(), listing.entries.end(),
                                   [&](const vault::EntryMeta& m) { return m.id == v.credential; });
-    if (v.stale && !ours) v.why += "; its credential is not in this vault, so gc leaves it";
+    if (v.stale && !ours && v.role != "staging") v.why += "; its credential is not in this vault, so gc leaves it";
   }
   for (const auto& m : listing.entries) {
     CredentialRow row;

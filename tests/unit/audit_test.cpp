@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -434,6 +435,37 @@ TEST_F(AuditCommand, LiveAndStaleVolumesFromLabels) {
   auto b = audit({});
   EXPECT_EQ(b.code, 0) << b.out;
   EXPECT_NE(b.out.find("s1, s2"), std::string::npos) << b.out;
+}
+
+TEST_F(AuditCommand, AKilledLoginsStagingVolumeIsStaleAndNamed) {
+  import("work", 6LL * 3600 * 1000);
+  const auto now = static_cast<long long>(std::time(nullptr));
+  auto staging = [&](long long created) {
+    return broker::Labels{{broker::labels::k_managed, "1"},
+                          {broker::labels::k_role, "staging"},
+                          {broker::labels::k_created_at, std::to_string(created)}};
+  };
+  volume("para-broker-login-old", staging(now - 3600));
+  volume("para-broker-login-young", staging(now - 10));
+  volume("para-broker-login-in-use", staging(now - 3600));
+  container("c1", "para-broker-login-c1", {"para-broker-login-in-use"});
+
+  auto a = audit({"--json"});
+  EXPECT_EQ(a.code, 10) << a.out;
+  auto j = a.json();
+  std::map<std::string, bool> stale;
+  for (const auto& v : j["docker"]["volumes"]) stale[v["name"]] = v["stale"];
+  EXPECT_TRUE(stale["para-broker-login-old"]);
+  EXPECT_FALSE(stale["para-broker-login-young"]) << "a login may still be starting";
+  EXPECT_FALSE(stale["para-broker-login-in-use"]) << "a login container still uses it";
+  const std::string attention = j["attention"].dump();
+  EXPECT_NE(attention.find("para-broker-login-old is stale (left by a login that did not finish"), std::string::npos)
+      << attention;
+  EXPECT_NE(attention.find("remove it with 'para-broker gc'"), std::string::npos) << attention;
+  EXPECT_EQ(attention.find("gc leaves it"), std::string::npos) << "gc does remove staging volumes";
+
+  docker->volumes.erase("para-broker-login-old");
+  EXPECT_EQ(audit({}).code, 0);
 }
 
 TEST_F(AuditCommand, DockerUnreachableStillReportsCredentialsAndIsExit10) {
