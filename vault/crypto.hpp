@@ -28,11 +28,12 @@ using RandomSource = std::function<void(std::span<std::uint8_t>)>;
 using Clock = std::function<std::int64_t()>;
 
 /// Starts OpenSSL for a short-lived process that uses a fixed set of
-/// algorithms: the system's openssl.cnf (or $OPENSSL_CONF) is not read, so no
-/// configuration can load a provider or engine module into the process that
-/// holds the vault key, and nothing is torn down at exit. Must run before any
-/// other OpenSSL call to take effect; later calls do nothing. The Docker
-/// client loads the configuration itself before it talks TLS.
+/// algorithms: the system's openssl.cnf (or $OPENSSL_CONF) is not read, so,
+/// unless the process talks TLS to Docker (the client then loads the
+/// configuration for its protocol and cipher policy), no configuration loads a
+/// provider or engine module into the process that holds the vault key; and
+/// nothing is torn down at exit. Must run before any other OpenSSL call to
+/// take effect; later calls do nothing.
 void init_crypto_library();
 
 /// The operating system's CSPRNG (OpenSSL RAND_bytes); aborts if it fails,
