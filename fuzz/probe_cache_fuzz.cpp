@@ -30,8 +30,11 @@ const std::filesystem::path& cache_dir() {
   return dir.path();
 }
 
+// JSON's -0 is the whole number 0 (nlohmann reads it as a signed integer), so
+// the oracle asks for a value in range, not for the unsigned type.
 bool whole_id(const nlohmann::json& j) {
-  return j.is_number_unsigned() && j.get<std::uint64_t>() <= 0xFFFFFFFFu;
+  if (j.is_number_unsigned()) return j.get<std::uint64_t>() <= 0xFFFFFFFFu;
+  return j.is_number_integer() && j.get<std::int64_t>() == 0;
 }
 
 }  // namespace

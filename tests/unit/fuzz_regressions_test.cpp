@@ -103,6 +103,10 @@ TEST(FuzzRegressions, ProbeCacheRefusesUidsThatAreNotWholeNumbers) {
   auto good = probes::report_from_json(report_with_uid("1000"));
   ASSERT_TRUE(good.ok()) << good.error().message;
   EXPECT_EQ(good->user.uid, 1000u);
+  // fuzz/corpus/probe_cache/minus-zero-uid: -0 is 0, not a negative number.
+  auto zero = probes::report_from_json(report_with_uid("-0"));
+  ASSERT_TRUE(zero.ok()) << zero.error().message;
+  EXPECT_EQ(zero->user.uid, 0u);
   for (const char* bad : {"1000.5", "-1", "1e300", "4294967296", "\"1000\""})
     EXPECT_FALSE(probes::report_from_json(report_with_uid(bad)).ok()) << bad;
 }
