@@ -437,6 +437,12 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
                                            " for another image or owner; release it first");
     if (held == r.volume) live = true;
   }
+  if (live && !existing) {
+    // Holds outlived their volume (removed by hand, keeper and all): a join
+    // would hand the session an empty volume, so it is populated again.
+    live = false;
+    r.notes.push_back("volume " + r.volume + " was gone although sessions held it; it was populated again");
+  }
 
   // The vault records this access while Docker works: the entry's last use and
   // the "mount" record are written beside the archive upload (or, when joining,

@@ -296,6 +296,25 @@ TEST_F(DispatchUnit, ASecondSessionJoinsWithoutAnyContainer) {
   EXPECT_EQ(again->volume, r->volume);
 }
 
+TEST_F(DispatchUnit, AHeldVolumeRemovedByHandIsPopulatedAgainNotJoined) {
+  auto first = mount("s1");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  // `docker rm` of the keeper, then `docker volume rm`: the hold of s1 is left.
+  ASSERT_TRUE(docker->container_remove(first->volume + "-keeper", true, false).ok());
+  ASSERT_TRUE(docker->volume_remove(first->volume, false).ok());
+  docker->calls.clear();
+  auto r = mount("s2");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->populated) << "joining would give s2 an empty volume";
+  EXPECT_EQ(r->volume, first->volume);
+  EXPECT_EQ(docker->volumes.count(r->volume), 1u);
+  ASSERT_EQ(docker->all_uploads().size(), 2u);
+  std::map<std::string, TarEntry> tar;
+  for (auto& e : read_tar(docker->all_uploads()[1].second)) tar[e.name] = e;
+  EXPECT_THAT(tar[".para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  EXPECT_THAT(r->notes, ::testing::Contains(HasSubstr("populated again")));
+}
+
 TEST_F(DispatchUnit, HostileImageContentRefusesAndLeavesNothing) {
   docker->image_archives["/home/dev/.claude"] = make_tar({{".claude/", ""}, {".claude/../../etc/passwd", "x"}});
   auto r = mount("s1");
