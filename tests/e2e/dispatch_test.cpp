@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <future>
 #include <set>
@@ -56,14 +57,27 @@ TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
                                      "-e",        "DISABLE_ERROR_REPORTING=1",
                                      "-e",        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
                                      "-e",        "DISABLE_AUTOUPDATER=1"};
-  // The stand-in answers with an error, so Claude retries for minutes: one request is all the test needs.
-  auto ran = d.run_in(
-      args, image,
-      "cat \"$CLAUDE_CONFIG_DIR/settings.json\" \"$CLAUDE_CONFIG_DIR/CLAUDE.md\" "
-      "\"$CLAUDE_CONFIG_DIR/commands/hello.md\" \"$CLAUDE_CONFIG_DIR/.claude.json\"; "
-      "stat -c '%u:%g %a %n' \"$CLAUDE_CONFIG_DIR\" \"$CLAUDE_CONFIG_DIR/..\" "
-      "\"$CLAUDE_CONFIG_DIR/.credentials.json\"; timeout 30 claude -p hi </dev/null >/dev/null 2>&1; echo done",
-      net);
+  // The stand-in answers with an error, so Claude retries for minutes (1.0.x
+  // with backoff): one request is all the test needs, and the container is
+  // stopped as soon as it has arrived.
+  std::vector<std::string> run_args = net;
+  const std::string name = "pb-e2e-claude-" + d.label;
+  run_args.insert(run_args.end(), {"--name", name});
+  auto running = std::async(std::launch::async, [&] {
+    return d.run_in(args, image,
+                    "cat \"$CLAUDE_CONFIG_DIR/settings.json\" \"$CLAUDE_CONFIG_DIR/CLAUDE.md\" "
+                    "\"$CLAUDE_CONFIG_DIR/commands/hello.md\" \"$CLAUDE_CONFIG_DIR/.claude.json\"; "
+                    "stat -c '%u:%g %a %n' \"$CLAUDE_CONFIG_DIR\" \"$CLAUDE_CONFIG_DIR/..\" "
+                    "\"$CLAUDE_CONFIG_DIR/.credentials.json\"; timeout 30 claude -p hi </dev/null >/dev/null 2>&1",
+                    run_args);
+  });
+  while (running.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready) {
+    if (api.saw_authorization("Bearer " + canary)) {
+      docker_cli({"rm", "-f", name}, 60);
+      break;
+    }
+  }
+  const CommandResult ran = running.get();
   api.stop();
   EXPECT_TRUE(api.saw_authorization("Bearer " + canary)) << img.name << ": " << ran.out << ran.err;
   EXPECT_NE(ran.out.find("\"cleanupPeriodDays\": 42"), std::string::npos) << ran.out;
