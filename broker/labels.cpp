@@ -47,6 +47,22 @@ bool carries_extra(const Labels& labels) {
   return true;
 }
 
+Leftover leftover(const ContainerSummary& c, long long now, long long grace) {
+  auto label = [&](const char* key) {
+    auto it = c.labels.find(key);
+    return it == c.labels.end() ? std::string_view() : std::string_view(it->second);
+  };
+  if (label(k_managed) != "1" || !carries_extra(c.labels)) return Leftover::none;
+  const std::string_view role = label(k_role);
+  Leftover kind = Leftover::none;
+  if (role == "probe") kind = Leftover::probe;
+  if (role == "staging") kind = Leftover::login;
+  if (role == "helper" && label(k_volume).empty()) kind = Leftover::import;
+  if (kind == Leftover::none || c.created <= 0 || now - c.created < grace) return Leftover::none;
+  if (kind == Leftover::login && c.state == "running") return Leftover::running_login;
+  return kind;
+}
+
 LabelFilters filter(std::string_view role) {
   return {std::string(k_managed) + "=1", std::string(k_role) + "=" + std::string(role)};
 }

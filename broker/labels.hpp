@@ -41,6 +41,16 @@ Labels managed(std::string_view role);
 /// when it is unset): what a caller that tags its objects may clean up.
 bool carries_extra(const Labels& labels);
 
+/// What a killed probe, import or login leaves behind, as `gc` judges it.
+enum class Leftover { none, probe, login, import, running_login };
+
+/// A para-broker container (carrying this installation's extra labels) of a
+/// probe, a login (role staging) or an import (a helper without a volume),
+/// created more than `grace` seconds before `now`: each removes its own on
+/// every path but a kill. A login container that still runs is
+/// `running_login`, whatever its age: someone may still be logging in.
+Leftover leftover(const ContainerSummary& c, long long now, long long grace);
+
 /// Filter that selects objects of one role: {"para-broker.managed=1", "para-broker.role=<role>"}.
 LabelFilters filter(std::string_view role);
 

@@ -117,7 +117,6 @@ DockerPart collect_docker(DockerClient& docker) {
     return part;
   }
   part.looked = true;
-  if (volumes->empty()) return part;
 
   auto containers = docker.container_list({});
   if (!containers) {
@@ -125,21 +124,41 @@ DockerPart collect_docker(DockerClient& docker) {
     part.error = containers.error().message;
     return part;
   }
+  const long long now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   // Which containers use which volume, and which sessions have a container.
   std::map<std::string, std::vector<std::string>> users;  // volume -> container names
+  std::map<std::string, std::size_t> users_left_over;     // volume -> how many of them are leftovers
   std::set<std::string> container_names;
   std::map<std::string, std::vector<std::string>> by_session;  // session label -> container names
   for (const auto& c : *containers) {
     const std::string name = c.names.empty() ? short_id(c.id) : c.names.front();
     for (const auto& n : c.names) container_names.insert(n);
     if (auto s = label_of(c.labels, labels::k_session); !s.empty()) by_session[s].push_back(name);
+    // The rule gc removes them by (broker/labels.hpp).
+    const labels::Leftover kind = labels::leftover(c, now, labels::k_default_grace_seconds);
+    const bool left_over = kind != labels::Leftover::none && kind != labels::Leftover::running_login;
+    if (kind == labels::Leftover::probe)
+      part.leftovers.push_back({name, "probe", c.state, "left by a probe that was killed"});
+    if (kind == labels::Leftover::login)
+      part.leftovers.push_back(
+          {name, "login", c.state,
+           "left by a login that did not finish; its staging volume holds that login unencrypted"});
+    if (kind == labels::Leftover::import)
+      part.leftovers.push_back({name, "import", c.state, "left by an import that was killed"});
     // A volume's keeper (never started) lives and dies with the volume: it is no use of it.
     if (label_of(c.labels, labels::k_managed) == "1" && label_of(c.labels, labels::k_role) == "helper") continue;
+    if (volumes->empty()) continue;
     auto info = docker.container_inspect(c.id);
     if (!info) continue;  // removed meanwhile
-    for (const auto& m : info->mounts)
-      if (m.type == "volume" && !m.name.empty()) users[m.name].push_back(name);
+    for (const auto& m : info->mounts) {
+      if (m.type != "volume" || m.name.empty()) continue;
+      users[m.name].push_back(name);
+      if (left_over) ++users_left_over[m.name];
+    }
   }
+  std::sort(part.leftovers.begin(), part.leftovers.end(),
+            [](const LeftoverContainer& a, const LeftoverContainer& b) { return a.name < b.name; });
   // The same rules as `gc` (broker/dispatch): a hold lives while its session's
   // container (para-<session>) exists or its shared volume is mounted; a shared
   // volume lives while a container mounts it or a live hold holds it.
@@ -151,8 +170,6 @@ DockerPart collect_docker(DockerClient& docker) {
     return out;
   };
 
-  const long long now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::map<std::string, std::size_t> live_holds;  // shared volume -> holds that are live
   for (const auto& v : *volumes) {
     VolumeUse u;
@@ -174,8 +191,9 @@ DockerPart collect_docker(DockerClient& docker) {
     } else {
       u.containers = users[u.name];
       // A login's staging volume outlives its container only when the login
-      // was killed; it then holds that login in plain text (gc's rule).
-      if (u.role == "staging" && u.containers.empty() &&
+      // was killed (or the container is a leftover itself); it then holds
+      // that login in plain text (gc's rule).
+      if (u.role == "staging" && u.containers.size() == users_left_over[u.name] &&
           !labels::is_young(v.labels, labels::k_created_at, now, labels::k_default_grace_seconds)) {
         u.stale = true;
         u.why = "left by a login that did not finish, it holds that login unencrypted";
@@ -295,6 +313,8 @@ std::vector<std::string> Report::attention() const {
     if (v.stale)
       out.push_back("volume " + v.name + " is stale (" + v.why + ")" +
                     (v.why.find("gc leaves it") == std::string::npos ? "; remove it with 'para-broker gc'" : ""));
+  for (const auto& c : docker.leftovers)
+    out.push_back("container " + c.name + " is stale (" + c.why + "); remove it with 'para-broker gc'");
   if (images) {
     if (!images->looked) out.push_back("local images could not be scanned: " + images->error);
     for (const auto& i : images->images) {
@@ -354,6 +374,14 @@ void write_table(const Report& r, std::ostream& out) {
           << (v.credential.empty() ? "-" : v.credential) << std::setw(16) << (v.session.empty() ? "-" : v.session)
           << std::setw(24) << (v.containers.empty() ? "-" : join(v.containers, ","))
           << (v.stale ? "stale: " + v.why : "live") << "\n";
+  }
+  if (!r.docker.leftovers.empty()) {
+    out << "\nLEFTOVER CONTAINERS\n";
+    out << std::left << std::setw(44) << "CONTAINER" << std::setw(9) << "LEFT BY" << std::setw(10) << "STATE"
+        << "WHY\n";
+    for (const auto& c : r.docker.leftovers)
+      out << std::left << std::setw(44) << c.name << std::setw(9) << c.left_by << std::setw(10) << c.state << c.why
+          << "\n";
   }
 
   if (r.images) {
@@ -438,10 +466,14 @@ void write_json(const Report& r, std::ostream& out) {
                     {"containers", v.containers},
                     {"stale", v.stale},
                     {"reason", v.why}});
+  json leftovers = json::array();
+  for (const auto& c : r.docker.leftovers)
+    leftovers.push_back({{"name", c.name}, {"left_by", c.left_by}, {"state", c.state}, {"reason", c.why}});
   j["docker"] = {{"looked", r.docker.looked},
                  {"endpoint", r.docker.endpoint},
                  {"error", r.docker.error.empty() ? json() : json(r.docker.error)},
-                 {"volumes", vols}};
+                 {"volumes", vols},
+                 {"leftover_containers", leftovers}};
 
   if (r.images) {
     json imgs = json::array();

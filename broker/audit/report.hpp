@@ -48,11 +48,20 @@ struct VolumeUse {
   std::string why;                      ///< when stale
 };
 
+/// A container a killed probe, import or login left behind (gc removes it).
+struct LeftoverContainer {
+  std::string name;
+  std::string left_by;  ///< "probe", "login" or "import"
+  std::string state;    ///< Docker's: "created", "exited", …
+  std::string why;
+};
+
 struct DockerPart {
   bool looked = false;
   std::string endpoint;
   std::string error;  ///< why Docker could not be asked
   std::vector<VolumeUse> volumes;
+  std::vector<LeftoverContainer> leftovers;
 };
 
 struct ImageEntry {

@@ -671,13 +671,10 @@ namespace {
 Status remove_leftovers(DockerClient& docker, const std::vector<ContainerSummary>& containers, long long now,
                         long long grace_seconds, GcResult& r) {
   for (const auto& c : containers) {
-    if (label_of(c.labels, labels::k_managed) != "1" || !labels::carries_extra(c.labels)) continue;
-    const std::string role = label_of(c.labels, labels::k_role);
-    const bool capture_helper = role == "helper" && label_of(c.labels, labels::k_volume).empty();
-    if (role != "probe" && role != "staging" && !capture_helper) continue;
+    const labels::Leftover kind = labels::leftover(c, now, grace_seconds);
+    if (kind == labels::Leftover::none) continue;
     const std::string name = c.names.empty() ? c.id : c.names.front();
-    if (c.created <= 0 || now - c.created < grace_seconds) continue;
-    if (role == "staging" && c.state == "running") {
+    if (kind == labels::Leftover::running_login) {
       r.kept.push_back(name + ": a login container still runs; stop it when no login is in progress");
       continue;
     }

@@ -468,6 +468,54 @@ TEST_F(AuditCommand, AKilledLoginsStagingVolumeIsStaleAndNamed) {
   EXPECT_EQ(audit({}).code, 0);
 }
 
+TEST_F(AuditCommand, ContainersKilledProbesImportsAndLoginsLeftAreStaleAndNamed) {
+  import("work", 6LL * 3600 * 1000);
+  const auto now = static_cast<long long>(std::time(nullptr));
+  auto left = [&](const std::string& id, const std::string& name, const std::string& role, long long created,
+                  const std::string& state, const std::vector<std::string>& volumes = {}) {
+    container(id, name, volumes);
+    auto& c = docker->containers[id];
+    c.info.labels = broker::labels::managed(role);
+    c.info.state.status = state;
+    c.created = created;
+  };
+  left("c1", "para-broker-probe-old", "probe", now - 3600, "created");
+  left("c2", "para-broker-probe-young", "probe", now - 5, "running");
+  left("c3", "para-broker-import-old", "helper", now - 3600, "created");
+  left("c4", "para-broker-login-running", "staging", now - 3600, "running");
+  left("c5", "para-broker-login-exited", "staging", now - 3600, "exited", {"para-broker-login-exited"});
+  volume("para-broker-login-exited", {{broker::labels::k_managed, "1"},
+                                      {broker::labels::k_role, "staging"},
+                                      {broker::labels::k_created_at, std::to_string(now - 3600)}});
+
+  auto a = audit({"--json"});
+  EXPECT_EQ(a.code, 10) << a.out;
+  auto j = a.json();
+  std::map<std::string, std::string> leftovers;
+  for (const auto& c : j["docker"]["leftover_containers"]) leftovers[c["name"]] = c["left_by"];
+  EXPECT_EQ(leftovers, (std::map<std::string, std::string>{{"para-broker-import-old", "import"},
+                                                           {"para-broker-login-exited", "login"},
+                                                           {"para-broker-probe-old", "probe"}}))
+      << "young probes and running logins may still be at work";
+  ASSERT_EQ(j["docker"]["volumes"].size(), 1u);
+  EXPECT_TRUE(j["docker"]["volumes"][0]["stale"].get<bool>())
+      << "used only by a leftover, the staging volume is what a killed login left";
+  const std::string attention = j["attention"].dump();
+  EXPECT_NE(attention.find("container para-broker-probe-old is stale (left by a probe that was killed); remove it "
+                           "with 'para-broker gc'"),
+            std::string::npos)
+      << attention;
+  auto t = audit({});
+  EXPECT_NE(t.out.find("LEFTOVER CONTAINERS"), std::string::npos) << t.out;
+
+  // What gc would take is exactly what audit named.
+  for (const auto& id : {"c1", "c3", "c5"}) docker->containers.erase(id);
+  docker->volumes.erase("para-broker-login-exited");
+  auto after = audit({"--json"});
+  EXPECT_EQ(after.code, 0) << after.out;
+  EXPECT_TRUE(after.json()["docker"]["leftover_containers"].empty());
+}
+
 TEST_F(AuditCommand, DockerUnreachableStillReportsCredentialsAndIsExit10) {
   import("work", 6LL * 3600 * 1000);
   unreachable = true;
