@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/names.hpp"
+#include "core/text.hpp"
 #include "vault/json_numbers.hpp"
 
 namespace pb::probes {
@@ -162,6 +164,25 @@ Result<ProbeReport> report_from_json(std::string_view text) {
   } catch (const json::exception&) {
     return fail(ErrorKind::integrity, "the cached probe report is malformed");
   }
+}
+
+Status check_paths(const ProbeReport& r) {
+  const std::string of = " of image '" + printable(r.image, 120) + "'";
+  auto check = [&](const std::optional<std::string>& p, const std::string& what) -> Status {
+    if (!p) return {};
+    return check_clean_absolute_path(*p, what + of);
+  };
+  PB_TRY_STATUS(check(r.user.home, "the HOME"));
+  for (const auto& [name, value] : r.env)
+    if (value && !value->empty()) PB_TRY_STATUS(check(value, name));
+  PB_TRY_STATUS(check(r.locations.config_dir, "the config directory"));
+  PB_TRY_STATUS(check(r.locations.global_config, "the global config"));
+  PB_TRY_STATUS(check(r.locations.credentials, "the credentials file"));
+  PB_TRY_STATUS(check(r.locations.lock, "the refresh lock"));
+  for (const auto& l : r.locations.locks) PB_TRY_STATUS(check(l, "the refresh lock"));
+  PB_TRY_STATUS(check(r.claude.path, "Claude Code's path"));
+  PB_TRY_STATUS(check(r.claude.link, "Claude Code's link"));
+  return {};
 }
 
 std::string report_to_text(const ProbeReport& r) {

@@ -92,6 +92,12 @@ std::string report_to_json(const ProbeReport& r, int indent = 2);
 /// when it is malformed.
 Result<ProbeReport> report_from_json(std::string_view text);
 
+/// Every path the report took from the image (HOME, the variables in `env`,
+/// the locations, Claude's path) is a clean absolute path (core/names.hpp);
+/// otherwise ErrorKind::unsafe_input (exit 7) naming the first that is not.
+/// Checked on every report before anything uses it, fresh or cached.
+Status check_paths(const ProbeReport& r);
+
 /// The human-readable form printed by `para-broker probe IMAGE`.
 std::string report_to_text(const ProbeReport& r);
 

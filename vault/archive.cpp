@@ -3,30 +3,10 @@
 #include <archive_entry.h>
 
 #include "core/c_handles.hpp"
+#include "core/names.hpp"
 
 namespace pb::vault {
 namespace {
-
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
-    for (std::size_t k = 1; k < len; ++k) {
-      auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xc0) != 0x80) return false;
-      cp = cp << 6 | (d & 0x3f);
-    }
-    // Overlong forms, surrogates and out-of-range code points are not UTF-8.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += len;
-  }
-  return true;
-}
 
 Error archive_refused(std::string_view why) {
   return fail(ErrorKind::unsafe_input, "archive refused: " + std::string(why));
@@ -35,18 +15,9 @@ Error archive_refused(std::string_view why) {
 }  // namespace
 
 bool is_safe_relative_name(std::string_view name) {
-  if (name.empty() || name.front() == '/' || !valid_utf8(name)) return false;
-  for (char c : name)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '\\') return false;
-  std::size_t start = 0;
-  while (start <= name.size()) {
-    std::size_t end = name.find('/', start);
-    if (end == std::string_view::npos) end = name.size();
-    std::string_view part = name.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    start = end + 1;
-  }
-  return true;
+  // The rule of every archive (core/names.hpp), and already in its clean form.
+  auto clean = clean_entry_name(name);
+  return clean && !clean->empty() && *clean == name;
 }
 
 Result<SecureBytes> write_tar(const std::vector<ArchiveFile>& files) {

@@ -561,7 +561,9 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
 
   CaptureOutcome outcome;
   const std::string fp = fingerprint(summary.secret);
-  if (existing != nullptr && existing->expires_at && summary.expires_at &&
+  // A capture never replaces a login that expires later; a write-back (only_id)
+  // was judged by its caller, who also refuses a stored expiry nobody could believe.
+  if (!only_id && existing != nullptr && existing->expires_at && summary.expires_at &&
       *summary.expires_at < *existing->expires_at) {
     outcome.action = CaptureOutcome::Action::kept_stored;
     outcome.meta = *existing;

@@ -121,8 +121,8 @@ class Vault {
   /// Stores a capture: the same account (or name) updates its entry, where a
   /// newer access-token expiry wins; logged as "capture".
   Result<CaptureOutcome> capture(const Capture& capture, const CaptureOptions& options);
-  /// Writes back refreshed files into entry `id` if their expiry is newer than
-  /// the stored one (under the store lock); logged as op (e.g. "release").
+  /// Writes refreshed files into entry `id` (under the store lock); the caller
+  /// has judged them newer and of the same account; logged as op (e.g. "writeback").
   Result<CaptureOutcome> update(std::string_view id, const Capture& capture, const AccessInfo& access,
                                 std::string_view op = "update");
   /// Sets last_used to now and logs `op` (e.g. "mount") with the session and image.

@@ -7,6 +7,7 @@
 #include <streambuf>
 
 #include "core/c_handles.hpp"
+#include "core/names.hpp"
 #include "core/text.hpp"
 #include "vault/capture.hpp"
 
@@ -17,30 +18,10 @@ constexpr std::size_t k_block = 64 * 1024;
 /// Headers, padding and the end-of-archive blocks around the wanted files.
 constexpr std::uint64_t k_tar_overhead = 1u << 20;
 
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
-    for (std::size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc >> 6) != 0x2) return false;
-      cp = (cp << 6) | (cc & 0x3Fu);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += len;
-  }
-  return true;
-}
-
+/// An entry or wanted name without its leading "./" (and trailing '/').
 std::string_view strip_dot_slash(std::string_view name) {
-  while (name.size() > 2 && name.substr(0, 2) == "./") name.remove_prefix(2);
-  return name;
+  auto clean = clean_entry_name(name);
+  return clean ? *clean : name;
 }
 
 /// A hostile name in a message: bounded, printable.
@@ -132,22 +113,6 @@ Error refused(std::string_view what, const std::string& why) {
 
 }  // namespace
 
-bool is_safe_entry_name(std::string_view name) {
-  name = strip_dot_slash(name);
-  if (name.empty() || name.front() == '/' || name.size() > 4096) return false;
-  if (!valid_utf8(name)) return false;
-  if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
-    return false;
-  std::string_view rest = name;
-  while (true) {
-    auto slash = rest.find('/');
-    if (rest.substr(0, slash) == "..") return false;
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
-  }
-  return true;
-}
-
 Result<TarFiles> read_tar(const TarSource& source, const TarPolicy& policy, std::string_view what) {
   SourceState state;
   state.source = &source;
@@ -185,9 +150,10 @@ Result<TarFiles> read_tar(const TarSource& source, const TarPolicy& policy, std:
 
     const char* raw = archive_entry_pathname(e);
     std::string_view name = raw ? std::string_view(raw) : std::string_view();
-    if (!is_safe_entry_name(name))
+    auto clean = clean_entry_name(name);
+    if (!clean || clean->empty())
       return refused(what, "it holds an entry with an unsafe name '" + printable(name) + "'");
-    name = strip_dot_slash(name);
+    name = *clean;
     if (archive_entry_hardlink(e) != nullptr)
       return refused(what, "its entry '" + printable(name) + "' is a hard link");
     auto type = static_cast<unsigned>(archive_entry_filetype(e));

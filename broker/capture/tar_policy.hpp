@@ -5,8 +5,8 @@
 // unsafe_input, exit 7) unless every entry is a plain regular file with one of
 // the expected names, within the bounds below.
 //
-// Refused: more than max_entries entries; names that are empty, absolute,
-// contain a `..` component, control characters or invalid UTF-8; symlinks,
+// Refused: more than max_entries entries; names that core/names.hpp's
+// clean_entry_name() refuses (absolute, `..`, control characters, not UTF-8); symlinks,
 // hardlinks, directories, devices, FIFOs, sockets; a name not asked for or
 // seen twice; a file over its bound (by header or by content); a stream that
 // is not a tar archive or ends early. A `.claude.json` is reduced to its login
@@ -56,9 +56,5 @@ Result<TarFiles> read_tar(const TarSource& source, const TarPolicy& policy, std:
 
 /// The same over bytes in memory (tests, fuzzing).
 Result<TarFiles> read_tar(ByteSpan bytes, const TarPolicy& policy, std::string_view what);
-
-/// Whether an archive entry name is acceptable (relative, no `..`, no control
-/// characters, valid UTF-8, not empty); exposed for tests.
-bool is_safe_entry_name(std::string_view name);
 
 }  // namespace pb::broker::capture

@@ -10,6 +10,7 @@
 #include "broker/audit/report.hpp"
 #include "broker/commands/commands.hpp"
 #include "broker/commands/vault_view.hpp"
+#include "broker/docker/connect.hpp"
 #include "broker/docker/docker_client.hpp"
 
 namespace pb::broker::commands {
@@ -92,6 +93,8 @@ CommandSpec audit_spec() {
           }
           if (!opt->only.empty()) opt->images = true;
           if (opt->images) {
+            // Image layers may carry baked logins: they travel only where a login may.
+            if (docker) PB_TRY_STATUS(docker::require_login_transport(**docker));
             if (docker) {
               Progress progress(ctx);
               report.images = audit::scan_local_images(

@@ -9,6 +9,7 @@
 #include <ostream>
 
 #include "broker/commands/commands.hpp"
+#include "broker/docker/connect.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "core/files.hpp"
 
@@ -71,6 +72,17 @@ CommandSpec doctor_spec() {
                   docker_json["server_api_version"] = v->server_api_version;
                 } else {
                   checks.push_back({"docker", false, v.error().message, exit_code(v.error().kind)});
+                }
+                const auto insecure = (*docker)->insecure_transport();
+                docker_json["secure_transport"] = !insecure.has_value();
+                if (auto s = docker::require_login_transport(**docker); !s) {
+                  checks.push_back({"transport", false, s.error().message, exit_code(s.error().kind)});
+                } else if (insecure) {
+                  checks.push_back({"transport", true,
+                                    "warning: logins travel over " + *insecure +
+                                        " because PARA_BROKER_ALLOW_INSECURE_DOCKER=1 allows it"});
+                } else {
+                  checks.push_back({"transport", true, "logins travel only over a unix socket or verified TLS"});
                 }
               } else {
                 checks.push_back({"docker", false, docker.error().message, exit_code(docker.error().kind)});

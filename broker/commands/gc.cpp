@@ -9,6 +9,7 @@
 #include "broker/commands/commands.hpp"
 #include "broker/commands/vault_view.hpp"
 #include "broker/dispatch/dispatch.hpp"
+#include "broker/docker/connect.hpp"
 
 namespace pb::broker::commands {
 
@@ -24,6 +25,7 @@ CommandSpec gc_spec() {
                 ->default_val(labels::k_default_grace_seconds);
             return [json, grace](Context& ctx) -> Result<int> {
               PB_TRY(auto docker, ctx.docker());
+              PB_TRY_STATUS(docker::require_login_transport(*docker));
               PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
               PB_TRY(dispatch::GcResult r, dispatch::gc(*docker, v, *grace));
               if (*json) {
@@ -31,7 +33,8 @@ CommandSpec gc_spec() {
                                           {"removed_holds", r.removed_holds},
                                           {"removed_volumes", r.removed_volumes},
                                           {"removed_helpers", r.removed_helpers},
-                                          {"kept", r.kept}}
+                                          {"kept", r.kept},
+                                          {"refused", r.refused}}
                                .dump(2)
                         << "\n";
               } else {
@@ -40,7 +43,8 @@ CommandSpec gc_spec() {
                 for (const auto& n : r.removed_helpers) ctx.out << "removed helper container " << n << "\n";
                 for (const auto& n : r.kept) ctx.out << "kept " << n << "\n";
               }
-              return 0;
+              for (const auto& n : r.refused) ctx.err << "para-broker: " << n << "\n";
+              return r.refused.empty() ? 0 : exit_code(ErrorKind::unsafe_input);
             };
           }};
 }

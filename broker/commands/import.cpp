@@ -12,6 +12,7 @@
 #include "broker/commands/commands.hpp"
 #include "broker/commands/store_capture.hpp"
 #include "broker/commands/vault_view.hpp"
+#include "broker/docker/connect.hpp"
 #include "broker/docker/docker_client.hpp"
 
 namespace fs = std::filesystem;
@@ -132,6 +133,7 @@ CommandSpec import_spec() {
               } else if (!opt->from_container.empty() || !opt->from_image.empty()) {
                 capture::InterruptGuard interrupt;
                 PB_TRY(auto docker, ctx.docker());
+                PB_TRY_STATUS(docker::require_login_transport(*docker));
                 if (!opt->from_container.empty()) {
                   PB_TRY(capture, capture::capture_from_container(*docker, ctx.paths, opt->from_container));
                 } else {

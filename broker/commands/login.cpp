@@ -21,6 +21,8 @@
 #include "broker/capture/sources.hpp"
 #include "broker/commands/commands.hpp"
 #include "broker/commands/store_capture.hpp"
+#include "broker/dispatch/dispatch.hpp"
+#include "broker/docker/connect.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/labels.hpp"
 #include "broker/probe/probe_runner.hpp"
@@ -93,6 +95,7 @@ Result<int> run_login(Context& ctx, const Options& opt) {
 
   capture::InterruptGuard interrupt;
   PB_TRY(auto docker, ctx.docker());
+  PB_TRY_STATUS(docker::require_login_transport(*docker));
   PB_TRY(probes::ProbeReport report, probe_image(*docker, ctx.paths, opt.image));
   if (!report.claude.found || !report.claude.path)
     return fail(ErrorKind::not_found,
@@ -105,9 +108,9 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   std::string mount_target;
   std::vector<std::string> dirs;
   capture::LoginFiles files;
-  const std::string home = report.user.home.empty() ? "/" : report.user.home;
   if (report.honors_claude_config_dir) {
-    mount_target = join(home, ".para-broker");
+    // The same fixed place as a session's volume: nothing of the image's HOME is used.
+    mount_target = dispatch::k_mount_target;
     std::string cfg = join(mount_target, "claude");
     const auto& knowledge = probes::builtin_knowledge();
     if (!knowledge.ok()) return knowledge.error();

@@ -10,6 +10,7 @@
 #include "broker/commands/commands.hpp"
 #include "broker/commands/vault_view.hpp"
 #include "broker/dispatch/dispatch.hpp"
+#include "broker/docker/connect.hpp"
 #include "broker/probe/probe_runner.hpp"
 
 namespace pb::broker::commands {
@@ -35,6 +36,21 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+/// One field of a `--mount` value as the docker CLI reads it (Go's
+/// encoding/csv): quoted, with quotes doubled, when it holds a comma, a quote
+/// or a line break, so that no value can add a key of its own. The values are
+/// para-broker's own (volume name, fixed target), checked before they get here.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos && (s.empty() || s.front() != ' ')) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string mount_value(const dispatch::MountResult& r) {
+  return csv_field("type=volume") + "," + csv_field("src=" + r.volume) + "," + csv_field("dst=" + r.target);
+}
+
 }  // namespace
 
 CommandSpec mount_spec() {
@@ -50,6 +66,7 @@ CommandSpec mount_spec() {
             return [opt](Context& ctx) -> Result<int> {
               PB_TRY_STATUS(dispatch::check_session(opt->session));
               PB_TRY(auto docker, ctx.docker());
+              PB_TRY_STATUS(docker::require_login_transport(*docker));
               // The image's probe (on a cache hit one Docker request) runs while
               // the vault unlocks; the future's destructor waits for it on every path.
               auto probe = std::async(std::launch::async, [docker, paths = ctx.paths, image = opt->image] {
@@ -60,7 +77,7 @@ CommandSpec mount_spec() {
               if (!opt->credential.empty()) req.credential = opt->credential;
               PB_TRY(dispatch::MountResult r, dispatch::mount(*docker, v, ctx.paths, req));
               for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
-              const std::string mount_arg = "type=volume,src=" + r.volume + ",dst=" + r.target;
+              const std::string mount_arg = mount_value(r);
               const std::string env_arg = "CLAUDE_CONFIG_DIR=" + r.config_dir;
               if (opt->format == "env") {
                 ctx.out << env_arg << "\n";

@@ -9,6 +9,7 @@
 #include "broker/commands/commands.hpp"
 #include "broker/commands/vault_view.hpp"
 #include "broker/dispatch/dispatch.hpp"
+#include "broker/docker/connect.hpp"
 
 namespace pb::broker::commands {
 namespace {
@@ -31,6 +32,7 @@ CommandSpec release_spec() {
             return [opt](Context& ctx) -> Result<int> {
               PB_TRY_STATUS(dispatch::check_session(opt->session));
               PB_TRY(auto docker, ctx.docker());
+              if (!opt->no_sync) PB_TRY_STATUS(docker::require_login_transport(*docker));
               PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
               PB_TRY(dispatch::ReleaseResult r, dispatch::release(*docker, v, opt->session, !opt->no_sync));
               for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
@@ -40,8 +42,14 @@ CommandSpec release_spec() {
                                     {"held", r.held},
                                     {"volume", r.held ? nlohmann::json(r.volume) : nlohmann::json()},
                                     {"wrote_back", r.wrote_back},
+                                    {"refused", r.refused.empty() ? nlohmann::json() : nlohmann::json(r.refused)},
                                     {"volume_removed", r.volume_removed}};
                 ctx.out << j.dump(2) << "\n";
+              }
+              // The session is released all the same; the refusal is the finding.
+              if (!r.refused.empty()) {
+                ctx.err << "para-broker: " << r.refused << "\n";
+                return exit_code(ErrorKind::unsafe_input);
               }
               return 0;
             };

@@ -8,6 +8,7 @@
 #include "broker/commands/commands.hpp"
 #include "broker/commands/vault_view.hpp"
 #include "broker/dispatch/dispatch.hpp"
+#include "broker/docker/connect.hpp"
 
 namespace pb::broker::commands {
 namespace {
@@ -27,6 +28,7 @@ CommandSpec sync_spec() {
             app.add_flag("--json", opt->json, "Machine-readable result (schema 1)");
             return [opt](Context& ctx) -> Result<int> {
               PB_TRY(auto docker, ctx.docker());
+              PB_TRY_STATUS(docker::require_login_transport(*docker));
               PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
               std::optional<std::string> session;
               if (!opt->session.empty()) session = opt->session;
@@ -38,17 +40,25 @@ CommandSpec sync_spec() {
                   vols.push_back({{"volume", x.name},
                                   {"credential_id", x.credential_id},
                                   {"wrote_back", x.wrote_back},
+                                  {"refused", x.refused.empty() ? nlohmann::json() : nlohmann::json(x.refused)},
                                   {"refreshed", x.refreshed}});
                 ctx.out << nlohmann::json{{"schema", 1}, {"volumes", vols}}.dump(2) << "\n";
               } else {
                 for (const auto& x : r.volumes)
                   ctx.out << x.name << ": "
-                          << (x.wrote_back  ? "wrote a newer login back"
-                              : x.refreshed ? "received the newer stored login"
-                                            : "up to date")
+                          << (x.wrote_back         ? "wrote a newer login back"
+                              : !x.refused.empty() ? "its login was refused"
+                              : x.refreshed        ? "received the newer stored login"
+                                                   : "up to date")
                           << "\n";
               }
-              return 0;
+              bool refused = false;
+              for (const auto& x : r.volumes) {
+                if (x.refused.empty()) continue;
+                ctx.err << "para-broker: " << x.refused << "\n";
+                refused = true;
+              }
+              return refused ? exit_code(ErrorKind::unsafe_input) : 0;
             };
           }};
 }

@@ -8,12 +8,15 @@
 #include <map>
 #include <set>
 
+#include "broker/dispatch/json_object.hpp"
 #include "broker/dispatch/volume_tar.hpp"
+#include "broker/dispatch/writeback.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/labels.hpp"
 #include "broker/probe/probe_runner.hpp"
 #include "core/fault.hpp"
 #include "core/files.hpp"
+#include "core/names.hpp"
 #include "probes/cache.hpp"
 #include "vault/crypto.hpp"
 #include "vault/vault.hpp"
@@ -26,7 +29,6 @@ namespace {
 constexpr std::uint64_t k_max_credentials = 1u << 20;
 constexpr std::uint64_t k_max_image_claude_json = 4u << 20;
 constexpr std::uint64_t k_max_volume_claude_json = 32u << 20;
-constexpr std::size_t k_max_json_depth = 64;
 
 const std::string k_credentials_name = ".credentials.json";
 const std::string k_claude_json_name = ".claude.json";
@@ -49,36 +51,11 @@ LabelFilters with(LabelFilters f, const char* key, const std::string& value) {
   return f;
 }
 
-/// Parses untrusted JSON (bounded by the caller's read) that must be an object.
-Result<nlohmann::json> parse_object(ByteSpan bytes, const std::string& what) {
-  try {
-    nlohmann::json::parser_callback_t depth_guard = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-      if (depth > static_cast<int>(k_max_json_depth)) throw std::length_error("too deep");
-      return true;
-    };
-    auto j = nlohmann::json::parse(bytes.begin(), bytes.end(), depth_guard);
-    if (!j.is_object()) return fail(ErrorKind::unsafe_input, what + " is not a JSON object");
-    return j;
-  } catch (const std::exception&) {
-    return fail(ErrorKind::unsafe_input, what + " is not well-formed JSON (or nests too deep)");
-  }
-}
-
 SecureBytes dump(const nlohmann::json& j) {
   std::string text = j.dump(2);
   SecureBytes out(text.begin(), text.end());
   secure_wipe(text.data(), text.size());
   return out;
-}
-
-std::optional<std::int64_t> expiry_of(ByteSpan credentials) {
-  auto j = parse_object(credentials, "the credentials file");
-  if (!j) return std::nullopt;
-  auto oauth = j->find("claudeAiOauth");
-  if (oauth == j->end() || !oauth->is_object()) return std::nullopt;
-  auto exp = oauth->find("expiresAt");
-  if (exp == oauth->end() || !exp->is_number_integer()) return std::nullopt;
-  return exp->get<std::int64_t>();
 }
 
 std::string keeper_name(const std::string& volume) {
@@ -193,50 +170,72 @@ Result<std::optional<SecureBytes>> get_file(DockerClient& docker, const std::str
 struct VolumeLogin {
   std::optional<SecureBytes> credentials;
   std::optional<SecureBytes> claude_json;  ///< nullopt when absent or too large to bring back
-  std::optional<std::int64_t> expires_at;
+  std::optional<std::int64_t> expires_at;  ///< as the volume claims it (judged by judge_writeback)
 };
 
-/// Reads a volume's login; its .claude.json only when the credentials are
-/// newer than `stored_expiry` (each archive read costs Docker a process of its
-/// own, and a login that is not newer is not written back anyway).
+/// Reads a volume's login; its .claude.json (for the account) only when the
+/// credentials claim to be newer than `stored_expiry` (each archive read costs
+/// Docker a process of its own, and a login that is not newer is not written
+/// back anyway).
 Result<VolumeLogin> read_volume_login(DockerClient& docker, const std::string& helper, const std::string& cfg,
                                       const std::string& volume, std::optional<std::int64_t> stored_expiry) {
   VolumeLogin l;
   PB_TRY(l.credentials, get_file(docker, helper, cfg + "/" + k_credentials_name, k_max_credentials,
                                  "the credentials file in volume " + volume));
   if (!l.credentials) return l;
-  l.expires_at = expiry_of(*l.credentials);
+  l.expires_at = claimed_expiry(*l.credentials);
   if (!l.expires_at || (stored_expiry && *l.expires_at <= *stored_expiry)) return l;
   auto cj = get_file(docker, helper, cfg + "/" + k_claude_json_name, k_max_volume_claude_json,
                      ".claude.json in volume " + volume);
-  if (cj) l.claude_json = std::move(*cj);  // too large or odd: the vault keeps its own login keys
+  if (cj) l.claude_json = std::move(*cj);  // too large or odd: the account cannot be shown
   return l;
 }
 
-/// The vault's expiry for a credential, as far as it knows one.
-std::optional<std::int64_t> stored_expiry(const vault::Vault& v, const std::string& credential_id) {
-  auto meta = v.find(credential_id);
-  return meta ? meta->expires_at : std::nullopt;
+long long unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
-/// Stores a volume's login in the vault when its expiry is later than the stored one.
-Result<bool> write_back(vault::Vault& v, const std::string& credential_id, const VolumeLogin& login,
-                        const std::string& volume, const vault::AccessInfo& access) {
-  if (!login.credentials || !login.expires_at) return false;
-  PB_TRY(vault::EntryMeta meta, v.find(credential_id));
-  if (meta.expires_at && *login.expires_at <= *meta.expires_at) return false;
-  vault::Capture c;
-  c.credentials_json = *login.credentials;
-  c.source = "volume:" + volume;
-  if (login.claude_json) {
-    c.claude_json = *login.claude_json;
-  } else {
-    PB_TRY(vault::DecodedEntry entry, v.read(credential_id));
-    for (auto& f : entry.files)
-      if (f.name == vault::k_claude_json_file) c.claude_json = std::move(f.data);
+/// The vault's expiry for a credential as write-back compares it.
+std::optional<std::int64_t> stored_expiry(const vault::Vault& v, const std::string& credential_id) {
+  auto meta = v.find(credential_id);
+  return meta ? believable_expiry(meta->expires_at, unix_now_ms()) : std::nullopt;
+}
+
+/// What a write-back did.
+struct WriteBack {
+  bool wrote = false;
+  std::string refused;  ///< why the volume's login was refused (recorded in the access log); empty if not
+  std::string note;
+};
+
+/// Stores a volume's login in the vault when judge_writeback() accepts it as
+/// a newer login of the same account; a refusal is logged and reported, and
+/// the vault keeps its login.
+Result<WriteBack> write_back(vault::Vault& v, const std::string& credential_id, const VolumeLogin& login,
+                             const std::string& volume, const vault::AccessInfo& access) {
+  WriteBack out;
+  if (!login.credentials) return out;
+  PB_TRY(vault::DecodedEntry entry, v.read(credential_id));
+  const SecureBytes* claude_json = login.claude_json ? &*login.claude_json : nullptr;
+  WritebackDecision d = judge_writeback(entry, ByteSpan(*login.credentials), claude_json, unix_now_ms());
+  if (d.verdict == WritebackDecision::Verdict::not_newer) return out;
+  if (d.verdict == WritebackDecision::Verdict::refuse) {
+    out.refused =
+        "the login in volume " + volume + " was not written back: " + d.reason + "; the vault keeps its login";
+    PB_TRY_STATUS(v.log({"writeback", entry.meta.id, entry.meta.name, access.session, access.image, "refused",
+                         entry.meta.fingerprint, d.reason, 0}));
+    return out;
   }
+  vault::Capture c;
+  c.credentials_json = std::move(d.credentials);
+  c.source = "volume:" + volume;
+  for (auto& f : entry.files)
+    if (f.name == vault::k_claude_json_file) c.claude_json = std::move(f.data);
   PB_TRY(vault::CaptureOutcome o, v.update(credential_id, c, access, "writeback"));
-  return o.action != vault::CaptureOutcome::Action::kept_stored;
+  out.wrote = o.action != vault::CaptureOutcome::Action::kept_stored;
+  out.note = std::move(d.note);
+  return out;
 }
 
 /// Protects: the holds and shared volumes of one credential (create, populate,
@@ -306,10 +305,10 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
   }
   nlohmann::json merged = nlohmann::json::object();
   if (image_claude_json && !image_claude_json->empty()) {
-    PB_TRY(merged, parse_object(*image_claude_json, "the image's .claude.json"));
+    PB_TRY(merged, parse_json_object(*image_claude_json, "the image's .claude.json"));
   }
   if (vault_claude_json != nullptr && !vault_claude_json->empty()) {
-    PB_TRY(nlohmann::json login, parse_object(*vault_claude_json, "the stored .claude.json"));
+    PB_TRY(nlohmann::json login, parse_json_object(*vault_claude_json, "the stored .claude.json"));
     for (auto& [key, value] : login.items()) merged[key] = value;
   }
   if (!merged.contains("hasCompletedOnboarding")) merged["hasCompletedOnboarding"] = true;
@@ -330,9 +329,25 @@ Status put_tree(DockerClient& docker, const std::string& helper, const std::stri
   return w->finish();
 }
 
-std::string parent_of(const std::string& target) {
+/// Renders `tree` as the whole content of the volume mounted at `target`: the
+/// archive is extracted into target's parent with target's own directory as
+/// its root entry, so that the volume root gets the owner and mode too.
+Status put_volume(DockerClient& docker, const std::string& helper, const std::string& target,
+                  const std::vector<TreeEntry>& tree, std::uint32_t uid, std::uint32_t gid) {
   auto slash = target.find_last_of('/');
-  return slash == 0 || slash == std::string::npos ? "/" : target.substr(0, slash);
+  const std::string parent = slash == 0 || slash == std::string::npos ? "/" : target.substr(0, slash);
+  return put_tree(docker, helper, parent, target.substr(slash + 1), tree, uid, gid);
+}
+
+/// The mount point a shared volume's label names (volumes made before the
+/// target was fixed say where their keeper mounts them); refused unless clean.
+Result<std::string> volume_target(const VolumeInfo& vol) {
+  std::string target = label_of(vol.labels, labels::k_target);
+  if (target.empty())
+    return fail(ErrorKind::integrity, "volume " + vol.name + " lacks the para-broker labels that say what it holds");
+  PB_TRY_STATUS(check_clean_absolute_path(target, "the target label of volume " + vol.name));
+  if (target == "/") return fail(ErrorKind::unsafe_input, "the target label of volume " + vol.name + " is '/'");
+  return target;
 }
 
 std::uint32_t to_id(const std::string& s) {
@@ -344,13 +359,13 @@ std::uint32_t to_id(const std::string& s) {
 }
 
 /// Writes back from one shared volume, described by its labels.
-Result<bool> write_back_volume(DockerClient& docker, vault::Vault& v, const VolumeInfo& vol,
-                               const vault::AccessInfo& access) {
+Result<WriteBack> write_back_volume(DockerClient& docker, vault::Vault& v, const VolumeInfo& vol,
+                                    const vault::AccessInfo& access) {
   const std::string cred = label_of(vol.labels, labels::k_credential);
-  const std::string target = label_of(vol.labels, labels::k_target);
   const std::string image = label_of(vol.labels, labels::k_image);
-  if (cred.empty() || target.empty() || image.empty())
+  if (cred.empty() || image.empty())
     return fail(ErrorKind::integrity, "volume " + vol.name + " lacks the para-broker labels that say what it holds");
+  PB_TRY(std::string target, volume_target(vol));
   PB_TRY(std::string keeper, keeper_for(docker, image, vol.name, target, cred));
   PB_TRY(VolumeLogin login,
          read_volume_login(docker, keeper, target + "/" + k_config_subdir, vol.name, stored_expiry(v, cred)));
@@ -382,12 +397,6 @@ std::string hold_volume_name(const std::string& session) {
   return "para-broker-hold-" + session;
 }
 
-std::string mount_target(const std::string& home) {
-  std::string h = home.empty() ? "/" : home;
-  while (h.size() > 1 && h.back() == '/') h.pop_back();
-  return (h == "/" ? std::string() : h) + "/" + k_mount_dir;
-}
-
 Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& paths, const MountRequest& req) {
   PB_TRY_STATUS(check_session(req.session));
   PB_TRY(vault::EntryMeta meta, resolve_credential(v, req.credential));
@@ -410,7 +419,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   r.image_id = report.image_id;
   r.credential_id = meta.id;
   r.credential_name = meta.name;
-  r.target = mount_target(report.user.home);
+  r.target = k_mount_target;
   r.config_dir = r.target + "/" + k_config_subdir;
   r.volume = shared_volume_name(meta.id, report.image_id, report.user.uid, report.user.gid);
   r.hold = hold_volume_name(req.session);
@@ -422,6 +431,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   PB_TRY(std::vector<VolumeInfo> volumes, docker.volume_list({}, "para-broker-"));
   bool live = false;
   bool existing = false;
+  std::string keeper_target = r.target;  // where the keeper mounts the volume
   for (const auto& h : volumes) {
     const bool ours =
         label_of(h.labels, labels::k_managed) == "1" && label_of(h.labels, labels::k_credential) == meta.id;
@@ -429,6 +439,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       if (!ours || label_of(h.labels, labels::k_role) != "session")
         return fail(ErrorKind::conflict, "volume " + r.volume + " exists but is not para-broker's; remove it");
       existing = true;
+      PB_TRY(keeper_target, volume_target(h));
     }
     if (!ours || label_of(h.labels, labels::k_role) != "hold") continue;
     const std::string held = label_of(h.labels, labels::k_volume);
@@ -474,18 +485,20 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     }
     std::string keeper;
     auto populate = [&]() -> Status {
-      PB_TRY(keeper, keeper_for(docker, report.image_id, r.volume, r.target, meta.id, existing, l));
+      PB_TRY(keeper, keeper_for(docker, report.image_id, r.volume, keeper_target, meta.id, existing, l));
       PB_CRASH_POINT("dispatch.mount.helper_created");
       if (existing) {
         // Left behind by an interrupted session: keep a login it refreshed before replacing it.
-        PB_TRY(VolumeLogin old, read_volume_login(docker, keeper, r.config_dir, r.volume, meta.expires_at));
-        PB_TRY(bool wrote, write_back(v, meta.id, old, r.volume, access));
-        if (wrote) r.notes.push_back("a newer login left in volume " + r.volume + " was written back first");
+        PB_TRY(VolumeLogin old,
+               read_volume_login(docker, keeper, keeper_target + "/" + k_config_subdir, r.volume, meta.expires_at));
+        PB_TRY(WriteBack wb, write_back(v, meta.id, old, r.volume, access));
+        if (wb.wrote) r.notes.push_back("a newer login left in volume " + r.volume + " was written back first");
+        if (!wb.refused.empty()) r.notes.push_back(wb.refused + " (the volume is populated anew)");
       }
       PB_TRY(vault::DecodedEntry entry, v.read(meta.id));
       PB_TRY(std::vector<TreeEntry> tree, compose_tree(docker, keeper, report, entry, r.notes));
       record_use();
-      return put_tree(docker, keeper, parent_of(r.target), k_mount_dir, tree, report.user.uid, report.user.gid);
+      return put_volume(docker, keeper, keeper_target, tree, report.user.uid, report.user.gid);
     };
     if (auto s = populate(); !s) {
       // No session holds the volume: take back what this mount made.
@@ -541,7 +554,10 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   if (!shared && shared.error().kind != ErrorKind::not_found) return std::move(shared).error();
   const bool credential_known = v.find(r.credential_id).ok();
   if (do_write_back && shared && credential_known) {
-    PB_TRY(r.wrote_back, write_back_volume(docker, v, *shared, access));
+    PB_TRY(WriteBack wb, write_back_volume(docker, v, *shared, access));
+    r.wrote_back = wb.wrote;
+    r.refused = std::move(wb.refused);
+    if (!wb.note.empty()) r.notes.push_back(wb.note);
     PB_CRASH_POINT("dispatch.release.written_back");
   } else if (do_write_back && shared) {
     r.notes.push_back("credential " + r.credential_id + " is no longer in the vault; nothing was written back");
@@ -619,21 +635,25 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
     if (vols.empty()) continue;
     struct Live {
       VolumeInfo vol;
+      std::string target;
       std::string keeper;
       VolumeLogin login;
     };
     std::vector<Live> open;
     for (auto& vol : vols) {
-      const std::string target = label_of(vol.labels, labels::k_target);
+      PB_TRY(std::string target, volume_target(vol));
       PB_TRY(std::string keeper, keeper_for(docker, label_of(vol.labels, labels::k_image), vol.name, target, cred));
       PB_TRY(VolumeLogin login,
              read_volume_login(docker, keeper, target + "/" + k_config_subdir, vol.name, stored_expiry(v, cred)));
-      open.push_back({vol, std::move(keeper), std::move(login)});
+      open.push_back({vol, std::move(target), std::move(keeper), std::move(login)});
     }
     for (auto& l : open) {
-      SyncResult::Volume out{l.vol.name, cred, false, false};
+      SyncResult::Volume out{l.vol.name, cred, false, false, {}};
       if (!only_volume || l.vol.name == *only_volume) {
-        PB_TRY(out.wrote_back, write_back(v, cred, l.login, l.vol.name, {session.value_or(""), ""}));
+        PB_TRY(WriteBack wb, write_back(v, cred, l.login, l.vol.name, {session.value_or(""), ""}));
+        out.wrote_back = wb.wrote;
+        out.refused = std::move(wb.refused);
+        if (!wb.note.empty()) r.notes.push_back(wb.note);
       }
       r.volumes.push_back(out);
     }
@@ -647,9 +667,8 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
       }
       for (const auto& f : entry->files) {
         if (f.name != vault::k_credentials_file) continue;
-        const std::string target = label_of(l.vol.labels, labels::k_target);
         std::vector<TreeEntry> tree{{k_credentials_name, false, f.data}};
-        PB_TRY_STATUS(put_tree(docker, l.keeper, target + "/" + k_config_subdir, "", tree,
+        PB_TRY_STATUS(put_tree(docker, l.keeper, l.target + "/" + k_config_subdir, "", tree,
                                to_id(label_of(l.vol.labels, labels::k_uid)),
                                to_id(label_of(l.vol.labels, labels::k_gid))));
         r.volumes[r.volumes.size() - open.size() + i].refreshed = true;
@@ -777,6 +796,7 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
         r.kept.push_back(vol.name + ": its login could not be read back (" + wrote.error().message + ")");
         continue;
       }
+      if (!wrote->refused.empty()) r.refused.push_back(wrote->refused);
       if (auto k = remove_keeper(docker, vol.name); !k) {
         held.insert(vol.name);
         r.kept.push_back(vol.name + ": " + k.error().message);

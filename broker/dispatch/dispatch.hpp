@@ -3,8 +3,9 @@
 // (design and guarantees: docs/dispatch.md).
 //
 //   shared volume  para-broker-<credential id>-<hash(image id, uid, gid)>
-//                  role=session; one per credential, image and owner; holds
-//                  <cfg> at claude/ and leaves room for <cfg>.lock beside it
+//                  role=session; one per credential, image and owner; mounted
+//                  at /para-broker; holds <cfg> at claude/ and leaves room
+//                  for <cfg>.lock beside it
 //   hold volume    para-broker-hold-<session>
 //                  role=hold; empty marker that a session uses a shared volume
 //   host lock      <vault>/locks/<credential id>.lock
@@ -36,8 +37,10 @@ class DockerClient;
 
 namespace pb::broker::dispatch {
 
-/// Where the volume is mounted, relative to the runtime user's HOME.
-inline constexpr const char* k_mount_dir = ".para-broker";
+/// Where the volume is mounted in every session's container. Fixed, not
+/// derived from the image: nothing the image says (HOME, /etc/passwd) reaches
+/// the mount spec. Volumes made before carry their own target in a label.
+inline constexpr const char* k_mount_target = "/para-broker";
 /// <cfg> inside the volume.
 inline constexpr const char* k_config_subdir = "claude";
 
@@ -48,8 +51,6 @@ Status check_session(std::string_view session);
 std::string shared_volume_name(const std::string& credential_id, const std::string& image_id, std::uint32_t uid,
                                std::uint32_t gid);
 std::string hold_volume_name(const std::string& session);
-/// `<home>/.para-broker` ("/.para-broker" when HOME is "/").
-std::string mount_target(const std::string& home);
 
 struct MountRequest {
   std::string image;
@@ -82,6 +83,7 @@ struct ReleaseResult {
   std::string volume;
   std::string credential_id;
   bool wrote_back = false;
+  std::string refused;  ///< why the volume's login was refused (see writeback.hpp); empty if it was not
   bool volume_removed = false;
   std::vector<std::string> notes;
 };
@@ -96,6 +98,7 @@ struct SyncResult {
     std::string credential_id;
     bool wrote_back = false;  ///< its login was newer and went into the vault
     bool refreshed = false;   ///< it received a newer login from the vault
+    std::string refused;      ///< why its login was refused (see writeback.hpp); empty if it was not
   };
   std::vector<Volume> volumes;
   std::vector<std::string> notes;
@@ -109,7 +112,8 @@ struct GcResult {
   std::vector<std::string> removed_holds;
   std::vector<std::string> removed_volumes;
   std::vector<std::string> removed_helpers;
-  std::vector<std::string> kept;  ///< "name: why"
+  std::vector<std::string> kept;     ///< "name: why"
+  std::vector<std::string> refused;  ///< logins refused at write-back (the volumes went all the same)
 };
 
 /// Removes holds whose session container is gone (and no container mounts

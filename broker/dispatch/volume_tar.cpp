@@ -8,6 +8,7 @@
 
 #include "broker/docker/docker_client.hpp"
 #include "core/c_handles.hpp"
+#include "core/names.hpp"
 #include "core/text.hpp"
 
 namespace pb::broker::dispatch {
@@ -28,26 +29,6 @@ la_ssize_t read_cb(struct archive*, void* data, const void** out) {
   }
   *out = st->buffer.data();
   return static_cast<la_ssize_t>(*n);
-}
-
-/// Strips "./" prefixes and trailing slashes; nullopt when the name is unsafe.
-std::optional<std::string> clean_name(std::string name) {
-  while (name.rfind("./", 0) == 0) name.erase(0, 2);
-  while (!name.empty() && name.back() == '/') name.pop_back();
-  if (name.empty() || name == ".") return std::string();
-  if (name.front() == '/') return std::nullopt;
-  std::size_t start = 0;
-  while (start <= name.size()) {
-    std::size_t end = name.find('/', start);
-    if (end == std::string::npos) end = name.size();
-    std::string_view part(name.data() + start, end - start);
-    if (part == "..") return std::nullopt;
-    if (part.empty() || part == ".") return std::nullopt;
-    start = end + 1;
-  }
-  for (char c : name)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return std::nullopt;
-  return name;
 }
 
 }  // namespace
@@ -126,8 +107,17 @@ Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& lim
     if (++count > limits.max_entries)
       return fail(ErrorKind::unsafe_input, what + " has more than " + std::to_string(limits.max_entries) + " entries");
     const char* raw = archive_entry_pathname(e);
-    auto name = clean_name(raw != nullptr ? raw : "");
-    if (!name) return fail(ErrorKind::unsafe_input, what + " holds an entry with an absolute or '..' path");
+    auto name = clean_entry_name(raw != nullptr ? raw : "");
+    if (!name)
+      return fail(ErrorKind::unsafe_input, what +
+                                               " holds an entry with an unsafe name (absolute, '..', control "
+                                               "characters or longer than " +
+                                               std::to_string(k_max_entry_name) + " bytes)");
+    // Names are memory too: they count toward the total like file contents.
+    total += name->size();
+    if (total > limits.max_total_size)
+      return fail(ErrorKind::unsafe_input,
+                  what + " is larger than " + std::to_string(limits.max_total_size >> 20) + " MiB");
     const auto type = archive_entry_filetype(e);
     const bool hardlink = archive_entry_hardlink(e) != nullptr;
     if (name->empty() || hardlink || (type != AE_IFDIR && type != AE_IFREG)) {
@@ -135,7 +125,7 @@ Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& lim
       continue;
     }
     TreeEntry t;
-    t.name = std::move(*name);
+    t.name = std::string(*name);
     t.is_dir = type == AE_IFDIR;
     if (!t.is_dir) {
       const auto size = archive_entry_size(e);

@@ -8,8 +8,10 @@
 //
 // Reading: whatever comes out of a container is hostile. Only directories and
 // regular files are kept; symlinks, hardlinks, devices and FIFOs are skipped;
-// an absolute name or a ".." component refuses the whole archive
-// (ErrorKind::unsafe_input), as do too many entries or too many bytes.
+// a name that core/names.hpp's clean_entry_name() refuses (absolute, "..",
+// control characters, over 4096 bytes) refuses the whole archive
+// (ErrorKind::unsafe_input), as do too many entries or too many bytes (names
+// count toward max_total_size as well as contents).
 
 #include <cstdint>
 #include <string>

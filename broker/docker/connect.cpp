@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "broker/docker/docker_client.hpp"
 #include "broker/docker/engine_client.hpp"
 #include "core/paths.hpp"
 
@@ -56,6 +57,22 @@ Result<std::shared_ptr<DockerClient>> connect(const EngineConfig& config) {
   }
   return fail(ErrorKind::usage,
               "DOCKER_HOST '" + h + "' is not supported; use unix:///path/to/docker.sock or tcp://host:port");
+}
+
+std::optional<std::string> EngineConfig::insecure_reason() const {
+  if (host.starts_with("unix://")) return std::nullopt;
+  if (!tls) return "plain tcp:// without TLS";
+  if (!tls_verify) return "TLS that does not verify the daemon's certificate (DOCKER_TLS_VERIFY is not set)";
+  return std::nullopt;
+}
+
+Status require_login_transport(const DockerClient& docker) {
+  auto why = docker.insecure_transport();
+  if (!why || env_var("PARA_BROKER_ALLOW_INSECURE_DOCKER") == std::optional<std::string>("1")) return {};
+  return fail(ErrorKind::unsafe_input,
+              "Docker at " + docker.endpoint() + " is reached over " + *why +
+                  ", where a login could be read or changed on the way; use a unix socket or TLS with "
+                  "DOCKER_TLS_VERIFY=1, or set PARA_BROKER_ALLOW_INSECURE_DOCKER=1 to accept the risk");
 }
 
 Result<std::shared_ptr<DockerClient>> connect_from_environment() {

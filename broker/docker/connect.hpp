@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/error.hpp"
@@ -23,7 +24,17 @@ struct EngineConfig {
   std::chrono::milliseconds connect_timeout{5000};
   /// Limit for one request/response; for streams, for each read or write.
   std::chrono::milliseconds request_timeout{60000};
+
+  /// Why a login must not travel over this endpoint ("plain tcp://", "TLS that
+  /// does not verify the daemon"); nullopt for a unix socket or verified TLS.
+  std::optional<std::string> insecure_reason() const;
 };
+
+/// The SPEC's transport policy, for every command that moves a login: a
+/// login is sent or read only over a unix socket or TLS that verifies the
+/// daemon. Otherwise ErrorKind::unsafe_input (exit 7) with one sentence naming
+/// the override, unless PARA_BROKER_ALLOW_INSECURE_DOCKER=1.
+Status require_login_transport(const DockerClient& docker);
 
 /// The configuration the docker CLI would use: DOCKER_HOST, DOCKER_TLS,
 /// DOCKER_TLS_VERIFY, DOCKER_CERT_PATH (default ~/.docker), and

@@ -249,6 +249,10 @@ class DockerClient {
 
   /// Where this client connects, for messages ("unix:///var/run/docker.sock").
   virtual std::string endpoint() const = 0;
+  /// Why a login must not travel over this connection (plain tcp://, TLS
+  /// that does not verify the daemon), or nullopt when it may (a unix socket,
+  /// verified TLS). See require_login_transport() in connect.hpp.
+  virtual std::optional<std::string> insecure_transport() const = 0;
 
   /// GET /_ping: whether the daemon answers.
   virtual Status ping() = 0;

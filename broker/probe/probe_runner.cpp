@@ -504,6 +504,8 @@ Result<ProbeReport> probe_image(DockerClient& docker, const Paths& paths, const 
     const std::string version(probes::embedded_knowledge_version());
     if (auto hit = cache.load(info.id, version); hit && (!options.research || hit->method == "research")) {
       hit->image = image;
+      // The cache is a file on disk: what it says is checked like a fresh probe.
+      PB_TRY_STATUS(probes::check_paths(*hit));
       return std::move(*hit);
     }
   }
@@ -516,12 +518,18 @@ Result<ProbeReport> probe_image(DockerClient& docker, const Paths& paths, const 
   r.image = image;
   r.image_id = info.id;
   r.method = facts.notes.empty() || facts.notes.front().find("archive API") == std::string::npos ? "probe" : "static";
+  // Every path here came out of the image: nothing uses one that could change
+  // the meaning of a Docker argument or an archive request.
+  PB_TRY_STATUS(probes::check_paths(r));
   if (!info.entrypoint.empty()) {
     std::string ep;
     for (const auto& e : info.entrypoint) ep += (ep.empty() ? "" : " ") + e;
     r.evidence.push_back("the image's entrypoint (" + ep.substr(0, 200) + ") was overridden for the probe");
   }
-  if (options.research) PB_TRY_STATUS(research(docker, info, r, k));
+  if (options.research) {
+    PB_TRY_STATUS(research(docker, info, r, k));
+    PB_TRY_STATUS(probes::check_paths(r));
+  }
   if (auto s = cache.store(r); !s.ok()) r.warnings.push_back("the probe cache was not updated: " + s.error().message);
   return r;
 }

@@ -46,6 +46,7 @@ class FakeDocker : public broker::DockerClient, public std::enable_shared_from_t
 
   // ---- state (seed it, then inspect it)
   std::string endpoint_value = "unix:///fake/docker.sock";
+  std::optional<std::string> insecure_value;  ///< what insecure_transport() says (nullopt: a safe transport)
   broker::DockerVersion version_value{"24.0.7", "1.43", "1.43", "1.12", "linux", "amd64"};
   std::map<std::string, broker::ImageInfo> images;    ///< by reference ("app:1") or ID
   std::map<std::string, std::string> image_exports;   ///< reference -> `docker save` tar bytes
@@ -68,6 +69,7 @@ class FakeDocker : public broker::DockerClient, public std::enable_shared_from_t
   std::vector<std::string> calls_starting(const std::string& prefix) const;
 
   std::string endpoint() const override { return endpoint_value; }
+  std::optional<std::string> insecure_transport() const override { return insecure_value; }
   Status ping() override;
   Result<broker::DockerVersion> version() override;
   Result<broker::ImageInfo> image_inspect(const std::string& name) override;

@@ -13,6 +13,7 @@
 
 #include "broker/capture/sources.hpp"
 #include "broker/capture/tar_policy.hpp"
+#include "core/names.hpp"
 #include "tests/support/fake_docker.hpp"
 #include "tests/support/tar_builder.hpp"
 

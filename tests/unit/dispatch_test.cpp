@@ -39,6 +39,14 @@ constexpr const char* k_image = "app:1";
 constexpr const char* k_image_id = "sha256:00000000000000000000000000000000000000000000000000000000000000aa";
 constexpr const char* k_canary = "sk-ant-oat01-CANARY-test-unit-dispatch";
 
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+constexpr std::int64_t k_hour_ms = 3'600'000;
+/// The stored login's expiry: an hour from now, as a login read recently.
+const std::int64_t k_stored_expiry = now_ms() + k_hour_ms;
+
 struct TarEntry {
   std::string name;
   unsigned mode = 0;
@@ -176,9 +184,9 @@ class DispatchUnit : public ::testing::Test {
 
   void add_credential(const std::string& name, const std::string& uuid) {
     vault::Capture c;
-    const std::string creds =
-        R"({"claudeAiOauth":{"accessToken":")" + std::string(k_canary) + "-" + name +
-        R"(","refreshToken":"sk-ant-ort01-CANARY-test-unit","expiresAt":4102444800000,"scopes":["user:inference"]}})";
+    const std::string creds = R"({"claudeAiOauth":{"accessToken":")" + std::string(k_canary) + "-" + name +
+                              R"(","refreshToken":"sk-ant-ort01-CANARY-test-unit","expiresAt":)" +
+                              std::to_string(k_stored_expiry) + R"(,"scopes":["user:inference"]}})";
     const std::string cj = R"({"hasCompletedOnboarding":true,"oauthAccount":{"accountUuid":")" + uuid +
                            R"(","emailAddress":"canary-test-)" + name + R"(@example.com"}})";
     c.credentials_json.assign(creds.begin(), creds.end());
@@ -223,8 +231,8 @@ TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedKeeper) {
   auto r = mount("s1");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->populated);
-  EXPECT_EQ(r->target, "/home/dev/.para-broker");
-  EXPECT_EQ(r->config_dir, "/home/dev/.para-broker/claude");
+  EXPECT_EQ(r->target, "/para-broker") << "fixed: nothing of the image's HOME";
+  EXPECT_EQ(r->config_dir, "/para-broker/claude");
   EXPECT_TRUE(docker->calls_starting("container_start").empty()) << "the keeper is never started";
   ASSERT_EQ(docker->created.size(), 1u);
   EXPECT_EQ(docker->created[0].network_mode, "none");
@@ -239,7 +247,7 @@ TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedKeeper) {
 
   const auto uploads = docker->all_uploads();
   ASSERT_EQ(uploads.size(), 1u);
-  EXPECT_EQ(uploads[0].first, "/home/dev");
+  EXPECT_EQ(uploads[0].first, "/");
   std::map<std::string, TarEntry> tar;
   for (auto& e : read_tar(uploads[0].second)) tar[e.name] = e;
   for (const auto& [name, e] : tar) {
@@ -247,13 +255,13 @@ TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedKeeper) {
     EXPECT_EQ(e.gid, 1234) << name;
     EXPECT_EQ(e.mode, e.is_dir ? 0700u : 0600u) << name;
   }
-  ASSERT_EQ(tar.count(".para-broker/"), 1u) << "the volume root itself is an entry";
-  EXPECT_EQ(tar[".para-broker/claude/settings.json"].data, R"({"cleanupPeriodDays": 42})");
-  EXPECT_EQ(tar[".para-broker/claude/commands/hello.md"].data, "say hello");
-  EXPECT_EQ(tar.count(".para-broker/claude/evil"), 0u) << "symlinks are never copied";
-  EXPECT_EQ(tar.count(".para-broker/claude/.oauth_refresh.lock"), 0u);
-  EXPECT_THAT(tar[".para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
-  auto merged = nlohmann::json::parse(tar[".para-broker/claude/.claude.json"].data);
+  ASSERT_EQ(tar.count("para-broker/"), 1u) << "the volume root itself is an entry";
+  EXPECT_EQ(tar["para-broker/claude/settings.json"].data, R"({"cleanupPeriodDays": 42})");
+  EXPECT_EQ(tar["para-broker/claude/commands/hello.md"].data, "say hello");
+  EXPECT_EQ(tar.count("para-broker/claude/evil"), 0u) << "symlinks are never copied";
+  EXPECT_EQ(tar.count("para-broker/claude/.oauth_refresh.lock"), 0u);
+  EXPECT_THAT(tar["para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  auto merged = nlohmann::json::parse(tar["para-broker/claude/.claude.json"].data);
   EXPECT_EQ(merged["theme"], "dark") << "the image's own settings stay";
   EXPECT_EQ(merged["hasCompletedOnboarding"], true) << "login keys win";
   EXPECT_EQ(merged["oauthAccount"]["emailAddress"], "canary-test-work@example.com");
@@ -269,8 +277,8 @@ TEST_F(DispatchUnit, PathsTheProbeSawAbsentAreNotRead) {
   ASSERT_EQ(docker->all_uploads().size(), 1u);
   std::map<std::string, TarEntry> tar;
   for (auto& e : read_tar(docker->all_uploads()[0].second)) tar[e.name] = e;
-  EXPECT_THAT(tar[".para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
-  EXPECT_EQ(nlohmann::json::parse(tar[".para-broker/claude/.claude.json"].data)["hasCompletedOnboarding"], true);
+  EXPECT_THAT(tar["para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  EXPECT_EQ(nlohmann::json::parse(tar["para-broker/claude/.claude.json"].data)["hasCompletedOnboarding"], true);
 
   // Shipped (or not known): read.
   report.in_image.config_dir = true;
@@ -311,7 +319,7 @@ TEST_F(DispatchUnit, AHeldVolumeRemovedByHandIsPopulatedAgainNotJoined) {
   ASSERT_EQ(docker->all_uploads().size(), 2u);
   std::map<std::string, TarEntry> tar;
   for (auto& e : read_tar(docker->all_uploads()[1].second)) tar[e.name] = e;
-  EXPECT_THAT(tar[".para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  EXPECT_THAT(tar["para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
   EXPECT_THAT(r->notes, ::testing::Contains(HasSubstr("populated again")));
 }
 
@@ -359,7 +367,7 @@ TEST_F(DispatchUnit, TheSharedVolumeComesIntoBeingWithItsKeeper) {
   EXPECT_EQ(l.at("para-broker.credential"), r->credential_id);
   EXPECT_EQ(l.at("para-broker.image"), std::string(k_image_id));
   EXPECT_EQ(l.at("para-broker.uid"), "1234");
-  EXPECT_EQ(l.at("para-broker.target"), "/home/dev/.para-broker");
+  EXPECT_EQ(l.at("para-broker.target"), "/para-broker");
   // One record per successful mount.
   auto records = log_records();
   ASSERT_FALSE(records.empty());
@@ -421,14 +429,17 @@ TEST_F(DispatchUnit, ReleaseAndSyncReuseTheKeeper) {
 }
 
 TEST_F(DispatchUnit, ReleaseReadsClaudeJsonOnlyForANewerLogin) {
-  const std::string cfg = "/home/dev/.para-broker/claude/";
+  const std::string cfg = "/para-broker/claude/";
   auto put_login = [&](const std::string& keeper, std::int64_t expires) {
-    const std::string creds = R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-newer","expiresAt":)" +
+    const std::string creds = R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-newer",)"
+                              R"("refreshToken":"sk-ant-ort01-CANARY-test-newer","expiresAt":)" +
                               std::to_string(expires) + "}}";
     auto& c = docker->containers[keeper];
     c.archives[cfg + ".credentials.json"] = make_tar({{".credentials.json", creds}});
     c.stats[cfg + ".credentials.json"] = broker::PathStat{".credentials.json", 1, 0600, "", ""};
-    c.archives[cfg + ".claude.json"] = make_tar({{".claude.json", R"({"hasCompletedOnboarding":true})"}});
+    c.archives[cfg + ".claude.json"] =
+        make_tar({{".claude.json", R"({"hasCompletedOnboarding":true,"oauthAccount":{"accountUuid":)"
+                                   R"("00000000-0000-4000-8000-0000000000a1"}})"}});
     c.stats[cfg + ".claude.json"] = broker::PathStat{".claude.json", 1, 0600, "", ""};
   };
   auto keeper_id = [&] {
@@ -436,7 +447,7 @@ TEST_F(DispatchUnit, ReleaseReadsClaudeJsonOnlyForANewerLogin) {
     return docker->containers.begin()->first;
   };
   ASSERT_TRUE(mount("s1").ok());
-  put_login(keeper_id(), 4102444800000 - 1);  // older than the vault's
+  put_login(keeper_id(), k_stored_expiry - 1);  // older than the vault's
   docker->calls.clear();
   auto older = broker::dispatch::release(*docker, *vault, "s1", true);
   ASSERT_TRUE(older.ok()) << older.error().message;
@@ -444,7 +455,7 @@ TEST_F(DispatchUnit, ReleaseReadsClaudeJsonOnlyForANewerLogin) {
   EXPECT_EQ(docker->calls_starting("archive_get").size(), 1u) << "only the credentials file";
 
   ASSERT_TRUE(mount("s2").ok());
-  put_login(keeper_id(), 4102444800000 + 1);  // newer
+  put_login(keeper_id(), k_stored_expiry + 1);  // newer
   docker->calls.clear();
   auto newer = broker::dispatch::release(*docker, *vault, "s2", true);
   ASSERT_TRUE(newer.ok()) << newer.error().message;
@@ -562,6 +573,198 @@ TEST_F(DispatchUnit, SyncOfOneSessionNeedsItsHoldAndItsVolume) {
   EXPECT_THAT(gone.error().message, HasSubstr("is gone"));
 }
 
+TEST_F(DispatchUnit, PathsFromAHostileImageNeverReachAMount) {
+  // HOME as an image can set it: `--mount` is comma-separated and the last key
+  // wins, so this HOME once bound the host's root into the container.
+  for (const std::string bad : {"/x,type=bind,src=/,dst=/host", "/home/dev\nx", "/home/a b", "/home/../etc"}) {
+    probes::ProbeReport hostile = report;
+    hostile.user.home = bad;
+    ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(hostile).ok());
+    docker->calls.clear();
+    auto r = mount("s1");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::unsafe_input) << r.error().message;
+    EXPECT_THAT(r.error().message, HasSubstr("HOME"));
+    EXPECT_TRUE(docker->calls_starting("container_create").empty()) << bad;
+    EXPECT_TRUE(docker->volumes.empty()) << bad;
+  }
+  probes::ProbeReport hostile = report;
+  hostile.locations.config_dir = "/home/dev/.claude,readonly";
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(hostile).ok());
+  auto r = mount("s1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::unsafe_input) << r.error().message;
+  hostile = report;
+  hostile.env["CLAUDE_CONFIG_DIR"] = "/c,type=bind";
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(hostile).ok());
+  EXPECT_EQ(mount("s1").error().kind, ErrorKind::unsafe_input);
+}
+
+TEST_F(DispatchUnit, AVolumeMadeBeforeTheFixedTargetIsReachedWhereItsKeeperMountsIt) {
+  // A volume left by an older para-broker, labelled with its HOME-based target.
+  auto first = mount("s0");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  const std::string name = first->volume;
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s0", false).ok());
+  broker::Labels old = {{"para-broker.managed", "1"},
+                        {"para-broker.role", "session"},
+                        {"para-broker.credential", first->credential_id},
+                        {"para-broker.image", k_image_id},
+                        {"para-broker.uid", "1234"},
+                        {"para-broker.gid", "1234"},
+                        {"para-broker.target", "/home/dev/.para-broker"}};
+  ASSERT_TRUE(docker->volume_create(name, old).ok());
+  docker->uploads.clear();
+  auto r = mount("s1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->target, "/para-broker") << "the session itself mounts it at the fixed place";
+  ASSERT_EQ(docker->created.size(), 2u);
+  ASSERT_EQ(docker->created.back().mounts.size(), 1u);
+  EXPECT_EQ(docker->created.back().mounts[0].target, "/home/dev/.para-broker") << "its keeper where it always was";
+  const auto uploads = docker->all_uploads();
+  ASSERT_EQ(uploads.size(), 1u);
+  EXPECT_EQ(uploads[0].first, "/home/dev");
+  std::map<std::string, TarEntry> tar;
+  for (auto& e : read_tar(uploads[0].second)) tar[e.name] = e;
+  EXPECT_THAT(tar[".para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+
+  // A target label someone changed by hand is refused, not followed.
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", false).ok());
+  old["para-broker.target"] = "/x,type=bind,src=/,dst=/host";
+  ASSERT_TRUE(docker->volume_create(name, old).ok());
+  auto refused = mount("s2");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::unsafe_input) << refused.error().message;
+}
+
+TEST_F(DispatchUnit, APoisonedLoginIsRefusedLoggedAndNeverSpreadToOtherVolumes) {
+  // A second image, so the second session has a volume of its own.
+  constexpr const char* other_image = "app:2";
+  constexpr const char* other_id = "sha256:00000000000000000000000000000000000000000000000000000000000000bb";
+  broker::ImageInfo info;
+  info.id = other_id;
+  docker->images[other_image] = info;
+  docker->images[other_id] = info;
+  probes::ProbeReport r2 = report;
+  r2.image = other_image;
+  r2.image_id = other_id;
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(r2).ok());
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto b = broker::dispatch::mount(*docker, *vault, paths, {other_image, "s2", std::nullopt, {}});
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_NE(a->volume, b->volume);
+  const auto before = vault->find("work");
+  ASSERT_TRUE(before.ok());
+
+  // What s1's container writes into its volume: each an attack of its own.
+  const std::string cfg = "/para-broker/claude/";
+  std::string keeper;
+  for (const auto& [id, c] : docker->containers)
+    if (c.info.name == a->volume + "-keeper") keeper = id;
+  ASSERT_FALSE(keeper.empty());
+  const std::string uuid = "00000000-0000-4000-8000-0000000000a1";
+  auto creds = [](const std::string& extra, std::int64_t expires) {
+    return R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-attacker","refreshToken":)"
+           R"("sk-ant-ort01-CANARY-attacker","expiresAt":)" +
+           std::to_string(expires) + "}" + extra + "}";
+  };
+  auto account = [](const std::string& id, const std::string& extra = "") {
+    return R"({"hasCompletedOnboarding":true)" + extra +
+           (id.empty() ? std::string() : R"(,"oauthAccount":{"accountUuid":")" + id + R"("})") + "}";
+  };
+  const std::int64_t soon = now_ms() + 8 * k_hour_ms;
+  const std::vector<std::pair<std::string, std::string>> attacks = {
+      {creds("", 9000000000000000), account(uuid)},
+      {creds("", soon), account("00000000-0000-4000-8000-00000000beef")},
+      {creds("", soon), account("")},
+      {creds(R"(,"mcpOAuth":{"evil":{"accessToken":"sk-ant-oat01-CANARY-attacker-mcp"}})", soon), account(uuid)},
+  };
+  std::size_t refusals = 0;
+  for (const auto& [c, j] : attacks) {
+    auto& k = docker->containers[keeper];
+    k.archives[cfg + ".credentials.json"] = make_tar({{".credentials.json", c}});
+    k.stats[cfg + ".credentials.json"] = broker::PathStat{".credentials.json", 1, 0600, "", ""};
+    k.archives[cfg + ".claude.json"] = make_tar({{".claude.json", j}});
+    k.stats[cfg + ".claude.json"] = broker::PathStat{".claude.json", 1, 0600, "", ""};
+    auto synced = broker::dispatch::sync(*docker, *vault, std::nullopt);
+    ASSERT_TRUE(synced.ok()) << synced.error().message;
+    bool refused = false;
+    for (const auto& v : synced->volumes) {
+      EXPECT_FALSE(v.wrote_back) << c;
+      if (v.name == a->volume) refused = !v.refused.empty();
+    }
+    EXPECT_TRUE(refused) << c << " / " << j;
+    for (const auto& [dir, tar] : docker->all_uploads())
+      EXPECT_EQ(tar.find("CANARY-attacker"), std::string::npos) << "no volume received the poisoned login: " << dir;
+    auto now = vault->find("work");
+    ASSERT_TRUE(now.ok());
+    EXPECT_EQ(now->fingerprint, before->fingerprint) << "the vault keeps its login";
+    EXPECT_EQ(now->expires_at, before->expires_at);
+    ++refusals;
+  }
+  // The extra key with a far expiry: release refuses as sync did.
+  auto released = broker::dispatch::release(*docker, *vault, "s1", true);
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_FALSE(released->wrote_back);
+  EXPECT_THAT(released->refused, HasSubstr("the vault keeps its login"));
+  EXPECT_TRUE(released->volume_removed) << "the session is released all the same";
+  ++refusals;
+  std::size_t logged = 0;
+  for (const auto& rec : log_records())
+    if (rec["op"] == "writeback" && rec["result"] == "refused") ++logged;
+  EXPECT_EQ(logged, refusals) << "every refusal is in the access log";
+  for (const auto& rec : log_records()) EXPECT_EQ(rec.dump().find("CANARY-attacker"), std::string::npos);
+  const auto entry = vault->read("work");
+  ASSERT_TRUE(entry.ok());
+  for (const auto& f : entry->files)
+    EXPECT_EQ(std::string(f.data.begin(), f.data.end()).find("CANARY-attacker"), std::string::npos) << f.name;
+}
+
+TEST_F(DispatchUnit, AGenuineRefreshIsWrittenBackAndSharedWithTheOtherVolumes) {
+  constexpr const char* other_image = "app:2";
+  constexpr const char* other_id = "sha256:00000000000000000000000000000000000000000000000000000000000000bb";
+  broker::ImageInfo info;
+  info.id = other_id;
+  docker->images[other_image] = info;
+  docker->images[other_id] = info;
+  probes::ProbeReport r2 = report;
+  r2.image = other_image;
+  r2.image_id = other_id;
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(r2).ok());
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_TRUE(broker::dispatch::mount(*docker, *vault, paths, {other_image, "s2", std::nullopt, {}}).ok());
+  std::string keeper;
+  for (const auto& [id, c] : docker->containers)
+    if (c.info.name == a->volume + "-keeper") keeper = id;
+  const std::string cfg = "/para-broker/claude/";
+  const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
+  auto& k = docker->containers[keeper];
+  k.archives[cfg + ".credentials.json"] = make_tar(
+      {{".credentials.json", R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-refreshed","refreshToken":)"
+                             R"("sk-ant-ort01-CANARY-refreshed","expiresAt":)" +
+                                 std::to_string(refreshed) + "}}"}});
+  k.stats[cfg + ".credentials.json"] = broker::PathStat{".credentials.json", 1, 0600, "", ""};
+  k.archives[cfg + ".claude.json"] = make_tar(
+      {{".claude.json", R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"},"theme":"x"})"}});
+  k.stats[cfg + ".claude.json"] = broker::PathStat{".claude.json", 1, 0600, "", ""};
+  auto synced = broker::dispatch::sync(*docker, *vault, std::nullopt);
+  ASSERT_TRUE(synced.ok()) << synced.error().message;
+  int wrote = 0, shared = 0;
+  for (const auto& v : synced->volumes) {
+    wrote += v.wrote_back;
+    shared += v.refreshed;
+    EXPECT_TRUE(v.refused.empty()) << v.refused;
+  }
+  EXPECT_EQ(wrote, 1);
+  EXPECT_EQ(shared, 1);
+  auto now = vault->find("work");
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->expires_at, refreshed);
+  EXPECT_EQ(now->account_uuid, "00000000-0000-4000-8000-0000000000a1") << "the account stays";
+}
+
 TEST(DispatchNames, YoungHolds) {
   using broker::labels::is_young_hold;
   const long long now = 1'800'000'000;
@@ -637,8 +840,6 @@ TEST(DispatchNames, SessionsAndVolumes) {
             shared_volume_name("0123456789abcdef", k_image_id, 1, 1));
   EXPECT_NE(shared_volume_name("0123456789abcdef", k_image_id, 1, 1),
             shared_volume_name("0123456789abcdef", k_image_id, 2, 1));
-  EXPECT_EQ(mount_target("/"), "/.para-broker");
-  EXPECT_EQ(mount_target("/home/para/"), "/home/para/.para-broker");
 }
 
 }  // namespace

@@ -1,0 +1,67 @@
+#pragma once
+// What of a session volume's login may go back into the vault (SPEC "Mount
+// contract"): the volume was writable by whatever ran in the session's
+// container, so its files are hostile. A write-back may update the login it
+// came from and nothing else:
+//
+//   - only `claudeAiOauth` is taken, and of it only the fields Claude Code
+//     keeps there (the tokens, expiresAt, scopes, plan and account fields, and
+//     whatever the stored login already had); its other top-level keys
+//     (mcpOAuth, pluginSecrets, …) must be the ones the vault put there, and
+//     the vault's .claude.json (primaryApiKey, customApiKeyResponses,
+//     oauthAccount) is never replaced from a volume;
+//   - the account must be the stored one: the volume's .claude.json must
+//     show the stored account (accountUuid, else e-mail), and the
+//     credentials' own accountUuid, when present, must agree;
+//   - expiresAt must be a whole number no later than now + 24 hours (access
+//     tokens last about 8): a far expiry would otherwise win every later
+//     comparison and block every genuine refresh;
+//   - the tokens must be non-empty printable strings of bounded size.
+//
+// Anything else is refused: the vault keeps its login and the caller records
+// the refusal in the access log.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/secure_buffer.hpp"
+
+namespace pb::vault {
+struct DecodedEntry;
+}
+
+namespace pb::broker::dispatch {
+
+/// The longest access-token lifetime a write-back may claim, from now.
+inline constexpr std::int64_t k_max_token_lifetime_ms = 24LL * 60 * 60 * 1000;
+
+struct WritebackDecision {
+  enum class Verdict {
+    not_newer,  ///< nothing to write back: the stored login is as new or newer
+    accept,     ///< `credentials` goes into the vault
+    refuse,     ///< hostile or foreign: `reason` says why; the vault keeps its login
+  };
+  Verdict verdict = Verdict::not_newer;
+  SecureBytes credentials;  ///< accept: the stored .credentials.json carrying the volume's login
+  std::optional<std::int64_t> expires_at;
+  std::string reason;  ///< refuse: one sentence without secrets
+  std::string note;    ///< accept: what was left out (unknown login fields), or empty
+};
+
+/// expiresAt of a credentials file, when it parses and holds a whole number;
+/// says only which login looks newer, never decides a write-back alone.
+std::optional<std::int64_t> claimed_expiry(ByteSpan credentials);
+
+/// The stored login's expiry as write-back compares it: a stored expiry past
+/// now + k_max_token_lifetime_ms (a poisoned vault) counts as none, so that a
+/// believable login can replace it.
+std::optional<std::int64_t> believable_expiry(std::optional<std::int64_t> stored, std::int64_t now_ms);
+
+/// Judges a volume's login against the entry it came from. `volume_claude_json`
+/// is the volume's .claude.json (nullptr when absent or unreadable); it is read
+/// only for the account.
+WritebackDecision judge_writeback(const vault::DecodedEntry& stored, ByteSpan volume_credentials,
+                                  const SecureBytes* volume_claude_json, std::int64_t now_ms);
+
+}  // namespace pb::broker::dispatch
