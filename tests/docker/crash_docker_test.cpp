@@ -23,8 +23,9 @@ namespace pb::test::crash {
 namespace {
 
 const std::string k_image = test_image("claude-2x-dev");
-constexpr long long k_expiry = 4102444800000;  // 2100-01-01
-constexpr long long k_refreshed = k_expiry + 1000;
+// An hour from now, as a recent login: a refresh written back must look believable.
+const long long k_expiry = expiry_from_now(1);
+const long long k_refreshed = k_expiry + 1000;
 
 std::vector<std::string> words(const std::string& s) {
   std::istringstream in(s);

@@ -364,7 +364,7 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   const std::string refresh = "sk-ant-ort01-CANARY-test-" + random_hex(40);
   const std::string rotated_access = "sk-ant-oat01-CANARY-test-" + random_hex(40);
   const std::string rotated_refresh = "sk-ant-ort01-CANARY-test-" + random_hex(40);
-  const std::int64_t expires = 4000000000000;
+  const std::int64_t expires = expiry_from_now(1);
   std::vector<Needle> needles;
   for (const auto& [name, token] :
        {std::pair{"access token", &access}, std::pair{"refresh token", &refresh},

@@ -41,7 +41,10 @@ TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
   ASSERT_EQ(args.size(), 4u) << mounted.out;
   EXPECT_EQ(args[0], "--mount");
   EXPECT_EQ(args[2], "--env");
-  EXPECT_EQ(args[3], "CLAUDE_CONFIG_DIR=" + std::string(img.home) + "/.para-broker/claude");
+  EXPECT_TRUE(args[1].starts_with("type=volume,src=para-broker-") && args[1].ends_with(",dst=/para-broker") &&
+              std::count(args[1].begin(), args[1].end(), ',') == 2)
+      << args[1];
+  EXPECT_EQ(args[3], "CLAUDE_CONFIG_DIR=/para-broker/claude") << "the same place in every image";
   EXPECT_EQ(mounted.out.find(canary), std::string::npos);
   EXPECT_EQ(mounted.err.find(canary), std::string::npos);
 
@@ -86,10 +89,8 @@ TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
   EXPECT_NE(ran.out.find("kept-" + d.label), std::string::npos)
       << "the image's .claude.json keys are gone: " << ran.out;
   const std::string owner = std::to_string(img.uid) + ":" + std::to_string(img.gid);
-  EXPECT_NE(ran.out.find(owner + " 700 " + std::string(img.home) + "/.para-broker/claude\n"), std::string::npos)
-      << ran.out;
-  EXPECT_NE(ran.out.find(owner + " 700 " + std::string(img.home) + "/.para-broker/claude/..\n"), std::string::npos)
-      << ran.out;
+  EXPECT_NE(ran.out.find(owner + " 700 /para-broker/claude\n"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find(owner + " 700 /para-broker/claude/..\n"), std::string::npos) << ran.out;
   EXPECT_NE(ran.out.find(owner + " 600 "), std::string::npos) << ran.out;
   EXPECT_EQ(ran.out.find(canary), std::string::npos);
 
@@ -123,7 +124,7 @@ CommandResult rewrite_login(Dispatch& d, const std::vector<std::string>& args, c
 TEST(DispatchWriteBack, NewerLoginInTheVolumeReachesTheVaultOlderDoesNot) {
   PB_REQUIRE_DOCKER();
   Dispatch d;
-  const std::int64_t base = 4000000000000;
+  const std::int64_t base = expiry_from_now(1);
   d.import_login("wb", base);
   auto args = d.mount(k_fast_image, "wb1");
   ASSERT_EQ(args.size(), 4u);
@@ -144,6 +145,94 @@ TEST(DispatchWriteBack, NewerLoginInTheVolumeReachesTheVaultOlderDoesNot) {
   auto seen = d.run_in(args, k_fast_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
   EXPECT_NE(seen.out.find("CANARY-test-newer-"), std::string::npos) << seen.out;
   EXPECT_EQ(d.env.cli({"release", "--session", "wb3", "--no-sync"}).exit_code, 0);
+  d.verify();
+}
+
+// A session's container is hostile to the others: whatever it writes into its
+// volume must not become the vault's login, nor reach another session. Real
+// Claude Code runs in the session first (the login works), then the volume's
+// login is rewritten as an attacker would.
+TEST(DispatchWriteBack, APoisonedVolumeNeverReachesTheVaultOrAnotherSession) {
+  PB_REQUIRE_DOCKER();
+  Dispatch d("poison");
+  const std::int64_t base = expiry_from_now(1);
+  const std::string canary = d.import_login("poison", base);
+  auto a = d.mount(k_fast_image, "pa");
+  auto c = d.mount(k_other_image, "pc");
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(c.size(), 4u);
+  ASSERT_NE(a[1], c[1]);
+
+  FakeApi api(200);
+  const std::string url = api.base_url();
+  const std::string name = "pb-e2e-poison-" + d.label;
+  const std::vector<std::string> net{"--network", "host",
+                                     "--name",    name,
+                                     "-e",        "ANTHROPIC_BASE_URL=" + url,
+                                     "-e",        "DISABLE_AUTOUPDATER=1",
+                                     "-e",        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"};
+  auto running = std::async(std::launch::async, [&] {
+    return d.run_in(a, k_fast_image, "timeout 30 claude -p hi </dev/null >/dev/null 2>&1", net);
+  });
+  while (running.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready) {
+    if (api.saw_authorization("Bearer " + canary)) {
+      docker_cli({"rm", "-f", name}, 60);
+      break;
+    }
+  }
+  running.get();
+  api.stop();
+  ASSERT_TRUE(api.saw_authorization("Bearer " + canary)) << "the mounted login did not work";
+
+  const auto fingerprint = [&] {
+    auto l = d.env.cli({"list", "--json"});
+    auto j = nlohmann::json::parse(l.out, nullptr, false);
+    if (j.is_discarded() || j["credentials"].empty()) return std::string();
+    const auto& e = j["credentials"][0];  // what a write-back would change
+    return e["expires_at"].dump() + " " + e["updated"].dump() + " " + e["source"].dump();
+  };
+  const std::string before = fingerprint();
+  const std::string attacker = "sk-ant-oat01-CANARY-test-attacker-" + d.label;
+  const std::string soon = std::to_string(expiry_from_now(8));
+  const std::string own_account = R"("oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000d1"})";
+  auto creds = [&](const std::string& expires, const std::string& extra) {
+    return R"({"claudeAiOauth":{"accessToken":")" + attacker + R"(","refreshToken":"sk-ant-ort01-CANARY-test-)" +
+           R"(attacker","expiresAt":)" + expires + "}" + extra + "}";
+  };
+  struct Attack {
+    const char* what;
+    std::string credentials;
+    std::string claude_json;
+  };
+  const std::vector<Attack> attacks = {
+      {"far expiry", creds("9000000000000000", ""), "{" + own_account + "}"},
+      {"other account", creds(soon, ""), R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-00000000beef"}})"},
+      {"missing account", creds(soon, ""), R"({"hasCompletedOnboarding":true})"},
+      {"extra keys", creds(soon, R"(,"mcpOAuth":{"evil":{"accessToken":"CANARY-test-attacker-mcp"}})"),
+       "{" + own_account + "}"},
+      {"api keys", creds("9000000000000000", ""),
+       R"({"primaryApiKey":"sk-ant-api03-CANARY-test-attacker",)" + own_account + "}"},
+  };
+  for (const auto& at : attacks) {
+    auto w =
+        d.run_in(a, k_fast_image,
+                 "printf '%s' '" + at.credentials + "' > \"$CLAUDE_CONFIG_DIR/.credentials.json\" && printf '%s' '" +
+                     at.claude_json + "' > \"$CLAUDE_CONFIG_DIR/.claude.json\"");
+    ASSERT_EQ(w.exit_code, 0) << w.err;
+    auto synced = d.env.cli({"sync"});
+    EXPECT_EQ(synced.exit_code, 7) << at.what << ": " << synced.out << synced.err;
+    EXPECT_NE(synced.err.find("the vault keeps its login"), std::string::npos) << at.what << ": " << synced.err;
+    EXPECT_EQ(fingerprint(), before) << at.what << ": the vault's login changed";
+    auto in_c = d.run_in(c, k_other_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
+    EXPECT_EQ(in_c.out.find("attacker"), std::string::npos) << at.what << ": another session received it";
+  }
+  auto released = d.env.cli({"release", "--session", "pa"});
+  EXPECT_EQ(released.exit_code, 7) << released.err;
+  EXPECT_EQ(fingerprint(), before);
+  EXPECT_EQ(count_ops(access_log(d.env), "writeback", "refused"), attacks.size() + 1);
+  EXPECT_TRUE(d.files_containing("attacker").empty()) << "nothing of the attack is stored";
+  EXPECT_EQ(d.env.cli({"release", "--session", "pc"}).exit_code, 0);
+  EXPECT_TRUE(d.volumes().empty());
   d.verify();
 }
 
@@ -185,7 +274,8 @@ TEST(DispatchParallel, SixteenSessionsMountAndReleaseOnOneCredential) {
 TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
   PB_REQUIRE_DOCKER();
   Dispatch d;
-  d.import_login("share", 4000000000000);
+  const std::int64_t base = expiry_from_now(1);
+  d.import_login("share", base);
   auto a = d.mount(k_fast_image, "a");
   auto b = d.mount(k_fast_image, "b");
   auto c = d.mount(k_other_image, "c");
@@ -194,8 +284,7 @@ TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
   EXPECT_EQ(a, b) << "same credential and image: one shared volume";
   EXPECT_NE(a[1], c[1]) << "another image: its own volume";
 
-  ASSERT_EQ(rewrite_login(d, a, k_fast_image, "sk-ant-oat01-CANARY-test-rotated-" + d.label, 4000000005000).exit_code,
-            0);
+  ASSERT_EQ(rewrite_login(d, a, k_fast_image, "sk-ant-oat01-CANARY-test-rotated-" + d.label, base + 5000).exit_code, 0);
   auto in_b = d.run_in(b, k_fast_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
   EXPECT_NE(in_b.out.find("CANARY-test-rotated-"), std::string::npos) << in_b.out;
   auto in_c = d.run_in(c, k_other_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
@@ -208,7 +297,7 @@ TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
       "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"; stat -c '%u:%g %a' \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
   EXPECT_NE(in_c.out.find("CANARY-test-rotated-"), std::string::npos) << in_c.out;
   EXPECT_NE(in_c.out.find("1000:1000 600"), std::string::npos) << in_c.out;
-  EXPECT_EQ(d.stored_expiry(), 4000000005000);
+  EXPECT_EQ(d.stored_expiry(), base + 5000);
 
   for (const char* s : {"a", "b", "c"}) EXPECT_EQ(d.env.cli({"release", "--session", s}).exit_code, 0);
   EXPECT_TRUE(d.volumes().empty());

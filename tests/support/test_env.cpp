@@ -216,4 +216,10 @@ std::string TestEnv::unique(const std::string& prefix) const {
   return prefix + "-" + random_hex(8);
 }
 
+std::int64_t expiry_from_now(double hours) {
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+  return now.count() + static_cast<std::int64_t>(hours * 3600.0 * 1000.0);
+}
+
 }  // namespace pb::test

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -26,6 +27,10 @@ struct CommandResult {
 /// environment, feeding `input` on stdin; waits at most `timeout_s` seconds.
 CommandResult run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
                           const std::string& input = "", int timeout_s = 300);
+
+/// An access-token expiry `hours` from now, in ms since the epoch, as Claude
+/// Code writes them (write-back believes no expiry past 24 hours from now).
+std::int64_t expiry_from_now(double hours = 1);
 
 /// Runs the docker CLI (test set-up and inspection only; the product never does).
 CommandResult docker_cli(const std::vector<std::string>& args, int timeout_s = 300);

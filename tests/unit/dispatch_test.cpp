@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -22,6 +23,8 @@
 #include <vector>
 
 #include "broker/dispatch/dispatch.hpp"
+#include "broker/dispatch/volume_tar.hpp"
+#include "broker/docker/docker_client.hpp"
 #include "core/files.hpp"
 #include "probes/cache.hpp"
 #include "probes/knowledge.hpp"
@@ -763,6 +766,44 @@ TEST_F(DispatchUnit, AGenuineRefreshIsWrittenBackAndSharedWithTheOtherVolumes) {
   ASSERT_TRUE(now.ok());
   EXPECT_EQ(now->expires_at, refreshed);
   EXPECT_EQ(now->account_uuid, "00000000-0000-4000-8000-0000000000a1") << "the account stays";
+}
+
+/// A tar from memory, as a container's archive stream.
+struct MemoryReader final : broker::ByteReader {
+  explicit MemoryReader(std::string b) : bytes(std::move(b)) {}
+  Result<std::size_t> read(std::span<std::byte> out) override {
+    std::size_t n = std::min(out.size(), bytes.size() - pos);
+    std::memcpy(out.data(), bytes.data() + pos, n);
+    pos += n;
+    return n;
+  }
+  std::string bytes;
+  std::size_t pos = 0;
+};
+
+TEST(VolumeTar, NamesCountTowardTheTotalAndEachIsBounded) {
+  using broker::dispatch::read_tree;
+  // 200 empty files with ~970-byte names: 190 KB of names and no content.
+  std::vector<std::pair<std::string, std::string>> many;
+  const std::string deep = std::string(240, 'n') + "/" + std::string(240, 'n') + "/" + std::string(240, 'n') + "/" +
+                           std::string(240, 'n') + "/";
+  for (int i = 0; i < 200; ++i) many.push_back({".claude/" + deep + std::to_string(i), ""});
+  MemoryReader names(make_tar(many));
+  auto r = read_tree(names, broker::dispatch::TreeLimits{2048, 4u << 20, 64u << 10}, "the test tree");
+  ASSERT_FALSE(r.ok()) << "names are memory too";
+  EXPECT_EQ(r.error().kind, ErrorKind::unsafe_input);
+  EXPECT_THAT(r.error().message, HasSubstr("larger than"));
+
+  // One name over PATH_MAX is refused outright (the archive once held 400 KiB names).
+  MemoryReader huge(make_tar({{".claude/" + std::string(300, 'a') + "/" + std::string(4000, 'b'), "x"}}));
+  auto h = read_tree(huge, broker::dispatch::TreeLimits{}, "the test tree");
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.error().kind, ErrorKind::unsafe_input);
+
+  MemoryReader fine(make_tar({{".claude/", ""}, {".claude/settings.json", "{}"}}));
+  auto f = read_tree(fine, broker::dispatch::TreeLimits{}, "the test tree");
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_EQ(f->size(), 2u);
 }
 
 TEST(DispatchNames, YoungHolds) {

@@ -188,6 +188,68 @@ TEST(DoctorWithFake, UnreachableIsExit5WithTheSentence) {
   EXPECT_EQ(run_doctor(fake).rc, 5);
 }
 
+TEST(DockerTransport, PlainTcpAndUnverifiedTlsCarryNoLogin) {
+  broker::docker::EngineConfig c;
+  c.host = "unix:///var/run/docker.sock";
+  EXPECT_FALSE(c.insecure_reason());
+  c.tls = true;  // ignored on a unix socket, as the docker CLI does
+  EXPECT_FALSE(c.insecure_reason());
+  c = {};
+  c.host = "tcp://127.0.0.1:2375";
+  EXPECT_THAT(c.insecure_reason().value_or(""), HasSubstr("plain tcp://"));
+  c.tls = true;
+  EXPECT_THAT(c.insecure_reason().value_or(""), HasSubstr("does not verify"));
+  c.tls_verify = true;
+  EXPECT_FALSE(c.insecure_reason());
+}
+
+Captured run_cli(const std::shared_ptr<test::FakeDocker>& fake, const std::vector<std::string>& command) {
+  test::TestEnv env;
+  std::ostringstream out, err;
+  Paths paths{env.vault_home(), env.key_file(), env.cache_dir()};
+  broker::Context ctx{paths, out, err, fake->factory(), false};
+  std::vector<std::string> args{"para-broker"};
+  args.insert(args.end(), command.begin(), command.end());
+  int rc = broker::run(args, ctx);
+  return {rc, out.str(), err.str()};
+}
+
+TEST(DockerTransport, CommandsThatMoveALoginRefuseAnInsecureEndpoint) {
+  ScopedEnv env{{"PARA_BROKER_ALLOW_INSECURE_DOCKER", nullptr}};
+  auto fake = std::make_shared<test::FakeDocker>();
+  fake->endpoint_value = "tcp://127.0.0.1:2375";
+  fake->insecure_value = "plain tcp:// without TLS";
+  const std::vector<std::vector<std::string>> moving = {
+      {"mount", "--image", "app:1", "--session", "s1"},
+      {"release", "--session", "s1"},
+      {"sync"},
+      {"gc"},
+      {"import", "--from-container", "c1"},
+      {"import", "--from-image", "app:1"},
+      {"audit", "--images"},
+  };
+  for (const auto& c : moving) {
+    auto r = run_cli(fake, c);
+    EXPECT_EQ(r.rc, 7) << c[0] << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("PARA_BROKER_ALLOW_INSECURE_DOCKER=1")) << c[0];
+    EXPECT_THAT(r.err, HasSubstr("plain tcp://")) << c[0];
+  }
+  EXPECT_TRUE(fake->calls_starting("archive").empty()) << "nothing was read or written";
+  EXPECT_TRUE(fake->calls_starting("volume_create").empty());
+  // What moves no login still works: a probe, a release that writes nothing back.
+  EXPECT_NE(run_cli(fake, {"probe", "app:1"}).rc, 7);
+  EXPECT_NE(run_cli(fake, {"release", "--session", "s1", "--no-sync"}).rc, 7);
+  auto doctor = run_doctor(fake);
+  EXPECT_EQ(doctor.rc, 7) << doctor.out;
+  EXPECT_THAT(doctor.out, HasSubstr("FIX   transport:"));
+
+  ScopedEnv allowed{{"PARA_BROKER_ALLOW_INSECURE_DOCKER", "1"}};
+  EXPECT_NE(run_cli(fake, {"mount", "--image", "app:1", "--session", "s1"}).rc, 7) << "the named override";
+  auto warned = run_doctor(fake);
+  EXPECT_EQ(warned.rc, 0) << warned.out;
+  EXPECT_THAT(warned.out, HasSubstr("warning: logins travel over plain tcp://"));
+}
+
 TEST(FakeDocker, RecordsCallsAndKeepsState) {
   auto fake = std::make_shared<test::FakeDocker>();
   fake->images["app:1"].id = "sha256:abc";
