@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <future>
 #include <map>
@@ -350,12 +351,15 @@ Result<std::string> volume_target(const VolumeInfo& vol) {
   return target;
 }
 
-std::uint32_t to_id(const std::string& s) {
-  try {
-    return static_cast<std::uint32_t>(std::stoul(s));
-  } catch (const std::exception&) {
-    return 0;
-  }
+/// A uid or gid label of a shared volume: digits only, in range; never a
+/// default (a label that is not a number must not make the files root's).
+Result<std::uint32_t> label_id(const VolumeInfo& vol, const char* key) {
+  const std::string s = label_of(vol.labels, key);
+  std::uint32_t id = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size())
+    return fail(ErrorKind::integrity, "volume " + vol.name + " has a " + key + " label that is not a number");
+  return id;
 }
 
 /// Writes back from one shared volume, described by its labels.
@@ -668,9 +672,9 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
       for (const auto& f : entry->files) {
         if (f.name != vault::k_credentials_file) continue;
         std::vector<TreeEntry> tree{{k_credentials_name, false, f.data}};
-        PB_TRY_STATUS(put_tree(docker, l.keeper, l.target + "/" + k_config_subdir, "", tree,
-                               to_id(label_of(l.vol.labels, labels::k_uid)),
-                               to_id(label_of(l.vol.labels, labels::k_gid))));
+        PB_TRY(std::uint32_t uid, label_id(l.vol, labels::k_uid));
+        PB_TRY(std::uint32_t gid, label_id(l.vol, labels::k_gid));
+        PB_TRY_STATUS(put_tree(docker, l.keeper, l.target + "/" + k_config_subdir, "", tree, uid, gid));
         r.volumes[r.volumes.size() - open.size() + i].refreshed = true;
       }
     }

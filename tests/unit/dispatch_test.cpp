@@ -768,6 +768,18 @@ TEST_F(DispatchUnit, AGenuineRefreshIsWrittenBackAndSharedWithTheOtherVolumes) {
   EXPECT_EQ(now->account_uuid, "00000000-0000-4000-8000-0000000000a1") << "the account stays";
 }
 
+TEST_F(DispatchUnit, AnOwnerLabelThatIsNotANumberNeverMakesTheFilesRoots) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  // The volume's login is unknown (not readable): sync hands it the vault's,
+  // owned by the uid its label names.
+  docker->volumes[a->volume].labels["para-broker.uid"] = "dev";
+  auto synced = broker::dispatch::sync(*docker, *vault, std::nullopt);
+  ASSERT_FALSE(synced.ok()) << "a uid of 0 would have been the default";
+  EXPECT_EQ(synced.error().kind, ErrorKind::integrity);
+  EXPECT_THAT(synced.error().message, HasSubstr("not a number"));
+}
+
 /// A tar from memory, as a container's archive stream.
 struct MemoryReader final : broker::ByteReader {
   explicit MemoryReader(std::string b) : bytes(std::move(b)) {}
