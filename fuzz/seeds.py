@@ -313,6 +313,23 @@ def findings():
     put("probe_image", "escape-user", "\x1b]0;owned\x07user\\\x00\x00\x00")
 
 
+def writeback():
+    # A volume's .credentials.json, a NUL, its .claude.json (fuzz/writeback_fuzz.cpp).
+    account = '{"hasCompletedOnboarding":true,"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}}'
+
+    def login(expires, extra=""):
+        return ('{"claudeAiOauth":{"accessToken":"' + FAKE_OAT + '","refreshToken":"' + FAKE_ORT +
+                '","expiresAt":' + str(expires) + ',"scopes":["user:inference"],"subscriptionType":"max"},' +
+                '"mcpOAuth":{"s":{"accessToken":"fake-test-mcp"}}' + extra + '}')
+    put("writeback", "refresh", login(1800028800000) + "\0" + account)
+    put("writeback", "far-expiry", login(9000000000000000) + "\0" + account)
+    put("writeback", "other-account", login(1800028800000) + "\0" + account.replace("a1", "ff"))
+    put("writeback", "no-account", login(1800028800000) + "\0" + '{"hasCompletedOnboarding":true}')
+    put("writeback", "extra-key", login(1800028800000, ',"pluginSecrets":{"x":"y"}') + "\0" + account)
+    put("writeback", "no-claude-json", login(1800028800000))
+
+
 for f in (docker_http, docker_json, image_scan, content_matcher, volume_tar, probe_output, probe_cache, probe_image,
-          vault_files, findings):
+          vault_files, findings, writeback):
     f()
+

@@ -53,6 +53,9 @@ std::string EntryMeta::to_json_text() const {
                       {"last_used", last_used ? nlohmann::json(*last_used) : nlohmann::json()},
                       {"files", nlohmann::json::array()}};
   for (const auto& f : files) j["files"].push_back({{"name", f.name}, {"sha256", f.sha256}, {"size", f.size}});
+  if (previous)
+    j["previous"] = {
+        {"fingerprint", previous->fingerprint}, {"source", previous->source}, {"replaced_at", previous->replaced_at}};
   return j.dump();
 }
 
@@ -78,6 +81,10 @@ Result<EntryMeta> EntryMeta::from_json_text(std::string_view text) {
     for (const auto& f : j.at("files"))
       m.files.push_back({f.at("name").get<std::string>(), f.at("sha256").get<std::string>(),
                          whole_number_or_throw<std::uint64_t>(f.at("size"))});
+    // Entries written before a previous login was kept have no such key.
+    if (auto p = j.find("previous"); p != j.end() && !p->is_null())
+      m.previous = Previous{p->at("fingerprint").get<std::string>(), p->at("source").get<std::string>(),
+                            whole_number_or_throw<std::int64_t>(p->at("replaced_at"))};
     return m;
   } catch (const nlohmann::json::exception&) {
     return corrupt("meta.json is malformed");

@@ -66,6 +66,14 @@ struct EntryMeta {
   std::int64_t updated = 0;
   std::optional<std::int64_t> last_used;
   std::vector<FileDigest> files;
+  /// The login this one replaced, kept beside the entry as <id>.prev so that a
+  /// bad write-back can be undone (`vault restore`); nullopt when none is kept.
+  struct Previous {
+    std::string fingerprint;  ///< of the replaced login
+    std::string source;       ///< where the replaced login came from
+    std::int64_t replaced_at = 0;
+  };
+  std::optional<Previous> previous;
 
   std::string to_json_text() const;
   static Result<EntryMeta> from_json_text(std::string_view text);

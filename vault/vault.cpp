@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <nlohmann/json.hpp>
 
 #include "core/c_handles.hpp"
@@ -437,6 +438,10 @@ fs::path Vault::entry_path(std::string_view id) const {
   return m_opts.home / "entries" / (std::string(id) + ".pbe");
 }
 
+fs::path Vault::previous_path(std::string_view id) const {
+  return m_opts.home / "entries" / (std::string(id) + ".prev");
+}
+
 std::string Vault::fingerprint(ByteSpan secret) const {
   return to_hex(hmac_sha256(m_fp_key, secret)).substr(0, 16);
 }
@@ -612,6 +617,14 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
   meta.files.clear();
   for (const auto& f : files) meta.files.push_back({f.name, to_hex(sha256(f.data)), f.data.size()});
 
+  if (existing != nullptr && existing->fingerprint != fp) {
+    // Another login replaces this one: keep it beside the entry, so that a bad
+    // write-back can be undone (`vault restore`). Written first: a kill before
+    // the entry leaves a .prev the entry does not name, which restore refuses.
+    PB_TRY(SecureBytes current, read_file(entry_path(meta.id), k_max_entry_file));
+    PB_TRY_STATUS(write_file_atomic(previous_path(meta.id), ByteSpan(current)));
+    meta.previous = EntryMeta::Previous{existing->fingerprint, existing->source, now};
+  }
   PB_TRY(Bytes encoded, encode_entry(m_entry_key, meta, files, m_opts.random));
   PB_TRY_STATUS(write_file_atomic(entry_path(meta.id), encoded));
   PB_CRASH_POINT("vault.capture.entry_written");
@@ -658,11 +671,48 @@ Result<EntryMeta> Vault::remove(std::string_view name_or_id, const AccessInfo& a
     return std::move(found).error();
   }
   const fs::path path = entry_path(meta.id);
+  // The kept previous login goes first: a kill after it leaves the entry, never a login without its entry.
+  if (::unlink(previous_path(meta.id).c_str()) != 0 && errno != ENOENT)
+    return fail(ErrorKind::failure, "removing " + previous_path(meta.id).string() + " failed");
   if (::unlink(path.c_str()) != 0) return fail(ErrorKind::failure, "removing " + path.string() + " failed");
   PB_CRASH_POINT("vault.remove.unlinked");
   PB_TRY_STATUS(fsync_dir(path.parent_path()));
   PB_CRASH_POINT("vault.remove.synced");
   PB_TRY_STATUS(m_log->append({"rm", meta.id, meta.name, access.session, access.image, "ok", meta.fingerprint, "", 0}));
+  return meta;
+}
+
+Result<EntryMeta> Vault::restore_previous(std::string_view name_or_id, const AccessInfo& access) {
+  // Protects: the entry and its kept previous login, swapped as one step for other writers.
+  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
+  PB_TRY(DecodedEntry current, read(name_or_id));
+  const std::string& id = current.meta.id;
+  if (!current.meta.previous)
+    return fail(ErrorKind::not_found, "credential '" + current.meta.name + "' keeps no previous login to restore");
+  auto kept = read_file(previous_path(id), k_max_entry_file);
+  if (!kept) {
+    if (kept.error().kind == ErrorKind::not_found)
+      return fail(ErrorKind::not_found, "the previous login of credential '" + current.meta.name + "' is gone");
+    return std::move(kept).error();
+  }
+  auto previous = decode_entry(m_entry_key, *kept, id);
+  if (!previous || previous->meta.fingerprint != current.meta.previous->fingerprint)
+    return fail(ErrorKind::integrity, "the previous login kept for credential '" + current.meta.name +
+                                          "' is not the one it replaced; it was not restored");
+  const std::int64_t now = m_opts.clock();
+  EntryMeta meta = previous->meta;
+  meta.name = current.meta.name;
+  meta.created = current.meta.created;
+  meta.last_used = current.meta.last_used;
+  meta.updated = now;
+  meta.previous = EntryMeta::Previous{current.meta.fingerprint, current.meta.source, now};
+  PB_TRY(SecureBytes current_file, read_file(entry_path(id), k_max_entry_file));
+  PB_TRY(Bytes encoded, encode_entry(m_entry_key, meta, previous->files, m_opts.random));
+  PB_TRY_STATUS(write_file_atomic(previous_path(id), ByteSpan(current_file)));
+  PB_TRY_STATUS(write_file_atomic(entry_path(id), encoded));
+  PB_TRY_STATUS(m_log->append({"restore", id, meta.name, access.session, access.image, "ok", meta.fingerprint,
+                               "put back the login replaced from " + current.meta.source, 0}));
   return meta;
 }
 
@@ -724,6 +774,14 @@ Result<VerifyReport> Vault::verify() const {
   for (const auto& path : files) {
     const std::string fname = path.filename().string();
     if (fname.starts_with(".")) continue;  // temp files of writes in progress
+    if (fname.ends_with(".prev") && is_entry_id(fname.substr(0, fname.size() - 5))) {
+      // A login an entry replaced, kept for `vault restore`: checked like an entry.
+      const std::string of = fname.substr(0, fname.size() - 5);
+      auto kept = read_file(path, k_max_entry_file);
+      if (kept && !decode_entry(m_entry_key, *kept, of))
+        report.problems.push_back({of, "", "the previous login kept for entry " + of + " is corrupt or tampered"});
+      continue;
+    }
     const std::string id = fname.size() > 4 ? fname.substr(0, fname.size() - 4) : fname;
     if (!fname.ends_with(".pbe") || !is_entry_id(id)) {
       report.problems.push_back({"", "", "unexpected file " + path.string() + " in the vault"});

@@ -127,7 +127,12 @@ class Vault {
                                 std::string_view op = "update");
   /// Sets last_used to now and logs `op` (e.g. "mount") with the session and image.
   Result<EntryMeta> touch(std::string_view name_or_id, const AccessInfo& access, std::string_view op = "mount");
-  /// Deletes an entry; logged as "rm".
+  /// Puts back the login that the last replacement of an entry (a write-back or
+  /// a new capture) replaced, keeping the current one as the previous in turn;
+  /// logged as "restore". not_found when none is kept; integrity when the kept
+  /// file is not the one the entry names.
+  Result<EntryMeta> restore_previous(std::string_view name_or_id, const AccessInfo& access = {});
+  /// Deletes an entry (and the previous login kept beside it); logged as "rm".
   Result<EntryMeta> remove(std::string_view name_or_id, const AccessInfo& access = {});
   /// Re-wraps the data key under a new key from `provider`; the old key stops working.
   Status rekey(Provider provider);
@@ -142,6 +147,8 @@ class Vault {
  private:
   Vault(Options opts, Provider provider, std::string vault_id, SecureBytes data_key);
   std::filesystem::path entry_path(std::string_view id) const;
+  /// Where the login an entry replaced is kept: entries/<id>.prev (same format as the entry).
+  std::filesystem::path previous_path(std::string_view id) const;
   Result<EntryMeta> find_locked(std::string_view name_or_id) const;
   Result<CaptureOutcome> store_capture(const Capture& capture, const CaptureOptions& options,
                                        std::optional<std::string> only_id, std::string_view op);

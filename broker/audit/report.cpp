@@ -358,6 +358,8 @@ void write_table(const Report& r, std::ostream& out) {
   } else if (r.vault_exists) {
     out << "  none stored\n";
   }
+  for (const auto& c : r.credentials)
+    if (auto note = commands::previous_note(c.meta); !note.empty()) out << "  note: " << note << "\n";
   for (const auto& d : r.damaged) out << "  DAMAGED " << d.id << ": " << d.message << "\n";
 
   out << "\nVOLUMES (" << (r.docker.endpoint.empty() ? "Docker" : r.docker.endpoint) << ")\n";
@@ -447,6 +449,7 @@ void write_json(const Report& r, std::ostream& out) {
                      {"created", m.created},
                      {"last_captured", m.updated},
                      {"last_mounted", opt_json(m.last_used)},
+                     {"replaced_at", m.previous ? json(m.previous->replaced_at) : json()},
                      {"volumes", c.volumes},
                      {"sessions", c.sessions}});
   }

@@ -62,6 +62,7 @@ CommandSpec list_spec() {
                        {"created", m.created},
                        {"updated", m.updated},
                        {"last_used", opt_json(m.last_used)},
+                       {"replaced_at", m.previous ? nlohmann::json(m.previous->replaced_at) : nlohmann::json()},
                        {"mounts", mounts_of(m.id) ? nlohmann::json(*mounts_of(m.id)) : nlohmann::json()}});
                 for (const auto& d : l.damaged) j["damaged"].push_back({{"id", d.id}, {"message", d.message}});
                 ctx.out << j.dump(2) << "\n";
@@ -77,6 +78,8 @@ CommandSpec list_spec() {
                           << std::setw(26) << mask_account(m.account) << std::setw(8) << (m.plan.empty() ? "-" : m.plan)
                           << std::setw(18) << format_time(m.expires_at) << std::setw(18) << format_time(m.last_used)
                           << (mounts_of(m.id) ? std::to_string(mounts_of(m.id)->size()) : std::string("?")) << "\n";
+                for (const auto& m : l.entries)
+                  if (auto note = previous_note(m); !note.empty()) ctx.out << "note: " << note << "\n";
               }
               if (!l.damaged.empty()) {
                 for (const auto& d : l.damaged) ctx.err << "para-broker: " << d.message << "\n";

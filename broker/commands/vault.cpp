@@ -1,5 +1,6 @@
-// `para-broker vault init|rekey|inspect|verify`: create the vault, change its
-// key, show a vault file's plain header, check every entry and the log chain.
+// `para-broker vault init|rekey|inspect|verify|restore`: create the vault, change
+// its key, show a vault file's plain header, check every entry and the log
+// chain, put back the login a replacement replaced.
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@ struct Options {
   bool passphrase = false;
   bool key_file = false;
   std::string file;
+  std::string name;
   bool json = false;
 };
 
@@ -70,6 +72,14 @@ Result<int> run_verify(Context& ctx, const Options& o) {
                   (r.problems.size() > 1 ? " (and " + std::to_string(r.problems.size() - 1) + " more)" : ""));
 }
 
+Result<int> run_restore(Context& ctx, const Options& o) {
+  PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+  PB_TRY(vault::EntryMeta m, v.restore_previous(o.name));
+  ctx.out << "restored the previous login of '" << m.name << "' (from " << m.source << ", expires "
+          << format_time(m.expires_at) << " UTC); the login it replaced is kept in turn\n";
+  return 0;
+}
+
 }  // namespace
 
 CommandSpec vault_spec() {
@@ -88,12 +98,16 @@ CommandSpec vault_spec() {
             inspect->add_option("FILE", opt->file, "vault.json or an entries/<id>.pbe file")->required();
             CLI::App* verify = app.add_subcommand("verify", "Check every entry and the access log's chain");
             verify->add_flag("--json", opt->json, "Machine-readable report (schema 1)");
-            return [opt, init, rekey, inspect, verify](Context& ctx) -> Result<int> {
+            CLI::App* restore = app.add_subcommand(
+                "restore", "Put back the login a write-back (or a new capture) replaced, e.g. after a bad write-back");
+            restore->add_option("NAME", opt->name, "Credential name or id")->required();
+            return [opt, init, rekey, inspect, verify, restore](Context& ctx) -> Result<int> {
               if (init->parsed()) return run_init(ctx, *opt);
               if (rekey->parsed()) return run_rekey(ctx, *opt);
               if (inspect->parsed()) return run_inspect(ctx, *opt);
               if (verify->parsed()) return run_verify(ctx, *opt);
-              return fail(ErrorKind::usage, "choose one of: vault init, rekey, inspect, verify");
+              if (restore->parsed()) return run_restore(ctx, *opt);
+              return fail(ErrorKind::usage, "choose one of: vault init, rekey, inspect, verify, restore");
             };
           }};
 }

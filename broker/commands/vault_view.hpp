@@ -30,6 +30,15 @@ inline std::string format_time(std::optional<std::int64_t> ms) {
   return buf;
 }
 
+/// When an entry's login was replaced and the replaced one is kept (list,
+/// audit): one line saying so and how to put it back; empty when none is kept.
+inline std::string previous_note(const vault::EntryMeta& m) {
+  if (!m.previous) return {};
+  return "the login of '" + m.name + "' was replaced on " + format_time(m.previous->replaced_at) + " UTC by one from " +
+         m.source + "; 'para-broker vault restore " + m.name + "' puts back the one before (from " +
+         m.previous->source + ")";
+}
+
 /// Vault options from the command context's paths.
 inline vault::Options vault_options(const Paths& paths) {
   return vault::Options::from_paths(paths);

@@ -391,7 +391,8 @@ TEST(DispatchGc, RemovesWhatAKilledProbeImportOrLoginLeft) {
 TEST(DispatchGc, RemovesStaleHoldsButNeverAVolumeInUse) {
   PB_REQUIRE_DOCKER();
   Dispatch d;
-  d.import_login("gc", 4000000000000);
+  const std::int64_t base = expiry_from_now(1);
+  d.import_login("gc", base);
   auto live = d.mount(k_fast_image, "live");
   auto stale = d.mount(k_other_image, "stale");
   ASSERT_EQ(live.size(), 4u);
@@ -405,8 +406,7 @@ TEST(DispatchGc, RemovesStaleHoldsButNeverAVolumeInUse) {
   ASSERT_EQ(created.exit_code, 0) << created.err;
   // The stale session refreshed before its container vanished: gc writes that back.
   ASSERT_EQ(
-      rewrite_login(d, stale, k_other_image, "sk-ant-oat01-CANARY-test-gcnewer-" + d.label, 4000000009000).exit_code,
-      0);
+      rewrite_login(d, stale, k_other_image, "sk-ant-oat01-CANARY-test-gcnewer-" + d.label, base + 9000).exit_code, 0);
 
   // Just mounted, the stale session might still be starting its container: kept.
   auto young = d.env.cli({"gc", "--json"});
@@ -421,7 +421,7 @@ TEST(DispatchGc, RemovesStaleHoldsButNeverAVolumeInUse) {
   auto j = nlohmann::json::parse(gc.out);
   EXPECT_EQ(j["removed_holds"], nlohmann::json::array({"para-broker-hold-stale"}));
   EXPECT_EQ(j["removed_volumes"].size(), 1u);
-  EXPECT_EQ(d.stored_expiry(), 4000000009000);
+  EXPECT_EQ(d.stored_expiry(), base + 9000);
   auto vols = d.volumes();
   EXPECT_EQ(vols.size(), 2u);  // the live session's hold and shared volume
   EXPECT_NE(std::find(vols.begin(), vols.end(), "para-broker-hold-live"), vols.end());

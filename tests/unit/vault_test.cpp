@@ -321,6 +321,55 @@ TEST(VaultStore, NewerExpiryWins) {
   EXPECT_TRUE(v.verify().value().ok());
 }
 
+TEST(VaultStore, AReplacedLoginIsKeptAndCanBePutBack) {
+  TempDir t;
+  Deterministic d;
+  auto opts = test_options(t, d);
+  auto v = Vault::open_or_create(opts).value();
+  auto first = v.capture(oauth_capture("a@example.com", 2000, "sk-ant-oat01-CANARY-test-good"), {}).value();
+  EXPECT_FALSE(first.meta.previous) << "nothing replaced yet";
+  const std::string id = first.meta.id;
+  // A write-back that turns out bad (a token that no longer works, say).
+  auto bad =
+      v.update(id, oauth_capture("a@example.com", 3000, "sk-ant-oat01-CANARY-test-bad"), {"s1", "img"}, "writeback")
+          .value();
+  ASSERT_TRUE(bad.meta.previous);
+  EXPECT_EQ(bad.meta.previous->fingerprint, first.meta.fingerprint);
+  EXPECT_EQ(bad.meta.previous->source, "dir:/test");
+  EXPECT_TRUE(fs::exists(opts.home / "entries" / (id + ".prev")));
+  EXPECT_TRUE(v.list().value().entries[0].previous) << "list can say the login was replaced";
+  EXPECT_TRUE(v.verify().value().ok()) << "the kept login is no stray file";
+
+  auto restored = v.restore_previous("a", {"", ""}).value();
+  EXPECT_EQ(restored.fingerprint, first.meta.fingerprint);
+  EXPECT_EQ(*restored.expires_at, 2000);
+  ASSERT_TRUE(restored.previous);
+  EXPECT_EQ(restored.previous->fingerprint, bad.meta.fingerprint) << "the bad one is kept in turn";
+  EXPECT_NE(as_chars(v.read("a").value().files[0].data).find("test-good"), std::string_view::npos);
+  EXPECT_TRUE(v.verify().value().ok());
+  bool logged = false;
+  std::ifstream log(opts.home / "access.log");
+  for (std::string line; std::getline(log, line);)
+    logged = logged || line.find("\"op\":\"restore\"") != std::string::npos;
+  EXPECT_TRUE(logged);
+
+  // A kept file that is not the one the entry names is refused, not put back.
+  const auto kept = read_file(opts.home / "entries" / (id + ".prev"), 1 << 20).value();
+  auto other = v.capture(oauth_capture("b@example.com", 2000), {}).value();
+  fs::copy_file(opts.home / "entries" / (other.meta.id + ".pbe"), opts.home / "entries" / (id + ".prev"),
+                fs::copy_options::overwrite_existing);
+  auto swapped = v.restore_previous("a", {"", ""});
+  ASSERT_FALSE(swapped.ok());
+  EXPECT_EQ(swapped.error().kind, ErrorKind::integrity);
+  EXPECT_FALSE(v.verify().value().ok()) << "verify sees it too";
+  overwrite(opts.home / "entries" / (id + ".prev"), ByteSpan(kept));
+
+  // rm takes the kept login with the entry.
+  ASSERT_TRUE(v.remove("a").ok());
+  EXPECT_FALSE(fs::exists(opts.home / "entries" / (id + ".prev")));
+  EXPECT_EQ(v.restore_previous("b", {"", ""}).error().kind, ErrorKind::not_found) << "b never replaced anything";
+}
+
 TEST(VaultStore, EveryByteFlipOfAnEntryIsDetectedAndOthersStayUsable) {
   TempDir t;
   Deterministic d;
