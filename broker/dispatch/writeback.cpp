@@ -163,8 +163,9 @@ WritebackDecision judge_writeback(const vault::DecodedEntry& stored, ByteSpan vo
   json login = *old_oauth;
   std::string dropped;
   for (auto& [key, value] : new_oauth->items()) {
+    const std::string& field = key;  // clang 14 cannot capture a structured binding
     const bool known = std::find_if(std::begin(k_login_fields), std::end(k_login_fields),
-                                    [&](const char* f) { return key == f; }) != std::end(k_login_fields);
+                                    [&](const char* f) { return field == f; }) != std::end(k_login_fields);
     if (known || old_oauth->contains(key)) {
       login[key] = value;
     } else {

@@ -5,6 +5,7 @@
 // docs/fault-injection.md describes the points.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -67,9 +68,12 @@ struct Step {
   long long final_expiry = k_expiry;  ///< in the vault once release and gc have run after the kill
 };
 
-const std::vector<std::string> k_mount{"mount", "--image", k_image, "--session", "s1"};
+// A session name of this process alone: holds are named after sessions, and
+// another test run on the same daemon must not share them.
+const std::string k_session = "crash-" + std::to_string(::getpid());
+const std::vector<std::string> k_mount{"mount", "--image", k_image, "--session", k_session};
 
-/// Mounts session s1 and writes a refreshed login (later expiry) into its volume, as Claude Code would.
+/// Mounts the session and writes a refreshed login (later expiry) into its volume, as Claude Code would.
 void mount_and_refresh(DockerBox& d) {
   auto m = d.box.run(k_mount);
   if (m.exit_code != 0) throw std::runtime_error("mount exited " + std::to_string(m.exit_code) + ": " + m.err);
@@ -96,14 +100,14 @@ std::vector<Step> steps() {
          import(d);
          mount_and_refresh(d);
        },
-       {"release", "--session", "s1"},
+       {"release", "--session", k_session},
        k_refreshed},
       {"gc_writing_back_after_killed_release",
        false,
        [=](DockerBox& d) {
          import(d);
          mount_and_refresh(d);
-         d.must({"release", "--session", "s1", "--no-sync"},
+         d.must({"release", "--session", k_session, "--no-sync"},
                 {{"PARA_BROKER_CRASH_AT", "dispatch.release.hold_removed"}}, 137);
        },
        {"gc", "--grace", "0"},
@@ -162,7 +166,7 @@ void crash_and_check(const Step& step, const fs::path& warm, const std::string& 
   ASSERT_EQ(r.exit_code, 128 + 9) << "not killed: " << r.out << r.err;
   ASSERT_NE(r.err.find("crash point " + point + " (pass " + std::to_string(pass) + ")"), std::string::npos) << r.err;
 
-  auto released = d.box.run({"release", "--session", "s1"});
+  auto released = d.box.run({"release", "--session", k_session});
   EXPECT_EQ(released.exit_code, 0) << released.err;
   auto gc = d.box.run({"gc", "--grace", "0"});
   EXPECT_EQ(gc.exit_code, 0) << gc.err;
@@ -177,7 +181,7 @@ void crash_and_check(const Step& step, const fs::path& warm, const std::string& 
   // The next mount works, and a writer has removed every temp file.
   auto again = d.box.run(k_mount);
   EXPECT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_EQ(d.box.run({"release", "--session", "s1"}).exit_code, 0);
+  EXPECT_EQ(d.box.run({"release", "--session", k_session}).exit_code, 0);
   EXPECT_EQ(d.objects({"volume", "ls", "-q"}), std::vector<std::string>{});
   std::vector<std::string> temps;
   std::error_code ec;

@@ -35,7 +35,8 @@ TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
   ASSERT_FALSE(image.empty());
   FakeApi api(200);
 
-  auto mounted = d.env.cli({"mount", "--image", image, "--session", "s1"});
+  const std::string session = "m-" + d.label;  // holds are named after sessions: one of this run alone
+  auto mounted = d.env.cli({"mount", "--image", image, "--session", session});
   ASSERT_EQ(mounted.exit_code, 0) << mounted.err;
   const auto args = split_ws(mounted.out);
   ASSERT_EQ(args.size(), 4u) << mounted.out;
@@ -94,10 +95,10 @@ TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
   EXPECT_NE(ran.out.find(owner + " 600 "), std::string::npos) << ran.out;
   EXPECT_EQ(ran.out.find(canary), std::string::npos);
 
-  auto released = d.env.cli({"release", "--session", "s1"});
+  auto released = d.env.cli({"release", "--session", session});
   EXPECT_EQ(released.exit_code, 0) << released.err;
   EXPECT_TRUE(d.volumes().empty());
-  auto again = d.env.cli({"release", "--session", "s1"});
+  auto again = d.env.cli({"release", "--session", session});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_TRUE(d.files_containing(canary).empty());
   d.verify();
