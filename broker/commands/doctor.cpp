@@ -61,11 +61,13 @@ CommandSpec doctor_spec() {
               auto docker = ctx.docker();
               if (docker.ok()) {
                 docker_json["endpoint"] = (*docker)->endpoint();
+                docker_json["endpoint_origin"] = (*docker)->endpoint_origin();
                 auto v = (*docker)->version();
                 if (v.ok()) {
                   checks.push_back({"docker", true,
                                     (*docker)->endpoint() + " answers: Docker " + v->server_version + ", API " +
-                                        v->api_version + " (daemon speaks up to " + v->server_api_version + ")"});
+                                        v->api_version + " (daemon speaks up to " + v->server_api_version +
+                                        "); endpoint chosen by " + (*docker)->endpoint_origin()});
                   docker_json["reachable"] = true;
                   docker_json["server_version"] = v->server_version;
                   docker_json["api_version"] = v->api_version;

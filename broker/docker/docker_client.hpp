@@ -249,6 +249,8 @@ class DockerClient {
 
   /// Where this client connects, for messages ("unix:///var/run/docker.sock").
   virtual std::string endpoint() const = 0;
+  /// Why that endpoint was chosen ("DOCKER_HOST", "context 'x' (DOCKER_CONTEXT)", …), for doctor.
+  virtual std::string endpoint_origin() const = 0;
   /// Why a login must not travel over this connection (plain tcp://, TLS
   /// that does not verify the daemon), or nullopt when it may (a unix socket,
   /// verified TLS). See require_login_transport() in connect.hpp.

@@ -219,6 +219,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
   explicit EngineClient(EngineConfig config) : m_config(std::move(config)) {}
 
   std::string endpoint() const override { return m_config.host; }
+  std::string endpoint_origin() const override { return m_config.origin; }
   std::optional<std::string> insecure_transport() const override { return m_config.insecure_reason(); }
 
   Status ping() override {

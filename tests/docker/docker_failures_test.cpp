@@ -211,7 +211,31 @@ TEST(DockerFailures, UnsupportedDockerHostIsAUsageError) {
   env.set_env("DOCKER_HOST", "ssh://user@example");
   auto r = env.cli({"doctor"});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_THAT(r.err, HasSubstr("DOCKER_HOST 'ssh://user@example' is not supported"));
+  EXPECT_THAT(r.err, HasSubstr("the Docker endpoint 'ssh://user@example' (DOCKER_HOST) is not supported"));
+}
+
+// The endpoint as the docker CLI chooses it: a context made with the docker
+// CLI itself, current in the config file, reaches the real daemon.
+TEST(DockerContexts, TheCurrentContextReachesTheDaemonAndAMissingOneIsExit5) {
+  PB_REQUIRE_DOCKER();
+  test::TestEnv env;
+  const std::string config = (env.root() / "docker-config").string();
+  const std::string name = env.unique("pbctx");
+  auto created = test::run_process(
+      {"docker", "--config", config, "context", "create", name, "--docker", "host=unix:///var/run/docker.sock"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  auto used = test::run_process({"docker", "--config", config, "context", "use", name});
+  ASSERT_EQ(used.exit_code, 0) << used.err;
+  env.set_env("DOCKER_HOST", "");  // unset for para-broker: the context decides
+  env.set_env("DOCKER_CONFIG", config);
+  auto r = env.cli({"doctor"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("endpoint chosen by context '" + name + "' (currentContext of "));
+
+  env.set_env("DOCKER_CONTEXT", "no-such-context");
+  auto missing = env.cli({"probe", "busybox"});
+  EXPECT_EQ(missing.exit_code, 5) << missing.err;
+  EXPECT_THAT(missing.err, HasSubstr("Docker context 'no-such-context' (DOCKER_CONTEXT) does not exist"));
 }
 
 TEST(DockerFailures, ImageNotFoundIsExit3) {

@@ -69,6 +69,7 @@ class FakeDocker : public broker::DockerClient, public std::enable_shared_from_t
   std::vector<std::string> calls_starting(const std::string& prefix) const;
 
   std::string endpoint() const override { return endpoint_value; }
+  std::string endpoint_origin() const override { return "a test's fake"; }
   std::optional<std::string> insecure_transport() const override { return insecure_value; }
   Status ping() override;
   Result<broker::DockerVersion> version() override;

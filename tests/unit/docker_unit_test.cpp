@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "broker/command.hpp"
@@ -13,6 +16,7 @@
 #include "broker/run.hpp"
 #include "tests/support/fake_docker.hpp"
 #include "tests/support/test_env.hpp"
+#include "vault/crypto.hpp"
 
 namespace pb {
 namespace {
@@ -88,6 +92,106 @@ TEST(DockerConfig, FollowsTheDockerCliConventions) {
     ASSERT_FALSE(c.ok());
     EXPECT_EQ(c.error().kind, ErrorKind::usage);
   }
+}
+
+/// A docker CLI context store under a test's own DOCKER_CONFIG, as `docker context create` writes it.
+class ContextStore {
+ public:
+  ContextStore() : m_dir(m_env.root() / "docker-config") { std::filesystem::create_directories(m_dir); }
+  const std::filesystem::path& dir() const { return m_dir; }
+  /// Adds context `name` whose Docker endpoint is `host`; with TLS material when `tls`.
+  void add(const std::string& name, const std::string& host, bool tls = false, bool skip_verify = false) {
+    const std::string id = vault::to_hex(vault::sha256(as_bytes(name)));
+    const auto meta = m_dir / "contexts" / "meta" / id;
+    std::filesystem::create_directories(meta);
+    std::ofstream(meta / "meta.json") << nlohmann::json{
+        {"Name", name},
+        {"Metadata", nlohmann::json::object()},
+        {"Endpoints", {{"docker", {{"Host", host}, {"SkipTLSVerify", skip_verify}}}}}};
+    if (tls) {
+      const auto t = m_dir / "contexts" / "tls" / id / "docker";
+      std::filesystem::create_directories(t);
+      for (const char* f : {"ca.pem", "cert.pem", "key.pem"}) std::ofstream(t / f) << "not a real certificate\n";
+    }
+  }
+  void use(const std::string& name) {
+    std::ofstream(m_dir / "config.json") << R"({"currentContext":")" + name + R"("})";
+  }
+
+ private:
+  test::TestEnv m_env;
+  std::filesystem::path m_dir;
+};
+
+TEST(DockerContext, TheCurrentContextOfTheConfigFileIsUsedWhenNothingElseSaysSo) {
+  ContextStore store;
+  store.add("colima", "unix:///home/u/.colima/default/docker.sock");
+  store.use("colima");
+  ScopedEnv env{{"DOCKER_HOST", nullptr}, {"DOCKER_CONTEXT", nullptr}, {"DOCKER_CONFIG", store.dir().c_str()}};
+  auto c = broker::docker::config_from_environment();
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->host, "unix:///home/u/.colima/default/docker.sock");
+  EXPECT_THAT(c->origin, HasSubstr("context 'colima' (currentContext of "));
+  EXPECT_FALSE(c->tls);
+}
+
+TEST(DockerContext, DockerContextBeatsTheConfigFileAndDockerHostBeatsBoth) {
+  ContextStore store;
+  store.add("colima", "unix:///colima.sock");
+  store.add("remote", "tcp://127.0.0.1:2376", true);
+  store.use("colima");
+  {
+    ScopedEnv env{{"DOCKER_HOST", nullptr}, {"DOCKER_CONTEXT", "remote"}, {"DOCKER_CONFIG", store.dir().c_str()}};
+    auto c = broker::docker::config_from_environment();
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->host, "tcp://127.0.0.1:2376");
+    EXPECT_EQ(c->origin, "context 'remote' (DOCKER_CONTEXT)");
+    EXPECT_TRUE(c->tls) << "the context has TLS material";
+    EXPECT_TRUE(c->tls_verify);
+    EXPECT_EQ(c->cert_path.filename(), "docker");
+    EXPECT_TRUE(std::filesystem::exists(c->cert_path / "ca.pem"));
+    EXPECT_FALSE(c->insecure_reason());
+  }
+  {
+    ScopedEnv env{
+        {"DOCKER_HOST", "unix:///from-env.sock"}, {"DOCKER_CONTEXT", "remote"}, {"DOCKER_CONFIG", store.dir().c_str()}};
+    auto c = broker::docker::config_from_environment();
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->host, "unix:///from-env.sock");
+    EXPECT_EQ(c->origin, "DOCKER_HOST");
+  }
+  {
+    ScopedEnv env{{"DOCKER_HOST", nullptr}, {"DOCKER_CONTEXT", "default"}, {"DOCKER_CONFIG", store.dir().c_str()}};
+    auto c = broker::docker::config_from_environment();
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->host, "unix:///var/run/docker.sock") << "'default' is the default socket";
+  }
+}
+
+TEST(DockerContext, ATlsContextThatSkipsVerificationCarriesNoLogin) {
+  ContextStore store;
+  store.add("loose", "tcp://127.0.0.1:2376", true, true);
+  ScopedEnv env{{"DOCKER_HOST", nullptr}, {"DOCKER_CONTEXT", "loose"}, {"DOCKER_CONFIG", store.dir().c_str()}};
+  auto c = broker::docker::config_from_environment();
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->tls);
+  EXPECT_FALSE(c->tls_verify);
+  EXPECT_THAT(c->insecure_reason().value_or(""), HasSubstr("does not verify"));
+}
+
+TEST(DockerContext, AnUnknownContextIsExit5WithItsName) {
+  ContextStore store;
+  store.use("gone");
+  ScopedEnv env{{"DOCKER_HOST", nullptr}, {"DOCKER_CONTEXT", nullptr}, {"DOCKER_CONFIG", store.dir().c_str()}};
+  auto c = broker::docker::config_from_environment();
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().kind, ErrorKind::unreachable);
+  EXPECT_EQ(exit_code(c.error().kind), 5);
+  EXPECT_THAT(c.error().message, HasSubstr("Docker context 'gone'"));
+  ScopedEnv named{{"DOCKER_CONTEXT", "also-gone"}};
+  auto d = broker::docker::config_from_environment();
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(d.error().message, HasSubstr("'also-gone' (DOCKER_CONTEXT) does not exist"));
 }
 
 TEST(DockerConfig, ConnectValidatesTheHost) {
