@@ -16,6 +16,7 @@
 #include "core/files.hpp"
 #include "probes/cache.hpp"
 #include "vault/crypto.hpp"
+#include "vault/json_wipe.hpp"
 #include "vault/vault.hpp"
 
 namespace fs = std::filesystem;
@@ -74,6 +75,7 @@ SecureBytes dump(const nlohmann::json& j) {
 std::optional<std::int64_t> expiry_of(ByteSpan credentials) {
   auto j = parse_object(credentials, "the credentials file");
   if (!j) return std::nullopt;
+  vault::JsonWiper wipe{*j};
   auto oauth = j->find("claudeAiOauth");
   if (oauth == j->end() || !oauth->is_object()) return std::nullopt;
   auto exp = oauth->find("expiresAt");
@@ -305,11 +307,13 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
     if (f.name == vault::k_claude_json_file) vault_claude_json = &f.data;
   }
   nlohmann::json merged = nlohmann::json::object();
+  vault::JsonWiper wipe_merged{merged};
   if (image_claude_json && !image_claude_json->empty()) {
     PB_TRY(merged, parse_object(*image_claude_json, "the image's .claude.json"));
   }
   if (vault_claude_json != nullptr && !vault_claude_json->empty()) {
     PB_TRY(nlohmann::json login, parse_object(*vault_claude_json, "the stored .claude.json"));
+    vault::JsonWiper wipe_login{login};
     for (auto& [key, value] : login.items()) merged[key] = value;
   }
   if (!merged.contains("hasCompletedOnboarding")) merged["hasCompletedOnboarding"] = true;
