@@ -1,5 +1,6 @@
-// `para-broker vault init|rekey|inspect|verify`: create the vault, change its
-// key, show a vault file's plain header, check every entry and the log chain.
+// `para-broker vault init|rekey|inspect|verify|repair-log`: create the vault,
+// change its key, show a vault file's plain header, check every entry and the
+// log chain, start a broken log over (explicitly, and logged).
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -70,6 +71,13 @@ Result<int> run_verify(Context& ctx, const Options& o) {
                   (r.problems.size() > 1 ? " (and " + std::to_string(r.problems.size() - 1) + " more)" : ""));
 }
 
+Result<int> run_repair_log(Context& ctx) {
+  PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+  PB_TRY(std::string said, v.repair_log());
+  ctx.out << said << "\n";
+  return 0;
+}
+
 }  // namespace
 
 CommandSpec vault_spec() {
@@ -88,12 +96,15 @@ CommandSpec vault_spec() {
             inspect->add_option("FILE", opt->file, "vault.json or an entries/<id>.pbe file")->required();
             CLI::App* verify = app.add_subcommand("verify", "Check every entry and the access log's chain");
             verify->add_flag("--json", opt->json, "Machine-readable report (schema 1)");
-            return [opt, init, rekey, inspect, verify](Context& ctx) -> Result<int> {
+            CLI::App* repair = app.add_subcommand(
+                "repair-log", "Start a broken access log over from its intact records, and log that it did");
+            return [opt, init, rekey, inspect, verify, repair](Context& ctx) -> Result<int> {
               if (init->parsed()) return run_init(ctx, *opt);
               if (rekey->parsed()) return run_rekey(ctx, *opt);
               if (inspect->parsed()) return run_inspect(ctx, *opt);
               if (verify->parsed()) return run_verify(ctx, *opt);
-              return fail(ErrorKind::usage, "choose one of: vault init, rekey, inspect, verify");
+              if (repair->parsed()) return run_repair_log(ctx);
+              return fail(ErrorKind::usage, "choose one of: vault init, rekey, inspect, verify, repair-log");
             };
           }};
 }
