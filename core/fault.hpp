@@ -53,6 +53,7 @@ inline constexpr Point k_points[] = {
     // vault/access_log.cpp
     {"access_log.append.torn", Reach::vault},      // half of a record written to access.log
     {"access_log.append.record_written", Reach::vault}, // record fsynced, access.head not yet replaced
+    {"access_log.append.head_written", Reach::vault}, // access.head replaced, the anchor not yet
     {"access_log.pending.torn", Reach::vault},     // half of a failed-unlock line written to access.pending
     {"access_log.pending.merged", Reach::vault},   // pending records chained, access.pending not yet removed
     // vault/key_cache.cpp

@@ -212,6 +212,59 @@ Status check_private_dir(const fs::path& dir, std::string_view what) {
   return {};
 }
 
+namespace {
+
+/// One step of check_parent_dirs(): `dir` exists (lstat in `st`); `own` is path's own directory.
+Status check_ancestor(const fs::path& dir, const struct stat& st, const fs::path& path, std::string_view what,
+                      bool strict) {
+  const uid_t me = ::geteuid();
+  auto refuse = [&](const std::string& why, const std::string& fix) {
+    return fail(ErrorKind::unsafe_input, std::string(what) + " " + path.string() + " is refused: " + dir.string() +
+                                             " above it " + why + "; " + fix);
+  };
+  if (st.st_uid != 0 && st.st_uid != me)
+    return refuse(
+        (S_ISLNK(st.st_mode) ? "is a symlink that belongs to uid " : "belongs to uid ") + std::to_string(st.st_uid),
+        "use a location whose parents belong to you or root");
+  if (S_ISLNK(st.st_mode)) return {};
+  const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+  const bool sticky_root = (st.st_mode & S_ISVTX) != 0 && st.st_uid == 0;
+  if (others_write && (strict || !sticky_root))
+    return refuse("can be written by others, who could replace what is below it",
+                  "fix it with: chmod go-w " + dir.string() + " (or use a location only you and root can write)");
+  return {};
+}
+
+/// Walks the existing directories from "/" down to `p`'s parent.
+Status walk_ancestors(const fs::path& p, const fs::path& shown, std::string_view what, bool own_dir_private) {
+  const fs::path parent = p.parent_path();
+  fs::path cur;
+  for (const auto& part : parent) {
+    cur /= part;
+    struct stat st {};
+    if (::lstat(cur.c_str(), &st) != 0) return {};  // not there yet: created below an already checked one
+    PB_TRY_STATUS(check_ancestor(cur, st, shown, what, own_dir_private && cur == parent));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status check_parent_dirs(const fs::path& path, std::string_view what, bool own_dir_private) {
+  std::error_code ec;
+  const fs::path abs = fs::absolute(path, ec).lexically_normal();
+  if (ec) return fail(ErrorKind::failure, "resolving " + path.string() + " failed: " + ec.message());
+  // As written (symlinks on the way are checked as links) …
+  PB_TRY_STATUS(walk_ancestors(abs, path, what, own_dir_private));
+  // … and as resolved, where a symlink leads.
+  fs::path existing = abs.parent_path();
+  while (!existing.empty() && existing != existing.root_path() && !fs::exists(existing, ec))
+    existing = existing.parent_path();
+  const fs::path real = fs::canonical(existing, ec);
+  if (ec || real == existing) return {};
+  return walk_ancestors(real / abs.lexically_relative(existing), path, what, own_dir_private);
+}
+
 Status ensure_private_dir(const fs::path& dir, std::string_view what) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) {

@@ -85,4 +85,12 @@ Status ensure_private_dir(const std::filesystem::path& dir, std::string_view wha
 /// Checks an existing directory as ensure_private_dir() does, without creating it.
 Status check_private_dir(const std::filesystem::path& dir, std::string_view what);
 
+/// Checks every existing directory above `path`, as OpenSSH's StrictModes
+/// does, both as written and with symlinks resolved: each must belong to root
+/// or to us, and no one else may write it, except a sticky directory of root's
+/// (as /tmp) that is not `path`'s own directory when `own_dir_private`.
+/// A symlink on the way must belong to root or to us. unsafe_input (exit 7)
+/// with a sentence saying how to fix it otherwise.
+Status check_parent_dirs(const std::filesystem::path& path, std::string_view what, bool own_dir_private = false);
+
 }  // namespace pb

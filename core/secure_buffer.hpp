@@ -35,7 +35,20 @@ struct WipingAllocator {
 };
 
 using SecureBytes = std::vector<std::uint8_t, WipingAllocator<std::uint8_t>>;
-using SecureString = std::basic_string<char, std::char_traits<char>, WipingAllocator<char>>;
+/// A string for passphrases. The allocator wipes what lives on the heap; short
+/// strings live inside the object (the small-string buffer), which the
+/// destructor wipes too, so that no length of passphrase outlives its use.
+class SecureString : public std::basic_string<char, std::char_traits<char>, WipingAllocator<char>> {
+ public:
+  using Base = std::basic_string<char, std::char_traits<char>, WipingAllocator<char>>;
+  using Base::Base;
+  SecureString() = default;
+  SecureString(const SecureString&) = default;
+  SecureString(SecureString&&) noexcept = default;
+  SecureString& operator=(const SecureString&) = default;
+  SecureString& operator=(SecureString&&) noexcept = default;
+  ~SecureString() { secure_wipe(data(), capacity()); }
+};
 
 using Bytes = std::vector<std::uint8_t>;
 using ByteSpan = std::span<const std::uint8_t>;

@@ -13,6 +13,7 @@
 
 #include "core/files.hpp"
 #include "vault/json_numbers.hpp"
+#include "vault/json_wipe.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -234,21 +235,6 @@ SecureBytes dump_secure(const json& j) {
   secure_wipe(s.data(), s.size());
   return out;
 }
-
-/// Wipes the strings of a parsed document before it is freed.
-void wipe_json(json& j) {
-  if (j.is_string()) {
-    auto& s = j.get_ref<std::string&>();
-    secure_wipe(s.data(), s.size());
-  } else if (j.is_structured()) {
-    for (auto& v : j) wipe_json(v);
-  }
-}
-
-struct JsonWiper {
-  json& j;
-  ~JsonWiper() { wipe_json(j); }
-};
 
 }  // namespace
 

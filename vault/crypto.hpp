@@ -57,8 +57,10 @@ std::array<std::uint8_t, 32> hmac_sha256(ByteSpan key, ByteSpan data);
 /// HKDF-SHA256 (RFC 5869) of `ikm` with `info`, no salt, `size` bytes.
 Result<SecureBytes> hkdf_sha256(ByteSpan ikm, std::string_view info, std::size_t size = k_key_size);
 
+/// scrypt parameters; the defaults are what new passphrases get (about half a
+/// second and 128 MiB here), older headers keep theirs (docs/vault-format.md).
 struct ScryptParams {
-  std::uint64_t n = std::uint64_t{1} << 15;
+  std::uint64_t n = std::uint64_t{1} << 17;
   std::uint32_t r = 8;
   std::uint32_t p = 1;
 };

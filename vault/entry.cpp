@@ -97,15 +97,18 @@ Result<EntryFileHeader> parse_entry_header(ByteSpan file) {
     return corrupt("the file is not a para-broker vault entry (bad magic)");
   EntryFileHeader h;
   h.version = file[4];
-  if (h.version != k_entry_version)
-    return corrupt("the entry has format version " + std::to_string(h.version) + ", this para-broker reads version " +
-                   std::to_string(k_entry_version));
+  if (h.version != k_entry_version && h.version != k_entry_version_without_generation)
+    return corrupt("the entry has format version " + std::to_string(h.version) + ", this para-broker reads versions " +
+                   std::to_string(k_entry_version_without_generation) + " and " + std::to_string(k_entry_version));
   const std::size_t id_len = file[5];
-  if (id_len != k_entry_id_size || file.size() < 6 + id_len + 4)
+  const std::size_t gen_len = h.version == k_entry_version ? 8 : 0;
+  if (id_len != k_entry_id_size || file.size() < 6 + id_len + gen_len + 4)
     return corrupt("the entry header is truncated or malformed");
   h.id.assign(reinterpret_cast<const char*>(file.data() + 6), id_len);
   if (!is_entry_id(h.id)) return corrupt("the entry id is malformed");
-  h.header_size = 6 + id_len;
+  for (std::size_t i = 0; i < gen_len; ++i) h.generation = h.generation << 8 | file[6 + id_len + i];
+  if (gen_len > 0 && h.generation == 0) return corrupt("the entry's generation is 0");
+  h.header_size = 6 + id_len + gen_len;
   std::size_t pos = h.header_size;
   h.meta_box_size = get_u32(file.data() + pos);
   pos += 4;
@@ -123,10 +126,12 @@ Result<EntryFileHeader> parse_entry_header(ByteSpan file) {
 Result<Bytes> encode_entry(ByteSpan entry_key, const EntryMeta& meta, const std::vector<ArchiveFile>& files,
                            const RandomSource& random) {
   if (!is_entry_id(meta.id)) return fail(ErrorKind::failure, "entry id '" + meta.id + "' is malformed");
+  if (meta.generation == 0) return fail(ErrorKind::failure, "entry " + meta.id + " has no generation");
   Bytes out(std::begin(k_magic), std::end(k_magic));
   out.push_back(k_entry_version);
   out.push_back(static_cast<std::uint8_t>(meta.id.size()));
   out.insert(out.end(), meta.id.begin(), meta.id.end());
+  for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<std::uint8_t>(meta.generation >> s));
   const Bytes header = out;
 
   const std::string meta_text = meta.to_json_text();
@@ -165,6 +170,7 @@ Result<OpenedMeta> open_meta(ByteSpan entry_key, ByteSpan file, const EntryFileH
   if (!plain) return corrupt("the entry's metadata failed authentication");
   PB_TRY(EntryMeta meta, EntryMeta::from_json_text(as_chars(*plain)));
   if (meta.id != h.id) return corrupt("the entry's metadata names another id");
+  meta.generation = h.generation;
   return OpenedMeta{std::move(meta), std::move(*plain)};
 }
 

@@ -1,11 +1,13 @@
 #pragma once
 // One credential = one entry file, `entries/<id>.pbe`:
 //
-//   entry-file  = magic version id-len id meta-len meta-box payload-len payload-box
+//   entry-file  = magic version id-len id [generation] meta-len meta-box payload-len payload-box
 //   magic       = "PBVE"                    ; 4 bytes
-//   version     = %x01                      ; 1 byte, k_entry_version
+//   version     = %x02 (written) / %x01     ; 1 byte, k_entry_version; version 1 has no generation
 //   id-len      = 1 byte, 16                ; length of id
 //   id          = 16 lower-case hex digits  ; must equal the file name's stem
+//   generation  = u64 big-endian, >= 1     ; version 2 only: counts the entry's writes; the
+//                                           ; access log records each (vault/access_log.hpp)
 //   meta-len    = u32 big-endian            ; size of meta-box, <= 64 KiB
 //   meta-box    = nonce(12) ciphertext tag(16)   ; AES-256-GCM of meta.json,
 //                                                ; AAD = header || "meta"
@@ -13,7 +15,7 @@
 //   payload-box = nonce(12) ciphertext tag(16)   ; AES-256-GCM of a tar of the
 //                                                ; captured files and meta.json,
 //                                                ; AAD = header || "payload"
-//   header      = magic version id-len id
+//   header      = magic version id-len id [generation]
 //
 // Nothing may follow the payload box. The metadata sits in its own small box
 // so that `list` decrypts a few hundred bytes per entry, never the payload;
@@ -32,12 +34,13 @@
 
 namespace pb::vault {
 
-inline constexpr std::uint8_t k_entry_version = 1;
+inline constexpr std::uint8_t k_entry_version = 2;
+inline constexpr std::uint8_t k_entry_version_without_generation = 1;
 inline constexpr std::size_t k_entry_id_size = 16;
 inline constexpr std::size_t k_max_meta_box = 64u << 10;
 inline constexpr std::size_t k_max_payload_box = 16u << 20;
 inline constexpr std::size_t k_max_entry_file =
-    4 + 1 + 1 + k_entry_id_size + 4 + k_max_meta_box + 4 + k_max_payload_box;
+    4 + 1 + 1 + k_entry_id_size + 8 + 4 + k_max_meta_box + 4 + k_max_payload_box;
 
 /// Payload file names (home-relative, as Claude Code keeps them).
 inline constexpr const char* k_credentials_file = ".claude/.credentials.json";
@@ -74,6 +77,8 @@ struct EntryMeta {
     std::int64_t replaced_at = 0;
   };
   std::optional<Previous> previous;
+  /// From the entry file's header, not meta.json: 0 for a version-1 entry.
+  std::uint64_t generation = 0;
 
   std::string to_json_text() const;
   static Result<EntryMeta> from_json_text(std::string_view text);
@@ -83,6 +88,7 @@ struct EntryMeta {
 struct EntryFileHeader {
   std::uint8_t version = 0;
   std::string id;
+  std::uint64_t generation = 0;  ///< 0 for version 1
   std::size_t header_size = 0;
   std::size_t meta_box_size = 0;
   std::size_t payload_box_size = 0;
@@ -95,7 +101,8 @@ bool is_entry_id(std::string_view id);
 /// with a sentence when the layout is wrong).
 Result<EntryFileHeader> parse_entry_header(ByteSpan file);
 
-/// Builds an entry file: meta box plus payload box (files + meta.json).
+/// Builds an entry file: meta box plus payload box (files + meta.json), at
+/// generation `meta.generation` (must be >= 1).
 Result<Bytes> encode_entry(ByteSpan entry_key, const EntryMeta& meta, const std::vector<ArchiveFile>& files,
                            const RandomSource& random);
 

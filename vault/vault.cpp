@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "core/c_handles.hpp"
@@ -25,6 +26,9 @@ constexpr int k_header_version = 1;
 constexpr const char* k_header_file = "vault.json";
 constexpr std::uint64_t k_min_scrypt_n = std::uint64_t{1} << 15;
 constexpr std::uint64_t k_max_scrypt_n = std::uint64_t{1} << 20;
+/// A new passphrase shorter than this is refused: with the KDF's cost, fewer
+/// characters fall to an offline search of the key header within days.
+constexpr std::size_t k_min_passphrase = 12;
 
 struct Header {
   std::string vault_id;  // 32 hex digits
@@ -33,7 +37,14 @@ struct Header {
   Bytes salt;
   Bytes wrapped_key;
   std::int64_t created = 0;
+  /// 32 hex digits of HMAC(data key, "para-broker key check v1|" vault id): a
+  /// cached data key must match it. Empty in headers of before key checks.
+  std::string key_check;
 };
+
+std::string key_check_of(ByteSpan data_key, std::string_view vault_id) {
+  return to_hex(hmac_sha256(data_key, as_bytes("para-broker key check v1|" + std::string(vault_id)))).substr(0, 32);
+}
 
 /// What the wrapped data key is bound to: format, version and every parameter.
 std::string header_aad(const Header& h) {
@@ -42,6 +53,7 @@ std::string header_aad(const Header& h) {
   if (h.provider == Provider::passphrase)
     aad += "|scrypt|" + std::to_string(h.scrypt.n) + "|" + std::to_string(h.scrypt.r) + "|" +
            std::to_string(h.scrypt.p) + "|" + to_hex(h.salt);
+  if (!h.key_check.empty()) aad += "|check|" + h.key_check;
   return aad;
 }
 
@@ -62,6 +74,7 @@ std::string header_json(const Header& h) {
             {"created", h.created}};
   if (h.provider == Provider::passphrase)
     j["kdf"] = {{"name", "scrypt"}, {"n", h.scrypt.n}, {"r", h.scrypt.r}, {"p", h.scrypt.p}, {"salt", to_hex(h.salt)}};
+  if (!h.key_check.empty()) j["key_check"] = h.key_check;
   return j.dump(2) + "\n";
 }
 
@@ -103,6 +116,10 @@ Result<Header> parse_header(std::string_view text, const fs::path& path) {
     if (!wrapped || wrapped->size() != k_key_size + k_box_overhead) return bad("its wrapped key is malformed");
     h.wrapped_key = std::move(*wrapped);
     h.created = whole_number_or_throw<std::int64_t>(j.at("created"));
+    if (auto c = j.find("key_check"); c != j.end()) {
+      h.key_check = c->get<std::string>();
+      if (h.key_check.size() != 32 || !from_hex(h.key_check)) return bad("its key check is malformed");
+    }
     return h;
   } catch (const json::exception&) {
     return bad("it is not valid JSON");
@@ -138,6 +155,9 @@ Result<SecureBytes> read_key_file(const fs::path& path) {
   if ((st.st_mode & 077) != 0)
     return fail(ErrorKind::unsafe_input,
                 "the key file " + path.string() + " can be read by others; fix it with: chmod 600 " + path.string());
+  if (st.st_uid != ::geteuid())
+    return fail(ErrorKind::unsafe_input, "the key file " + path.string() + " belongs to uid " +
+                                             std::to_string(st.st_uid) + ", not to you; use a key file of your own");
   PB_TRY(SecureBytes text, read_file(path, 256));
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   auto key = from_hex(as_chars(text));
@@ -154,7 +174,13 @@ Result<SecureBytes> read_key_file(const fs::path& path) {
 Status write_key_file_exclusive(const fs::path& path, ByteSpan key) {
   PB_TRY_STATUS(ensure_private_dir(path.parent_path(), "key directory"));
   PB_TRY(AtomicFile file, AtomicFile::create(path, 0600));
-  SecureString text(to_hex(key).c_str());
+  static constexpr char k_digits[] = "0123456789abcdef";
+  SecureString text;
+  text.reserve(key.size() * 2 + 1);  // one allocation: growth would leave no copy anyway, but none is needed
+  for (std::uint8_t b : key) {
+    text.push_back(k_digits[b >> 4]);
+    text.push_back(k_digits[b & 15]);
+  }
   text.push_back('\n');
   PB_TRY_STATUS(file.write(std::string_view(text.data(), text.size())));
   Status s = file.commit_new();
@@ -178,6 +204,10 @@ Result<SecureBytes> kek_from_passphrase(const Options& opts, const Header& h, bo
   if (!opts.passphrase) return fail(ErrorKind::locked, "the vault is locked and no passphrase source is available");
   PB_TRY(SecureString pass, opts.passphrase(prompt, confirm));
   if (pass.empty()) return fail(ErrorKind::locked, "the passphrase is empty");
+  if (confirm && pass.size() < k_min_passphrase)
+    return fail(ErrorKind::unsafe_input, "the new passphrase is too short to protect the vault: use at least " +
+                                             std::to_string(k_min_passphrase) +
+                                             " characters (a few unrelated words); nothing was changed");
   return scrypt(std::string_view(pass.data(), pass.size()), h.salt, h.scrypt);
 }
 
@@ -217,7 +247,35 @@ std::string default_name(const LoginSummary& s) {
   return out.empty() ? s.kind : out;
 }
 
+/// The directories above the vault and the key file (which also holds the log's
+/// anchor): others must not be able to replace them (OpenSSH's StrictModes).
+Status check_locations(const Options& opts) {
+  PB_TRY_STATUS(check_parent_dirs(opts.home, "the vault directory"));
+  return check_parent_dirs(opts.key_file, "the key file", true);
+}
+
+/// Why an entry file is not the one the access log last recorded, if it is not.
+std::optional<std::string> stale_reason(const EntryMeta& m, const EntryStates& states) {
+  const auto it = states.find(m.id);
+  if (it != states.end() && it->second.removed)
+    return "it was removed (its last access-log record is 'rm') and has been put back";
+  const std::uint64_t logged = it == states.end() ? 0 : it->second.generation;
+  if (m.generation == logged) {
+    if (it != states.end() && !it->second.fingerprint.empty() && m.fingerprint != it->second.fingerprint)
+      return std::string("its login is not the one the access log last recorded for it (an older copy put back?)");
+    return std::nullopt;
+  }
+  // One past the log: a write killed before its log record (the next write of it logs on).
+  if (m.generation == logged + 1) return std::nullopt;
+  return "it is generation " + std::to_string(m.generation) + ", the access log's latest for it is " +
+         std::to_string(logged) + (m.generation < logged ? " (an older copy put back)" : "");
+}
+
 }  // namespace
+
+fs::path anchor_path(const Options& opts, std::string_view vault_id) {
+  return opts.key_file.parent_path() / ("vault-" + std::string(vault_id) + ".anchor");
+}
 
 std::string_view provider_name(Provider p) {
   return p == Provider::key_file ? "key-file" : "passphrase";
@@ -232,12 +290,16 @@ bool is_valid_name(std::string_view name) {
 
 PassphraseSource default_passphrase_source() {
   return [](std::string_view prompt, bool confirm) -> Result<SecureString> {
+    // Straight from the environment block into a wiped string: no std::string copy.
+    auto secret_env = [](const char* name) -> std::optional<SecureString> {
+      const char* v = std::getenv(name);
+      if (v == nullptr || *v == '\0') return std::nullopt;
+      return SecureString(v);
+    };
     if (confirm) {
-      if (auto v = env_var("PARA_BROKER_NEW_PASSPHRASE")) return SecureString(v->c_str());
+      if (auto v = secret_env("PARA_BROKER_NEW_PASSPHRASE")) return std::move(*v);
     }
-    if (auto v = env_var("PARA_BROKER_PASSPHRASE"); v && !confirm) return SecureString(v->c_str());
-    if (auto v = env_var("PARA_BROKER_PASSPHRASE"); v && confirm && !env_var("PARA_BROKER_NEW_PASSPHRASE"))
-      return SecureString(v->c_str());
+    if (auto v = secret_env("PARA_BROKER_PASSPHRASE")) return std::move(*v);
     UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
     if (!tty.valid())
       return fail(ErrorKind::locked, "the vault needs a passphrase: set PARA_BROKER_PASSPHRASE or run on a terminal");
@@ -291,7 +353,7 @@ Vault::Vault(Options opts, Provider provider, std::string vault_id, SecureBytes 
   m_entry_key = hkdf_sha256(m_data_key, "para-broker entry key v1").value();
   m_fp_key = hkdf_sha256(m_data_key, "para-broker fingerprint key v1").value();
   m_log = std::make_unique<AccessLog>(m_opts.home, hkdf_sha256(m_data_key, "para-broker log key v1").value(),
-                                      m_vault_id, m_opts.clock);
+                                      m_vault_id, m_opts.clock, anchor_path(m_opts, m_vault_id));
 }
 
 Vault::Vault(Vault&&) noexcept = default;
@@ -303,6 +365,7 @@ bool Vault::exists(const Options& opts) {
 }
 
 Result<Vault> Vault::init(const Options& opts, Provider provider) {
+  PB_TRY_STATUS(check_locations(opts));
   PB_TRY_STATUS(ensure_private_dir(opts.home, "vault directory"));
   PB_TRY_STATUS(ensure_private_dir(opts.home / "entries", "vault entries directory"));
   // Protects: the vault header and the set of entries.
@@ -327,6 +390,7 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
   }
   SecureBytes data_key(k_key_size);
   opts.random(data_key);
+  h.key_check = key_check_of(data_key, h.vault_id);
   const std::string aad = header_aad(h);
   PB_TRY(h.wrapped_key, seal(kek, data_key, as_bytes(aad), opts.random));
   // The log starts before the header exists, so that a vault never exists
@@ -344,9 +408,15 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
     to += aside;
     if (::rename(from.c_str(), to.c_str()) == 0) kept_aside = true;
   }
-  if (kept_aside) r.detail += "; an earlier log without a vault header was kept as access.*" + aside;
+  if (kept_aside) {
+    r.detail += "; an earlier log without a vault header was kept as access.*" + aside;
+    // The anchor temp file an init killed while anchoring that log left; its
+    // vault never came to be (a writer of another vault sharing this directory
+    // would at worst leave its anchor one record behind, which is accepted).
+    remove_temp_files(anchor_path(opts, h.vault_id).parent_path(), "vault-");
+  }
   Vault v(opts, provider, h.vault_id, std::move(data_key));
-  PB_TRY_STATUS(v.m_log->append(std::move(r)));
+  PB_TRY_STATUS(v.m_log->start(std::move(r)));
   PB_CRASH_POINT("vault.init.log_started");
   PB_TRY_STATUS(write_header(opts.home, h));
   if (provider == Provider::passphrase) key_cache::store(cache_description(h), v.m_data_key, opts.key_cache_ttl);
@@ -387,6 +457,7 @@ Result<std::optional<SecureBytes>> data_key_from_key_file(const Options& opts, c
 }  // namespace
 
 Result<Vault> Vault::open(const Options& opts) {
+  PB_TRY_STATUS(check_locations(opts));
   PB_TRY_STATUS(check_private_dir(opts.home, "vault directory"));
   Header h;
   std::optional<SecureBytes> from_key_file;
@@ -410,13 +481,17 @@ Result<Vault> Vault::open(const Options& opts) {
     failure = "the key file " + opts.key_file.string() + " does not unlock the vault in " + opts.home.string() +
               "; restore the right key file or point PARA_BROKER_KEY_FILE at it";
   } else {
-    if (opts.key_cache_ttl.count() > 0) {
-      if (auto cached = key_cache::load(cache_description(h)); cached && cached->size() == k_key_size)
+    // Only a header with a key check can vouch for a cached key (`vault rekey` adds one).
+    const bool cacheable = opts.key_cache_ttl.count() > 0 && !h.key_check.empty();
+    if (cacheable) {
+      if (auto cached = key_cache::load(cache_description(h), opts.key_cache_ttl);
+          cached && cached->size() == k_key_size &&
+          equal_ct(as_bytes(key_check_of(*cached, h.vault_id)), as_bytes(h.key_check)))
         return Vault(opts, h.provider, h.vault_id, std::move(*cached));
     }
     PB_TRY(SecureBytes kek, kek_from_passphrase(opts, h, false, "Vault passphrase"));
     if (auto dk = vault::open(kek, h.wrapped_key, as_bytes(header_aad(h)))) {
-      key_cache::store(cache_description(h), *dk, opts.key_cache_ttl);
+      if (cacheable) key_cache::store(cache_description(h), *dk, opts.key_cache_ttl);
       return Vault(opts, h.provider, h.vault_id, std::move(*dk));
     }
     failure = "the passphrase does not unlock the vault in " + opts.home.string() + "; nothing was changed";
@@ -447,6 +522,13 @@ std::string Vault::fingerprint(ByteSpan secret) const {
 }
 
 Result<Listing> Vault::list() const {
+  // Protects: entry files and the log read as one state (a writer holds it
+  // exclusively from an entry's write until its log record).
+  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::shared));
+  return list_locked();
+}
+
+Result<Listing> Vault::list_locked() const {
   Listing out;
   const fs::path dir = m_opts.home / "entries";
   std::error_code ec;
@@ -455,6 +537,7 @@ Result<Listing> Vault::list() const {
     if (ec == std::errc::no_such_file_or_directory) return out;
     return fail(ErrorKind::failure, "reading " + dir.string() + " failed: " + ec.message());
   }
+  PB_TRY(EntryStates states, m_log->entry_states());
   for (; it != end; it.increment(ec)) {
     if (ec) return fail(ErrorKind::failure, "reading " + dir.string() + " failed: " + ec.message());
     const std::string fname = it->path().filename().string();
@@ -474,6 +557,12 @@ Result<Listing> Vault::list() const {
                                  ") is corrupt or tampered: " + meta.error().message});
       continue;
     }
+    if (auto why = stale_reason(*meta, states)) {
+      out.damaged.push_back({id, meta->name,
+                             "credential '" + meta->name + "' (entry " + id + ") is refused: " + *why +
+                                 "; remove it with 'para-broker rm " + id + "' and capture it again"});
+      continue;
+    }
     out.entries.push_back(std::move(*meta));
   }
   std::sort(out.entries.begin(), out.entries.end(),
@@ -482,7 +571,7 @@ Result<Listing> Vault::list() const {
 }
 
 Result<EntryMeta> Vault::find_locked(std::string_view name_or_id) const {
-  PB_TRY(Listing l, list());
+  PB_TRY(Listing l, list_locked());
   for (const auto& m : l.entries)
     if (m.name == name_or_id) return m;
   for (const auto& m : l.entries)
@@ -498,10 +587,16 @@ Result<EntryMeta> Vault::find_locked(std::string_view name_or_id) const {
 }
 
 Result<EntryMeta> Vault::find(std::string_view name_or_id) const {
+  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::shared));
   return find_locked(name_or_id);
 }
 
 Result<DecodedEntry> Vault::read(std::string_view name_or_id) const {
+  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::shared));
+  return read_locked(name_or_id);
+}
+
+Result<DecodedEntry> Vault::read_locked(std::string_view name_or_id) const {
   PB_TRY(EntryMeta meta, find_locked(name_or_id));
   auto bytes = read_file(entry_path(meta.id), k_max_entry_file);
   if (!bytes) return std::move(bytes).error();
@@ -510,6 +605,9 @@ Result<DecodedEntry> Vault::read(std::string_view name_or_id) const {
     return fail(ErrorKind::integrity, "credential '" + meta.name + "' (entry " + meta.id +
                                           ") is corrupt or tampered: " + entry.error().message +
                                           "; remove it with 'para-broker rm " + meta.id + "' and capture it again");
+  if (entry->meta.generation != meta.generation)
+    return fail(ErrorKind::integrity, "credential '" + meta.name + "' (entry " + meta.id +
+                                          ") changed while it was read, without a lock; try again");
   return entry;
 }
 
@@ -541,7 +639,7 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
   // accounts stay unique; an older login never overwrites a newer one).
   PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
   remove_stale_temps(m_opts);
-  PB_TRY(Listing listing, list());
+  PB_TRY(Listing listing, list_locked());
 
   const EntryMeta* existing = nullptr;
   if (only_id) {
@@ -616,6 +714,7 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
   if (!reduced.empty()) files.push_back({k_claude_json_file, std::move(reduced)});
   meta.files.clear();
   for (const auto& f : files) meta.files.push_back({f.name, to_hex(sha256(f.data)), f.data.size()});
+  meta.generation = existing != nullptr ? existing->generation + 1 : 1;
 
   if (existing != nullptr && existing->fingerprint != fp) {
     // Another login replaces this one: keep it beside the entry, so that a bad
@@ -637,7 +736,8 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
               fp,
               outcome.action == CaptureOutcome::Action::created ? "created from " + capture.source
                                                                 : "replaced from " + capture.source,
-              0};
+              0,
+              meta.generation};
   PB_TRY_STATUS(m_log->append(std::move(r)));
   outcome.meta = std::move(meta);
   return outcome;
@@ -647,13 +747,14 @@ Result<EntryMeta> Vault::touch(std::string_view name_or_id, const AccessInfo& ac
   // Protects: the entry's read-modify-write against concurrent captures and write-backs.
   PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
   remove_stale_temps(m_opts);
-  PB_TRY(DecodedEntry entry, read(name_or_id));
+  PB_TRY(DecodedEntry entry, read_locked(name_or_id));
   entry.meta.last_used = m_opts.clock();
+  ++entry.meta.generation;
   PB_TRY(Bytes encoded, encode_entry(m_entry_key, entry.meta, entry.files, m_opts.random));
   PB_TRY_STATUS(write_file_atomic(entry_path(entry.meta.id), encoded));
   PB_CRASH_POINT("vault.touch.entry_written");
   PB_TRY_STATUS(m_log->append({std::string(op), entry.meta.id, entry.meta.name, access.session, access.image, "ok",
-                               entry.meta.fingerprint, "", 0}));
+                               entry.meta.fingerprint, "", 0, entry.meta.generation}));
   return entry.meta;
 }
 
@@ -686,7 +787,7 @@ Result<EntryMeta> Vault::restore_previous(std::string_view name_or_id, const Acc
   // Protects: the entry and its kept previous login, swapped as one step for other writers.
   PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
   remove_stale_temps(m_opts);
-  PB_TRY(DecodedEntry current, read(name_or_id));
+  PB_TRY(DecodedEntry current, read_locked(name_or_id));
   const std::string& id = current.meta.id;
   if (!current.meta.previous)
     return fail(ErrorKind::not_found, "credential '" + current.meta.name + "' keeps no previous login to restore");
@@ -707,12 +808,13 @@ Result<EntryMeta> Vault::restore_previous(std::string_view name_or_id, const Acc
   meta.last_used = current.meta.last_used;
   meta.updated = now;
   meta.previous = EntryMeta::Previous{current.meta.fingerprint, current.meta.source, now};
+  meta.generation = current.meta.generation + 1;  // a write like any other: the log's latest
   PB_TRY(SecureBytes current_file, read_file(entry_path(id), k_max_entry_file));
   PB_TRY(Bytes encoded, encode_entry(m_entry_key, meta, previous->files, m_opts.random));
   PB_TRY_STATUS(write_file_atomic(previous_path(id), ByteSpan(current_file)));
   PB_TRY_STATUS(write_file_atomic(entry_path(id), encoded));
   PB_TRY_STATUS(m_log->append({"restore", id, meta.name, access.session, access.image, "ok", meta.fingerprint,
-                               "put back the login replaced from " + current.meta.source, 0}));
+                               "put back the login replaced from " + current.meta.source, 0, meta.generation}));
   return meta;
 }
 
@@ -739,6 +841,7 @@ Status Vault::rekey(Provider provider) {
     m_opts.random(h.salt);
     PB_TRY(kek, kek_from_passphrase(m_opts, h, true, "New vault passphrase"));
   }
+  h.key_check = key_check_of(m_data_key, h.vault_id);  // a header of before key checks gets one
   PB_TRY(h.wrapped_key, seal(kek, m_data_key, as_bytes(header_aad(h)), m_opts.random));
   PB_TRY_STATUS(write_header(m_opts.home, h));
   PB_CRASH_POINT("vault.rekey.header_written");
@@ -760,12 +863,53 @@ Status Vault::rekey(Provider provider) {
                         std::string(provider_name(old.provider)) + " -> " + std::string(provider_name(provider)), 0});
 }
 
+Result<std::string> Vault::repair_log() {
+  // Protects: the entries, read while their log records are rewritten.
+  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
+  PB_TRY(LogCheck check, m_log->verify());
+  if (check.problems.empty()) return std::string("the access log is intact; nothing to repair");
+  std::string what;
+  for (const auto& p : check.problems) what += (what.empty() ? "" : "; ") + p;
+  std::size_t accepted = 0;
+  PB_TRY_STATUS(m_log->repair(what, [&](const EntryStates& kept) {
+    std::vector<LogRecord> out;
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (fs::directory_iterator it(m_opts.home / "entries", ec), end; !ec && it != end; it.increment(ec))
+      files.push_back(it->path());
+    std::sort(files.begin(), files.end());
+    for (const auto& path : files) {
+      const std::string fname = path.filename().string();
+      if (fname.size() != k_entry_id_size + 4 || !fname.ends_with(".pbe")) continue;
+      const std::string id = fname.substr(0, k_entry_id_size);
+      auto bytes = read_file(path, k_max_entry_file);
+      if (!bytes) continue;
+      auto meta = decode_entry_meta(m_entry_key, *bytes, id);
+      if (!meta) continue;
+      auto why = stale_reason(*meta, kept);
+      auto known = kept.find(id);
+      if (!why || (known != kept.end() && known->second.removed)) continue;  // removed ones stay refused
+      out.push_back({"repair-log", id, meta->name, "", "", "ok", meta->fingerprint,
+                     "accepted as it is now, at generation " + std::to_string(meta->generation) + " (" + *why + ")", 0,
+                     meta->generation});
+      ++accepted;
+    }
+    return out;
+  }));
+  return "started the access log over from its intact records (" + what + "); " + std::to_string(accepted) + " entr" +
+         (accepted == 1 ? "y" : "ies") + " accepted as they are now";
+}
+
 Status Vault::log(LogRecord record) {
   return m_log->append(std::move(record));
 }
 
 Result<VerifyReport> Vault::verify() const {
+  // Protects: entries and log read as one state (see list()).
+  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::shared));
   VerifyReport report;
+  PB_TRY(LogCheck log, m_log->verify());
   const fs::path dir = m_opts.home / "entries";
   std::error_code ec;
   std::vector<fs::path> files;
@@ -803,9 +947,13 @@ Result<VerifyReport> Vault::verify() const {
                " is corrupt or tampered: " + entry.error().message});
       continue;
     }
+    if (auto why = stale_reason(entry->meta, log.entries)) {
+      report.problems.push_back(
+          {id, entry->meta.name, "credential '" + entry->meta.name + "' (entry " + id + ") is refused: " + *why});
+      continue;
+    }
     ++report.entries_ok;
   }
-  PB_TRY(LogCheck log, m_log->verify());
   report.log_records = log.records;
   for (auto& p : log.problems) report.problems.push_back({"", "", std::move(p)});
   return report;
@@ -821,6 +969,7 @@ Result<std::string> inspect_file(const fs::path& file) {
               {"magic", "PBVE"},
               {"version", h.version},
               {"id", h.id},
+              {"generation", h.generation},
               {"cipher", "AES-256-GCM"},
               {"meta_box_bytes", h.meta_box_size},
               {"payload_box_bytes", h.payload_box_size},
@@ -835,7 +984,8 @@ Result<std::string> inspect_file(const fs::path& file) {
             {"vault_id", h.vault_id},
             {"provider", provider_name(h.provider)},
             {"wrap_cipher", "AES-256-GCM"},
-            {"created", h.created}};
+            {"created", h.created},
+            {"key_check", !h.key_check.empty()}};
   if (h.provider == Provider::passphrase)
     j["kdf"] = {
         {"name", "scrypt"}, {"n", h.scrypt.n}, {"r", h.scrypt.r}, {"p", h.scrypt.p}, {"salt_bytes", h.salt.size()}};

@@ -111,7 +111,8 @@ class Vault {
   const std::string& vault_id() const { return m_vault_id; }
   const Options& options() const { return m_opts; }
 
-  /// Metadata of every entry without decrypting payloads (no lock, no log).
+  /// Metadata of every entry without decrypting payloads; an entry the access
+  /// log does not name as it is (older, removed) is listed as damaged.
   Result<Listing> list() const;
   /// An entry's metadata by name or id (not_found, integrity).
   Result<EntryMeta> find(std::string_view name_or_id) const;
@@ -136,6 +137,11 @@ class Vault {
   Result<EntryMeta> remove(std::string_view name_or_id, const AccessInfo& access = {});
   /// Re-wraps the data key under a new key from `provider`; the old key stops working.
   Status rekey(Provider provider);
+  /// Explicit, logged repair of a broken access log (`vault repair-log`): keeps
+  /// its records that still chain, appends a "repair-log" record naming what
+  /// was wrong, and accepts each entry file as it is now (except removed ones);
+  /// returns one sentence saying what it did.
+  Result<std::string> repair_log();
   /// Appends a record to the access log (other components: mount, release, audit).
   Status log(LogRecord record);
   /// Checks every entry completely and the log chain.
@@ -149,7 +155,9 @@ class Vault {
   std::filesystem::path entry_path(std::string_view id) const;
   /// Where the login an entry replaced is kept: entries/<id>.prev (same format as the entry).
   std::filesystem::path previous_path(std::string_view id) const;
+  Result<Listing> list_locked() const;
   Result<EntryMeta> find_locked(std::string_view name_or_id) const;
+  Result<DecodedEntry> read_locked(std::string_view name_or_id) const;
   Result<CaptureOutcome> store_capture(const Capture& capture, const CaptureOptions& options,
                                        std::optional<std::string> only_id, std::string_view op);
 
@@ -161,6 +169,9 @@ class Vault {
   SecureBytes m_fp_key;
   std::unique_ptr<AccessLog> m_log;
 };
+
+/// The access-log anchor of vault `vault_id`: beside the key file, outside the vault directory.
+std::filesystem::path anchor_path(const Options& opts, std::string_view vault_id);
 
 /// Whether `name` can name a credential: 1-64 of [A-Za-z0-9._@+-], starting alphanumeric.
 bool is_valid_name(std::string_view name);

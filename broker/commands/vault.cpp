@@ -1,6 +1,7 @@
-// `para-broker vault init|rekey|inspect|verify|restore`: create the vault, change
-// its key, show a vault file's plain header, check every entry and the log
-// chain, put back the login a replacement replaced.
+// `para-broker vault init|rekey|inspect|verify|repair-log|restore`: create the
+// vault, change its key, show a vault file's plain header, check every entry
+// and the log chain, start a broken log over (explicitly, and logged), put back
+// the login a replacement replaced.
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -80,6 +81,13 @@ Result<int> run_restore(Context& ctx, const Options& o) {
   return 0;
 }
 
+Result<int> run_repair_log(Context& ctx) {
+  PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+  PB_TRY(std::string said, v.repair_log());
+  ctx.out << said << "\n";
+  return 0;
+}
+
 }  // namespace
 
 CommandSpec vault_spec() {
@@ -101,13 +109,16 @@ CommandSpec vault_spec() {
             CLI::App* restore = app.add_subcommand(
                 "restore", "Put back the login a write-back (or a new capture) replaced, e.g. after a bad write-back");
             restore->add_option("NAME", opt->name, "Credential name or id")->required();
-            return [opt, init, rekey, inspect, verify, restore](Context& ctx) -> Result<int> {
+            CLI::App* repair = app.add_subcommand(
+                "repair-log", "Start a broken access log over from its intact records, and log that it did");
+            return [opt, init, rekey, inspect, verify, repair, restore](Context& ctx) -> Result<int> {
               if (init->parsed()) return run_init(ctx, *opt);
               if (rekey->parsed()) return run_rekey(ctx, *opt);
               if (inspect->parsed()) return run_inspect(ctx, *opt);
               if (verify->parsed()) return run_verify(ctx, *opt);
+              if (repair->parsed()) return run_repair_log(ctx);
               if (restore->parsed()) return run_restore(ctx, *opt);
-              return fail(ErrorKind::usage, "choose one of: vault init, rekey, inspect, verify, restore");
+              return fail(ErrorKind::usage, "choose one of: vault init, rekey, inspect, verify, repair-log, restore");
             };
           }};
 }

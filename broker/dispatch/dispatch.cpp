@@ -20,6 +20,7 @@
 #include "core/names.hpp"
 #include "probes/cache.hpp"
 #include "vault/crypto.hpp"
+#include "vault/json_wipe.hpp"
 #include "vault/vault.hpp"
 
 namespace fs = std::filesystem;
@@ -305,11 +306,13 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
     if (f.name == vault::k_claude_json_file) vault_claude_json = &f.data;
   }
   nlohmann::json merged = nlohmann::json::object();
+  vault::JsonWiper wipe_merged{merged};
   if (image_claude_json && !image_claude_json->empty()) {
     PB_TRY(merged, parse_json_object(*image_claude_json, "the image's .claude.json"));
   }
   if (vault_claude_json != nullptr && !vault_claude_json->empty()) {
     PB_TRY(nlohmann::json login, parse_json_object(*vault_claude_json, "the stored .claude.json"));
+    vault::JsonWiper wipe_login{login};
     for (auto& [key, value] : login.items()) merged[key] = value;
   }
   if (!merged.contains("hasCompletedOnboarding")) merged["hasCompletedOnboarding"] = true;

@@ -9,6 +9,7 @@
 #include "vault/capture.hpp"
 #include "vault/entry.hpp"
 #include "vault/json_numbers.hpp"
+#include "vault/json_wipe.hpp"
 
 namespace pb::broker::dispatch {
 namespace {
@@ -20,20 +21,6 @@ constexpr const char* k_login_fields[] = {
     "accessToken",   "refreshToken",          "expiresAt",   "scopes",          "subscriptionType", "isMax",
     "rateLimitTier", "refreshTokenExpiresAt", "accountUuid", "organizationUuid"};
 constexpr std::size_t k_max_token = 16u << 10;
-
-/// Overwrites every string of a parsed document before it is freed: they may be tokens.
-struct Wiper {
-  json& j;
-  ~Wiper() { wipe(j); }
-  static void wipe(json& v) {
-    if (v.is_string()) {
-      auto& s = v.get_ref<std::string&>();
-      secure_wipe(s.data(), s.size());
-    } else if (v.is_structured()) {
-      for (auto& e : v) wipe(e);
-    }
-  }
-};
 
 WritebackDecision refuse(std::string why) {
   WritebackDecision d;
@@ -72,7 +59,7 @@ std::pair<std::string, std::string> shown_account(const SecureBytes* claude_json
   if (!reduced) return {};
   auto cfg = parse_json_object(ByteSpan(*reduced), ".claude.json");
   if (!cfg) return {};
-  Wiper w{*cfg};
+  vault::JsonWiper w{*cfg};
   auto a = cfg->find("oauthAccount");
   if (a == cfg->end() || !a->is_object()) return {};
   return {str(*a, "accountUuid"), str(*a, "emailAddress")};
@@ -101,7 +88,7 @@ std::string account_mismatch(const vault::EntryMeta& meta, const json& oauth, co
 std::optional<std::int64_t> claimed_expiry(ByteSpan credentials) {
   auto j = parse_json_object(credentials, "the credentials file");
   if (!j) return std::nullopt;
-  Wiper w{*j};
+  vault::JsonWiper w{*j};
   auto oauth = j->find("claudeAiOauth");
   if (oauth == j->end() || !oauth->is_object()) return std::nullopt;
   auto exp = oauth->find("expiresAt");
@@ -122,10 +109,10 @@ WritebackDecision judge_writeback(const vault::DecodedEntry& stored, ByteSpan vo
   if (stored_file == nullptr) return refuse("the stored credential has no OAuth login to update");
   auto old_doc = parse_json_object(ByteSpan(stored_file->data), "the stored credentials");
   if (!old_doc) return refuse("the stored credentials cannot be read");
-  Wiper w1{*old_doc};
+  vault::JsonWiper w1{*old_doc};
   auto new_doc = parse_json_object(volume_credentials, "the credentials file");
   if (!new_doc) return refuse("its credentials file is not a JSON object");
-  Wiper w2{*new_doc};
+  vault::JsonWiper w2{*new_doc};
 
   auto old_oauth = old_doc->find("claudeAiOauth");
   if (old_oauth == old_doc->end() || !old_oauth->is_object())
@@ -175,7 +162,7 @@ WritebackDecision judge_writeback(const vault::DecodedEntry& stored, ByteSpan vo
   if (!dropped.empty()) d.note = "left out login fields the vault does not know: " + dropped;
   json out = *old_doc;
   out["claudeAiOauth"] = std::move(login);
-  Wiper w3{out};
+  vault::JsonWiper w3{out};
   std::string text = out.dump();
   d.credentials.assign(text.begin(), text.end());
   secure_wipe(text.data(), text.size());

@@ -15,6 +15,7 @@
 #include "vault/capture.hpp"
 #include "vault/crypto.hpp"
 #include "vault/entry.hpp"
+#include "vault/key_cache.hpp"
 #include "vault/vault.hpp"
 
 namespace fs = std::filesystem;
@@ -445,7 +446,10 @@ TEST(VaultKeys, PassphraseProviderAndRekey) {
   auto opts = test_options(t, d);
   auto pass = std::make_shared<std::string>("correct horse");
   opts.passphrase = [pass](std::string_view, bool) -> Result<SecureString> { return SecureString(pass->c_str()); };
+  opts.scrypt.n = std::uint64_t{1} << 15;  // a vault made before the stronger default keeps opening
   auto v = Vault::init(opts, Provider::passphrase).value();
+  EXPECT_NE(inspect_file(opts.home / "vault.json").value().find("\"n\": 32768"), std::string::npos);
+  opts.scrypt = ScryptParams{};
   EXPECT_FALSE(fs::exists(opts.key_file));
   ASSERT_TRUE(v.capture(oauth_capture("p@example.com", 1), {}).ok());
   *pass = "wrong";
@@ -458,7 +462,7 @@ TEST(VaultKeys, PassphraseProviderAndRekey) {
   *pass = "correct horse";
   EXPECT_EQ(Vault::open(opts).error().kind, ErrorKind::locked);
   auto text = inspect_file(opts.home / "vault.json").value();
-  EXPECT_NE(text.find("\"n\": 32768"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"n\": 131072"), std::string::npos) << "rekey upgrades the KDF: " << text;
   EXPECT_EQ(text.find("wrapped"), std::string::npos);
 }
 
@@ -569,6 +573,30 @@ TEST(VaultLog, AnAppendKilledMidWriteIsNotTamperingAndTheNextAppendRemovesIt) {
   // A fragment after a cut record is still a cut log.
   ASSERT_TRUE(write_file_atomic(log, as_bytes(before + "{\"seq\":")).ok());
   EXPECT_FALSE(v.verify().value().ok());
+}
+
+// ---- secrets do not outlive their use (issue 17, finding 5)
+
+TEST(VaultSecrets, ShortSecureStringsAreWipedWhenDestroyed) {
+  // 15 characters or fewer live inside the string object itself (small-string buffer).
+  for (const char* secret : {"hunter2-secret!", "pw", "a-longer-passphrase-on-the-heap"}) {
+    alignas(SecureString) unsigned char storage[sizeof(SecureString)];
+    auto* s = new (storage) SecureString(secret);
+    SecureString moved(std::move(*s));  // a move leaves the source's buffer behind too
+    s->~SecureString();
+    const std::string_view raw(reinterpret_cast<const char*>(storage), sizeof storage);
+    EXPECT_EQ(raw.find(std::string_view(secret).substr(0, 2)), std::string_view::npos) << secret;
+  }
+}
+
+TEST(VaultKeyCache, ProcTimeoutsAreRead) {
+  EXPECT_EQ(key_cache::parse_proc_timeout("59s"), 59u);
+  EXPECT_EQ(key_cache::parse_proc_timeout("4m"), 240u);
+  EXPECT_EQ(key_cache::parse_proc_timeout("2h"), 7200u);
+  EXPECT_EQ(key_cache::parse_proc_timeout("3d"), 3u * 86400);
+  EXPECT_FALSE(key_cache::parse_proc_timeout("perm"));
+  EXPECT_FALSE(key_cache::parse_proc_timeout("expd"));
+  EXPECT_FALSE(key_cache::parse_proc_timeout("s"));
 }
 
 }  // namespace
