@@ -81,8 +81,23 @@ std::optional<std::int64_t> expiry_of(ByteSpan credentials) {
   return exp->get<std::int64_t>();
 }
 
-std::string keeper_name(const std::string& volume) {
-  return volume + "-keeper";
+/// Keepers used to be named `<volume>-keeper`, which para counts and removes
+/// as one of its `para-*` containers: one found is removed (it is never
+/// started and the volume stays), and keeper_for() makes it again under its
+/// new name. A container of that name that is not this volume's keeper is not
+/// ours to touch.
+Status retire_legacy_keeper(DockerClient& docker, const std::string& volume) {
+  auto info = docker.container_inspect(legacy_keeper_name(volume));
+  if (!info) {
+    if (info.error().kind == ErrorKind::not_found) return {};
+    return std::move(info).error();
+  }
+  if (label_of(info->labels, labels::k_managed) != "1" || label_of(info->labels, labels::k_role) != "helper" ||
+      label_of(info->labels, labels::k_volume) != volume || info->state.running)
+    return {};
+  auto s = docker.container_remove(info->id, true, false);
+  if (!s && s.error().kind != ErrorKind::not_found) return s;
+  return {};
 }
 
 /// The keeper of a shared volume: a container created (never started, no
@@ -112,6 +127,7 @@ Result<std::string> keeper_for(DockerClient& docker, const std::string& image, c
       return info->id;
     }
     if (info.error().kind != ErrorKind::not_found) return std::move(info).error();
+    PB_TRY_STATUS(retire_legacy_keeper(docker, volume));
   }
   ContainerSpec spec;
   spec.name = keeper_name(volume);
@@ -139,10 +155,11 @@ Result<std::string> keeper_for(DockerClient& docker, const std::string& image, c
   return info.id;
 }
 
-/// Removes a volume's keeper (absent is fine).
+/// Removes a volume's keeper, under its old name when it was made before the rename (absent is fine).
 Status remove_keeper(DockerClient& docker, const std::string& volume) {
   auto s = docker.container_remove(keeper_name(volume), true, false);
-  if (!s && s.error().kind != ErrorKind::not_found) return s;
+  if (!s && s.error().kind == ErrorKind::not_found) return retire_legacy_keeper(docker, volume);
+  if (!s) return s;
   return {};
 }
 
@@ -380,6 +397,18 @@ std::string shared_volume_name(const std::string& credential_id, const std::stri
 
 std::string hold_volume_name(const std::string& session) {
   return "para-broker-hold-" + session;
+}
+
+std::string keeper_name(const std::string& volume) {
+  const std::string_view prefix = "para-broker-";
+  const std::string_view rest = std::string_view(volume).starts_with(prefix)
+                                    ? std::string_view(volume).substr(prefix.size())
+                                    : std::string_view(volume);
+  return std::string(labels::k_container_prefix) + "keeper-" + std::string(rest);
+}
+
+std::string legacy_keeper_name(const std::string& volume) {
+  return volume + "-keeper";
 }
 
 std::string mount_target(const std::string& home) {
@@ -711,11 +740,16 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
   std::set<std::string> used;
   std::set<std::string> names;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> helpers_by_credential;  // id, volume
+  std::set<std::string> legacy_keepers;  ///< ids of keepers still named `para-…` (before the rename)
   for (const auto& c : containers) {
     for (const auto& n : c.names) names.insert(n.size() > 0 && n.front() == '/' ? n.substr(1) : n);
     if (label_of(c.labels, labels::k_managed) == "1" && label_of(c.labels, labels::k_role) == "helper") {
       helpers_by_credential[label_of(c.labels, labels::k_credential)].emplace_back(
           c.id, label_of(c.labels, labels::k_volume));
+      const std::string volume = label_of(c.labels, labels::k_volume);
+      for (const auto& n : c.names)
+        if (!volume.empty() && (n == legacy_keeper_name(volume) || n == "/" + legacy_keeper_name(volume)))
+          legacy_keepers.insert(c.id);
       continue;
     }
     auto info = docker.container_inspect(c.id);
@@ -792,8 +826,11 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
     }
     // A keeper lives as long as its volume: one whose volume is gone or
     // unheld is an orphan (an interrupted mount or release left it).
+    // A keeper still named `para-…` counts against para's container limit:
+    // it goes even when its volume is held, and the next release or sync
+    // makes it again under its new name.
     for (const auto& [id, vol] : helpers_by_credential[cred]) {
-      if (held.count(vol) || used.count(vol)) continue;
+      if ((held.count(vol) || used.count(vol)) && !legacy_keepers.count(id)) continue;
       if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found) {
         r.removed_helpers.push_back(id);
         PB_CRASH_POINT("dispatch.gc.helper_removed");

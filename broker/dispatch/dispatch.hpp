@@ -48,6 +48,13 @@ Status check_session(std::string_view session);
 std::string shared_volume_name(const std::string& credential_id, const std::string& image_id, std::uint32_t uid,
                                std::uint32_t gid);
 std::string hold_volume_name(const std::string& session);
+/// The keeper container of a shared volume, `pb-keeper-<credential id>-<hash>`:
+/// no container para-broker creates is named `para-…`, since para counts
+/// those against its limit and removes the ones that are not its sessions.
+std::string keeper_name(const std::string& volume);
+/// What keepers were named before (`<volume>-keeper`): one still found is
+/// retired by the next release, sync or gc, and made again under keeper_name().
+std::string legacy_keeper_name(const std::string& volume);
 /// `<home>/.para-broker` ("/.para-broker" when HOME is "/").
 std::string mount_target(const std::string& home);
 

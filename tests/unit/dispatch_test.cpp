@@ -229,7 +229,7 @@ TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedKeeper) {
   ASSERT_EQ(docker->created.size(), 1u);
   EXPECT_EQ(docker->created[0].network_mode, "none");
   EXPECT_TRUE(docker->created[0].env.empty());
-  EXPECT_EQ(docker->created[0].name, r->volume + "-keeper");
+  EXPECT_EQ(docker->created[0].name, broker::dispatch::keeper_name(r->volume));
   EXPECT_EQ(docker->created[0].labels["para-broker.role"], "helper");
   EXPECT_EQ(docker->created[0].labels["para-broker.volume"], r->volume);
   ASSERT_EQ(docker->containers.size(), 1u) << "the keeper stays while the volume lives";
@@ -300,7 +300,7 @@ TEST_F(DispatchUnit, AHeldVolumeRemovedByHandIsPopulatedAgainNotJoined) {
   auto first = mount("s1");
   ASSERT_TRUE(first.ok()) << first.error().message;
   // `docker rm` of the keeper, then `docker volume rm`: the hold of s1 is left.
-  ASSERT_TRUE(docker->container_remove(first->volume + "-keeper", true, false).ok());
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(first->volume), true, false).ok());
   ASSERT_TRUE(docker->volume_remove(first->volume, false).ok());
   docker->calls.clear();
   auto r = mount("s2");
@@ -411,7 +411,7 @@ TEST_F(DispatchUnit, ReleaseAndSyncReuseTheKeeper) {
   EXPECT_TRUE(docker->calls_starting("container_remove").empty()) << "s2 still holds the volume";
   EXPECT_EQ(docker->containers.size(), 1u);
   // A keeper someone removed (docker container prune) is made again when needed.
-  ASSERT_TRUE(docker->container_remove(a->volume + "-keeper", true, false).ok());
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok());
   auto r2 = broker::dispatch::release(*docker, *vault, "s2", true);
   ASSERT_TRUE(r2.ok()) << r2.error().message;
   EXPECT_TRUE(r2->volume_removed);
@@ -458,7 +458,7 @@ TEST_F(DispatchUnit, ANameTakenByAnotherContainerIsNotAKeeper) {
   ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", true).ok());
   broker::ContainerSpec squatter;
   squatter.image = k_image;
-  squatter.name = a->volume + "-keeper";
+  squatter.name = broker::dispatch::keeper_name(a->volume);
   ASSERT_TRUE(docker->container_create(squatter).ok());
   auto r = mount("s1");
   ASSERT_FALSE(r.ok());
@@ -531,7 +531,7 @@ TEST_F(DispatchUnit, SyncLeavesAloneAVolumeReleasedWhileItWaitedForTheLock) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the rest of the listing, up to the lock
   // As release does: the hold, the volume's keeper, the volume.
   const bool removed = docker->volume_remove(broker::dispatch::hold_volume_name("s1"), false).ok() &&
-                       docker->container_remove(a->volume + "-keeper", true, false).ok() &&
+                       docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok() &&
                        docker->volume_remove(a->volume, false).ok();
   { auto released = std::move(*lock); }
   ASSERT_TRUE(removed);
@@ -554,7 +554,7 @@ TEST_F(DispatchUnit, SyncOfOneSessionNeedsItsHoldAndItsVolume) {
   auto unknown = broker::dispatch::sync(*docker, *vault, std::string("s2"));
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().kind, ErrorKind::not_found);
-  ASSERT_TRUE(docker->container_remove(a->volume + "-keeper", true, false).ok());
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok());
   ASSERT_TRUE(docker->volume_remove(a->volume, false).ok());
   auto gone = broker::dispatch::sync(*docker, *vault, std::string("s1"));
   ASSERT_FALSE(gone.ok());
@@ -623,6 +623,95 @@ TEST_F(DispatchUnit, GcTakesWhatAKilledProbeLeftButNotAKeeperOrAYoungOne) {
   EXPECT_EQ(docker->containers.count(running_login), 1u);
   EXPECT_EQ(docker->volumes.count(a->volume), 1u) << "a held volume and its keeper stay";
   EXPECT_EQ(docker->containers.size(), 3u) << "the keeper, the young probe, the running login";
+}
+
+/// What para's pool count (`docker ps -a --filter name=^para-`) and its
+/// orphan cleanup (`--filter name=para-`, then every `para-*` that is not a
+/// session) would see among the containers in `docker`.
+std::vector<std::string> seen_by_para(const FakeDocker& docker) {
+  std::vector<std::string> out;
+  for (const auto& [id, c] : docker.containers)
+    if (c.info.name.find("para-") != std::string::npos) out.push_back(c.info.name);
+  return out;
+}
+
+TEST_F(DispatchUnit, NoContainerParaBrokerMakesIsOneParaCountsOrCleansUp) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_EQ(docker->containers.size(), 1u);
+  EXPECT_EQ(docker->containers.begin()->second.info.name, "pb-keeper-" + a->volume.substr(12));
+  EXPECT_TRUE(seen_by_para(*docker).empty()) << seen_by_para(*docker).front();
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", true).ok());
+  EXPECT_TRUE(docker->containers.empty());
+}
+
+/// A keeper as the releases before the rename made it: `<volume>-keeper`.
+std::string plant_legacy_keeper(FakeDocker& docker, const std::string& volume, const std::string& target) {
+  broker::ContainerSpec spec;
+  spec.image = k_image_id;
+  spec.name = broker::dispatch::legacy_keeper_name(volume);
+  spec.labels = {{"para-broker.managed", "1"}, {"para-broker.role", "helper"}, {"para-broker.volume", volume}};
+  broker::MountSpec m;
+  m.type = broker::MountSpec::Type::volume;
+  m.source = volume;
+  m.target = target;
+  spec.mounts.push_back(m);
+  auto id = docker.container_create(spec);
+  EXPECT_TRUE(id.ok());
+  return id.ok() ? *id : "";
+}
+
+TEST_F(DispatchUnit, AKeeperOfAnEarlierReleaseIsFoundAndRetiredByReleaseAndMount) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  // The deployment as an earlier para-broker left it: the same volume, its keeper under the old name.
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok());
+  const std::string old = plant_legacy_keeper(*docker, a->volume, a->target);
+  docker->containers[old].info.labels["para-broker.credential"] = a->credential_id;
+  auto joined = mount("s2");
+  ASSERT_TRUE(joined.ok()) << joined.error().message;
+  auto first = broker::dispatch::release(*docker, *vault, "s1", true);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(docker->containers.count(old), 0u) << "release retired the old-named keeper";
+  EXPECT_TRUE(seen_by_para(*docker).empty());
+  EXPECT_EQ(docker->volumes.count(a->volume), 1u) << "s2 still holds the volume";
+  auto last = broker::dispatch::release(*docker, *vault, "s2", true);
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  EXPECT_TRUE(last->volume_removed);
+  EXPECT_TRUE(docker->containers.empty());
+
+  // A volume left without holds and an old-named keeper: the next mount populates it through a new keeper.
+  auto b = mount("s3");
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_TRUE(docker->volume_remove("para-broker-hold-s3", false).ok());
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(b->volume), true, false).ok());
+  const std::string old2 = plant_legacy_keeper(*docker, b->volume, b->target);
+  auto again = mount("s4");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(docker->containers.count(old2), 0u);
+  EXPECT_TRUE(seen_by_para(*docker).empty());
+  EXPECT_EQ(docker->containers.size(), 1u);
+}
+
+TEST_F(DispatchUnit, GcRetiresAnOldNamedKeeperEvenOfAHeldVolume) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok());
+  const std::string old = plant_legacy_keeper(*docker, a->volume, a->target);
+  docker->containers[old].info.labels["para-broker.credential"] = a->credential_id;
+  auto r = broker::dispatch::gc(*docker, *vault);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->removed_helpers, std::vector<std::string>{old});
+  EXPECT_TRUE(docker->containers.empty());
+  EXPECT_EQ(docker->volumes.count(a->volume), 1u) << "the held volume stays";
+  // A squatter under the old name is not ours: left alone.
+  broker::ContainerSpec squatter;
+  squatter.image = k_image;
+  squatter.name = broker::dispatch::legacy_keeper_name(a->volume);
+  ASSERT_TRUE(docker->container_create(squatter).ok());
+  auto released = broker::dispatch::release(*docker, *vault, "s1", true);
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_EQ(docker->containers.size(), 1u);
 }
 
 TEST(DispatchNames, SessionsAndVolumes) {
