@@ -16,14 +16,16 @@ die() {
 }
 
 start() {
-  local session=$1 image=$2 worktree=$3 line rc
+  local session=$1 image=$2 worktree=$3 line rc=0
   local credential=()
   if [[ -n ${PARA_BROKER_CREDENTIAL:-} ]]; then credential=(--credential "$PARA_BROKER_CREDENTIAL"); fi
 
   # 1. The session's volume and the arguments that attach it. para-broker has
-  #    already said why on stderr when this fails.
-  if ! line=$(para-broker mount --image "$image" --session "$session" "${credential[@]}" --format args); then
-    rc=$?
+  #    already said why on stderr when this fails. (`|| rc=$?`, not `if !`:
+  #    inside `if ! …; then` $? is the negation's 0, not para-broker's code.)
+  line=$(para-broker mount --image "$image" --session "$session" "${credential[@]}" --format args) || rc=$?
+  if ((rc != 0)); then
+    # Nothing started, nothing to write back.
     para-broker release --session "$session" --no-sync >/dev/null 2>&1 || true
     exit "$rc"
   fi
@@ -32,12 +34,15 @@ start() {
   eval "mount_args=($line)"
 
   # 2. The container, exactly as para creates it, plus the broker's arguments.
-  if ! docker create --name "para-$session" "${mount_args[@]}" \
-    -v "$worktree:/workspace" -w /workspace "$image" sleep infinity >/dev/null ||
-    ! docker start "para-$session" >/dev/null; then
+  docker create --name "para-$session" "${mount_args[@]}" \
+    -v "$worktree:/workspace" -w /workspace "$image" sleep infinity >/dev/null || rc=$?
+  if ((rc == 0)); then docker start "para-$session" >/dev/null || rc=$?; fi
+  if ((rc != 0)); then
+    # The container never ran, so Claude never refreshed anything: no write-back.
     docker rm -f "para-$session" >/dev/null 2>&1 || true
     para-broker release --session "$session" --no-sync >/dev/null 2>&1 || true
-    die "could not start container para-$session"
+    printf 'para-dispatch-wrapper: could not start container para-%s (docker exit %d)\n' "$session" "$rc" >&2
+    exit "$rc"
   fi
   printf 'para-%s\n' "$session"
 }
