@@ -3,8 +3,9 @@
 # as a wrapper around the docker CLI.
 #
 #   para-dispatch-wrapper.sh start SESSION IMAGE WORKTREE   mount, docker create, docker start
-#   para-dispatch-wrapper.sh finish SESSION                 docker stop, release (write-back), docker rm
-#   para-dispatch-wrapper.sh cancel SESSION                 docker stop, release --no-sync, docker rm
+#   para-dispatch-wrapper.sh finish SESSION                 docker stop, docker rm, release (write-back)
+#   para-dispatch-wrapper.sh cancel SESSION                 the same: a cancelled session's Claude may
+#                                                           have refreshed (rotated) its login too
 #
 # PARA_BROKER_CREDENTIAL chooses the credential (default: the only one stored).
 # Exit codes: para-broker's (docs/para-integration.md), or docker's.
@@ -47,16 +48,16 @@ start() {
   printf 'para-%s\n' "$session"
 }
 
-end() { # session, then "" (write back) or --no-sync
-  local session=$1 no_sync=${2:-} rc=0
-  # Stop first, so Claude Code is not writing while its state is copied back.
+end() { # session: finish and cancel alike
+  local session=$1 rc=0
+  # Stop first, so Claude Code is not writing while its state is copied back;
+  # remove the container before the release, so the release can remove the
+  # volume too (Docker keeps a volume any container still names).
   docker stop --time 10 "para-$session" >/dev/null 2>&1 || true
-  if [[ -n $no_sync ]]; then
-    para-broker release --session "$session" --no-sync || rc=$?
-  else
-    para-broker release --session "$session" || rc=$?
-  fi
   docker rm -f "para-$session" >/dev/null 2>&1 || true
+  # Always with write-back: the session's Claude may have refreshed its login,
+  # which revokes the vault's copy of the refresh token.
+  para-broker release --session "$session" || rc=$?
   if ((rc != 0)); then
     # Nothing is lost: the volume stays; a later release or `para-broker gc` finishes the job.
     printf 'para-dispatch-wrapper: release of session %s failed (exit %d); run: para-broker release --session %s\n' \
@@ -70,13 +71,9 @@ start)
   (($# == 4)) || die "usage: $0 start SESSION IMAGE WORKTREE"
   start "$2" "$3" "$4"
   ;;
-finish)
-  (($# == 2)) || die "usage: $0 finish SESSION"
+finish | cancel)
+  (($# == 2)) || die "usage: $0 $1 SESSION"
   end "$2"
-  ;;
-cancel)
-  (($# == 2)) || die "usage: $0 cancel SESSION"
-  end "$2" --no-sync
   ;;
 *) die "usage: $0 start SESSION IMAGE WORKTREE | finish SESSION | cancel SESSION" ;;
 esac

@@ -369,6 +369,24 @@ TEST(Docs, WrapperExitsWithDockersCodeWhenTheContainerCannotStart) {
   EXPECT_EQ(ok.out, "para-s1\n");
 }
 
+TEST(Docs, WrapperWritesBackOnEveryEndPathOnceTheContainerStarted) {
+  WrapperStub stub;
+  for (const char* how : {"finish", "cancel"}) {
+    auto r = stub.run({how, "s1"});
+    EXPECT_EQ(r.exit_code, 0) << how << ": " << r.err;
+    const auto log = stub.log();
+    // Claude may have refreshed during the session, cancelled or not: the rotated token must reach the vault.
+    const auto release = std::find(log.begin(), log.end(), "para-broker release --session s1");
+    EXPECT_NE(release, log.end()) << how;
+    const auto rm =
+        std::find_if(log.begin(), log.end(), [](const std::string& l) { return l.starts_with("docker rm"); });
+    EXPECT_LT(rm, release) << how << ": the container goes first, so the release can remove the volume";
+    auto failed = stub.run({how, "s1"}, {{"STUB_RELEASE_RC", "4"}});
+    EXPECT_EQ(failed.exit_code, 4) << how;
+    EXPECT_THAT(failed.err, HasSubstr("para-broker release --session s1"));
+  }
+}
+
 // ------------------------------------------------------------ generated man page and completions
 
 TEST(Generated, ManPageCoversEveryCommandAndRendersCleanly) {
