@@ -386,6 +386,9 @@ Result<std::optional<SecureBytes>> data_key_from_key_file(const Options& opts, c
 }  // namespace
 
 Result<Vault> Vault::open(const Options& opts) {
+  // No vault yet (a fresh machine): the header's "there is no vault" sentence,
+  // not an I/O error about the directory.
+  if (std::error_code ec; !fs::exists(opts.home, ec) && !ec) return std::move(read_header(opts.home)).error();
   PB_TRY_STATUS(check_private_dir(opts.home, "vault directory"));
   Header h;
   std::optional<SecureBytes> from_key_file;

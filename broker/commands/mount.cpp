@@ -49,13 +49,15 @@ CommandSpec mount_spec() {
                 ->check(CLI::IsMember({"args", "json", "env"}));
             return [opt](Context& ctx) -> Result<int> {
               PB_TRY_STATUS(dispatch::check_session(opt->session));
+              // A fresh machine: say what to do first, whether Docker answers or not.
+              if (!vault::Vault::exists(vault_options(ctx.paths))) return fail(ErrorKind::not_found, k_no_credentials);
               PB_TRY(auto docker, ctx.docker());
               // The image's probe (on a cache hit one Docker request) runs while
               // the vault unlocks; the future's destructor waits for it on every path.
               auto probe = std::async(std::launch::async, [docker, paths = ctx.paths, image = opt->image] {
                 return probe_image(*docker, paths, image);
               });
-              PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+              PB_TRY(vault::Vault v, open_vault_with_credentials(ctx.paths));
               dispatch::MountRequest req{opt->image, opt->session, std::nullopt, [&probe] { return probe.get(); }};
               if (!opt->credential.empty()) req.credential = opt->credential;
               PB_TRY(dispatch::MountResult r, dispatch::mount(*docker, v, ctx.paths, req));

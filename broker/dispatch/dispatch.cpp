@@ -605,6 +605,21 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   return r;
 }
 
+Status check_not_held(DockerClient& docker, const std::string& session, const std::string& vault_home) {
+  PB_TRY_STATUS(check_session(session));
+  auto hold = docker.volume_inspect(hold_volume_name(session));
+  if (!hold) {
+    if (hold.error().kind == ErrorKind::not_found) return {};
+    return std::move(hold).error();
+  }
+  if (label_of(hold->labels, labels::k_managed) != "1" || label_of(hold->labels, labels::k_role) != "hold") return {};
+  return fail(ErrorKind::not_found, "session '" + session + "' holds volume " +
+                                        label_of(hold->labels, labels::k_volume) + ", but there is no vault in " +
+                                        vault_home +
+                                        " to write its login back to; point PARA_BROKER_HOME at the vault that "
+                                        "mounted it");
+}
+
 Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::optional<std::string>& session) {
   SyncResult r;
   std::optional<std::string> only_volume;
@@ -731,6 +746,13 @@ Status remove_leftovers(DockerClient& docker, const std::vector<ContainerSummary
 }
 
 }  // namespace
+
+Result<GcResult> gc_leftovers(DockerClient& docker, long long grace_seconds) {
+  GcResult r;
+  PB_TRY(std::vector<ContainerSummary> containers, docker.container_list({}));
+  PB_TRY_STATUS(remove_leftovers(docker, containers, unix_now(), grace_seconds, r));
+  return r;
+}
 
 Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_seconds) {
   GcResult r;

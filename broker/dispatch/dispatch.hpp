@@ -97,6 +97,11 @@ struct ReleaseResult {
 /// shared volume when no hold is left. Idempotent.
 Result<ReleaseResult> release(DockerClient& docker, vault::Vault& vault, const std::string& session, bool write_back);
 
+/// release() where there is no vault: success when the session holds
+/// nothing; a hold (made with another vault) is not_found with a sentence
+/// that names the vault directory `vault_home` it looked in.
+Status check_not_held(DockerClient& docker, const std::string& session, const std::string& vault_home);
+
 struct SyncResult {
   struct Volume {
     std::string name;
@@ -126,5 +131,9 @@ struct GcResult {
 /// left (their containers, a login's staging volume) once older than the grace.
 Result<GcResult> gc(DockerClient& docker, vault::Vault& vault,
                     long long grace_seconds = labels::k_default_grace_seconds);
+
+/// The part of gc() that needs no vault: what a killed probe, import or login
+/// left (a machine where no credential was ever stored can have those too).
+Result<GcResult> gc_leftovers(DockerClient& docker, long long grace_seconds = labels::k_default_grace_seconds);
 
 }  // namespace pb::broker::dispatch
