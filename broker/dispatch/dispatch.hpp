@@ -5,7 +5,7 @@
 //   shared volume  para-broker-<credential id>-<hash(image id, uid, gid)>
 //                  role=session; one per credential, image and owner; holds
 //                  <cfg> at claude/ and leaves room for <cfg>.lock beside it
-//   hold volume    para-broker-hold-<session>
+//   hold volume    para-broker-hold-<session_key(session)>
 //                  role=hold; empty marker that a session uses a shared volume
 //   host lock      <vault>/locks/<credential id>.lock
 //                  flock: held while holds and shared volumes of that
@@ -41,10 +41,18 @@ inline constexpr const char* k_mount_dir = ".para-broker";
 /// <cfg> inside the volume.
 inline constexpr const char* k_config_subdir = "claude";
 
-/// Session names become Docker volume names: 1-64 of [A-Za-z0-9_.-], alphanumeric first.
+/// Session names are para's: 1-128 bytes of UTF-8 letters and digits of any
+/// script, `-`, `_` (and `.`, which earlier releases took). Labels and reports
+/// keep the name as it is; Docker object names use session_key().
 bool is_valid_session(std::string_view session);
 /// is_valid_session() as a usage error that says what a session name may hold.
 Status check_session(std::string_view session);
+/// The Docker-safe form of a valid session name, for volume names: the name
+/// itself when it is 1-64 of [A-Za-z0-9_.-] with an alphanumeric first (every
+/// name earlier releases took, so live sessions keep their volumes); else its
+/// ASCII letters, digits, `-` and `_` (at most 40) and 16 hex digits of the
+/// name's SHA-256, e.g. "caf-3f0c…" for "café".
+std::string session_key(std::string_view session);
 std::string shared_volume_name(const std::string& credential_id, const std::string& image_id, std::uint32_t uid,
                                std::uint32_t gid);
 std::string hold_volume_name(const std::string& session);

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -562,6 +563,22 @@ TEST_F(DispatchUnit, SyncOfOneSessionNeedsItsHoldAndItsVolume) {
   EXPECT_THAT(gone.error().message, HasSubstr("is gone"));
 }
 
+TEST_F(DispatchUnit, AUnicodeSessionMountsUnderADockerSafeNameAndKeepsItsOwnInLabels) {
+  const std::string session = "caf\xc3\xa9-\xe5\x90\x8d";
+  auto r = mount(session);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->session, session);
+  EXPECT_EQ(r->hold, broker::dispatch::hold_volume_name(session));
+  ASSERT_EQ(docker->volumes.count(r->hold), 1u);
+  EXPECT_EQ(docker->volumes[r->hold].labels["para-broker.session"], session) << "the original name, for reports";
+  auto again = mount(session);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  auto released = broker::dispatch::release(*docker, *vault, session, true);
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_TRUE(released->held);
+  EXPECT_TRUE(docker->volumes.empty());
+}
+
 TEST(DispatchNames, YoungHolds) {
   using broker::labels::is_young_hold;
   const long long now = 1'800'000'000;
@@ -720,8 +737,46 @@ TEST(DispatchNames, SessionsAndVolumes) {
   EXPECT_TRUE(is_valid_session("feature-x.2_b"));
   EXPECT_FALSE(is_valid_session(""));
   EXPECT_FALSE(is_valid_session("../x"));
-  EXPECT_FALSE(is_valid_session("-s"));
-  EXPECT_FALSE(is_valid_session(std::string(65, 'a')));
+  EXPECT_FALSE(is_valid_session(std::string(129, 'a')));
+  for (const char* bad : {"a b", "a/b", "a\tb",
+                          "a\xc2\x85"
+                          "b",
+                          "a\xe2\x80\xa8"
+                          "b",
+                          "x\xff", "a:b", "a,b", "a=b",
+                          "a\xe2\x82\xac"
+                          "b"})
+    EXPECT_FALSE(is_valid_session(bad)) << bad;
+}
+
+TEST(DispatchNames, ParasSessionNamesAreTakenAndMadeDockerSafe) {
+  using namespace broker::dispatch;
+  // What para's validate_session_name takes: Unicode letters and digits, - and _, any of them first.
+  const std::vector<std::string> para_names{"caf\xc3\xa9",
+                                            "\xe5\x90\x8d\xe5\x89\x8d",
+                                            "\xd0\xb7\xd0\xb0\xd0\xb4\xd0\xb0\xd1\x87\xd0\xb0-1",
+                                            "-s",
+                                            "_x",
+                                            "\xd9\xa3\xd9\xa4",
+                                            std::string(50, 'a') + "\xc3\xa9",
+                                            std::string(65, 'a')};
+  static const std::regex docker_name("[a-zA-Z0-9][a-zA-Z0-9_.-]+");
+  std::set<std::string> keys;
+  for (const auto& n : para_names) {
+    EXPECT_TRUE(is_valid_session(n)) << n;
+    EXPECT_TRUE(check_session(n).ok()) << n;
+    EXPECT_TRUE(std::regex_match(hold_volume_name(n), docker_name)) << hold_volume_name(n);
+    EXPECT_LE(hold_volume_name(n).size(), 80u);
+    keys.insert(session_key(n));
+  }
+  EXPECT_EQ(keys.size(), para_names.size()) << "distinct names, distinct volumes";
+  EXPECT_EQ(session_key("caf\xc3\xa9"), "caf-" + session_key("caf\xc3\xa9").substr(4));
+  EXPECT_EQ(session_key("caf\xc3\xa9").size(), 4u + 16u);
+  // Names earlier releases took keep their volumes: live sessions go on working.
+  for (const char* old : {"s1", "feature-x.2_b", "A", "x_1-2.3"}) {
+    EXPECT_EQ(session_key(old), old);
+    EXPECT_EQ(hold_volume_name(old), std::string("para-broker-hold-") + old);
+  }
   EXPECT_EQ(shared_volume_name("0123456789abcdef", k_image_id, 1, 1),
             shared_volume_name("0123456789abcdef", k_image_id, 1, 1));
   EXPECT_NE(shared_volume_name("0123456789abcdef", k_image_id, 1, 1),
