@@ -3,6 +3,7 @@
 // printed: the login travels only inside the volume.
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -35,6 +36,18 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+/// What the session's Claude Code would use instead of the mounted login: what
+/// the image sets (the probe saw it), and ANTHROPIC_API_KEY in this process's
+/// environment, which para forwards into the container by default. Names only, never values.
+std::vector<probes::LoginOverride> login_conflicts(const dispatch::MountResult& r) {
+  std::vector<probes::LoginOverride> out = r.conflicts;
+  if (const char* v = std::getenv("ANTHROPIC_API_KEY"); v != nullptr && *v != '\0')
+    out.push_back({"ANTHROPIC_API_KEY", "environment",
+                   "para forwards it into the container by default (docker.forward_env_keys), and Claude Code then "
+                   "uses the API key instead of the login; leave it out of forward_env_keys while a login is mounted"});
+  return out;
+}
+
 }  // namespace
 
 CommandSpec mount_spec() {
@@ -61,6 +74,12 @@ CommandSpec mount_spec() {
               dispatch::MountRequest req{opt->image, opt->session, std::nullopt, [&probe] { return probe.get(); }};
               if (!opt->credential.empty()) req.credential = opt->credential;
               PB_TRY(dispatch::MountResult r, dispatch::mount(*docker, v, ctx.paths, req));
+              nlohmann::json conflicts = nlohmann::json::array();
+              for (const auto& c : login_conflicts(r)) {
+                ctx.err << "para-broker: note: " << c.name << " (" << c.where << ") beats the mounted login: " << c.why
+                        << "\n";
+                conflicts.push_back({{"name", c.name}, {"where", c.where}, {"why", c.why}});
+              }
               for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
               const std::string mount_arg = "type=volume,src=" + r.volume + ",dst=" + r.target;
               const std::string env_arg = "CLAUDE_CONFIG_DIR=" + r.config_dir;
@@ -69,6 +88,7 @@ CommandSpec mount_spec() {
               } else if (opt->format == "json") {
                 nlohmann::json j = {{"schema", 1},
                                     {"session", r.session},
+                                    {"conflicts", conflicts},
                                     {"volume", r.volume},
                                     {"hold", r.hold},
                                     {"credential", r.credential_name},

@@ -594,6 +594,8 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
              "volume " + r.hold + " exists but is not this session's hold; remove it or choose another session name"));
   PB_TRY(vault::EntryMeta recorded, use.get());
   (void)recorded;
+  // What the image sets that Claude Code prefers over the login just mounted.
+  if (report.login_overrides) r.conflicts = *report.login_overrides;
   return r;
 }
 

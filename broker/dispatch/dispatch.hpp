@@ -86,6 +86,9 @@ struct MountResult {
   std::string config_dir;  ///< CLAUDE_CONFIG_DIR in the container
   bool populated = false;  ///< this call filled the volume (first session)
   std::vector<std::string> notes;
+  /// What the image sets (ENV, apiKeyHelper in its settings) that Claude Code
+  /// prefers over the mounted login: the session would not use it.
+  std::vector<probes::LoginOverride> conflicts;
 };
 
 /// Prepares (or joins) the session's volume and records the session's hold.
