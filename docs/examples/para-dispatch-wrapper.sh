@@ -8,6 +8,8 @@
 #                                                           have refreshed (rotated) its login too
 #
 # PARA_BROKER_CREDENTIAL chooses the credential (default: the only one stored).
+# PARA_DOCKER_ARGS: more `docker create` arguments, split on blanks (para's
+# --docker-args, its network flags and forwarded keys go there).
 # Exit codes: para-broker's (docs/para-integration.md), or docker's.
 set -euo pipefail
 
@@ -35,7 +37,9 @@ start() {
   eval "mount_args=($line)"
 
   # 2. The container, exactly as para creates it, plus the broker's arguments.
-  docker create --name "para-$session" "${mount_args[@]}" \
+  local para_args=()
+  if [[ -n ${PARA_DOCKER_ARGS:-} ]]; then read -ra para_args <<<"$PARA_DOCKER_ARGS"; fi
+  docker create --name "para-$session" "${para_args[@]}" "${mount_args[@]}" \
     -v "$worktree:/workspace" -w /workspace "$image" sleep infinity >/dev/null || rc=$?
   if ((rc == 0)); then docker start "para-$session" >/dev/null || rc=$?; fi
   if ((rc != 0)); then
