@@ -203,6 +203,18 @@ TEST(ParaLifecycleFailures, TheWrapperExitsWithParaBrokersCodeAndLeavesNothing) 
   // An image without Claude Code.
   auto no_claude = start("f3-" + d.label, test_image("no-claude"), env);
   EXPECT_EQ(no_claude.exit_code, 3) << no_claude.err;
+  // A hostile image: a file in its Claude config directory over the 4 MiB a mount copies.
+  const fs::path ctx = d.env.root() / "hostile";
+  write_file(ctx / "Dockerfile", "FROM " + image +
+                                     "\nUSER root\nRUN [\"/bin/sh\", \"-c\", \"mkdir -p /home/para/.claude && head -c "
+                                     "5000000 /dev/zero > /home/para/.claude/huge\"]\nUSER para\n");
+  const std::string hostile = "pb-test-hostile/para-claude:" + d.label;
+  auto built = docker_cli({"build", "--quiet", "--network", "none", "--label",
+                           std::string(k_test_label) + "=" + d.label, "-t", hostile, ctx.string()},
+                          600);
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  auto refused = start("f5-" + d.label, hostile, env);
+  EXPECT_EQ(refused.exit_code, 7) << refused.err;
   // docker create fails after a successful mount: docker's code, and the volume goes again.
   auto bad_env = env;
   bad_env["PARA_DOCKER_ARGS"] += " --memory not-a-size";
