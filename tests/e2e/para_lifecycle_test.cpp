@@ -169,7 +169,8 @@ TEST_P(ParaLifecycle, EveryEndPathWritesBackAndParaSeesOnlyItsSessions) {
   d.verify();
 }
 
-INSTANTIATE_TEST_SUITE_P(RealClaude, ParaLifecycle, ::testing::Values("para-claude", "para-claude-2x"),
+INSTANTIATE_TEST_SUITE_P(RealClaude, ParaLifecycle,
+                         ::testing::Values("para-claude", "para-claude-2x", "para-claude-2x-entrypoint"),
                          [](const ::testing::TestParamInfo<const char*>& p) {
                            std::string name = p.param;
                            for (char& c : name)
