@@ -21,6 +21,11 @@ inline constexpr const char* k_target = "para-broker.target";
 inline constexpr const char* k_mounted_at = "para-broker.mounted-at";  ///< hold: Unix seconds of the mount
 inline constexpr const char* k_created_at = "para-broker.created-at";  ///< staging volume: Unix seconds
 
+/// Names of the containers para-broker names start with this, never with
+/// `para-`: para counts `docker ps --filter name=^para-` against its limit and
+/// its orphan cleanup removes every `para-*` container that is not a session.
+inline constexpr const char* k_container_prefix = "pb-";
+
 /// How long a hold counts as live without a container: para creates the
 /// session's container right after mount, and gc must not take the volume
 /// from under a session that is starting.

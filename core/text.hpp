@@ -3,6 +3,7 @@
 // file on disk) on its way into a message or onto a terminal.
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,5 +16,9 @@ std::string printable(std::string_view s, std::size_t max = 300);
 /// For a report on a terminal: control characters (C0 and DEL) shown as
 /// "\xNN", everything else (UTF-8 names included) kept.
 std::string escape_controls(std::string_view s);
+
+/// The code points of well-formed UTF-8 (no overlong forms, no surrogates,
+/// nothing above U+10FFFF); nullopt for anything else.
+std::optional<std::u32string> decode_utf8(std::string_view s);
 
 }  // namespace pb

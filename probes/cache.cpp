@@ -29,6 +29,8 @@ std::optional<ProbeReport> ProbeCache::load(const std::string& image_id, const s
   if (!bytes) return std::nullopt;
   auto report = report_from_json(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
   if (!report || report->image_id != image_id || report->knowledge_version != knowledge_version) return std::nullopt;
+  // Written before reports said what overrides a mounted login: probe again rather than miss it.
+  if (!report->login_overrides) return std::nullopt;
   return std::move(report).value();
 }
 

@@ -186,8 +186,10 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
   // --- what would hide a mounted login
   for (const auto& a : k.auth_env) {
     auto it = f.secrets.find(a.name);
-    if (it != f.secrets.end() && it->second)
+    if (it != f.secrets.end() && it->second) {
       r.warnings.push_back("the image sets " + a.name + ": " + a.why + ", so a mounted login would be hidden");
+      r.login_overrides->push_back({a.name, "image ENV", a.why});
+    }
   }
   if (!k.settings_marker.empty()) {
     EnvMap with_cfg = vars;
@@ -198,8 +200,10 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
       if (!p || std::find(seen.begin(), seen.end(), *p) != seen.end()) continue;
       seen.push_back(*p);
       auto it = f.checks.find(*p);
-      if (it != f.checks.end() && it->second.marker.value_or(false))
+      if (it != f.checks.end() && it->second.marker.value_or(false)) {
         r.warnings.push_back(*p + " sets " + k.settings_marker + ", which takes precedence over a mounted login");
+        r.login_overrides->push_back({k.settings_marker, *p, k.settings_marker + " takes precedence over the login"});
+      }
     }
   }
   return r;

@@ -101,6 +101,11 @@ std::string report_to_json(const ProbeReport& r, int indent) {
       {"warnings", r.warnings},
       {"research", nullptr},
   };
+  if (r.login_overrides) {
+    j["login_overrides"] = json::array();
+    for (const auto& o : *r.login_overrides)
+      j["login_overrides"].push_back({{"name", o.name}, {"where", o.where}, {"why", o.why}});
+  }
   if (r.research) {
     const auto& s = *r.research;
     j["research"] = {
@@ -145,6 +150,15 @@ Result<ProbeReport> report_from_json(std::string_view text) {
       if (!ii.is_object()) throw BadReport{};
       r.in_image.config_dir = get_opt_bool(ii, "config_dir");
       r.in_image.global_config = get_opt_bool(ii, "global_config");
+    }
+    if (!j.contains("login_overrides") || j["login_overrides"].is_null()) {
+      r.login_overrides = std::nullopt;
+    } else {
+      const auto& lo = j["login_overrides"];
+      if (!lo.is_array()) throw BadReport{};
+      for (const auto& o : lo)
+        r.login_overrides->push_back(
+            {o.at("name").get<std::string>(), o.at("where").get<std::string>(), o.at("why").get<std::string>()});
     }
     r.evidence = get_strings(j, "evidence");
     r.warnings = get_strings(j, "warnings");

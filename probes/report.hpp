@@ -12,6 +12,7 @@
 //    "rule":"<knowledge rule id>", "knowledge_version":"...",
 //    "login_keys":{"credentials":[...],"global_config":[...]},
 //    "in_image":{"config_dir":bool|null,"global_config":bool|null},
+//    "login_overrides":[{"name","where","why"}...],
 //    "evidence":[...], "warnings":[...], "research":{...}|null}
 
 #include <cstdint>
@@ -57,6 +58,15 @@ struct InImage {
   std::optional<bool> global_config;
 };
 
+/// Something the image itself sets that Claude Code prefers over a mounted
+/// login: an authentication variable in its ENV, or a settings file with an
+/// apiKeyHelper.
+struct LoginOverride {
+  std::string name;   ///< "ANTHROPIC_API_KEY", "apiKeyHelper", …
+  std::string where;  ///< "image ENV" (the image's environment) or the settings file
+  std::string why;
+};
+
 /// What `--research` saw Claude write, compared with the prediction.
 struct ResearchResult {
   Locations observed;                            ///< without CLAUDE_CONFIG_DIR
@@ -80,6 +90,8 @@ struct ProbeReport {
   std::vector<std::string> login_credentials_keys;    ///< top-level keys of .credentials.json to keep
   std::vector<std::string> login_global_config_keys;  ///< keys of .claude.json that carry login state
   InImage in_image;
+  /// nullopt: a report written before the field existed (the cache probes again).
+  std::optional<std::vector<LoginOverride>> login_overrides = std::vector<LoginOverride>{};
   std::vector<std::string> evidence;
   std::vector<std::string> warnings;
   std::optional<ResearchResult> research;

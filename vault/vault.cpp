@@ -301,8 +301,14 @@ PassphraseSource default_passphrase_source() {
     }
     if (auto v = secret_env("PARA_BROKER_PASSPHRASE")) return std::move(*v);
     UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
-    if (!tty.valid())
-      return fail(ErrorKind::locked, "the vault needs a passphrase: set PARA_BROKER_PASSPHRASE or run on a terminal");
+    // Never wait for a prompt nobody sees: a process without a terminal (para's
+    // daemon) or in the background of one (a read would stop it with SIGTTIN)
+    // fails at once, saying what to configure.
+    if (!tty.valid() || ::tcgetpgrp(tty.get()) != ::getpgrp())
+      return fail(ErrorKind::locked,
+                  "the vault is locked with a passphrase, no key is cached and there is no terminal to ask on (as in "
+                  "para's daemon): set PARA_BROKER_PASSPHRASE in this process's environment, or switch the vault to "
+                  "the key-file provider with 'para-broker vault rekey --key-file'");
     auto ask = [&](std::string_view p) -> Result<SecureString> {
       termios old{};
       const bool is_term = ::tcgetattr(tty.get(), &old) == 0;
@@ -457,6 +463,9 @@ Result<std::optional<SecureBytes>> data_key_from_key_file(const Options& opts, c
 }  // namespace
 
 Result<Vault> Vault::open(const Options& opts) {
+  // No vault yet (a fresh machine): the header's "there is no vault" sentence,
+  // not an I/O error about the directory.
+  if (std::error_code ec; !fs::exists(opts.home, ec) && !ec) return std::move(read_header(opts.home)).error();
   PB_TRY_STATUS(check_locations(opts));
   PB_TRY_STATUS(check_private_dir(opts.home, "vault directory"));
   Header h;

@@ -324,7 +324,7 @@ Result<int> run_demo(Context& ctx) {
   for (const auto& m : mounts) {
     ContainerSpec spec;
     spec.image = image;
-    spec.name = "para-broker-" + m.session;
+    spec.name = std::string(labels::k_container_prefix) + m.session;
     spec.cmd = {"claude"};
     spec.env = {"CLAUDE_CONFIG_DIR=" + m.config_dir};
     spec.mounts = {{MountSpec::Type::volume, m.volume, m.target, false, false, {}}};

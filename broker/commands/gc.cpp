@@ -26,8 +26,14 @@ CommandSpec gc_spec() {
             return [json, grace](Context& ctx) -> Result<int> {
               PB_TRY(auto docker, ctx.docker());
               PB_TRY_STATUS(docker::require_login_transport(*docker));
-              PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
-              PB_TRY(dispatch::GcResult r, dispatch::gc(*docker, v, *grace));
+              // No vault yet: no session volume can be this vault's, but a killed probe may have left a container.
+              dispatch::GcResult r;
+              if (vault::Vault::exists(vault_options(ctx.paths))) {
+                PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+                PB_TRY(r, dispatch::gc(*docker, v, *grace));
+              } else {
+                PB_TRY(r, dispatch::gc_leftovers(*docker, *grace));
+              }
               if (*json) {
                 ctx.out << nlohmann::json{{"schema", 1},
                                           {"removed_holds", r.removed_holds},

@@ -67,7 +67,7 @@ CommandSpec list_spec() {
                 for (const auto& d : l.damaged) j["damaged"].push_back({{"id", d.id}, {"message", d.message}});
                 ctx.out << j.dump(2) << "\n";
               } else if (l.entries.empty() && l.damaged.empty()) {
-                ctx.out << "no credentials stored; capture one with 'para-broker import --from-host'\n";
+                ctx.out << k_no_credentials << "\n";
               } else {
                 ctx.out << std::left << std::setw(20) << "NAME" << std::setw(18) << "ID" << std::setw(12) << "KIND"
                         << std::setw(26) << "ACCOUNT" << std::setw(8) << "PLAN" << std::setw(18) << "EXPIRES (UTC)"

@@ -137,7 +137,8 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   capture::VolumeGuard volume_guard(*docker, volume);
 
   spec.image = opt.image;
-  spec.name = "para-broker-login-" + suffix;
+  // Not `para-…`: para counts and removes those (labels::k_container_prefix).
+  spec.name = std::string(labels::k_container_prefix) + "login-" + suffix;
   spec.entrypoint = std::vector<std::string>{*report.claude.path};
   spec.cmd = {"/login"};
   spec.tty = true;

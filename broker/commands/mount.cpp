@@ -3,6 +3,7 @@
 // printed: the login travels only inside the volume.
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -51,6 +52,18 @@ std::string mount_value(const dispatch::MountResult& r) {
   return csv_field("type=volume") + "," + csv_field("src=" + r.volume) + "," + csv_field("dst=" + r.target);
 }
 
+/// What the session's Claude Code would use instead of the mounted login: what
+/// the image sets (the probe saw it), and ANTHROPIC_API_KEY in this process's
+/// environment, which para forwards into the container by default. Names only, never values.
+std::vector<probes::LoginOverride> login_conflicts(const dispatch::MountResult& r) {
+  std::vector<probes::LoginOverride> out = r.conflicts;
+  if (const char* v = std::getenv("ANTHROPIC_API_KEY"); v != nullptr && *v != '\0')
+    out.push_back({"ANTHROPIC_API_KEY", "environment",
+                   "para forwards it into the container by default (docker.forward_env_keys), and Claude Code then "
+                   "uses the API key instead of the login; leave it out of forward_env_keys while a login is mounted"});
+  return out;
+}
+
 }  // namespace
 
 CommandSpec mount_spec() {
@@ -65,6 +78,8 @@ CommandSpec mount_spec() {
                 ->check(CLI::IsMember({"args", "json", "env"}));
             return [opt](Context& ctx) -> Result<int> {
               PB_TRY_STATUS(dispatch::check_session(opt->session));
+              // A fresh machine: say what to do first, whether Docker answers or not.
+              if (!vault::Vault::exists(vault_options(ctx.paths))) return fail(ErrorKind::not_found, k_no_credentials);
               PB_TRY(auto docker, ctx.docker());
               PB_TRY_STATUS(docker::require_login_transport(*docker));
               // The image's probe (on a cache hit one Docker request) runs while
@@ -72,10 +87,16 @@ CommandSpec mount_spec() {
               auto probe = std::async(std::launch::async, [docker, paths = ctx.paths, image = opt->image] {
                 return probe_image(*docker, paths, image);
               });
-              PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+              PB_TRY(vault::Vault v, open_vault_with_credentials(ctx.paths));
               dispatch::MountRequest req{opt->image, opt->session, std::nullopt, [&probe] { return probe.get(); }};
               if (!opt->credential.empty()) req.credential = opt->credential;
               PB_TRY(dispatch::MountResult r, dispatch::mount(*docker, v, ctx.paths, req));
+              nlohmann::json conflicts = nlohmann::json::array();
+              for (const auto& c : login_conflicts(r)) {
+                ctx.err << "para-broker: note: " << c.name << " (" << c.where << ") beats the mounted login: " << c.why
+                        << "\n";
+                conflicts.push_back({{"name", c.name}, {"where", c.where}, {"why", c.why}});
+              }
               for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
               const std::string mount_arg = mount_value(r);
               const std::string env_arg = "CLAUDE_CONFIG_DIR=" + r.config_dir;
@@ -84,6 +105,7 @@ CommandSpec mount_spec() {
               } else if (opt->format == "json") {
                 nlohmann::json j = {{"schema", 1},
                                     {"session", r.session},
+                                    {"conflicts", conflicts},
                                     {"volume", r.volume},
                                     {"hold", r.hold},
                                     {"credential", r.credential_name},

@@ -33,8 +33,15 @@ CommandSpec release_spec() {
               PB_TRY_STATUS(dispatch::check_session(opt->session));
               PB_TRY(auto docker, ctx.docker());
               if (!opt->no_sync) PB_TRY_STATUS(docker::require_login_transport(*docker));
-              PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
-              PB_TRY(dispatch::ReleaseResult r, dispatch::release(*docker, v, opt->session, !opt->no_sync));
+              dispatch::ReleaseResult r;
+              if (vault::Vault::exists(vault_options(ctx.paths))) {
+                PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+                PB_TRY(r, dispatch::release(*docker, v, opt->session, !opt->no_sync));
+              } else {
+                // No vault here, so this vault mounted nothing: released already,
+                // unless the session holds a volume some other vault made.
+                PB_TRY_STATUS(dispatch::check_not_held(*docker, opt->session, ctx.paths.vault_home.string()));
+              }
               for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
               if (opt->json) {
                 nlohmann::json j = {{"schema", 1},

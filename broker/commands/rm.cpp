@@ -21,7 +21,7 @@ CommandSpec rm_spec() {
             app.add_flag("--force", opt->force,
                          "Delete it even while sessions hold it (their release cannot write back)");
             return [opt](Context& ctx) -> Result<int> {
-              PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+              PB_TRY(vault::Vault v, open_vault_with_credentials(ctx.paths));
               if (!opt->force) {
                 // A damaged entry has no readable metadata; it cannot be mounted either.
                 auto meta = v.find(opt->name);

@@ -29,10 +29,16 @@ CommandSpec sync_spec() {
             return [opt](Context& ctx) -> Result<int> {
               PB_TRY(auto docker, ctx.docker());
               PB_TRY_STATUS(docker::require_login_transport(*docker));
-              PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
               std::optional<std::string> session;
               if (!opt->session.empty()) session = opt->session;
-              PB_TRY(dispatch::SyncResult r, dispatch::sync(*docker, v, session));
+              dispatch::SyncResult r;
+              if (vault::Vault::exists(vault_options(ctx.paths))) {
+                PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+                PB_TRY(r, dispatch::sync(*docker, v, session));
+              } else if (session) {
+                // Nothing can be mounted without a vault.
+                return fail(ErrorKind::not_found, k_no_credentials);
+              }
               for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
               if (opt->json) {
                 nlohmann::json vols = nlohmann::json::array();

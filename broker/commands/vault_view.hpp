@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "core/error.hpp"
 #include "vault/vault.hpp"
 
 namespace pb::broker::commands {
@@ -42,6 +43,19 @@ inline std::string previous_note(const vault::EntryMeta& m) {
 /// Vault options from the command context's paths.
 inline vault::Options vault_options(const Paths& paths) {
   return vault::Options::from_paths(paths);
+}
+
+/// What a machine without a vault (or with an empty one) is told: by `list`,
+/// and as the error of the commands that need a credential (exit 3).
+inline constexpr const char* k_no_credentials =
+    "no credentials stored; capture one with 'para-broker import --from-host' or 'para-broker login --image IMAGE'";
+
+/// Opens the vault for a command that needs a credential: on a machine
+/// without a vault yet, k_no_credentials (not_found), not an I/O error.
+inline Result<vault::Vault> open_vault_with_credentials(const Paths& paths) {
+  auto opts = vault_options(paths);
+  if (!vault::Vault::exists(opts)) return fail(ErrorKind::not_found, k_no_credentials);
+  return vault::Vault::open(opts);
 }
 
 }  // namespace pb::broker::commands

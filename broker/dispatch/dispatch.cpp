@@ -18,6 +18,7 @@
 #include "core/fault.hpp"
 #include "core/files.hpp"
 #include "core/names.hpp"
+#include "core/text.hpp"
 #include "probes/cache.hpp"
 #include "vault/crypto.hpp"
 #include "vault/json_wipe.hpp"
@@ -60,8 +61,23 @@ SecureBytes dump(const nlohmann::json& j) {
   return out;
 }
 
-std::string keeper_name(const std::string& volume) {
-  return volume + "-keeper";
+/// Keepers used to be named `<volume>-keeper`, which para counts and removes
+/// as one of its `para-*` containers: one found is removed (it is never
+/// started and the volume stays), and keeper_for() makes it again under its
+/// new name. A container of that name that is not this volume's keeper is not
+/// ours to touch.
+Status retire_legacy_keeper(DockerClient& docker, const std::string& volume) {
+  auto info = docker.container_inspect(legacy_keeper_name(volume));
+  if (!info) {
+    if (info.error().kind == ErrorKind::not_found) return {};
+    return std::move(info).error();
+  }
+  if (label_of(info->labels, labels::k_managed) != "1" || label_of(info->labels, labels::k_role) != "helper" ||
+      label_of(info->labels, labels::k_volume) != volume || info->state.running)
+    return {};
+  auto s = docker.container_remove(info->id, true, false);
+  if (!s && s.error().kind != ErrorKind::not_found) return s;
+  return {};
 }
 
 /// The keeper of a shared volume: a container created (never started, no
@@ -91,6 +107,7 @@ Result<std::string> keeper_for(DockerClient& docker, const std::string& image, c
       return info->id;
     }
     if (info.error().kind != ErrorKind::not_found) return std::move(info).error();
+    PB_TRY_STATUS(retire_legacy_keeper(docker, volume));
   }
   ContainerSpec spec;
   spec.name = keeper_name(volume);
@@ -118,10 +135,11 @@ Result<std::string> keeper_for(DockerClient& docker, const std::string& image, c
   return info.id;
 }
 
-/// Removes a volume's keeper (absent is fine).
+/// Removes a volume's keeper, under its old name when it was made before the rename (absent is fine).
 Status remove_keeper(DockerClient& docker, const std::string& volume) {
   auto s = docker.container_remove(keeper_name(volume), true, false);
-  if (!s && s.error().kind != ErrorKind::not_found) return s;
+  if (!s && s.error().kind == ErrorKind::not_found) return retire_legacy_keeper(docker, volume);
+  if (!s) return s;
   return {};
 }
 
@@ -381,17 +399,66 @@ Result<WriteBack> write_back_volume(DockerClient& docker, vault::Vault& v, const
 
 }  // namespace
 
-bool is_valid_session(std::string_view s) {
+namespace {
+
+/// What earlier releases took, and used as it is in volume names.
+bool is_docker_safe_session(std::string_view s) {
   if (s.empty() || s.size() > 64 || !std::isalnum(static_cast<unsigned char>(s.front()))) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
   });
 }
 
+/// A letter or digit outside ASCII, as far as it can be told without the
+/// Unicode tables: not a control, a space, a symbol or punctuation of the
+/// blocks where those live (Latin-1, General Punctuation and the symbol
+/// blocks up to the arrows, CJK punctuation, specials), nor a private-use or
+/// noncharacter code point. para takes what Rust's char::is_alphanumeric
+/// says; a name that slips through here is still made Docker-safe by session_key().
+bool is_non_ascii_alphanumeric(char32_t c) {
+  if (c < 0xa0) return false;  // C1 controls
+  if (c <= 0xbf) return c == 0xaa || c == 0xb2 || c == 0xb3 || c == 0xb5 || c == 0xb9 || c == 0xba || c >= 0xbc;
+  if (c == 0xd7 || c == 0xf7) return false;      // multiplication and division signs
+  if (c >= 0x2000 && c <= 0x206f) return false;  // general punctuation, spaces, format controls
+  if (c >= 0x20a0 && c <= 0x20ff) return false;  // currency symbols
+  if (c >= 0x2190 && c <= 0x2bff) return false;  // arrows, mathematical and technical symbols, box drawing
+  if (c >= 0x2e00 && c <= 0x2e7f) return false;  // supplemental punctuation
+  if (c >= 0x3000 && c <= 0x3003) return false;  // ideographic space and punctuation
+  if (c >= 0xe000 && c <= 0xf8ff) return false;  // private use
+  if (c >= 0xfe00 && c <= 0xfe0f) return false;  // variation selectors
+  if (c == 0xfeff || (c >= 0xfff0 && c <= 0xffff)) return false;             // BOM, specials
+  if ((c & 0xfffe) == 0xfffe || (c >= 0xfdd0 && c <= 0xfdef)) return false;  // noncharacters
+  if (c >= 0xf0000) return false;                                            // supplementary private use
+  return true;
+}
+
+}  // namespace
+
+bool is_valid_session(std::string_view s) {
+  if (is_docker_safe_session(s)) return true;
+  if (s.empty() || s.size() > 128) return false;
+  auto cps = decode_utf8(s);
+  if (!cps) return false;
+  return std::all_of(cps->begin(), cps->end(), [](char32_t c) {
+    if (c < 0x80) return std::isalnum(static_cast<int>(c)) != 0 || c == '_' || c == '.' || c == '-';
+    return is_non_ascii_alphanumeric(c);
+  });
+}
+
 Status check_session(std::string_view s) {
   if (is_valid_session(s)) return {};
-  return fail(ErrorKind::usage,
-              "'" + std::string(s) + "' is not a valid session name (1-64 of letters, digits, _ . -)");
+  return fail(ErrorKind::usage, "'" + printable(s, 140) +
+                                    "' is not a valid session name (1-128 bytes of letters and digits of any "
+                                    "script, _ - and .)");
+}
+
+std::string session_key(std::string_view s) {
+  if (is_docker_safe_session(s)) return std::string(s);
+  std::string ascii;
+  for (char c : s)
+    if (ascii.size() < 40 && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) ascii += c;
+  const std::string hash = vault::to_hex(vault::sha256(as_bytes(std::string(s)))).substr(0, 16);
+  return ascii.empty() ? hash : ascii + "-" + hash;
 }
 
 std::string shared_volume_name(const std::string& credential_id, const std::string& image_id, std::uint32_t uid,
@@ -401,7 +468,19 @@ std::string shared_volume_name(const std::string& credential_id, const std::stri
 }
 
 std::string hold_volume_name(const std::string& session) {
-  return "para-broker-hold-" + session;
+  return "para-broker-hold-" + session_key(session);
+}
+
+std::string keeper_name(const std::string& volume) {
+  const std::string_view prefix = "para-broker-";
+  const std::string_view rest = std::string_view(volume).starts_with(prefix)
+                                    ? std::string_view(volume).substr(prefix.size())
+                                    : std::string_view(volume);
+  return std::string(labels::k_container_prefix) + "keeper-" + std::string(rest);
+}
+
+std::string legacy_keeper_name(const std::string& volume) {
+  return volume + "-keeper";
 }
 
 Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& paths, const MountRequest& req) {
@@ -535,6 +614,8 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
              "volume " + r.hold + " exists but is not this session's hold; remove it or choose another session name"));
   PB_TRY(vault::EntryMeta recorded, use.get());
   (void)recorded;
+  // What the image sets that Claude Code prefers over the login just mounted.
+  if (report.login_overrides) r.conflicts = *report.login_overrides;
   return r;
 }
 
@@ -597,6 +678,21 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   }
   PB_TRY_STATUS(v.log({"release", r.credential_id, name, session, image, "ok", fp, detail, 0}));
   return r;
+}
+
+Status check_not_held(DockerClient& docker, const std::string& session, const std::string& vault_home) {
+  PB_TRY_STATUS(check_session(session));
+  auto hold = docker.volume_inspect(hold_volume_name(session));
+  if (!hold) {
+    if (hold.error().kind == ErrorKind::not_found) return {};
+    return std::move(hold).error();
+  }
+  if (label_of(hold->labels, labels::k_managed) != "1" || label_of(hold->labels, labels::k_role) != "hold") return {};
+  return fail(ErrorKind::not_found, "session '" + session + "' holds volume " +
+                                        label_of(hold->labels, labels::k_volume) + ", but there is no vault in " +
+                                        vault_home +
+                                        " to write its login back to; point PARA_BROKER_HOME at the vault that "
+                                        "mounted it");
 }
 
 Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::optional<std::string>& session) {
@@ -729,6 +825,13 @@ Status remove_leftovers(DockerClient& docker, const std::vector<ContainerSummary
 
 }  // namespace
 
+Result<GcResult> gc_leftovers(DockerClient& docker, long long grace_seconds) {
+  GcResult r;
+  PB_TRY(std::vector<ContainerSummary> containers, docker.container_list({}));
+  PB_TRY_STATUS(remove_leftovers(docker, containers, unix_now(), grace_seconds, r));
+  return r;
+}
+
 Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_seconds) {
   GcResult r;
   const long long now = unix_now();
@@ -737,11 +840,16 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
   std::set<std::string> used;
   std::set<std::string> names;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> helpers_by_credential;  // id, volume
+  std::set<std::string> legacy_keepers;  ///< ids of keepers still named `para-…` (before the rename)
   for (const auto& c : containers) {
     for (const auto& n : c.names) names.insert(n.size() > 0 && n.front() == '/' ? n.substr(1) : n);
     if (label_of(c.labels, labels::k_managed) == "1" && label_of(c.labels, labels::k_role) == "helper") {
       helpers_by_credential[label_of(c.labels, labels::k_credential)].emplace_back(
           c.id, label_of(c.labels, labels::k_volume));
+      const std::string volume = label_of(c.labels, labels::k_volume);
+      for (const auto& n : c.names)
+        if (!volume.empty() && (n == legacy_keeper_name(volume) || n == "/" + legacy_keeper_name(volume)))
+          legacy_keepers.insert(c.id);
       continue;
     }
     auto info = docker.container_inspect(c.id);
@@ -819,8 +927,11 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
     }
     // A keeper lives as long as its volume: one whose volume is gone or
     // unheld is an orphan (an interrupted mount or release left it).
+    // A keeper still named `para-…` counts against para's container limit:
+    // it goes even when its volume is held, and the next release or sync
+    // makes it again under its new name.
     for (const auto& [id, vol] : helpers_by_credential[cred]) {
-      if (held.count(vol) || used.count(vol)) continue;
+      if ((held.count(vol) || used.count(vol)) && !legacy_keepers.count(id)) continue;
       if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found) {
         r.removed_helpers.push_back(id);
         PB_CRASH_POINT("dispatch.gc.helper_removed");

@@ -6,7 +6,7 @@
 //                  role=session; one per credential, image and owner; mounted
 //                  at /para-broker; holds <cfg> at claude/ and leaves room
 //                  for <cfg>.lock beside it
-//   hold volume    para-broker-hold-<session>
+//   hold volume    para-broker-hold-<session_key(session)>
 //                  role=hold; empty marker that a session uses a shared volume
 //   host lock      <vault>/locks/<credential id>.lock
 //                  flock: held while holds and shared volumes of that
@@ -44,13 +44,28 @@ inline constexpr const char* k_mount_target = "/para-broker";
 /// <cfg> inside the volume.
 inline constexpr const char* k_config_subdir = "claude";
 
-/// Session names become Docker volume names: 1-64 of [A-Za-z0-9_.-], alphanumeric first.
+/// Session names are para's: 1-128 bytes of UTF-8 letters and digits of any
+/// script, `-`, `_` (and `.`, which earlier releases took). Labels and reports
+/// keep the name as it is; Docker object names use session_key().
 bool is_valid_session(std::string_view session);
 /// is_valid_session() as a usage error that says what a session name may hold.
 Status check_session(std::string_view session);
+/// The Docker-safe form of a valid session name, for volume names: the name
+/// itself when it is 1-64 of [A-Za-z0-9_.-] with an alphanumeric first (every
+/// name earlier releases took, so live sessions keep their volumes); else its
+/// ASCII letters, digits, `-` and `_` (at most 40) and 16 hex digits of the
+/// name's SHA-256, e.g. "caf-3f0c…" for "café".
+std::string session_key(std::string_view session);
 std::string shared_volume_name(const std::string& credential_id, const std::string& image_id, std::uint32_t uid,
                                std::uint32_t gid);
 std::string hold_volume_name(const std::string& session);
+/// The keeper container of a shared volume, `pb-keeper-<credential id>-<hash>`:
+/// no container para-broker creates is named `para-…`, since para counts
+/// those against its limit and removes the ones that are not its sessions.
+std::string keeper_name(const std::string& volume);
+/// What keepers were named before (`<volume>-keeper`): one still found is
+/// retired by the next release, sync or gc, and made again under keeper_name().
+std::string legacy_keeper_name(const std::string& volume);
 
 struct MountRequest {
   std::string image;
@@ -72,6 +87,9 @@ struct MountResult {
   std::string config_dir;  ///< CLAUDE_CONFIG_DIR in the container
   bool populated = false;  ///< this call filled the volume (first session)
   std::vector<std::string> notes;
+  /// What the image sets (ENV, apiKeyHelper in its settings) that Claude Code
+  /// prefers over the mounted login: the session would not use it.
+  std::vector<probes::LoginOverride> conflicts;
 };
 
 /// Prepares (or joins) the session's volume and records the session's hold.
@@ -91,6 +109,11 @@ struct ReleaseResult {
 /// Writes back (unless !write_back) and drops the session's hold; removes the
 /// shared volume when no hold is left. Idempotent.
 Result<ReleaseResult> release(DockerClient& docker, vault::Vault& vault, const std::string& session, bool write_back);
+
+/// release() where there is no vault: success when the session holds
+/// nothing; a hold (made with another vault) is not_found with a sentence
+/// that names the vault directory `vault_home` it looked in.
+Status check_not_held(DockerClient& docker, const std::string& session, const std::string& vault_home);
 
 struct SyncResult {
   struct Volume {
@@ -123,5 +146,9 @@ struct GcResult {
 /// left (their containers, a login's staging volume) once older than the grace.
 Result<GcResult> gc(DockerClient& docker, vault::Vault& vault,
                     long long grace_seconds = labels::k_default_grace_seconds);
+
+/// The part of gc() that needs no vault: what a killed probe, import or login
+/// left (a machine where no credential was ever stored can have those too).
+Result<GcResult> gc_leftovers(DockerClient& docker, long long grace_seconds = labels::k_default_grace_seconds);
 
 }  // namespace pb::broker::dispatch

@@ -78,6 +78,7 @@ class Dockerfiles : public ::testing::Test {
     fs::remove_all(ctx);
     fs::create_directories(ctx / "packages");
     for (const char* f : {"install-claude.sh"}) fs::copy_file(source_path(std::string("docker/") + f), ctx / f);
+    fs::copy(source_path("docker/para"), ctx / "para");  // para's scripts (Dockerfile.para-claude)
     fs::copy_file(source_path("docker/Dockerfile." + flavour), ctx / ("Dockerfile." + flavour));
     const std::string tgz = "anthropic-ai-claude-code-" + std::string(k_version) + ".tgz";
     fs::copy_file(fs::path(cache_dir()) / "npm" / tgz, ctx / "packages" / tgz);
@@ -141,9 +142,60 @@ TEST_F(Dockerfiles, Alpine) {
 
 TEST_F(Dockerfiles, ParaClaude) {
   check({"para-claude", false, "para", 1000, "/home/para"});
-  auto label = docker_cli({"image", "inspect", "--format", "{{index .Config.Labels \"para.version\"}}",
-                           "pb-test-dockerfiles/para-claude:latest"});
-  EXPECT_EQ(label.out, "0.1.0\n");
+  if (HasFailure()) return;
+  const std::string ref = "pb-test-dockerfiles/para-claude:latest";
+  // As para's last Dockerfile.claude: its labels, WORKDIR, entrypoint and command, user.
+  auto cfg = docker_cli({"image", "inspect", "--format",
+                         "{{index .Config.Labels \"para.version\"}}|{{.Config.WorkingDir}}|{{json .Config.Entrypoint}}|"
+                         "{{json .Config.Cmd}}|{{.Config.User}}",
+                         ref});
+  EXPECT_EQ(cfg.out, "1.2.0|/workspace|[\"/usr/local/bin/secure-entrypoint.sh\"]|[\"/bin/bash\"]|para\n");
+  // Passwordless sudo, para's shim and firewall script, a /workspace of para's.
+  auto files = docker_cli({"run", "--rm", "--network", "none", "--label",
+                           std::string(k_test_label) + "=" + k_label_value, "--entrypoint", "/bin/sh", ref, "-c",
+                           "grep -x 'para ALL=(ALL) NOPASSWD:ALL' /etc/sudoers && test -x /usr/local/bin/para && "
+                           "test -x /usr/local/bin/init-firewall.sh && stat -c %u /workspace"});
+  EXPECT_EQ(files.out, "para ALL=(ALL) NOPASSWD:ALL\n1000\n") << files.err;
+
+  // para's lifecycle on it with the broker's arguments: create, start (para's
+  // entrypoint runs), the login is where the image's Claude reads it, owned by para.
+  TestEnv env;
+  env.set_env("PARA_BROKER_EXTRA_LABELS", std::string(k_test_label) + "=" + k_label_value);
+  const fs::path home = env.root() / "login";
+  fs::create_directories(home / ".claude");
+  std::ofstream(home / ".claude" / ".credentials.json")
+      << R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-para-claude","refreshToken":)"
+         R"("sk-ant-ort01-CANARY-test-para-claude","expiresAt":4102444800000,"scopes":["user:inference"]}})";
+  std::ofstream(home / ".claude.json") << R"({"oauthAccount":{"emailAddress":"canary-test@example.com"}})";
+  ASSERT_EQ(env.cli({"import", "--from-dir", home.string(), "--name", "work"}).exit_code, 0);
+  const std::string session = env.unique("pc");
+  auto m = env.cli({"mount", "--image", ref, "--session", session, "--format", "json"});
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  auto j = nlohmann::json::parse(m.out);
+  EXPECT_TRUE(j["conflicts"].empty()) << m.out;
+  const fs::path worktree = env.root() / "worktree";
+  fs::create_directories(worktree);
+  std::vector<std::string> create{"create", "--name", "para-" + session, "--label",
+                                  std::string(k_test_label) + "=" + k_label_value};
+  for (const auto& a : j["docker_args"]) create.push_back(a.get<std::string>());
+  const std::vector<std::string> para_args{
+      "-v", worktree.string() + ":/workspace", "-w", "/workspace", "--network", "none",
+      "-e", "PARA_NETWORK_ISOLATION=false",    ref,  "sleep",      "infinity"};
+  create.insert(create.end(), para_args.begin(), para_args.end());
+  auto created = docker_cli(create);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_EQ(docker_cli({"start", "para-" + session}).exit_code, 0);
+  auto login = docker_cli({"exec", "para-" + session, "sh", "-c",
+                           "test -s \"$CLAUDE_CONFIG_DIR/.credentials.json\" && stat -c %u:%a "
+                           "\"$CLAUDE_CONFIG_DIR/.credentials.json\" && whoami"});
+  EXPECT_EQ(login.out, "1000:600\npara\n") << login.err;
+  auto logs = docker_cli({"logs", "para-" + session});
+  EXPECT_THAT(logs.out, ::testing::HasSubstr("Network isolation is disabled")) << "para's entrypoint ran";
+  EXPECT_EQ(docker_cli({"stop", "--time", "10", "para-" + session}).exit_code, 0);
+  EXPECT_EQ(docker_cli({"rm", "--force", "para-" + session}).exit_code, 0);
+  auto released = env.cli({"release", "--session", session, "--json"});
+  EXPECT_EQ(released.exit_code, 0) << released.err;
+  EXPECT_THAT(released.out, ::testing::HasSubstr("\"volume_removed\": true"));
 }
 
 TEST(DockerfilesText, EveryDockerfileTakesBaseAndVersionArgs) {

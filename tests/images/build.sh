@@ -75,6 +75,11 @@ define claude-2x-dev claude-2x-root "layer_user_dev" \
   $'USER dev\nENV HOME=/home/dev\nWORKDIR /home/dev'
 define para-claude-2x claude-2x-root "layer_user_para" \
   $'USER para\nENV HOME=/home/para\nWORKDIR /home/para\nLABEL para.version='"$k_para_version"
+# para's own image as docker/Dockerfile.para-claude builds it: user para with
+# passwordless sudo (the sudoers line; no sudo binary offline), WORKDIR
+# /workspace, para's secure entrypoint and shim (docker/para/), bash.
+define para-claude-2x-entrypoint para-claude-2x "layer_para_image" \
+  $'USER para\nENV HOME=/home/para\nWORKDIR /workspace\nLABEL para.version=1.2.0 para.secure-entrypoint=true\nENTRYPOINT ["/usr/local/bin/secure-entrypoint.sh"]\nCMD ["/bin/bash"]'
 define standin-login shell "layer_standin" "$root_cfg"
 # Stand-ins for para-authenticated:latest: a login committed into a layer, and
 # the same with a later layer deleting it (the secret stays in the lower layer).
@@ -183,6 +188,7 @@ inputs_of() {
   layer_node) host_node; libs_of "$(host_node)" ;;
   layer_claude_js) tgz_js ;;
   layer_claude_native) tgz_wrapper; tgz_native ;;
+  layer_para_image) printf '%s\n' "$script_dir"/../../docker/para/*.sh ;;
   *) ;;
   esac
 }
@@ -268,6 +274,21 @@ user_layer() { # root name uid home
 }
 layer_user_dev() { user_layer "$1" dev 1234 /home/dev; }
 layer_user_para() { user_layer "$1" para 1000 /home/para; }
+
+# What docker/Dockerfile.para-claude adds for para: the sudoers line, para's
+# scripts from docker/para/, and a /workspace of para's.
+layer_para_image() {
+  local root=$1 from=$script_dir/../../docker/para
+  mkdir -p "$root/etc" "$root/usr/local/bin" "$root/workspace"
+  printf 'root ALL=(ALL:ALL) ALL\npara ALL=(ALL) NOPASSWD:ALL\n' >"$root/etc/sudoers"
+  chmod 0440 "$root/etc/sudoers"
+  install -m 0755 "$from/init-firewall.sh" "$root/usr/local/bin/init-firewall.sh"
+  install -m 0755 "$from/secure-entrypoint.sh" "$root/usr/local/bin/secure-entrypoint.sh"
+  install -m 0755 "$from/claude-entrypoint.sh" "$root/usr/local/bin/claude-entrypoint.sh"
+  install -m 0755 "$from/para-shim.sh" "$root/usr/local/bin/para"
+  chmod 0755 "$root/workspace"
+  printf 'workspace:1000:1000\n'
+}
 
 # A `claude` that imitates `claude /login` of an npm-js build (see README.md).
 layer_standin() {

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/paths.hpp"
+#include "core/text.hpp"
 #include "tests/support/test_env.hpp"
 
 namespace fs = std::filesystem;
@@ -105,6 +106,13 @@ TEST(FileLock, ExclusiveLockIsHeldUntilDestroyed) {
   { auto moved = std::move(*a); }
   r = test::run_process({"flock", "-n", lock.string(), "true"});
   EXPECT_EQ(r.exit_code, 0);
+}
+
+TEST(Utf8, DecodesWellFormedAndRefusesTheRest) {
+  EXPECT_EQ(pb::decode_utf8("a\xc3\xa9\xe5\x90\x8d\xf0\x9f\x98\x80"), std::u32string(U"a\u00e9\u540d\U0001F600"));
+  EXPECT_EQ(pb::decode_utf8(""), std::u32string());
+  for (const char* bad : {"\xff", "\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\x80"})
+    EXPECT_FALSE(pb::decode_utf8(bad)) << bad;
 }
 
 TEST(Paths, HonourOverridesAndXdg) {

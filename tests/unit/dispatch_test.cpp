@@ -17,6 +17,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -240,7 +241,7 @@ TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedKeeper) {
   ASSERT_EQ(docker->created.size(), 1u);
   EXPECT_EQ(docker->created[0].network_mode, "none");
   EXPECT_TRUE(docker->created[0].env.empty());
-  EXPECT_EQ(docker->created[0].name, r->volume + "-keeper");
+  EXPECT_EQ(docker->created[0].name, broker::dispatch::keeper_name(r->volume));
   EXPECT_EQ(docker->created[0].labels["para-broker.role"], "helper");
   EXPECT_EQ(docker->created[0].labels["para-broker.volume"], r->volume);
   ASSERT_EQ(docker->containers.size(), 1u) << "the keeper stays while the volume lives";
@@ -311,7 +312,7 @@ TEST_F(DispatchUnit, AHeldVolumeRemovedByHandIsPopulatedAgainNotJoined) {
   auto first = mount("s1");
   ASSERT_TRUE(first.ok()) << first.error().message;
   // `docker rm` of the keeper, then `docker volume rm`: the hold of s1 is left.
-  ASSERT_TRUE(docker->container_remove(first->volume + "-keeper", true, false).ok());
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(first->volume), true, false).ok());
   ASSERT_TRUE(docker->volume_remove(first->volume, false).ok());
   docker->calls.clear();
   auto r = mount("s2");
@@ -422,7 +423,7 @@ TEST_F(DispatchUnit, ReleaseAndSyncReuseTheKeeper) {
   EXPECT_TRUE(docker->calls_starting("container_remove").empty()) << "s2 still holds the volume";
   EXPECT_EQ(docker->containers.size(), 1u);
   // A keeper someone removed (docker container prune) is made again when needed.
-  ASSERT_TRUE(docker->container_remove(a->volume + "-keeper", true, false).ok());
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok());
   auto r2 = broker::dispatch::release(*docker, *vault, "s2", true);
   ASSERT_TRUE(r2.ok()) << r2.error().message;
   EXPECT_TRUE(r2->volume_removed);
@@ -472,7 +473,7 @@ TEST_F(DispatchUnit, ANameTakenByAnotherContainerIsNotAKeeper) {
   ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", true).ok());
   broker::ContainerSpec squatter;
   squatter.image = k_image;
-  squatter.name = a->volume + "-keeper";
+  squatter.name = broker::dispatch::keeper_name(a->volume);
   ASSERT_TRUE(docker->container_create(squatter).ok());
   auto r = mount("s1");
   ASSERT_FALSE(r.ok());
@@ -545,7 +546,7 @@ TEST_F(DispatchUnit, SyncLeavesAloneAVolumeReleasedWhileItWaitedForTheLock) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the rest of the listing, up to the lock
   // As release does: the hold, the volume's keeper, the volume.
   const bool removed = docker->volume_remove(broker::dispatch::hold_volume_name("s1"), false).ok() &&
-                       docker->container_remove(a->volume + "-keeper", true, false).ok() &&
+                       docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok() &&
                        docker->volume_remove(a->volume, false).ok();
   { auto released = std::move(*lock); }
   ASSERT_TRUE(removed);
@@ -568,7 +569,7 @@ TEST_F(DispatchUnit, SyncOfOneSessionNeedsItsHoldAndItsVolume) {
   auto unknown = broker::dispatch::sync(*docker, *vault, std::string("s2"));
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().kind, ErrorKind::not_found);
-  ASSERT_TRUE(docker->container_remove(a->volume + "-keeper", true, false).ok());
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok());
   ASSERT_TRUE(docker->volume_remove(a->volume, false).ok());
   auto gone = broker::dispatch::sync(*docker, *vault, std::string("s1"));
   ASSERT_FALSE(gone.ok());
@@ -664,7 +665,7 @@ TEST_F(DispatchUnit, APoisonedLoginIsRefusedLoggedAndNeverSpreadToOtherVolumes) 
   const std::string cfg = "/para-broker/claude/";
   std::string keeper;
   for (const auto& [id, c] : docker->containers)
-    if (c.info.name == a->volume + "-keeper") keeper = id;
+    if (c.info.name == broker::dispatch::keeper_name(a->volume)) keeper = id;
   ASSERT_FALSE(keeper.empty());
   const std::string uuid = "00000000-0000-4000-8000-0000000000a1";
   auto creds = [](const std::string& extra, std::int64_t expires) {
@@ -740,7 +741,7 @@ TEST_F(DispatchUnit, AGenuineRefreshIsWrittenBackAndSharedWithTheOtherVolumes) {
   ASSERT_TRUE(broker::dispatch::mount(*docker, *vault, paths, {other_image, "s2", std::nullopt, {}}).ok());
   std::string keeper;
   for (const auto& [id, c] : docker->containers)
-    if (c.info.name == a->volume + "-keeper") keeper = id;
+    if (c.info.name == broker::dispatch::keeper_name(a->volume)) keeper = id;
   const std::string cfg = "/para-broker/claude/";
   const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
   auto& k = docker->containers[keeper];
@@ -818,6 +819,22 @@ TEST(VolumeTar, NamesCountTowardTheTotalAndEachIsBounded) {
   EXPECT_EQ(f->size(), 2u);
 }
 
+TEST_F(DispatchUnit, AUnicodeSessionMountsUnderADockerSafeNameAndKeepsItsOwnInLabels) {
+  const std::string session = "caf\xc3\xa9-\xe5\x90\x8d";
+  auto r = mount(session);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->session, session);
+  EXPECT_EQ(r->hold, broker::dispatch::hold_volume_name(session));
+  ASSERT_EQ(docker->volumes.count(r->hold), 1u);
+  EXPECT_EQ(docker->volumes[r->hold].labels["para-broker.session"], session) << "the original name, for reports";
+  auto again = mount(session);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  auto released = broker::dispatch::release(*docker, *vault, session, true);
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_TRUE(released->held);
+  EXPECT_TRUE(docker->volumes.empty());
+}
+
 TEST(DispatchNames, YoungHolds) {
   using broker::labels::is_young_hold;
   const long long now = 1'800'000'000;
@@ -881,14 +898,141 @@ TEST_F(DispatchUnit, GcTakesWhatAKilledProbeLeftButNotAKeeperOrAYoungOne) {
   EXPECT_EQ(docker->containers.size(), 3u) << "the keeper, the young probe, the running login";
 }
 
+/// What para's pool count (`docker ps -a --filter name=^para-`) and its
+/// orphan cleanup (`--filter name=para-`, then every `para-*` that is not a
+/// session) would see among the containers in `docker`.
+std::vector<std::string> seen_by_para(const FakeDocker& docker) {
+  std::vector<std::string> out;
+  for (const auto& [id, c] : docker.containers)
+    if (c.info.name.find("para-") != std::string::npos) out.push_back(c.info.name);
+  return out;
+}
+
+TEST_F(DispatchUnit, NoContainerParaBrokerMakesIsOneParaCountsOrCleansUp) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_EQ(docker->containers.size(), 1u);
+  EXPECT_EQ(docker->containers.begin()->second.info.name, "pb-keeper-" + a->volume.substr(12));
+  EXPECT_TRUE(seen_by_para(*docker).empty()) << seen_by_para(*docker).front();
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", true).ok());
+  EXPECT_TRUE(docker->containers.empty());
+}
+
+/// A keeper as the releases before the rename made it: `<volume>-keeper`.
+std::string plant_legacy_keeper(FakeDocker& docker, const std::string& volume, const std::string& target) {
+  broker::ContainerSpec spec;
+  spec.image = k_image_id;
+  spec.name = broker::dispatch::legacy_keeper_name(volume);
+  spec.labels = {{"para-broker.managed", "1"}, {"para-broker.role", "helper"}, {"para-broker.volume", volume}};
+  broker::MountSpec m;
+  m.type = broker::MountSpec::Type::volume;
+  m.source = volume;
+  m.target = target;
+  spec.mounts.push_back(m);
+  auto id = docker.container_create(spec);
+  EXPECT_TRUE(id.ok());
+  return id.ok() ? *id : "";
+}
+
+TEST_F(DispatchUnit, AKeeperOfAnEarlierReleaseIsFoundAndRetiredByReleaseAndMount) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  // The deployment as an earlier para-broker left it: the same volume, its keeper under the old name.
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok());
+  const std::string old = plant_legacy_keeper(*docker, a->volume, a->target);
+  docker->containers[old].info.labels["para-broker.credential"] = a->credential_id;
+  auto joined = mount("s2");
+  ASSERT_TRUE(joined.ok()) << joined.error().message;
+  auto first = broker::dispatch::release(*docker, *vault, "s1", true);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(docker->containers.count(old), 0u) << "release retired the old-named keeper";
+  EXPECT_TRUE(seen_by_para(*docker).empty());
+  EXPECT_EQ(docker->volumes.count(a->volume), 1u) << "s2 still holds the volume";
+  auto last = broker::dispatch::release(*docker, *vault, "s2", true);
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  EXPECT_TRUE(last->volume_removed);
+  EXPECT_TRUE(docker->containers.empty());
+
+  // A volume left without holds and an old-named keeper: the next mount populates it through a new keeper.
+  auto b = mount("s3");
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_TRUE(docker->volume_remove("para-broker-hold-s3", false).ok());
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(b->volume), true, false).ok());
+  const std::string old2 = plant_legacy_keeper(*docker, b->volume, b->target);
+  auto again = mount("s4");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(docker->containers.count(old2), 0u);
+  EXPECT_TRUE(seen_by_para(*docker).empty());
+  EXPECT_EQ(docker->containers.size(), 1u);
+}
+
+TEST_F(DispatchUnit, GcRetiresAnOldNamedKeeperEvenOfAHeldVolume) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok());
+  const std::string old = plant_legacy_keeper(*docker, a->volume, a->target);
+  docker->containers[old].info.labels["para-broker.credential"] = a->credential_id;
+  auto r = broker::dispatch::gc(*docker, *vault);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->removed_helpers, std::vector<std::string>{old});
+  EXPECT_TRUE(docker->containers.empty());
+  EXPECT_EQ(docker->volumes.count(a->volume), 1u) << "the held volume stays";
+  // A squatter under the old name is not ours: left alone.
+  broker::ContainerSpec squatter;
+  squatter.image = k_image;
+  squatter.name = broker::dispatch::legacy_keeper_name(a->volume);
+  ASSERT_TRUE(docker->container_create(squatter).ok());
+  auto released = broker::dispatch::release(*docker, *vault, "s1", true);
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_EQ(docker->containers.size(), 1u);
+}
+
 TEST(DispatchNames, SessionsAndVolumes) {
   using namespace broker::dispatch;
   EXPECT_TRUE(is_valid_session("s1"));
   EXPECT_TRUE(is_valid_session("feature-x.2_b"));
   EXPECT_FALSE(is_valid_session(""));
   EXPECT_FALSE(is_valid_session("../x"));
-  EXPECT_FALSE(is_valid_session("-s"));
-  EXPECT_FALSE(is_valid_session(std::string(65, 'a')));
+  EXPECT_FALSE(is_valid_session(std::string(129, 'a')));
+  for (const char* bad : {"a b", "a/b", "a\tb",
+                          "a\xc2\x85"
+                          "b",
+                          "a\xe2\x80\xa8"
+                          "b",
+                          "x\xff", "a:b", "a,b", "a=b",
+                          "a\xe2\x82\xac"
+                          "b"})
+    EXPECT_FALSE(is_valid_session(bad)) << bad;
+}
+
+TEST(DispatchNames, ParasSessionNamesAreTakenAndMadeDockerSafe) {
+  using namespace broker::dispatch;
+  // What para's validate_session_name takes: Unicode letters and digits, - and _, any of them first.
+  const std::vector<std::string> para_names{"caf\xc3\xa9",
+                                            "\xe5\x90\x8d\xe5\x89\x8d",
+                                            "\xd0\xb7\xd0\xb0\xd0\xb4\xd0\xb0\xd1\x87\xd0\xb0-1",
+                                            "-s",
+                                            "_x",
+                                            "\xd9\xa3\xd9\xa4",
+                                            std::string(50, 'a') + "\xc3\xa9",
+                                            std::string(65, 'a')};
+  static const std::regex docker_name("[a-zA-Z0-9][a-zA-Z0-9_.-]+");
+  std::set<std::string> keys;
+  for (const auto& n : para_names) {
+    EXPECT_TRUE(is_valid_session(n)) << n;
+    EXPECT_TRUE(check_session(n).ok()) << n;
+    EXPECT_TRUE(std::regex_match(hold_volume_name(n), docker_name)) << hold_volume_name(n);
+    EXPECT_LE(hold_volume_name(n).size(), 80u);
+    keys.insert(session_key(n));
+  }
+  EXPECT_EQ(keys.size(), para_names.size()) << "distinct names, distinct volumes";
+  EXPECT_EQ(session_key("caf\xc3\xa9"), "caf-" + session_key("caf\xc3\xa9").substr(4));
+  EXPECT_EQ(session_key("caf\xc3\xa9").size(), 4u + 16u);
+  // Names earlier releases took keep their volumes: live sessions go on working.
+  for (const char* old : {"s1", "feature-x.2_b", "A", "x_1-2.3"}) {
+    EXPECT_EQ(session_key(old), old);
+    EXPECT_EQ(hold_volume_name(old), std::string("para-broker-hold-") + old);
+  }
   EXPECT_EQ(shared_volume_name("0123456789abcdef", k_image_id, 1, 1),
             shared_volume_name("0123456789abcdef", k_image_id, 1, 1));
   EXPECT_NE(shared_volume_name("0123456789abcdef", k_image_id, 1, 1),

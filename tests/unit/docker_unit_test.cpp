@@ -307,8 +307,8 @@ TEST(DockerTransport, PlainTcpAndUnverifiedTlsCarryNoLogin) {
   EXPECT_FALSE(c.insecure_reason());
 }
 
-Captured run_cli(const std::shared_ptr<test::FakeDocker>& fake, const std::vector<std::string>& command) {
-  test::TestEnv env;
+Captured run_cli(const std::shared_ptr<test::FakeDocker>& fake, const std::vector<std::string>& command,
+                 const test::TestEnv& env = test::TestEnv()) {
   std::ostringstream out, err;
   Paths paths{env.vault_home(), env.key_file(), env.cache_dir()};
   broker::Context ctx{paths, out, err, fake->factory(), false};
@@ -332,8 +332,10 @@ TEST(DockerTransport, CommandsThatMoveALoginRefuseAnInsecureEndpoint) {
       {"import", "--from-image", "app:1"},
       {"audit", "--images"},
   };
+  test::TestEnv home;  // with a vault: mount says "no credentials stored" first on a fresh machine
+  ASSERT_EQ(run_cli(fake, {"vault", "init"}, home).rc, 0);
   for (const auto& c : moving) {
-    auto r = run_cli(fake, c);
+    auto r = run_cli(fake, c, home);
     EXPECT_EQ(r.rc, 7) << c[0] << ": " << r.err;
     EXPECT_THAT(r.err, HasSubstr("PARA_BROKER_ALLOW_INSECURE_DOCKER=1")) << c[0];
     EXPECT_THAT(r.err, HasSubstr("plain tcp://")) << c[0];
@@ -348,7 +350,7 @@ TEST(DockerTransport, CommandsThatMoveALoginRefuseAnInsecureEndpoint) {
   EXPECT_THAT(doctor.out, HasSubstr("FIX   transport:"));
 
   ScopedEnv allowed{{"PARA_BROKER_ALLOW_INSECURE_DOCKER", "1"}};
-  EXPECT_NE(run_cli(fake, {"mount", "--image", "app:1", "--session", "s1"}).rc, 7) << "the named override";
+  EXPECT_NE(run_cli(fake, {"mount", "--image", "app:1", "--session", "s1"}, home).rc, 7) << "the named override";
   auto warned = run_doctor(fake);
   EXPECT_EQ(warned.rc, 0) << warned.out;
   EXPECT_THAT(warned.out, HasSubstr("warning: logins travel over plain tcp://"));

@@ -8,8 +8,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -290,6 +292,99 @@ TEST(Docs, WrapperRefusesBadUsage) {
   auto r = run_process({source_path("docs/examples/para-dispatch-wrapper.sh").string(), "bogus"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("usage:"));
+}
+
+/// The wrapper against stand-ins for para-broker and docker on PATH that log
+/// their arguments and fail on request (STUB_<COMMAND>_RC).
+class WrapperStub {
+ public:
+  WrapperStub() : m_dir(fs::temp_directory_path() / ("pb-wrapper-" + std::to_string(::getpid()))) {
+    fs::create_directories(m_dir);
+    write_script("para-broker", R"(
+case $1 in
+mount) [ "${STUB_MOUNT_RC:-0}" = 0 ] || { echo "para-broker: stand-in failure" >&2; exit "$STUB_MOUNT_RC"; }
+       echo "--mount type=volume,src=para-broker-v,dst=/home/para/.x --env CLAUDE_CONFIG_DIR=/home/para/.x/claude" ;;
+release) exit "${STUB_RELEASE_RC:-0}" ;;
+esac)");
+    write_script("docker", R"(
+case $1 in
+create) exit "${STUB_CREATE_RC:-0}" ;;
+start) exit "${STUB_START_RC:-0}" ;;
+esac)");
+  }
+  ~WrapperStub() {
+    std::error_code ec;
+    fs::remove_all(m_dir, ec);
+  }
+  WrapperStub(const WrapperStub&) = delete;
+  WrapperStub& operator=(const WrapperStub&) = delete;
+
+  /// Runs the wrapper with `env` added; the stand-ins' calls are in log() afterwards.
+  pb::test::CommandResult run(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
+    fs::remove(m_dir / "log");
+    env["PATH"] = m_dir.string() + ":" + std::string(std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin");
+    env["STUB_LOG"] = (m_dir / "log").string();
+    std::vector<std::string> argv{source_path("docs/examples/para-dispatch-wrapper.sh").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, env);
+  }
+  std::vector<std::string> log() const {
+    std::vector<std::string> out;
+    std::ifstream in(m_dir / "log");
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+
+ private:
+  void write_script(const std::string& name, const std::string& body) {
+    const fs::path p = m_dir / name;
+    std::ofstream(p) << "#!/bin/sh\necho \"" << name << " $*\" >> \"$STUB_LOG\"" << body << "\n";
+    fs::permissions(p, fs::perms::owner_all);
+  }
+  fs::path m_dir;
+};
+
+TEST(Docs, WrapperExitsWithParaBrokersCodeWhenMountFails) {
+  WrapperStub stub;
+  for (int code : {1, 3, 4, 5, 6, 7}) {
+    auto r = stub.run({"start", "s1", "img", "/tmp"}, {{"STUB_MOUNT_RC", std::to_string(code)}});
+    EXPECT_EQ(r.exit_code, code) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("stand-in failure"));
+    EXPECT_EQ(r.out, "") << "no container name for a dispatch that did not start";
+    const auto log = stub.log();
+    EXPECT_TRUE(std::none_of(log.begin(), log.end(), [](const std::string& l) { return l.starts_with("docker"); }))
+        << "no container without a mount";
+  }
+}
+
+TEST(Docs, WrapperExitsWithDockersCodeWhenTheContainerCannotStart) {
+  WrapperStub stub;
+  for (const char* step : {"STUB_CREATE_RC", "STUB_START_RC"}) {
+    auto r = stub.run({"start", "s1", "img", "/tmp"}, {{step, "125"}});
+    EXPECT_EQ(r.exit_code, 125) << step << ": " << r.err;
+    EXPECT_THAT(stub.log(), ::testing::Contains("para-broker release --session s1 --no-sync")) << step;
+  }
+  auto ok = stub.run({"start", "s1", "img", "/tmp"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "para-s1\n");
+}
+
+TEST(Docs, WrapperWritesBackOnEveryEndPathOnceTheContainerStarted) {
+  WrapperStub stub;
+  for (const char* how : {"finish", "cancel"}) {
+    auto r = stub.run({how, "s1"});
+    EXPECT_EQ(r.exit_code, 0) << how << ": " << r.err;
+    const auto log = stub.log();
+    // Claude may have refreshed during the session, cancelled or not: the rotated token must reach the vault.
+    const auto release = std::find(log.begin(), log.end(), "para-broker release --session s1");
+    EXPECT_NE(release, log.end()) << how;
+    const auto rm =
+        std::find_if(log.begin(), log.end(), [](const std::string& l) { return l.starts_with("docker rm"); });
+    EXPECT_LT(rm, release) << how << ": the container goes first, so the release can remove the volume";
+    auto failed = stub.run({how, "s1"}, {{"STUB_RELEASE_RC", "4"}});
+    EXPECT_EQ(failed.exit_code, 4) << how;
+    EXPECT_THAT(failed.err, HasSubstr("para-broker release --session s1"));
+  }
 }
 
 // ------------------------------------------------------------ generated man page and completions

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -461,6 +462,44 @@ TEST(ProbesInterpret, WarnsAboutWhatHidesAMountedLogin) {
   EXPECT_NE(all.find("ANTHROPIC_API_KEY"), std::string::npos) << all;
   EXPECT_EQ(all.find("ANTHROPIC_AUTH_TOKEN"), std::string::npos) << all;
   EXPECT_NE(all.find("/root/.claude/settings.json sets apiKeyHelper"), std::string::npos) << all;
+}
+
+TEST(ProbesInterpret, SaysWhatOverridesAMountedLoginAsData) {
+  Facts f = npm_facts("2.1.332", "/root", true);
+  f.secrets["ANTHROPIC_API_KEY"] = true;
+  f.secrets["ANTHROPIC_AUTH_TOKEN"] = true;
+  f.secrets["CLAUDE_CODE_OAUTH_TOKEN"] = false;
+  f.checks["/root/.claude/settings.json"] = PathCheck{true, true};
+  ProbeReport r = interpret(knowledge(), f);
+  ASSERT_TRUE(r.login_overrides);
+  std::map<std::string, std::string> where;
+  for (const auto& o : *r.login_overrides) where[o.name] = o.where;
+  EXPECT_EQ(where, (std::map<std::string, std::string>{{"ANTHROPIC_API_KEY", "image ENV"},
+                                                       {"ANTHROPIC_AUTH_TOKEN", "image ENV"},
+                                                       {"apiKeyHelper", "/root/.claude/settings.json"}}));
+  // Through the cache's JSON and back.
+  auto back = report_from_json(report_to_json(r));
+  ASSERT_TRUE(back.ok());
+  ASSERT_TRUE(back->login_overrides);
+  EXPECT_EQ(back->login_overrides->size(), 3u);
+  EXPECT_EQ(back->login_overrides->at(2).why, r.login_overrides->at(2).why);
+  EXPECT_TRUE(interpret(knowledge(), npm_facts("2.1.332", "/root", true)).login_overrides->empty());
+}
+
+TEST(ProbesCache, AReportThatPredatesLoginOverridesIsProbedAgain) {
+  fs::path dir = fs::temp_directory_path() / ("pb-probes-cache-old-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ProbeCache cache(dir / "cache");
+  ProbeReport r = interpret(knowledge(), npm_facts("2.1.332", "/root", true));
+  r.image_id = "sha256:" + std::string(64, 'd');
+  ASSERT_TRUE(cache.store(r).ok());
+  ASSERT_TRUE(cache.load(r.image_id, r.knowledge_version).has_value());
+  auto j = nlohmann::json::parse(report_to_json(r));
+  j.erase("login_overrides");
+  { std::ofstream(*cache.file_for(r.image_id), std::ios::trunc) << j.dump(); }
+  EXPECT_FALSE(report_from_json(j.dump())->login_overrides.has_value());
+  EXPECT_FALSE(cache.load(r.image_id, r.knowledge_version).has_value()) << "it could hide an override";
+  fs::remove_all(dir);
 }
 
 TEST(ProbesInterpret, NumericUserWithoutPasswdEntry) {

@@ -9,6 +9,8 @@
 #include "broker/labels.hpp"
 #include "broker/run.hpp"
 #include "core/files.hpp"
+#include "probes/cache.hpp"
+#include "probes/knowledge.hpp"
 #include "tests/support/fake_docker.hpp"
 #include "tests/support/test_env.hpp"
 
@@ -107,6 +109,50 @@ TEST_F(RmListMounts, RmOfAnUnmountedCredentialSucceeds) {
   hold("s1", "0123456789abcdef");  // another credential's session
   auto r = run({"rm", "work"});
   EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(RmListMounts, MountReportsWhatTheImageSetsThatBeatsTheLogin) {
+  broker::ImageInfo info;
+  info.id = "sha256:" + std::string(64, 'e');
+  docker->images["app:1"] = info;
+  docker->images[info.id] = info;
+  probes::ProbeReport r;
+  r.image = "app:1";
+  r.image_id = info.id;
+  r.claude.found = true;
+  r.claude.kind = "npm-native";
+  r.claude.version = "2.1.332";
+  r.user = {std::string("dev"), 1000, 1000, "/home/dev"};
+  r.locations.config_dir = "/home/dev/.claude";
+  r.locations.global_config = "/home/dev/.claude.json";
+  r.locations.credentials = "/home/dev/.claude/.credentials.json";
+  r.in_image = {false, false};
+  r.knowledge_version = probes::builtin_knowledge().value().knowledge_version;
+  r.login_overrides = std::vector<probes::LoginOverride>{
+      {"ANTHROPIC_API_KEY", "image ENV", "ANTHROPIC_API_KEY takes precedence over the subscription login"},
+      {"apiKeyHelper", "/home/dev/.claude/settings.json", "apiKeyHelper takes precedence over the login"}};
+  ASSERT_TRUE(probes::ProbeCache(env.cache_dir()).store(r).ok());
+
+  auto m = run({"mount", "--image", "app:1", "--session", "s1", "--format", "json"});
+  ASSERT_EQ(m.code, 0) << m.err;
+  auto j = nlohmann::json::parse(m.out);
+  ASSERT_EQ(j["conflicts"].size(), 2u) << m.out;
+  EXPECT_EQ(j["conflicts"][0]["name"], "ANTHROPIC_API_KEY");
+  EXPECT_EQ(j["conflicts"][0]["where"], "image ENV");
+  EXPECT_EQ(j["conflicts"][1]["where"], "/home/dev/.claude/settings.json");
+  EXPECT_NE(m.err.find("para-broker: note: ANTHROPIC_API_KEY (image ENV) beats the mounted login"), std::string::npos)
+      << m.err;
+  EXPECT_NE(m.err.find("apiKeyHelper"), std::string::npos) << m.err;
+
+  // para forwards ANTHROPIC_API_KEY from its environment (its DEFAULT_KEYS): named, never its value.
+  ::setenv("ANTHROPIC_API_KEY", "sk-ant-api03-CANARY-test-forwarded", 1);
+  auto args = run({"mount", "--image", "app:1", "--session", "s1"});
+  ::unsetenv("ANTHROPIC_API_KEY");
+  ASSERT_EQ(args.code, 0) << args.err;
+  EXPECT_NE(args.err.find("ANTHROPIC_API_KEY (environment) beats the mounted login"), std::string::npos) << args.err;
+  EXPECT_NE(args.err.find("forward_env_keys"), std::string::npos) << args.err;
+  EXPECT_EQ((args.out + args.err).find("CANARY"), std::string::npos);
+  EXPECT_EQ(args.out.find("--mount"), 0u) << "stdout stays the docker arguments alone";
 }
 
 }  // namespace

@@ -1,10 +1,17 @@
 // The vault commands end to end through the real binary: import, list, rm,
 // vault init|rekey|inspect|verify, and what must never leak.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -172,6 +179,108 @@ TEST(VaultCli, PassphraseVault) {
   env.set_env("PARA_BROKER_PASSPHRASE", "new passphrase here");
   EXPECT_EQ(env.cli({"list"}).exit_code, 0);
   EXPECT_EQ(env.cli({"vault", "verify"}).exit_code, 0);
+}
+
+/// A passphrase vault whose key is not cached, with one credential; the
+/// environment for later commands has no PARA_BROKER_PASSPHRASE.
+std::map<std::string, std::string> locked_passphrase_vault(test::TestEnv& env) {
+  env.set_env("PARA_BROKER_PASSPHRASE", "correct horse battery daemon");
+  env.set_env("PARA_BROKER_KEY_CACHE_TTL", "0");
+  EXPECT_EQ(env.cli({"vault", "init", "--passphrase"}).exit_code, 0);
+  EXPECT_EQ(env.cli({"import", "--from-dir", make_home(env, "d", "d@example.com", 1).string()}).exit_code, 0);
+  auto e = env.env();
+  e.erase("PARA_BROKER_PASSPHRASE");
+  // Docker does not matter: the vault is opened first.
+  e["DOCKER_HOST"] = "unix://" + (env.root() / "no-docker.sock").string();
+  return e;
+}
+
+TEST(VaultCli, ReleaseFromADaemonWithoutATerminalFailsFastSayingWhatToConfigure) {
+  test::TestEnv env;
+  auto e = locked_passphrase_vault(env);
+  // para's daemon: setsid, no controlling terminal.
+  const auto start = std::chrono::steady_clock::now();
+  auto r = test::run_process({"setsid", "-w", PB_BINARY, "release", "--session", "s1"}, e, "", 30);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_NE(r.err.find("no terminal"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("PARA_BROKER_PASSPHRASE"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("para-broker vault rekey --key-file"), std::string::npos) << r.err;
+  // With the passphrase in its environment, the same daemon gets past the vault (to Docker, which is not there).
+  e["PARA_BROKER_PASSPHRASE"] = "correct horse battery daemon";
+  auto ok = test::run_process({"setsid", "-w", PB_BINARY, "release", "--session", "s1"}, e, "", 30);
+  EXPECT_EQ(ok.exit_code, 5) << ok.err;
+}
+
+TEST(VaultCli, ReleaseFromADaemonWithAKeyFileNeedsNoTerminal) {
+  test::TestEnv env;
+  auto home = make_home(env, "k", "k@example.com", 1);
+  ASSERT_EQ(env.cli({"import", "--from-dir", home.string()}).exit_code, 0);
+  auto e = env.env();
+  e["DOCKER_HOST"] = "unix://" + (env.root() / "no-docker.sock").string();
+  auto r = test::run_process({"setsid", "-w", PB_BINARY, "release", "--session", "s1"}, e, "", 30);
+  EXPECT_EQ(r.exit_code, 5) << "past the vault, to Docker: " << r.err;
+}
+
+/// Runs `argv` in a background process group of a fresh pseudo-terminal (the
+/// terminal is its controlling one, but another group is in the foreground),
+/// as `para finish &` would. Returns its exit code, or -SIGTTIN when it
+/// stopped to read the terminal; its stderr goes to `err_file`.
+int run_in_background_of_a_terminal(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                                    const fs::path& err_file) {
+  int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) return -1000;
+  const std::string slave_name = ::ptsname(master);
+  const pid_t leader = ::fork();
+  if (leader == 0) {
+    ::setsid();
+    int slave = ::open(slave_name.c_str(), O_RDWR);
+    if (slave < 0 || ::ioctl(slave, TIOCSCTTY, 0) != 0) ::_exit(101);
+    const pid_t child = ::fork();
+    if (child == 0) {
+      ::setpgid(0, 0);  // a new group: not the terminal's foreground group
+      int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::dup2(err, 2);
+      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      ::unsetenv("PARA_BROKER_PASSPHRASE");
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    ::setpgid(child, child);
+    int status = 0;
+    for (int waited = 0; waited < 300; ++waited) {
+      const pid_t w = ::waitpid(child, &status, WUNTRACED | WNOHANG);
+      if (w == child && WIFSTOPPED(status)) {
+        ::kill(child, SIGKILL);
+        ::waitpid(child, &status, 0);
+        ::_exit(102);  // it stopped to read the terminal
+      }
+      if (w == child) ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 103);
+      ::usleep(100 * 1000);
+    }
+    ::kill(child, SIGKILL);
+    ::_exit(104);
+  }
+  int status = 0;
+  ::waitpid(leader, &status, 0);
+  ::close(master);
+  if (!WIFEXITED(status)) return -1001;
+  return WEXITSTATUS(status) == 102 ? -SIGTTIN : WEXITSTATUS(status);
+}
+
+TEST(VaultCli, ABackgroundProcessOfATerminalIsNotAskedForThePassphrase) {
+  test::TestEnv env;
+  auto e = locked_passphrase_vault(env);
+  const fs::path err = env.root() / "stderr";
+  const int code = run_in_background_of_a_terminal({PB_BINARY, "release", "--session", "s1"}, e, err);
+  EXPECT_EQ(code, 4) << "-" << SIGTTIN << ": it stopped on the prompt; stderr: " << slurp(err);
+  EXPECT_NE(slurp(err).find("PARA_BROKER_PASSPHRASE"), std::string::npos) << slurp(err);
 }
 
 TEST(VaultCli, CachedKeyUnlocksLaterCommandsForItsTtlOnly) {
