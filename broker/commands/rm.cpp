@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "broker/commands/commands.hpp"
+#include "broker/commands/held.hpp"
 #include "broker/commands/vault_view.hpp"
 #include "broker/dispatch/holds.hpp"
 
@@ -22,26 +23,7 @@ CommandSpec rm_spec() {
                          "Delete it even while sessions hold it (their release cannot write back)");
             return [opt](Context& ctx) -> Result<int> {
               PB_TRY(vault::Vault v, open_vault_with_credentials(ctx.paths));
-              if (!opt->force) {
-                // A damaged entry has no readable metadata; it cannot be mounted either.
-                auto meta = v.find(opt->name);
-                if (meta.ok()) {
-                  auto docker = ctx.docker();
-                  auto holds = docker.ok() ? dispatch::sessions_by_credential(**docker)
-                                           : Result<std::map<std::string, std::vector<std::string>>>(docker.error());
-                  // Without Docker no session of this engine can use the volume now;
-                  // say that it was not checked rather than refuse to manage the vault.
-                  if (!holds.ok())
-                    ctx.err << "para-broker: could not check whether credential '" << opt->name << "' is mounted ("
-                            << holds.error().message << "); deleting it anyway\n";
-                  else if (auto it = holds->find(meta->id); it != holds->end() && !it->second.empty()) {
-                    std::string sessions;
-                    for (const auto& s : it->second) sessions += (sessions.empty() ? "" : ", ") + s;
-                    return fail(ErrorKind::conflict, "credential '" + opt->name + "' is mounted by session(s) " +
-                                                         sessions + "; release them first, or use --force");
-                  }
-                }
-              }
+              if (!opt->force) PB_TRY_STATUS(refuse_while_mounted(ctx, v, opt->name, "delete it"));
               PB_TRY(vault::EntryMeta m, v.remove(opt->name));
               ctx.out << "removed credential " << (m.name.empty() ? m.id : "'" + m.name + "' (" + m.id + ")") << "\n";
               return 0;

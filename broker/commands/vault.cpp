@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "broker/commands/commands.hpp"
+#include "broker/commands/held.hpp"
 #include "broker/commands/vault_view.hpp"
 
 namespace pb::broker::commands {
@@ -18,6 +19,7 @@ struct Options {
   bool key_file = false;
   std::string file;
   std::string name;
+  bool force = false;
   bool json = false;
 };
 
@@ -74,7 +76,10 @@ Result<int> run_verify(Context& ctx, const Options& o) {
 }
 
 Result<int> run_restore(Context& ctx, const Options& o) {
-  PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+  PB_TRY(vault::Vault v, open_vault_with_credentials(ctx.paths));
+  // A live session still holds the login being replaced: its release would
+  // write it back over the restored one (it expires later).
+  if (!o.force) PB_TRY_STATUS(refuse_while_mounted(ctx, v, o.name, "restore"));
   PB_TRY(vault::EntryMeta m, v.restore_previous(o.name));
   ctx.out << "restored the previous login of '" << m.name << "' (from " << m.source << ", expires "
           << format_time(m.expires_at) << " UTC); the login it replaced is kept in turn\n";
@@ -109,6 +114,7 @@ CommandSpec vault_spec() {
             CLI::App* restore = app.add_subcommand(
                 "restore", "Put back the login a write-back (or a new capture) replaced, e.g. after a bad write-back");
             restore->add_option("NAME", opt->name, "Credential name or id")->required();
+            restore->add_flag("--force", opt->force, "Restore even while sessions hold it (their release may undo it)");
             CLI::App* repair = app.add_subcommand(
                 "repair-log", "Start a broken access log over from its intact records, and log that it did");
             return [opt, init, rekey, inspect, verify, repair, restore](Context& ctx) -> Result<int> {

@@ -239,7 +239,15 @@ Result<WriteBack> write_back(vault::Vault& v, const std::string& credential_id, 
   PB_TRY(vault::DecodedEntry entry, v.read(credential_id));
   const SecureBytes* claude_json = login.claude_json ? &*login.claude_json : nullptr;
   WritebackDecision d = judge_writeback(entry, ByteSpan(*login.credentials), claude_json, unix_now_ms());
-  if (d.verdict == WritebackDecision::Verdict::not_newer) return out;
+  if (d.verdict == WritebackDecision::Verdict::not_newer) {
+    // Another login than the vault's that loses to it: worth a record, since a
+    // genuine refresh of another image's session may be the one that lost.
+    if (d.differs)
+      PB_TRY_STATUS(v.log({"writeback", entry.meta.id, entry.meta.name, access.session, access.image,
+                           "kept-newer-stored", entry.meta.fingerprint,
+                           "the login in volume " + volume + " expires no later than the stored one", 0}));
+    return out;
+  }
   if (d.verdict == WritebackDecision::Verdict::refuse) {
     out.refused =
         "the login in volume " + volume + " was not written back: " + d.reason + "; the vault keeps its login";

@@ -83,6 +83,12 @@ std::string account_mismatch(const vault::EntryMeta& meta, const json& oauth, co
   return {};
 }
 
+/// Fields that say whose login it is: never taken from a volume. The stored
+/// values stay; where the vault has none, the volume does not get to set them.
+bool is_account_field(const std::string& key) {
+  return key == "accountUuid" || key == "organizationUuid";
+}
+
 }  // namespace
 
 std::optional<std::int64_t> claimed_expiry(ByteSpan credentials) {
@@ -133,7 +139,11 @@ WritebackDecision judge_writeback(const vault::DecodedEntry& stored, ByteSpan vo
   if (*expires > now_ms + k_max_token_lifetime_ms)
     return refuse("it claims to expire at " + utc(*expires) + ", later than a token can live (24 hours from now)");
   const auto stored_expiry = believable_expiry(stored.meta.expires_at, now_ms);
-  if (stored_expiry && *expires <= *stored_expiry) return {};
+  if (stored_expiry && *expires <= *stored_expiry) {
+    WritebackDecision older;
+    older.differs = true;  // another login than the vault's, but not newer: the caller records it
+    return older;
+  }
 
   for (const auto& [key, value] : new_doc->items()) {
     if (key == "claudeAiOauth") continue;
@@ -153,6 +163,7 @@ WritebackDecision judge_writeback(const vault::DecodedEntry& stored, ByteSpan vo
     const std::string& field = key;  // clang 14 cannot capture a structured binding
     const bool known = std::find_if(std::begin(k_login_fields), std::end(k_login_fields),
                                     [&](const char* f) { return field == f; }) != std::end(k_login_fields);
+    if (is_account_field(field)) continue;  // the stored account stays what it is
     if (known || old_oauth->contains(key)) {
       login[key] = value;
     } else {

@@ -12,7 +12,11 @@
 //     oauthAccount) is never replaced from a volume;
 //   - the account must be the stored one: the volume's .claude.json must
 //     show the stored account (accountUuid, else e-mail), and the
-//     credentials' own accountUuid, when present, must agree;
+//     credentials' own accountUuid, when present, must agree; the account
+//     fields themselves (accountUuid, organizationUuid) are never taken. Both
+//     files were writable by the container, so this catches a login of another
+//     account that says so (a re-login inside the session), not one that lies:
+//     a token cannot be tied to its account without asking Anthropic;
 //   - expiresAt must be a whole number no later than now + 24 hours (access
 //     tokens last about 8): a far expiry would otherwise win every later
 //     comparison and block every genuine refresh;
@@ -45,8 +49,9 @@ struct WritebackDecision {
   Verdict verdict = Verdict::not_newer;
   SecureBytes credentials;  ///< accept: the stored .credentials.json carrying the volume's login
   std::optional<std::int64_t> expires_at;
-  std::string reason;  ///< refuse: one sentence without secrets
-  std::string note;    ///< accept: what was left out (unknown login fields), or empty
+  std::string reason;    ///< refuse: one sentence without secrets
+  std::string note;      ///< accept: what was left out (unknown login fields), or empty
+  bool differs = false;  ///< not_newer: the volume holds another login than the vault's, expiring no later
 };
 
 /// expiresAt of a credentials file, when it parses and holds a whole number;

@@ -105,6 +105,34 @@ TEST_F(RmListMounts, RmRefusesAMountedCredentialUnlessForced) {
   EXPECT_EQ(nlohmann::json::parse(run({"list", "--json"}).out)["credentials"].size(), 0u);
 }
 
+TEST_F(RmListMounts, RestoreWaitsUntilNoSessionHoldsTheCredential) {
+  // A second capture of the same account replaces the login and keeps the first.
+  const fs::path home = env.root() / "login2";
+  fs::create_directories(home / ".claude");
+  ASSERT_TRUE(write_file_atomic(home / ".claude" / ".credentials.json",
+                                as_bytes(R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-test-rm-list-2",)"
+                                         R"("refreshToken":"sk-ant-ort01-test-rm-list-2","expiresAt":4102444900000,)"
+                                         R"("scopes":["user:inference"],"subscriptionType":"max"}})"))
+                  .ok());
+  ASSERT_TRUE(
+      write_file_atomic(home / ".claude.json",
+                        as_bytes(R"({"hasCompletedOnboarding":true,"oauthAccount":{"emailAddress":"rm@example.com"}})"))
+          .ok());
+  ASSERT_EQ(run({"import", "--from-dir", home.string(), "--name", "work"}).code, 0);
+  auto listed = run({"list"});
+  EXPECT_NE(listed.out.find("vault restore work"), std::string::npos) << "list says a login was replaced";
+
+  // A live session's release would write its login back over the restored one.
+  hold("s1", id);
+  auto refused = run({"vault", "restore", "work"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("is mounted by session(s) s1"), std::string::npos) << refused.err;
+  auto forced = run({"vault", "restore", "work", "--force"});
+  EXPECT_EQ(forced.code, 0) << forced.err;
+  EXPECT_EQ(nlohmann::json::parse(run({"list", "--json"}).out)["credentials"][0]["expires_at"], 4102444800000)
+      << "the first login is back";
+}
+
 TEST_F(RmListMounts, RmOfAnUnmountedCredentialSucceeds) {
   hold("s1", "0123456789abcdef");  // another credential's session
   auto r = run({"rm", "work"});

@@ -117,6 +117,26 @@ TEST_F(Writeback, CredentialsThatNameAnotherAccountAreRefused) {
   EXPECT_EQ(judge(l).verdict, Verdict::accept);
 }
 
+TEST_F(Writeback, TheAccountFieldsOfAVolumeAreNeverTaken) {
+  // An entry known by e-mail only: a volume must not get to bind it to an account uuid of its choice.
+  stored.meta.identity = "email:canary-test@example.com";
+  stored.meta.account_uuid.clear();
+  auto l = login("sk-ant-oat01-CANARY-new", k_now + 8 * k_hour);
+  l["claudeAiOauth"]["accountUuid"] = "00000000-0000-4000-8000-00000000beef";
+  l["claudeAiOauth"]["organizationUuid"] = "00000000-0000-4000-8000-00000000beef";
+  auto d = judge(l);
+  ASSERT_EQ(d.verdict, Verdict::accept) << d.reason;
+  const std::string text(d.credentials.begin(), d.credentials.end());
+  EXPECT_EQ(text.find("beef"), std::string::npos) << text;
+}
+
+TEST_F(Writeback, AnotherLoginThatIsNotNewerIsSaidToDiffer) {
+  auto d = judge(login("sk-ant-oat01-CANARY-other", k_now + k_hour - 1));
+  EXPECT_EQ(d.verdict, Verdict::not_newer);
+  EXPECT_TRUE(d.differs) << "the caller records a login that lost";
+  EXPECT_FALSE(judge(login("sk-ant-oat01-CANARY-old", k_now + k_hour)).differs) << "the vault's own login";
+}
+
 TEST_F(Writeback, AnEmailIdentityIsCheckedByEmail) {
   stored.meta.identity = "email:canary-test@example.com";
   stored.meta.account_uuid.clear();
