@@ -42,6 +42,8 @@ namespace {
 constexpr const char* k_image = "app:1";
 constexpr const char* k_image_id = "sha256:00000000000000000000000000000000000000000000000000000000000000aa";
 constexpr const char* k_canary = "sk-ant-oat01-CANARY-test-unit-dispatch";
+constexpr const char* k_other_image = "app:2";
+constexpr const char* k_other_image_id = "sha256:00000000000000000000000000000000000000000000000000000000000000bb";
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -208,6 +210,18 @@ class DispatchUnit : public ::testing::Test {
     std::ifstream in(env.vault_home() / "access.log");
     for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
     return out;
+  }
+
+  /// A second image (k_other_image) with a cached probe like the first: its sessions get a volume of their own.
+  void add_other_image() {
+    broker::ImageInfo info;
+    info.id = k_other_image_id;
+    docker->images[k_other_image] = info;
+    docker->images[k_other_image_id] = info;
+    probes::ProbeReport r2 = report;
+    r2.image = k_other_image;
+    r2.image_id = k_other_image_id;
+    ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(r2).ok());
   }
 
   Result<broker::dispatch::MountResult> mount(const std::string& session) {
@@ -643,19 +657,10 @@ TEST_F(DispatchUnit, AVolumeMadeBeforeTheFixedTargetIsReachedWhereItsKeeperMount
 
 TEST_F(DispatchUnit, APoisonedLoginIsRefusedLoggedAndNeverSpreadToOtherVolumes) {
   // A second image, so the second session has a volume of its own.
-  constexpr const char* other_image = "app:2";
-  constexpr const char* other_id = "sha256:00000000000000000000000000000000000000000000000000000000000000bb";
-  broker::ImageInfo info;
-  info.id = other_id;
-  docker->images[other_image] = info;
-  docker->images[other_id] = info;
-  probes::ProbeReport r2 = report;
-  r2.image = other_image;
-  r2.image_id = other_id;
-  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(r2).ok());
+  add_other_image();
   auto a = mount("s1");
   ASSERT_TRUE(a.ok()) << a.error().message;
-  auto b = broker::dispatch::mount(*docker, *vault, paths, {other_image, "s2", std::nullopt, {}});
+  auto b = broker::dispatch::mount(*docker, *vault, paths, {k_other_image, "s2", std::nullopt, {}});
   ASSERT_TRUE(b.ok()) << b.error().message;
   ASSERT_NE(a->volume, b->volume);
   const auto before = vault->find("work");
@@ -726,19 +731,10 @@ TEST_F(DispatchUnit, APoisonedLoginIsRefusedLoggedAndNeverSpreadToOtherVolumes) 
 }
 
 TEST_F(DispatchUnit, AGenuineRefreshIsWrittenBackAndSharedWithTheOtherVolumes) {
-  constexpr const char* other_image = "app:2";
-  constexpr const char* other_id = "sha256:00000000000000000000000000000000000000000000000000000000000000bb";
-  broker::ImageInfo info;
-  info.id = other_id;
-  docker->images[other_image] = info;
-  docker->images[other_id] = info;
-  probes::ProbeReport r2 = report;
-  r2.image = other_image;
-  r2.image_id = other_id;
-  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(r2).ok());
+  add_other_image();
   auto a = mount("s1");
   ASSERT_TRUE(a.ok()) << a.error().message;
-  ASSERT_TRUE(broker::dispatch::mount(*docker, *vault, paths, {other_image, "s2", std::nullopt, {}}).ok());
+  ASSERT_TRUE(broker::dispatch::mount(*docker, *vault, paths, {k_other_image, "s2", std::nullopt, {}}).ok());
   std::string keeper;
   for (const auto& [id, c] : docker->containers)
     if (c.info.name == broker::dispatch::keeper_name(a->volume)) keeper = id;
