@@ -323,7 +323,18 @@ TEST(VaultIntegrity, TheBrokerLeavesNoCoreFile) {
   // The process may be found before it runs its own start-up (a sanitizer's
   // runtime starts slowly): look again until it waits on the lock with its
   // limit lowered, or give up after a while and judge the last look.
-  auto lowered = [](const std::string& l) { return l.find("Max core file size        0 ") != std::string::npos; };
+  // (A sanitizer's runtime lowers the soft limit itself at start: both must be 0.)
+  auto lowered = [](const std::string& l) {
+    std::istringstream in(l);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.starts_with("Max core file size")) continue;
+      std::istringstream f(line.substr(18));
+      std::string soft, hard;
+      f >> soft >> hard;
+      return soft == "0" && hard == "0";
+    }
+    return false;
+  };
   for (int tries = 0; tries < 400 && !lowered(limits); ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
     for (const auto& p : fs::directory_iterator("/proc")) {
