@@ -65,7 +65,7 @@ TEST_P(ParaLifecycle, EveryEndPathWritesBackAndParaSeesOnlyItsSessions) {
   PB_REQUIRE_DOCKER();
   const std::string image = test_image(GetParam());
   Dispatch d("para-life");
-  const std::int64_t base = 4000000000000;
+  const std::int64_t base = expiry_from_now(1);  // a believable expiry: write-back refuses one past 24 hours
   const std::string canary = d.import_login("para", base);
   FakeApi api(300);
   const std::string url = api.base_url();
