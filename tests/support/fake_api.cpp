@@ -1,6 +1,7 @@
 // pb_fake_api: a loopback stand-in for the Anthropic API, for end-to-end tests.
 //
 //   pb_fake_api --record FILE [--port 0] [--max-seconds 120]
+//               [--oauth-refresh-token T --oauth-prefix P [--oauth-expires-in S]]
 //
 // Listens on 127.0.0.1 only, prints the chosen port and a newline on stdout,
 // then appends one JSON line per request to FILE:
@@ -13,6 +14,16 @@
 // tunnel is served here like a plain connection; a CONNECT anywhere else gets
 // 403 and the connection closes. It exits by itself after --max-seconds, or
 // on SIGTERM/SIGINT.
+//
+// With --oauth-refresh-token it is also Claude Code's OAuth service, rotating
+// strictly as the real one does: POST /v1/oauth/token with
+// {"grant_type":"refresh_token","refresh_token":R} answers a new pair
+// (P-access-N, P-refresh-N, expires_in S) when R is live and revokes R; a used
+// or unknown R gets 400 invalid_grant. /v1/messages answers 200 (a one-word
+// reply, streamed when asked) only for a live access token (every issued one
+// stays live), 401 otherwise; /api/oauth/profile answers an account. Each
+// refresh is recorded with the token presented and what it got
+// ("oauth_presented", "oauth_issued" or "oauth_refused").
 //
 // The recorded headers are test canaries by construction: this program only
 // ever serves tests.
@@ -36,6 +47,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace asio = boost::asio;
@@ -55,8 +67,8 @@ class Recorder {
   explicit Recorder(const std::string& path) : m_out(path, std::ios::app) {}
   bool ok() const { return m_out.good(); }
 
-  void record(const http::request<http::string_body>& req) {
-    nlohmann::json line;
+  void record(const http::request<http::string_body>& req, const nlohmann::json& extra = nlohmann::json::object()) {
+    nlohmann::json line = extra;
     line["time_ms"] =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
@@ -80,10 +92,20 @@ class Recorder {
   std::ofstream m_out;
 };
 
+/// The OAuth service's state (one thread runs every handler).
+struct OAuth {
+  bool enabled = false;
+  std::string prefix;
+  long long expires_in = 3600;
+  std::set<std::string> live_refresh;
+  std::set<std::string> live_access;
+  int issued = 0;
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Recorder& recorder, unsigned short port)
-      : m_stream(std::move(socket)), m_recorder(recorder), m_port(port) {}
+  Session(tcp::socket socket, Recorder& recorder, unsigned short port, OAuth& oauth)
+      : m_stream(std::move(socket)), m_recorder(recorder), m_port(port), m_oauth(oauth) {}
 
   void start() { read(); }
 
@@ -99,6 +121,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_read(beast::error_code ec) {
     if (ec) return close();
     auto req = m_parser->release();
+    if (m_oauth.enabled && req.method() != http::verb::connect) return serve_oauth(req);
     m_recorder.record(req);
     if (req.method() == http::verb::connect && is_self(req.target())) {
       // The tunnel ends here: answer 200 (no body, no length) and go on
@@ -137,6 +160,107 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  /// The OAuth service and the API behind it (--oauth-refresh-token).
+  void serve_oauth(const http::request<http::string_body>& req) {
+    const std::string target(req.target());
+    const std::string path = target.substr(0, target.find('?'));
+    nlohmann::json extra = nlohmann::json::object();
+    m_response = {};
+    m_response.version(req.version());
+    m_response.set(http::field::server, "pb-fake-api");
+    m_response.set(http::field::content_type, "application/json");
+    m_response.set("request-id", "req_pb_fake_api");
+    m_response.keep_alive(req.keep_alive());
+    auto body = nlohmann::json::parse(req.body(), nullptr, false);
+    if (req.method() == http::verb::post && path == "/v1/oauth/token") {
+      const std::string presented =
+          body.is_object() && body.value("refresh_token", nlohmann::json()).is_string() ? body["refresh_token"] : "";
+      extra["oauth_presented"] = presented;
+      if (body.is_object() && body.value("grant_type", "") == "refresh_token" &&
+          m_oauth.live_refresh.erase(presented) == 1) {
+        const int n = ++m_oauth.issued;
+        const std::string access = m_oauth.prefix + "-access-" + std::to_string(n);
+        const std::string refresh = m_oauth.prefix + "-refresh-" + std::to_string(n);
+        m_oauth.live_refresh.insert(refresh);
+        m_oauth.live_access.insert(access);
+        extra["oauth_issued"] = refresh;
+        m_response.result(http::status::ok);
+        m_response.body() = nlohmann::json{{"access_token", access},
+                                           {"refresh_token", refresh},
+                                           {"expires_in", m_oauth.expires_in},
+                                           {"token_type", "Bearer"},
+                                           {"scope", "user:inference user:profile"}}
+                                .dump();
+      } else {
+        extra["oauth_refused"] = true;
+        m_response.result(http::status::bad_request);
+        m_response.body() = R"({"error":"invalid_grant","error_description":"Invalid refresh token"})";
+      }
+    } else if (path == "/api/oauth/profile") {
+      m_response.result(http::status::ok);
+      m_response.body() = R"({"account":{"uuid":"00000000-0000-4000-8000-0000000000d1",)"
+                          R"("email":"canary-test@example.com","display_name":"canary"},)"
+                          R"("organization":{"uuid":"00000000-0000-4000-8000-0000000000e1",)"
+                          R"("organization_type":"claude_max","rate_limit_tier":"default_claude_max_20x"}})";
+    } else if (req.method() == http::verb::post && path == "/v1/messages") {
+      auto auth = req.find(http::field::authorization);
+      const std::string bearer = auth == req.end() ? "" : std::string(auth->value());
+      if (bearer.starts_with("Bearer ") && m_oauth.live_access.count(bearer.substr(7)) != 0) {
+        m_response.result(http::status::ok);
+        answer(body.is_object() && body.value("stream", false), body.is_object() ? body.value("model", "") : "");
+      } else {
+        m_response.result(http::status::unauthorized);
+        m_response.body() =
+            R"({"type":"error","error":{"type":"authentication_error","message":"OAuth token has expired"}})";
+      }
+    } else {
+      m_response.result(http::status::not_found);
+      m_response.body() = R"({"type":"error","error":{"type":"not_found_error","message":"not served here"}})";
+    }
+    m_recorder.record(req, extra);
+    m_response.prepare_payload();
+    m_stream.expires_after(k_io_timeout);
+    http::async_write(m_stream, m_response, [self = shared_from_this()](beast::error_code wec, std::size_t) {
+      if (wec || !self->m_response.keep_alive()) return self->close();
+      self->read();
+    });
+  }
+
+  /// A one-word reply, as JSON or as the event stream the client asked for.
+  void answer(bool stream, const std::string& model) {
+    const nlohmann::json usage = {{"input_tokens", 1}, {"output_tokens", 1}};
+    nlohmann::json message = {{"id", "msg_pb_fake_api"},
+                              {"type", "message"},
+                              {"role", "assistant"},
+                              {"model", model},
+                              {"content", nlohmann::json::array()},
+                              {"stop_reason", nullptr},
+                              {"stop_sequence", nullptr},
+                              {"usage", usage}};
+    if (!stream) {
+      message["content"] = nlohmann::json::array({{{"type", "text"}, {"text", "pong"}}});
+      message["stop_reason"] = "end_turn";
+      m_response.body() = message.dump();
+      return;
+    }
+    m_response.set(http::field::content_type, "text/event-stream");
+    auto event = [](const std::string& type, const nlohmann::json& data) {
+      return "event: " + type + "\ndata: " + data.dump() + "\n\n";
+    };
+    std::string out = event("message_start", {{"type", "message_start"}, {"message", message}});
+    out += event("content_block_start",
+                 {{"type", "content_block_start"}, {"index", 0}, {"content_block", {{"type", "text"}, {"text", ""}}}});
+    out +=
+        event("content_block_delta",
+              {{"type", "content_block_delta"}, {"index", 0}, {"delta", {{"type", "text_delta"}, {"text", "pong"}}}});
+    out += event("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}});
+    out += event("message_delta", {{"type", "message_delta"},
+                                   {"delta", {{"stop_reason", "end_turn"}, {"stop_sequence", nullptr}}},
+                                   {"usage", {{"output_tokens", 1}}}});
+    out += event("message_stop", {{"type", "message_stop"}});
+    m_response.body() = out;
+  }
+
   bool is_self(beast::string_view target) const {
     const std::string port = ":" + std::to_string(m_port);
     return target == "127.0.0.1" + port || target == "localhost" + port;
@@ -154,12 +278,13 @@ class Session : public std::enable_shared_from_this<Session> {
   http::response<http::empty_body> m_tunnel_response;
   Recorder& m_recorder;
   unsigned short m_port;
+  OAuth& m_oauth;
 };
 
 class Listener {
  public:
-  Listener(asio::io_context& io, Recorder& recorder, unsigned short port)
-      : m_io(io), m_acceptor(io), m_recorder(recorder) {
+  Listener(asio::io_context& io, Recorder& recorder, unsigned short port, OAuth& oauth)
+      : m_io(io), m_acceptor(io), m_recorder(recorder), m_oauth(oauth) {
     tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
     m_acceptor.open(endpoint.protocol());
     m_acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -172,7 +297,7 @@ class Listener {
   void accept() {
     m_acceptor.async_accept(asio::make_strand(m_io), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), m_recorder, port())->start();
+      if (!ec) std::make_shared<Session>(std::move(socket), m_recorder, port(), m_oauth)->start();
       accept();
     });
   }
@@ -186,6 +311,7 @@ class Listener {
   asio::io_context& m_io;
   tcp::acceptor m_acceptor;
   Recorder& m_recorder;
+  OAuth& m_oauth;
 };
 
 }  // namespace
@@ -198,7 +324,17 @@ int main(int argc, char** argv) {
   app.add_option("--port", port, "TCP port on 127.0.0.1 (0 picks a free one)");
   app.add_option("--record", record, "Append one JSON line per request to this file")->required();
   app.add_option("--max-seconds", max_seconds, "Exit after this many seconds")->check(CLI::Range(1, 3600));
+  OAuth oauth;
+  std::string first_refresh;
+  app.add_option("--oauth-refresh-token", first_refresh, "Serve OAuth refreshes; this refresh token is live");
+  app.add_option("--oauth-prefix", oauth.prefix, "Issued tokens are PREFIX-access-N and PREFIX-refresh-N");
+  app.add_option("--oauth-expires-in", oauth.expires_in, "expires_in of issued tokens, seconds")
+      ->check(CLI::Range(1LL, 86400LL));
   CLI11_PARSE(app, argc, argv);
+  if (!first_refresh.empty()) {
+    oauth.enabled = true;
+    oauth.live_refresh.insert(first_refresh);
+  }
 
   Recorder recorder(record);
   if (!recorder.ok()) {
@@ -207,7 +343,7 @@ int main(int argc, char** argv) {
   }
   try {
     asio::io_context io;
-    Listener listener(io, recorder, port);
+    Listener listener(io, recorder, port, oauth);
     listener.accept();
 
     asio::steady_timer deadline(io, std::chrono::seconds(max_seconds));

@@ -36,6 +36,15 @@ std::string string_or_empty(const nlohmann::json& line, const char* key) {
 }  // namespace
 
 FakeApi::FakeApi(int max_seconds) {
+  start({"--port", "0", "--max-seconds", std::to_string(max_seconds)});
+}
+
+FakeApi::FakeApi(int max_seconds, const OAuthService& oauth) {
+  start({"--port", std::to_string(oauth.port), "--max-seconds", std::to_string(max_seconds), "--oauth-refresh-token",
+         oauth.refresh_token, "--oauth-prefix", oauth.prefix, "--oauth-expires-in", std::to_string(oauth.expires_in)});
+}
+
+void FakeApi::start(std::vector<std::string> args) {
   std::random_device rd;
   m_dir = fs::temp_directory_path() / ("pb-fake-api-" + std::to_string(rd()) + std::to_string(::getpid()));
   fs::create_directories(m_dir);
@@ -47,8 +56,7 @@ FakeApi::FakeApi(int max_seconds) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  std::vector<std::string> args{
-      PB_FAKE_API_BINARY, "--port", "0", "--record", m_record.string(), "--max-seconds", std::to_string(max_seconds)};
+  args.insert(args.begin(), {PB_FAKE_API_BINARY, "--record", m_record.string()});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -117,9 +125,29 @@ std::vector<RecordedRequest> FakeApi::requests() const {
     auto line = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!line.is_object()) continue;  // a line still being written
     result.push_back({string_or_empty(line, "method"), string_or_empty(line, "target"), string_or_empty(line, "host"),
-                      optional_string(line, "authorization"), optional_string(line, "x_api_key")});
+                      optional_string(line, "authorization"), optional_string(line, "x_api_key"),
+                      optional_string(line, "oauth_presented"), optional_string(line, "oauth_issued")});
   }
   return result;
+}
+
+std::size_t FakeApi::refreshes_granted() const {
+  std::size_t n = 0;
+  for (const auto& r : requests()) n += r.oauth_issued.has_value();
+  return n;
+}
+
+std::size_t FakeApi::refreshes_refused() const {
+  std::size_t n = 0;
+  for (const auto& r : requests()) n += r.oauth_presented.has_value() && !r.oauth_issued.has_value();
+  return n;
+}
+
+std::string FakeApi::last_issued() const {
+  std::string last;
+  for (const auto& r : requests())
+    if (r.oauth_issued) last = *r.oauth_issued;
+  return last;
 }
 
 bool FakeApi::saw_authorization(const std::string& value) const {

@@ -21,6 +21,17 @@ struct RecordedRequest {
   std::string host;
   std::optional<std::string> authorization;
   std::optional<std::string> x_api_key;
+  std::optional<std::string> oauth_presented;  ///< a refresh: the refresh token it presented
+  std::optional<std::string> oauth_issued;     ///< a granted refresh: the refresh token it got
+};
+
+/// The stand-in as Claude Code's OAuth service, rotating strictly (a used
+/// refresh token is revoked): see tests/support/fake_api.cpp.
+struct OAuthService {
+  std::string refresh_token;  ///< the one live refresh token at the start
+  std::string prefix;         ///< issued tokens are <prefix>-access-N, <prefix>-refresh-N
+  long long expires_in = 3600;
+  unsigned short port = 0;  ///< 0 picks a free one; 1.0.x's USE_LOCAL_OAUTH needs 3000
 };
 
 class FakeApi {
@@ -28,6 +39,8 @@ class FakeApi {
   /// Starts the server; it exits by itself after `max_seconds`. Throws
   /// std::runtime_error when it does not come up.
   explicit FakeApi(int max_seconds = 300);
+  /// The OAuth service and the API behind it: /v1/messages answers only live access tokens.
+  FakeApi(int max_seconds, const OAuthService& oauth);
   ~FakeApi();
   FakeApi(const FakeApi&) = delete;
   FakeApi& operator=(const FakeApi&) = delete;
@@ -42,10 +55,17 @@ class FakeApi {
   bool saw_authorization(const std::string& value) const;
   /// The file the server records requests in (Authorization headers included).
   const std::filesystem::path& record_file() const { return m_record; }
+  /// Refreshes granted and refused so far.
+  std::size_t refreshes_granted() const;
+  std::size_t refreshes_refused() const;
+  /// The refresh token issued last ("" before the first refresh).
+  std::string last_issued() const;
   /// Stops the server (idempotent); the record stays readable.
   void stop();
 
  private:
+  void start(std::vector<std::string> args);
+
   std::filesystem::path m_dir;
   std::filesystem::path m_record;
   pid_t m_pid = -1;
