@@ -1,5 +1,7 @@
 #include "broker/labels.hpp"
 
+#include <map>
+
 #include "core/paths.hpp"
 
 namespace pb::broker::labels {
@@ -61,6 +63,29 @@ Leftover leftover(const ContainerSummary& c, long long now, long long grace) {
   if (kind == Leftover::none || c.created <= 0 || now - c.created < grace) return Leftover::none;
   if (kind == Leftover::login && c.state == "running") return Leftover::running_login;
   return kind;
+}
+
+void disown_inherited_roles(DockerClient& docker, std::vector<ContainerSummary>& containers) {
+  std::map<std::string, std::string> image_roles;  // image -> the role it carries ("" for none)
+  for (auto& c : containers) {
+    auto role = c.labels.find(k_role);
+    if (role == c.labels.end()) continue;
+    const std::string image = c.image_id.empty() ? c.image : c.image_id;
+    auto known = image_roles.find(image);
+    if (known == image_roles.end()) {
+      std::string carried;
+      // An image that cannot be looked at (gone) carries nothing we know of.
+      if (auto info = docker.image_inspect(image)) {
+        auto it = info->labels.find(k_role);
+        if (it != info->labels.end()) carried = it->second;
+      }
+      known = image_roles.emplace(image, carried).first;
+    }
+    if (!known->second.empty() && known->second == role->second) {
+      c.labels.erase(k_role);
+      c.labels.erase(k_managed);
+    }
+  }
 }
 
 LabelFilters filter(std::string_view role) {

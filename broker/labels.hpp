@@ -18,6 +18,12 @@ inline constexpr const char* k_uid = "para-broker.uid";
 inline constexpr const char* k_gid = "para-broker.gid";
 inline constexpr const char* k_volume = "para-broker.volume";
 inline constexpr const char* k_target = "para-broker.target";
+/// login volume: the directory below its target that holds the login (absent
+/// on volumes of earlier releases, which hold the whole <cfg> at claude/)
+inline constexpr const char* k_login_dir = "para-broker.login-dir";
+/// hold: where the hold is mounted as the session's <cfg> (absent on the
+/// empty holds of earlier releases)
+inline constexpr const char* k_config = "para-broker.config";
 inline constexpr const char* k_mounted_at = "para-broker.mounted-at";  ///< hold: Unix seconds of the mount
 inline constexpr const char* k_created_at = "para-broker.created-at";  ///< staging volume: Unix seconds
 
@@ -58,5 +64,13 @@ Leftover leftover(const ContainerSummary& c, long long now, long long grace);
 
 /// Filter that selects objects of one role: {"para-broker.managed=1", "para-broker.role=<role>"}.
 LabelFilters filter(std::string_view role);
+
+/// Docker copies an image's labels onto every container made from it, so a
+/// container's para-broker role proves nothing when its image carries the
+/// same role: an image labelled like a keeper or a probe would otherwise have
+/// gc remove its sessions' containers, or hide what they mount. Such
+/// containers lose their managed and role labels here and are judged as the
+/// user's. One image inspect per image among the containers that claim a role.
+void disown_inherited_roles(DockerClient& docker, std::vector<ContainerSummary>& containers);
 
 }  // namespace pb::broker::labels

@@ -61,12 +61,13 @@ inline constexpr Point k_points[] = {
     // probes/cache.cpp
     {"probe_cache.before_write", Reach::docker},   // cache lock held, report about to be written
     // broker/dispatch: mount, release, gc
-    {"dispatch.mount.helper_created", Reach::docker},  // helper container created for the volume
-    {"dispatch.mount.populated", Reach::docker},       // volume holds the login, no hold yet
-    {"dispatch.mount.hold_created", Reach::docker},    // hold volume created, access not yet recorded
+    {"dispatch.mount.helper_created", Reach::docker},  // keeper of the login volume created
+    {"dispatch.mount.populated", Reach::docker},       // login volume holds the login, no hold yet
+    {"dispatch.mount.hold_created", Reach::docker},    // the session's hold created, under the lock
+    {"dispatch.mount.keeper_created", Reach::docker},  // the session's keeper created, config not yet seeded
     {"dispatch.release.written_back", Reach::docker},  // newer login written back, hold still there
-    {"dispatch.release.hold_removed", Reach::docker},  // hold removed, shared volume still there
-    {"dispatch.release.volume_removed", Reach::docker}, // shared volume removed, release not yet logged
+    {"dispatch.release.hold_removed", Reach::docker},  // session's keeper and hold removed, login volume still there
+    {"dispatch.release.volume_removed", Reach::docker}, // login volume removed, release not yet logged
     {"dispatch.gc.helper_removed", Reach::docker},     // gc removed an orphaned helper
 };
 // clang-format on

@@ -124,6 +124,7 @@ DockerPart collect_docker(DockerClient& docker) {
     part.error = containers.error().message;
     return part;
   }
+  labels::disown_inherited_roles(docker, *containers);
   const long long now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   // Which containers use which volume, and which sessions have a container.
@@ -160,7 +161,7 @@ DockerPart collect_docker(DockerClient& docker) {
   std::sort(part.leftovers.begin(), part.leftovers.end(),
             [](const LeftoverContainer& a, const LeftoverContainer& b) { return a.name < b.name; });
   // The same rules as `gc` (broker/dispatch): a hold lives while its session's
-  // container (para-<session>) exists or its shared volume is mounted; a shared
+  // container (para-<session>) exists or its config volume is mounted; a shared
   // volume lives while a container mounts it or a live hold holds it.
   auto session_containers = [&](const std::string& session) {
     std::vector<std::string> out = by_session[session];
@@ -181,7 +182,10 @@ DockerPart collect_docker(DockerClient& docker) {
     u.image = label_of(v.labels, labels::k_image);
     if (u.role == "hold") {
       u.containers = session_containers(u.session);
-      if (u.containers.empty() && users[u.shared].empty() &&
+      // A session's own config volume is used by its container; an empty hold
+      // of an earlier release counts the users of the volume it holds.
+      const bool config_hold = !label_of(v.labels, labels::k_config).empty();
+      if (u.containers.empty() && users[config_hold ? u.name : u.shared].empty() &&
           !labels::is_young_hold(v.labels, now, labels::k_default_grace_seconds)) {
         u.stale = true;
         u.why = "no container of session '" + u.session + "' exists";

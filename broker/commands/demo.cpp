@@ -318,16 +318,20 @@ Result<int> run_demo(Context& ctx) {
     PB_TRY(dispatch::MountResult m, dispatch::mount(*docker, v, dp.paths, req));
     left.sessions.push_back(m.session);
     mounts.push_back(m);
-    out << "4. mounted session " << m.session << ": --mount type=volume,src=" << m.volume << ",dst=" << m.target
-        << " --env CLAUDE_CONFIG_DIR=" << m.config_dir << "\n";
+    out << "4. mounted session " << m.session << ":";
+    for (const auto& [volume, target] : dispatch::mounts_of(m))
+      out << " --mount type=volume,src=" << volume << ",dst=" << target;
+    for (const auto& [key, value] : dispatch::env_of(m)) out << " --env " << key << "=" << value;
+    out << "\n";
   }
   for (const auto& m : mounts) {
     ContainerSpec spec;
     spec.image = image;
     spec.name = std::string(labels::k_container_prefix) + m.session;
     spec.cmd = {"claude"};
-    spec.env = {"CLAUDE_CONFIG_DIR=" + m.config_dir};
-    spec.mounts = {{MountSpec::Type::volume, m.volume, m.target, false, false, {}}};
+    for (const auto& [key, value] : dispatch::env_of(m)) spec.env.push_back(key + "=" + value);
+    for (const auto& [volume, target] : dispatch::mounts_of(m))
+      spec.mounts.push_back({MountSpec::Type::volume, volume, target, false, false, {}});
     spec.labels = labels::managed(k_role);
     spec.labels[labels::k_session] = m.session;
     spec.network_mode = "none";

@@ -49,6 +49,7 @@ CommandSpec gc_spec() {
                 for (const auto& n : r.removed_helpers) ctx.out << "removed helper container " << n << "\n";
                 for (const auto& n : r.kept) ctx.out << "kept " << n << "\n";
               }
+              for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
               for (const auto& n : r.refused) ctx.err << "para-broker: " << n << "\n";
               return r.refused.empty() ? 0 : exit_code(ErrorKind::unsafe_input);
             };

@@ -48,8 +48,8 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-std::string mount_value(const dispatch::MountResult& r) {
-  return csv_field("type=volume") + "," + csv_field("src=" + r.volume) + "," + csv_field("dst=" + r.target);
+std::string mount_value(const std::string& volume, const std::string& target) {
+  return csv_field("type=volume") + "," + csv_field("src=" + volume) + "," + csv_field("dst=" + target);
 }
 
 /// What the session's Claude Code would use instead of the mounted login: what
@@ -98,10 +98,19 @@ CommandSpec mount_spec() {
                 conflicts.push_back({{"name", c.name}, {"where", c.where}, {"why", c.why}});
               }
               for (const auto& n : r.notes) ctx.err << "para-broker: note: " << n << "\n";
-              const std::string mount_arg = mount_value(r);
-              const std::string env_arg = "CLAUDE_CONFIG_DIR=" + r.config_dir;
+              nlohmann::json mounts = nlohmann::json::array();
+              nlohmann::json env = nlohmann::json::object();
+              std::vector<std::string> args;
+              for (const auto& [volume, target] : dispatch::mounts_of(r)) {
+                mounts.push_back({{"type", "volume"}, {"source", volume}, {"target", target}});
+                args.insert(args.end(), {"--mount", mount_value(volume, target)});
+              }
+              for (const auto& [key, value] : dispatch::env_of(r)) {
+                env[key] = value;
+                args.insert(args.end(), {"--env", key + "=" + value});
+              }
               if (opt->format == "env") {
-                ctx.out << env_arg << "\n";
+                for (const auto& [key, value] : dispatch::env_of(r)) ctx.out << key << "=" << value << "\n";
               } else if (opt->format == "json") {
                 nlohmann::json j = {{"schema", 1},
                                     {"session", r.session},
@@ -111,12 +120,14 @@ CommandSpec mount_spec() {
                                     {"credential", r.credential_name},
                                     {"credential_id", r.credential_id},
                                     {"image_id", r.image_id},
-                                    {"mounts", {{{"type", "volume"}, {"source", r.volume}, {"target", r.target}}}},
-                                    {"env", {{"CLAUDE_CONFIG_DIR", r.config_dir}}},
-                                    {"docker_args", {"--mount", mount_arg, "--env", env_arg}}};
+                                    {"mounts", mounts},
+                                    {"env", env},
+                                    {"docker_args", args}};
                 ctx.out << j.dump(2) << "\n";
               } else {
-                ctx.out << "--mount " << shell_quote(mount_arg) << " --env " << shell_quote(env_arg) << "\n";
+                std::string line;
+                for (const auto& a : args) line += (line.empty() ? "" : " ") + shell_quote(a);
+                ctx.out << line << "\n";
               }
               return 0;
             };

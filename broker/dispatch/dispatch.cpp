@@ -80,21 +80,31 @@ Status retire_legacy_keeper(DockerClient& docker, const std::string& volume) {
   return {};
 }
 
-/// The keeper of a shared volume: a container created (never started, no
-/// network) from the volume's image with only that volume attached, whose
-/// archive API reads and writes the volume. The first mount makes it and the
-/// removal of the volume removes it, so joining, release and sync create no
-/// container. Found again by name; a name taken by anything else is refused.
-/// new_volume_labels: the labels Docker gives the volume if this creation makes it.
+/// One volume a keeper attaches: where, and the labels Docker gives it if the
+/// keeper's creation creates it.
+struct KeeperMount {
+  std::string volume;
+  std::string target;
+  Labels new_labels;
+};
+
+/// The keeper of a volume: a container created (never started, no network)
+/// from the volume's image with the volume attached (a session's keeper: its
+/// login volume and its hold, as the session sees them), whose archive API
+/// reads and writes it. It lives as long as the volume, so joining, release
+/// and sync create no container for it. Found again by name; a name taken by
+/// anything else is refused. `volume` names the keeper; `mounts` are what it attaches.
 Result<std::string> keeper_for(DockerClient& docker, const std::string& image, const std::string& volume,
-                               const std::string& target, const std::string& credential_id, bool likely_exists = true,
-                               const Labels& new_volume_labels = {}) {
+                               const std::vector<KeeperMount>& mounts, const std::string& credential_id,
+                               bool likely_exists = true) {
   auto is_keeper = [&](const ContainerInfo& info) {
-    const bool mounts_it = std::any_of(info.mounts.begin(), info.mounts.end(), [&](const MountInfo& mi) {
-      return mi.type == "volume" && mi.name == volume && mi.destination == target;
+    const bool mounts_all = std::all_of(mounts.begin(), mounts.end(), [&](const KeeperMount& k) {
+      return std::any_of(info.mounts.begin(), info.mounts.end(), [&](const MountInfo& mi) {
+        return mi.type == "volume" && mi.name == k.volume && mi.destination == k.target;
+      });
     });
     return label_of(info.labels, labels::k_managed) == "1" && label_of(info.labels, labels::k_role) == "helper" &&
-           label_of(info.labels, labels::k_volume) == volume && mounts_it && !info.state.running;
+           label_of(info.labels, labels::k_volume) == volume && mounts_all && !info.state.running;
   };
   auto refuse = [&] {
     return fail(ErrorKind::conflict, "container " + keeper_name(volume) + " exists but is not the keeper of volume " +
@@ -118,13 +128,15 @@ Result<std::string> keeper_for(DockerClient& docker, const std::string& image, c
   spec.labels = labels::managed("helper");
   spec.labels[labels::k_credential] = credential_id;
   spec.labels[labels::k_volume] = volume;
-  MountSpec m;
-  m.type = MountSpec::Type::volume;
-  m.source = volume;
-  m.target = target;
-  m.no_copy = true;
-  m.volume_labels = new_volume_labels;
-  spec.mounts.push_back(m);
+  for (const auto& k : mounts) {
+    MountSpec m;
+    m.type = MountSpec::Type::volume;
+    m.source = k.volume;
+    m.target = k.target;
+    m.no_copy = true;
+    m.volume_labels = k.new_labels;
+    spec.mounts.push_back(std::move(m));
+  }
   auto id = docker.container_create(spec);
   if (id) return std::move(*id);
   if (id.error().kind == ErrorKind::not_found)
@@ -133,6 +145,12 @@ Result<std::string> keeper_for(DockerClient& docker, const std::string& image, c
   PB_TRY(ContainerInfo info, docker.container_inspect(spec.name));
   if (!is_keeper(info)) return refuse();
   return info.id;
+}
+
+Result<std::string> keeper_for(DockerClient& docker, const std::string& image, const std::string& volume,
+                               const std::string& target, const std::string& credential_id, bool likely_exists = true,
+                               const Labels& new_volume_labels = {}) {
+  return keeper_for(docker, image, volume, {{volume, target, new_volume_labels}}, credential_id, likely_exists);
 }
 
 /// Removes a volume's keeper, under its old name when it was made before the rename (absent is fine).
@@ -191,21 +209,35 @@ struct VolumeLogin {
   std::optional<SecureBytes> credentials;
   std::optional<SecureBytes> claude_json;  ///< nullopt when absent or too large to bring back
   std::optional<std::int64_t> expires_at;  ///< as the volume claims it (judged by judge_writeback)
+  /// No session is left whose .claude.json could show the account (a login
+  /// volume whose holds are gone): a newer login is kept out, without blame.
+  bool no_account_source = false;
+};
+
+/// Where a volume's login is read: the credentials file in `login_dir` of
+/// container `keeper`, and the .claude.json beside the session's <cfg>
+/// (`cfg` in container `cfg_keeper`; none when `cfg_keeper` is empty).
+struct LoginPlace {
+  std::string keeper;
+  std::string login_dir;
+  std::string cfg_keeper;
+  std::string cfg;
 };
 
 /// Reads a volume's login; its .claude.json (for the account) only when the
 /// credentials claim to be newer than `stored_expiry` (each archive read costs
 /// Docker a process of its own, and a login that is not newer is not written
 /// back anyway).
-Result<VolumeLogin> read_volume_login(DockerClient& docker, const std::string& helper, const std::string& cfg,
-                                      const std::string& volume, std::optional<std::int64_t> stored_expiry) {
+Result<VolumeLogin> read_volume_login(DockerClient& docker, const LoginPlace& at, const std::string& volume,
+                                      std::optional<std::int64_t> stored_expiry) {
   VolumeLogin l;
-  PB_TRY(l.credentials, get_file(docker, helper, cfg + "/" + k_credentials_name, k_max_credentials,
+  l.no_account_source = at.cfg_keeper.empty();
+  PB_TRY(l.credentials, get_file(docker, at.keeper, at.login_dir + "/" + k_credentials_name, k_max_credentials,
                                  "the credentials file in volume " + volume));
   if (!l.credentials) return l;
   l.expires_at = claimed_expiry(*l.credentials);
-  if (!l.expires_at || (stored_expiry && *l.expires_at <= *stored_expiry)) return l;
-  auto cj = get_file(docker, helper, cfg + "/" + k_claude_json_name, k_max_volume_claude_json,
+  if (!l.expires_at || (stored_expiry && *l.expires_at <= *stored_expiry) || at.cfg_keeper.empty()) return l;
+  auto cj = get_file(docker, at.cfg_keeper, at.cfg + "/" + k_claude_json_name, k_max_volume_claude_json,
                      ".claude.json in volume " + volume);
   if (cj) l.claude_json = std::move(*cj);  // too large or odd: the account cannot be shown
   return l;
@@ -246,6 +278,16 @@ Result<WriteBack> write_back(vault::Vault& v, const std::string& credential_id, 
       PB_TRY_STATUS(v.log({"writeback", entry.meta.id, entry.meta.name, access.session, access.image,
                            "kept-newer-stored", entry.meta.fingerprint,
                            "the login in volume " + volume + " expires no later than the stored one", 0}));
+    return out;
+  }
+  if (d.verdict == WritebackDecision::Verdict::refuse && d.account_unshown && login.no_account_source) {
+    // Not a hostile volume: its sessions are gone (a release that did not write
+    // back, then was interrupted), and with them what showed the account.
+    out.note = "the newer login left in volume " + volume +
+               " was not written back: no session is left to show its account; the vault keeps its login";
+    PB_TRY_STATUS(
+        v.log({"writeback", entry.meta.id, entry.meta.name, access.session, access.image, "kept-stored",
+               entry.meta.fingerprint, "no session of volume " + volume + " is left to show the account", 0}));
     return out;
   }
   if (d.verdict == WritebackDecision::Verdict::refuse) {
@@ -291,9 +333,9 @@ bool is_lock_name(const std::string& name) {
   return name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0;
 }
 
-/// The volume's content: the image's own config dir (minus login and lock
-/// files), the vault's credentials, and the image's .claude.json with the
-/// login keys merged in.
+/// A session's <cfg>, relative to it: the image's own config dir (minus login
+/// and lock files), the image's .claude.json with the login keys merged in,
+/// and .credentials.json as a link to the login volume's (none for an API-key login).
 Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::string& helper,
                                             const probes::ProbeReport& report, const vault::DecodedEntry& entry,
                                             std::vector<std::string>& notes) {
@@ -307,7 +349,6 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
   }
   std::optional<SecureBytes> image_claude_json;
   std::vector<TreeEntry> tree;
-  tree.push_back({k_config_subdir, true, {}});
   for (auto& e : seed) {
     const bool top = e.name.find('/') == std::string::npos;
     if (top && e.name == k_claude_json_name) {
@@ -317,7 +358,7 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
     // Login state comes from the vault, locks belong to the running Claude, and
     // a legacy .config.json would shadow the merged .claude.json.
     if (top && (e.name == k_credentials_name || e.name == ".config.json" || is_lock_name(e.name))) continue;
-    tree.push_back({std::string(k_config_subdir) + "/" + e.name, e.is_dir, std::move(e.data)});
+    tree.push_back({e.name, e.is_dir, std::move(e.data), {}});
   }
   if (!image_global.empty() && image_global != image_cfg + "/" + k_claude_json_name &&
       report.in_image.global_config.value_or(true)) {
@@ -342,9 +383,10 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
     for (auto& [key, value] : login.items()) merged[key] = value;
   }
   if (!merged.contains("hasCompletedOnboarding")) merged["hasCompletedOnboarding"] = true;
-  tree.push_back({std::string(k_config_subdir) + "/" + k_claude_json_name, false, dump(merged)});
+  tree.push_back({k_claude_json_name, false, dump(merged), {}});
   if (vault_credentials != nullptr) {
-    tree.push_back({std::string(k_config_subdir) + "/" + k_credentials_name, false, *vault_credentials});
+    // <cfg> and the login volume's login/ are siblings below the mount point.
+    tree.push_back({k_credentials_name, false, {}, std::string("../") + k_login_subdir + "/" + k_credentials_name});
   } else {
     notes.push_back("the credential has no credentials file (API-key login): only .claude.json was placed");
   }
@@ -391,18 +433,114 @@ Result<std::uint32_t> label_id(const VolumeInfo& vol, const char* key) {
   return id;
 }
 
-/// Writes back from one shared volume, described by its labels.
+/// Where a shared volume keeps the login below its mount point: login/ in a
+/// login volume, claude/ (the whole <cfg>) in a volume of an earlier release.
+Result<std::string> login_subdir(const VolumeInfo& vol) {
+  const std::string dir = label_of(vol.labels, labels::k_login_dir);
+  if (dir.empty()) return std::string(k_config_subdir);
+  if (dir != k_login_subdir)
+    return fail(ErrorKind::integrity, "volume " + vol.name + " has a login-dir label para-broker does not know");
+  return dir;
+}
+
+/// The <cfg> every session sees: the hold is mounted there.
+std::string session_config_dir() {
+  return std::string(k_mount_target) + "/" + k_config_subdir;
+}
+
+/// Whether a hold is the session's own <cfg> (this release) or an empty
+/// marker (earlier releases); a config label naming another place is refused.
+Result<bool> is_config_hold(const VolumeInfo& hold) {
+  const std::string cfg = label_of(hold.labels, labels::k_config);
+  if (cfg.empty()) return false;
+  if (cfg != session_config_dir())
+    return fail(ErrorKind::integrity, "hold " + hold.name + " has a config label para-broker does not know");
+  return true;
+}
+
+/// The keeper of a session: its login volume and its hold, attached where the
+/// session has them (made again from the hold's image when it was removed).
+Result<std::string> session_keeper(DockerClient& docker, const VolumeInfo& hold) {
+  const std::string image = label_of(hold.labels, labels::k_image);
+  const std::string login = label_of(hold.labels, labels::k_volume);
+  const std::string cred = label_of(hold.labels, labels::k_credential);
+  if (image.empty() || login.empty() || cred.empty())
+    return fail(ErrorKind::integrity, "hold " + hold.name + " lacks the para-broker labels that say what it holds");
+  return keeper_for(docker, image, hold.name, {{login, k_mount_target, {}}, {hold.name, session_config_dir(), {}}},
+                    cred);
+}
+
+/// The keeper of one of `holds` that exists and is complete (its config
+/// seeded), without making any; "" when there is none.
+Result<std::string> existing_session_keeper(DockerClient& docker, const std::vector<const VolumeInfo*>& holds) {
+  for (const VolumeInfo* h : holds) {
+    auto config = is_config_hold(*h);
+    if (!config || !*config) continue;
+    auto info = docker.container_inspect(keeper_name(h->name));
+    if (!info) {
+      if (info.error().kind == ErrorKind::not_found) continue;
+      return std::move(info).error();
+    }
+    if (label_of(info->labels, labels::k_managed) != "1" || label_of(info->labels, labels::k_role) != "helper" ||
+        label_of(info->labels, labels::k_volume) != h->name || info->state.running)
+      continue;
+    if (docker.archive_stat(info->id, session_config_dir() + "/" + k_claude_json_name)) return info->id;
+  }
+  return std::string();
+}
+
+/// Removes a session's keeper and its hold (absent is fine). A hold that a
+/// container still mounts is kept: false, and `gc` removes it later.
+Result<bool> remove_hold(DockerClient& docker, const std::string& hold) {
+  if (auto s = docker.container_remove(keeper_name(hold), true, false); !s && s.error().kind != ErrorKind::not_found)
+    return std::move(s).error();
+  auto s = docker.volume_remove(hold, false);
+  if (s || s.error().kind == ErrorKind::not_found) return true;
+  if (s.error().kind == ErrorKind::conflict) return false;
+  return std::move(s).error();
+}
+
+/// Writes back from one shared volume, described by its labels; `hold`, when
+/// given, is a session of it whose .claude.json shows the account.
 Result<WriteBack> write_back_volume(DockerClient& docker, vault::Vault& v, const VolumeInfo& vol,
-                                    const vault::AccessInfo& access) {
+                                    const vault::AccessInfo& access, const VolumeInfo* hold = nullptr) {
   const std::string cred = label_of(vol.labels, labels::k_credential);
   const std::string image = label_of(vol.labels, labels::k_image);
   if (cred.empty() || image.empty())
     return fail(ErrorKind::integrity, "volume " + vol.name + " lacks the para-broker labels that say what it holds");
   PB_TRY(std::string target, volume_target(vol));
-  PB_TRY(std::string keeper, keeper_for(docker, image, vol.name, target, cred));
-  PB_TRY(VolumeLogin login,
-         read_volume_login(docker, keeper, target + "/" + k_config_subdir, vol.name, stored_expiry(v, cred)));
+  PB_TRY(std::string subdir, login_subdir(vol));
+  LoginPlace at;
+  PB_TRY(at.keeper, keeper_for(docker, image, vol.name, target, cred));
+  at.login_dir = target + "/" + subdir;
+  if (subdir == k_config_subdir) {
+    at.cfg_keeper = at.keeper;
+    at.cfg = at.login_dir;
+  } else if (hold != nullptr) {
+    PB_TRY(bool config, is_config_hold(*hold));
+    if (config) {
+      PB_TRY(at.cfg_keeper, session_keeper(docker, *hold));
+      at.cfg = session_config_dir();
+    }
+  }
+  PB_TRY(VolumeLogin login, read_volume_login(docker, at, vol.name, stored_expiry(v, cred)));
   return write_back(v, cred, login, vol.name, access);
+}
+
+/// A session whose Claude Code replaced the link <cfg>/.credentials.json with
+/// a file of its own (a build that writes by rename without following links)
+/// keeps its refreshed login there: written back like any other.
+Result<WriteBack> write_back_detached(DockerClient& docker, vault::Vault& v, const VolumeInfo& hold,
+                                      const vault::AccessInfo& access) {
+  PB_TRY(bool config, is_config_hold(hold));
+  if (!config) return WriteBack{};
+  const std::string cred = label_of(hold.labels, labels::k_credential);
+  LoginPlace at;
+  PB_TRY(at.keeper, session_keeper(docker, hold));
+  at.login_dir = at.cfg = session_config_dir();
+  at.cfg_keeper = at.keeper;
+  PB_TRY(VolumeLogin login, read_volume_login(docker, at, hold.name, stored_expiry(v, cred)));
+  return write_back(v, cred, login, hold.name, access);
 }
 
 }  // namespace
@@ -469,10 +607,9 @@ std::string session_key(std::string_view s) {
   return ascii.empty() ? hash : ascii + "-" + hash;
 }
 
-std::string shared_volume_name(const std::string& credential_id, const std::string& image_id, std::uint32_t uid,
-                               std::uint32_t gid) {
-  const std::string key = image_id + "\n" + std::to_string(uid) + ":" + std::to_string(gid);
-  return "para-broker-" + credential_id + "-" + vault::to_hex(vault::sha256(as_bytes(key))).substr(0, 12);
+std::string login_volume_name(const std::string& credential_id, std::uint32_t uid, std::uint32_t gid) {
+  const std::string key = std::to_string(uid) + ":" + std::to_string(gid);
+  return "para-broker-shared-" + credential_id + "-" + vault::to_hex(vault::sha256(as_bytes(key))).substr(0, 12);
 }
 
 std::string hold_volume_name(const std::string& session) {
@@ -489,6 +626,14 @@ std::string keeper_name(const std::string& volume) {
 
 std::string legacy_keeper_name(const std::string& volume) {
   return volume + "-keeper";
+}
+
+std::vector<std::pair<std::string, std::string>> mounts_of(const MountResult& r) {
+  return {{r.volume, r.target}, {r.hold, r.config_dir}};
+}
+
+std::vector<std::pair<std::string, std::string>> env_of(const MountResult& r) {
+  return {{"CLAUDE_CONFIG_DIR", r.config_dir}, {"CLAUDE_SECURESTORAGE_CONFIG_DIR", r.login_dir}};
 }
 
 Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& paths, const MountRequest& req) {
@@ -514,48 +659,67 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   r.credential_id = meta.id;
   r.credential_name = meta.name;
   r.target = k_mount_target;
-  r.config_dir = r.target + "/" + k_config_subdir;
-  r.volume = shared_volume_name(meta.id, report.image_id, report.user.uid, report.user.gid);
+  r.config_dir = session_config_dir();
+  r.login_dir = r.target + "/" + k_login_subdir;
+  r.volume = login_volume_name(meta.id, report.user.uid, report.user.gid);
   r.hold = hold_volume_name(req.session);
   const vault::AccessInfo access{req.session, req.image};
 
-  PB_TRY(FileLock lock, lock_credential(v, meta.id));
+  std::optional<FileLock> lock;
+  {
+    auto held = lock_credential(v, meta.id);
+    if (!held) return std::move(held).error();
+    lock.emplace(std::move(*held));
+  }
   // One list answers every question: who holds which volume, whether the
-  // volume exists, and whether a volume that is not this credential's has its name.
+  // volumes exist, and whether a volume that is not this credential's has their names.
   PB_TRY(std::vector<VolumeInfo> volumes, docker.volume_list({}, "para-broker-"));
   bool live = false;
   bool existing = false;
-  std::string keeper_target = r.target;  // where the keeper mounts the volume
+  std::optional<VolumeInfo> own_hold;
   for (const auto& h : volumes) {
     const bool ours =
         label_of(h.labels, labels::k_managed) == "1" && label_of(h.labels, labels::k_credential) == meta.id;
     if (h.name == r.volume) {
       if (!ours || label_of(h.labels, labels::k_role) != "session")
         return fail(ErrorKind::conflict, "volume " + r.volume + " exists but is not para-broker's; remove it");
+      PB_TRY(std::string target, volume_target(h));
+      PB_TRY(std::string subdir, login_subdir(h));
+      if (target != r.target || subdir != k_login_subdir)
+        return fail(ErrorKind::integrity, "volume " + r.volume + " is not laid out as a login volume; remove it");
       existing = true;
-      PB_TRY(keeper_target, volume_target(h));
     }
-    if (!ours || label_of(h.labels, labels::k_role) != "hold") continue;
-    const std::string held = label_of(h.labels, labels::k_volume);
-    if (h.name == r.hold && held != r.volume)
-      return fail(ErrorKind::conflict, "session '" + req.session + "' already holds volume " + held +
-                                           " for another image or owner; release it first");
-    if (held == r.volume) live = true;
+    const bool hold = label_of(h.labels, labels::k_managed) == "1" && label_of(h.labels, labels::k_role) == "hold";
+    if (h.name == r.hold) {
+      if (!hold)
+        return fail(ErrorKind::conflict, "volume " + r.hold +
+                                             " exists but is not this session's hold; remove it or choose another "
+                                             "session name");
+      const std::string held = label_of(h.labels, labels::k_volume);
+      if (held != r.volume)
+        return fail(ErrorKind::conflict, "session '" + req.session + "' already holds volume " + held +
+                                             " for another credential or owner; release it first");
+      PB_TRY(bool config, is_config_hold(h));
+      if (!config) return fail(ErrorKind::integrity, "hold " + r.hold + " is not a session's config volume");
+      own_hold = h;
+    }
+    if (ours && hold && label_of(h.labels, labels::k_volume) == r.volume) live = true;
   }
   if (live && !existing) {
     // Holds outlived their volume (removed by hand, keeper and all): a join
-    // would hand the session an empty volume, so it is populated again.
+    // would give the session no login, so it is populated again.
     live = false;
     r.notes.push_back("volume " + r.volume + " was gone although sessions held it; it was populated again");
   }
 
   // The vault records this access while Docker works: the entry's last use and
-  // the "mount" record are written beside the archive upload (or, when joining,
-  // the hold's creation) instead of after it. A mount that fails once the record
-  // is written adds a second one with result "failed".
+  // the "mount" record are written beside the archive upload instead of after
+  // it. A mount that fails once the record is written adds a second one with
+  // result "failed".
   std::future<Result<vault::EntryMeta>> use;
   auto record_use = [&] {
-    use = std::async(std::launch::async, [&v, &meta, &access] { return v.touch(meta.id, access, "mount"); });
+    if (!use.valid())
+      use = std::async(std::launch::async, [&v, &meta, &access] { return v.touch(meta.id, access, "mount"); });
   };
   // A failure after the record was written: the second record, then the error.
   auto failed = [&](Error e) -> Error {
@@ -565,9 +729,11 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     return e;
   };
 
+  std::optional<vault::DecodedEntry> entry;
+  std::string login_keeper;
   if (!live) {
-    // A new volume comes into being with its keeper (one request fewer): Docker
-    // creates a missing named volume with the labels the mount carries.
+    // A new login volume comes into being with its keeper (one request fewer):
+    // Docker creates a missing named volume with the labels the mount carries.
     Labels l;
     if (!existing) {
       l = labels::managed("session");
@@ -576,50 +742,103 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       l[labels::k_uid] = std::to_string(report.user.uid);
       l[labels::k_gid] = std::to_string(report.user.gid);
       l[labels::k_target] = r.target;
+      l[labels::k_login_dir] = k_login_subdir;
     }
-    std::string keeper;
     auto populate = [&]() -> Status {
-      PB_TRY(keeper, keeper_for(docker, report.image_id, r.volume, keeper_target, meta.id, existing, l));
+      PB_TRY(login_keeper, keeper_for(docker, report.image_id, r.volume, r.target, meta.id, existing, l));
       PB_CRASH_POINT("dispatch.mount.helper_created");
       if (existing) {
-        // Left behind by an interrupted session: keep a login it refreshed before replacing it.
+        // Left behind by an interrupted session: keep a login it refreshed
+        // before replacing it (its sessions' .claude.json went with their holds).
         PB_TRY(VolumeLogin old,
-               read_volume_login(docker, keeper, keeper_target + "/" + k_config_subdir, r.volume, meta.expires_at));
+               read_volume_login(docker, {login_keeper, r.login_dir, {}, {}}, r.volume, stored_expiry(v, meta.id)));
         PB_TRY(WriteBack wb, write_back(v, meta.id, old, r.volume, access));
         if (wb.wrote) r.notes.push_back("a newer login left in volume " + r.volume + " was written back first");
+        if (!wb.note.empty()) r.notes.push_back(wb.note);
         if (!wb.refused.empty()) r.notes.push_back(wb.refused + " (the volume is populated anew)");
       }
-      PB_TRY(vault::DecodedEntry entry, v.read(meta.id));
-      PB_TRY(std::vector<TreeEntry> tree, compose_tree(docker, keeper, report, entry, r.notes));
+      PB_TRY(entry, v.read(meta.id));
+      // The login volume: the login, and <cfg>'s mount point beside it (the
+      // place of Claude Code's lock <cfg>.lock).
+      std::vector<TreeEntry> tree{{k_login_subdir, true, {}, {}}, {k_config_subdir, true, {}, {}}};
+      for (const auto& f : entry->files)
+        if (f.name == vault::k_credentials_file)
+          tree.push_back({std::string(k_login_subdir) + "/" + k_credentials_name, false, f.data, {}});
       record_use();
-      return put_volume(docker, keeper, keeper_target, tree, report.user.uid, report.user.gid);
+      return put_volume(docker, login_keeper, r.target, tree, report.user.uid, report.user.gid);
     };
     if (auto s = populate(); !s) {
       // No session holds the volume: take back what this mount made.
-      if (!keeper.empty()) (void)docker.container_remove(keeper, true, false);
+      if (!login_keeper.empty()) (void)docker.container_remove(login_keeper, true, false);
       if (!existing) (void)docker.volume_remove(r.volume, false);
       return failed(std::move(s).error());
     }
     r.populated = true;
     PB_CRASH_POINT("dispatch.mount.populated");
-  } else {
-    record_use();
   }
 
-  Labels hl = labels::managed("hold");
-  hl[labels::k_session] = req.session;
-  hl[labels::k_volume] = r.volume;
-  hl[labels::k_credential] = meta.id;
-  hl[labels::k_image] = report.image_id;
-  hl[labels::k_target] = r.target;
-  hl[labels::k_mounted_at] = std::to_string(unix_now());
-  auto hold = docker.volume_create(r.hold, hl);
-  if (!hold) return failed(std::move(hold).error());
-  PB_CRASH_POINT("dispatch.mount.hold_created");
-  if (label_of(hold->labels, labels::k_volume) != r.volume)
-    return failed(
-        fail(ErrorKind::conflict,
-             "volume " + r.hold + " exists but is not this session's hold; remove it or choose another session name"));
+  // The session's own <cfg>: its hold. Made under the credential's lock (a
+  // hold keeps the login volume alive: a release or gc that looks after this
+  // one sees it); filled after it, through the session's keeper, which
+  // attaches both volumes where the session will have them, so that parallel
+  // mounts of one credential seed their configs at the same time. Every
+  // session has its own, so nothing one session writes there reaches another.
+  if (!own_hold) {
+    Labels hl = labels::managed("hold");
+    hl[labels::k_session] = req.session;
+    hl[labels::k_volume] = r.volume;
+    hl[labels::k_credential] = meta.id;
+    hl[labels::k_image] = report.image_id;
+    hl[labels::k_target] = r.target;
+    hl[labels::k_config] = r.config_dir;
+    hl[labels::k_mounted_at] = std::to_string(unix_now());
+    auto made = docker.volume_create(r.hold, hl);
+    if (!made) return failed(std::move(made).error());
+    if (label_of(made->labels, labels::k_volume) != r.volume || label_of(made->labels, labels::k_role) != "hold")
+      return failed(fail(ErrorKind::conflict, "volume " + r.hold +
+                                                  " exists but is not this session's hold; remove it or choose "
+                                                  "another session name"));
+    PB_CRASH_POINT("dispatch.mount.hold_created");
+  }
+  lock.reset();
+
+  std::string keeper;
+  auto seed = [&]() -> Status {
+    PB_TRY(keeper, keeper_for(docker, report.image_id, r.hold, {{r.volume, r.target, {}}, {r.hold, r.config_dir, {}}},
+                              meta.id, own_hold.has_value()));
+    PB_CRASH_POINT("dispatch.mount.keeper_created");
+    if (own_hold) {
+      // Mounted before: a no-op, unless that mount was interrupted before its
+      // config was complete (.claude.json is written last but one).
+      auto st = docker.archive_stat(keeper, r.config_dir + "/" + k_claude_json_name);
+      if (st) {
+        record_use();
+        return {};
+      }
+      if (st.error().kind != ErrorKind::not_found) return std::move(st).error();
+    }
+    if (!entry) {
+      PB_TRY(entry, v.read(meta.id));
+    }
+    PB_TRY(std::vector<TreeEntry> tree, compose_tree(docker, keeper, report, *entry, r.notes));
+    record_use();
+    return put_volume(docker, keeper, r.config_dir, tree, report.user.uid, report.user.gid);
+  };
+  if (auto s = seed(); !s) {
+    // Take back what this mount made: the session's keeper and hold, and a
+    // login volume no other session holds (judged under the lock again).
+    if (!own_hold) (void)remove_hold(docker, r.hold);
+    if (!live && !existing) {
+      if (auto relock = lock_credential(v, meta.id)) {
+        auto left = docker.volume_list(with(labels::filter("hold"), labels::k_volume, r.volume));
+        if (left && left->empty()) {
+          (void)remove_keeper(docker, r.volume);
+          (void)docker.volume_remove(r.volume, false);
+        }
+      }
+    }
+    return failed(std::move(s).error());
+  }
   PB_TRY(vault::EntryMeta recorded, use.get());
   (void)recorded;
   // What the image sets that Claude Code prefers over the login just mounted.
@@ -650,16 +869,21 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   if (!shared && shared.error().kind != ErrorKind::not_found) return std::move(shared).error();
   const bool credential_known = v.find(r.credential_id).ok();
   if (do_write_back && shared && credential_known) {
-    PB_TRY(WriteBack wb, write_back_volume(docker, v, *shared, access));
-    r.wrote_back = wb.wrote;
-    r.refused = std::move(wb.refused);
+    PB_TRY(WriteBack wb, write_back_volume(docker, v, *shared, access, &*hold));
+    PB_TRY(WriteBack own, write_back_detached(docker, v, *hold, access));
+    r.wrote_back = wb.wrote || own.wrote;
+    r.refused = !wb.refused.empty() ? std::move(wb.refused) : std::move(own.refused);
     if (!wb.note.empty()) r.notes.push_back(wb.note);
+    if (!own.note.empty()) r.notes.push_back(own.note);
     PB_CRASH_POINT("dispatch.release.written_back");
   } else if (do_write_back && shared) {
     r.notes.push_back("credential " + r.credential_id + " is no longer in the vault; nothing was written back");
   }
-  if (auto s = docker.volume_remove(hold_name, false); !s && s.error().kind != ErrorKind::not_found)
-    return std::move(s).error();
+  PB_TRY(bool hold_removed, remove_hold(docker, hold_name));
+  if (!hold_removed)
+    r.notes.push_back("volume " + hold_name +
+                      " (the session's config) is still attached to a container; para-broker gc removes it once "
+                      "that container is gone");
   PB_CRASH_POINT("dispatch.release.hold_removed");
   if (shared) {
     PB_TRY(std::vector<VolumeInfo> left, docker.volume_list(with(labels::filter("hold"), labels::k_volume, r.volume)));
@@ -735,8 +959,8 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
     PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
     PB_TRY(std::vector<VolumeInfo> shared,
            docker.volume_list(with(labels::filter("session"), labels::k_credential, cred)));
-    std::set<std::string> held;
-    for (const auto& h : holds) held.insert(label_of(h.labels, labels::k_volume));
+    std::map<std::string, std::vector<const VolumeInfo*>> held;  // login volume -> its holds
+    for (const auto& h : holds) held[label_of(h.labels, labels::k_volume)].push_back(&h);
     std::vector<VolumeInfo> vols;
     for (auto& vol : shared)
       if (held.count(vol.name)) vols.push_back(std::move(vol));
@@ -746,17 +970,28 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
     if (vols.empty()) continue;
     struct Live {
       VolumeInfo vol;
-      std::string target;
-      std::string keeper;
+      LoginPlace at;
       VolumeLogin login;
     };
     std::vector<Live> open;
     for (auto& vol : vols) {
       PB_TRY(std::string target, volume_target(vol));
-      PB_TRY(std::string keeper, keeper_for(docker, label_of(vol.labels, labels::k_image), vol.name, target, cred));
-      PB_TRY(VolumeLogin login,
-             read_volume_login(docker, keeper, target + "/" + k_config_subdir, vol.name, stored_expiry(v, cred)));
-      open.push_back({vol, std::move(target), std::move(keeper), std::move(login)});
+      PB_TRY(std::string subdir, login_subdir(vol));
+      LoginPlace at;
+      PB_TRY(at.keeper, keeper_for(docker, label_of(vol.labels, labels::k_image), vol.name, target, cred));
+      at.login_dir = target + "/" + subdir;
+      if (subdir == k_config_subdir) {
+        at.cfg_keeper = at.keeper;
+        at.cfg = at.login_dir;
+      } else {
+        // The account is shown by a session's .claude.json (any of them: one
+        // login), read through a session keeper that exists: sync makes none,
+        // and one a mount is making right now is that mount's.
+        PB_TRY(at.cfg_keeper, existing_session_keeper(docker, held[vol.name]));
+        at.cfg = session_config_dir();
+      }
+      PB_TRY(VolumeLogin login, read_volume_login(docker, at, vol.name, stored_expiry(v, cred)));
+      open.push_back({vol, std::move(at), std::move(login)});
     }
     for (auto& l : open) {
       SyncResult::Volume out{l.vol.name, cred, false, false, {}};
@@ -778,10 +1013,10 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
       }
       for (const auto& f : entry->files) {
         if (f.name != vault::k_credentials_file) continue;
-        std::vector<TreeEntry> tree{{k_credentials_name, false, f.data}};
+        std::vector<TreeEntry> tree{{k_credentials_name, false, f.data, {}}};
         PB_TRY(std::uint32_t uid, label_id(l.vol, labels::k_uid));
         PB_TRY(std::uint32_t gid, label_id(l.vol, labels::k_gid));
-        PB_TRY_STATUS(put_tree(docker, l.keeper, l.target + "/" + k_config_subdir, "", tree, uid, gid));
+        PB_TRY_STATUS(put_tree(docker, l.at.keeper, l.at.login_dir, "", tree, uid, gid));
         r.volumes[r.volumes.size() - open.size() + i].refreshed = true;
       }
     }
@@ -836,6 +1071,7 @@ Status remove_leftovers(DockerClient& docker, const std::vector<ContainerSummary
 Result<GcResult> gc_leftovers(DockerClient& docker, long long grace_seconds) {
   GcResult r;
   PB_TRY(std::vector<ContainerSummary> containers, docker.container_list({}));
+  labels::disown_inherited_roles(docker, containers);
   PB_TRY_STATUS(remove_leftovers(docker, containers, unix_now(), grace_seconds, r));
   return r;
 }
@@ -845,6 +1081,7 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
   const long long now = unix_now();
   // Which volumes containers use (helpers aside: they are judged under the lock).
   PB_TRY(std::vector<ContainerSummary> containers, docker.container_list({}));
+  labels::disown_inherited_roles(docker, containers);
   std::set<std::string> used;
   std::set<std::string> names;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> helpers_by_credential;  // id, volume
@@ -882,27 +1119,65 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
     PB_TRY(FileLock lock, lock_credential(v, cred));
     PB_TRY(std::vector<VolumeInfo> cred_holds,
            docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
-    std::set<std::string> held;
+    std::set<std::string> held;  // login volumes and holds that stay (their keepers too)
     for (const auto& h : cred_holds) {
       const std::string session = label_of(h.labels, labels::k_session);
       const std::string vol = label_of(h.labels, labels::k_volume);
-      const bool container = names.count("para-" + session) > 0 || docker.container_inspect("para-" + session).ok();
-      if (container || used.count(vol)) {
+      auto config = is_config_hold(h);
+      if (!config) {
         held.insert(vol);
+        held.insert(h.name);
+        r.kept.push_back(h.name + ": " + config.error().message);
+        continue;
+      }
+      // A session's own config volume is in use while its container mounts it;
+      // an empty hold of an earlier release while any container mounts the volume.
+      const bool in_use = used.count(*config ? h.name : vol) > 0;
+      const bool container = names.count("para-" + session) > 0 || docker.container_inspect("para-" + session).ok();
+      if (container || in_use) {
+        held.insert(vol);
+        held.insert(h.name);
         r.kept.push_back(h.name + ": session " + session + " still has a container");
         continue;
       }
       if (labels::is_young_hold(h.labels, now, grace_seconds)) {
         held.insert(vol);
+        held.insert(h.name);
         r.kept.push_back(h.name + ": session " + session + " was mounted less than " + std::to_string(grace_seconds) +
                          " s ago; its container may not exist yet");
         continue;
       }
-      if (auto s = docker.volume_remove(h.name, false); s || s.error().kind == ErrorKind::not_found) {
+      if (*config) {
+        // The session's .claude.json shows the account of what it refreshed:
+        // written back while the hold is still there.
+        auto written = [&]() -> Status {
+          const vault::AccessInfo access{session, label_of(h.labels, labels::k_image)};
+          auto login = docker.volume_inspect(vol);
+          if (login) {
+            PB_TRY(WriteBack wb, write_back_volume(docker, v, *login, access, &h));
+            if (!wb.refused.empty()) r.refused.push_back(wb.refused);
+            if (!wb.note.empty()) r.notes.push_back(wb.note);
+          } else if (login.error().kind != ErrorKind::not_found) {
+            return std::move(login).error();
+          }
+          PB_TRY(WriteBack own, write_back_detached(docker, v, h, access));
+          if (!own.refused.empty()) r.refused.push_back(own.refused);
+          return {};
+        }();
+        if (!written) {
+          held.insert(vol);
+          held.insert(h.name);
+          r.kept.push_back(h.name + ": its login could not be read back (" + written.error().message + ")");
+          continue;
+        }
+      }
+      auto removed = remove_hold(docker, h.name);
+      if (removed && *removed) {
         r.removed_holds.push_back(h.name);
       } else {
         held.insert(vol);
-        r.kept.push_back(h.name + ": " + s.error().message);
+        held.insert(h.name);
+        r.kept.push_back(h.name + ": " + (removed ? "a container still mounts it" : removed.error().message));
       }
     }
     PB_TRY(std::vector<VolumeInfo> cred_shared,
@@ -920,6 +1195,7 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
         continue;
       }
       if (!wrote->refused.empty()) r.refused.push_back(wrote->refused);
+      if (!wrote->note.empty()) r.notes.push_back(wrote->note);
       if (auto k = remove_keeper(docker, vol.name); !k) {
         held.insert(vol.name);
         r.kept.push_back(vol.name + ": " + k.error().message);

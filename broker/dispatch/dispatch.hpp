@@ -2,24 +2,33 @@
 // Dispatch: the session volumes behind `mount`, `release`, `sync` and `gc`
 // (design and guarantees: docs/dispatch.md).
 //
-//   shared volume  para-broker-<credential id>-<hash(image id, uid, gid)>
-//                  role=session; one per credential, image and owner; mounted
-//                  at /para-broker; holds <cfg> at claude/ and leaves room
-//                  for <cfg>.lock beside it
+//   login volume   para-broker-shared-<credential id>-<hash(uid, gid)>
+//                  role=session; one per credential and owner, shared by every
+//                  image that runs as that owner; mounted at /para-broker;
+//                  holds the login at login/.credentials.json and Claude
+//                  Code's refresh lock <cfg>.lock (claude.lock)
 //   hold volume    para-broker-hold-<session_key(session)>
-//                  role=hold; empty marker that a session uses a shared volume
+//                  role=hold; the session's own <cfg>, mounted at
+//                  /para-broker/claude: the image's settings, commands,
+//                  agents, CLAUDE.md and .claude.json merged with the login
+//                  keys, and .credentials.json as a link into the login volume
 //   host lock      <vault>/locks/<credential id>.lock
-//                  flock: held while holds and shared volumes of that
+//                  flock: held while holds and login volumes of that
 //                  credential are created, populated, written back or removed
 //
-// Every shared volume is populated through the archive API of a helper
-// container created (never started) from the image; it is removed on every path.
+// Volumes are read and written through the archive API of keepers: containers
+// created (never started, no network) from the image: one per login volume
+// (pb-keeper-shared-…) and one per session (pb-keeper-hold-…, both volumes
+// attached as the session sees them). Volumes made by earlier releases
+// (para-broker-<credential>-<hash(image, uid, gid)> holding the whole <cfg>,
+// with empty holds) keep working until their sessions are released.
 
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "broker/labels.hpp"
@@ -41,8 +50,12 @@ namespace pb::broker::dispatch {
 /// derived from the image: nothing the image says (HOME, /etc/passwd) reaches
 /// the mount spec. Volumes made before carry their own target in a label.
 inline constexpr const char* k_mount_target = "/para-broker";
-/// <cfg> inside the volume.
+/// <cfg> below the mount point: the session's hold volume is mounted there
+/// (in volumes of earlier releases, a directory of the shared volume).
 inline constexpr const char* k_config_subdir = "claude";
+/// Where the login volume keeps the login: CLAUDE_SECURESTORAGE_CONFIG_DIR
+/// points here, and <cfg>/.credentials.json links here.
+inline constexpr const char* k_login_subdir = "login";
 
 /// Session names are para's: 1-128 bytes of UTF-8 letters and digits of any
 /// script, `-`, `_` (and `.`, which earlier releases took). Labels and reports
@@ -56,10 +69,10 @@ Status check_session(std::string_view session);
 /// ASCII letters, digits, `-` and `_` (at most 40) and 16 hex digits of the
 /// name's SHA-256, e.g. "caf-3f0c…" for "café".
 std::string session_key(std::string_view session);
-std::string shared_volume_name(const std::string& credential_id, const std::string& image_id, std::uint32_t uid,
-                               std::uint32_t gid);
+/// The login volume of a credential for the runtime owner uid:gid.
+std::string login_volume_name(const std::string& credential_id, std::uint32_t uid, std::uint32_t gid);
 std::string hold_volume_name(const std::string& session);
-/// The keeper container of a shared volume, `pb-keeper-<credential id>-<hash>`:
+/// The keeper container of a volume, `pb-keeper-<name without para-broker->`:
 /// no container para-broker creates is named `para-…`, since para counts
 /// those against its limit and removes the ones that are not its sessions.
 std::string keeper_name(const std::string& volume);
@@ -79,12 +92,13 @@ struct MountRequest {
 struct MountResult {
   std::string session;
   std::string image_id;
-  std::string volume;  ///< the shared volume
-  std::string hold;
+  std::string volume;  ///< the login volume (shared by the credential's sessions of one owner)
+  std::string hold;    ///< the session's own volume, its <cfg>
   std::string credential_name;
   std::string credential_id;
-  std::string target;      ///< mount point in the container
-  std::string config_dir;  ///< CLAUDE_CONFIG_DIR in the container
+  std::string target;      ///< mount point of the login volume in the container
+  std::string config_dir;  ///< CLAUDE_CONFIG_DIR in the container, where the hold is mounted
+  std::string login_dir;   ///< CLAUDE_SECURESTORAGE_CONFIG_DIR in the container
   bool populated = false;  ///< this call filled the volume (first session)
   std::vector<std::string> notes;
   /// What the image sets (ENV, apiKeyHelper in its settings) that Claude Code
@@ -92,8 +106,18 @@ struct MountResult {
   std::vector<probes::LoginOverride> conflicts;
 };
 
-/// Prepares (or joins) the session's volume and records the session's hold.
-/// Re-mounting a session that holds the same volume again is a no-op.
+/// The session container's volumes, as (volume, mount point): the login
+/// volume, then the session's config inside it (in this order).
+std::vector<std::pair<std::string, std::string>> mounts_of(const MountResult& r);
+/// The session container's environment: CLAUDE_CONFIG_DIR, and where 2.1
+/// builds that know CLAUDE_SECURESTORAGE_CONFIG_DIR keep the login (older
+/// builds follow <cfg>/.credentials.json's link there).
+std::vector<std::pair<std::string, std::string>> env_of(const MountResult& r);
+
+/// Prepares (or joins) the credential's login volume and the session's own
+/// config volume (its hold). Re-mounting a session that holds the same login
+/// volume again is a no-op (its config is seeded again if an interrupted mount
+/// left it unfinished).
 Result<MountResult> mount(DockerClient& docker, vault::Vault& vault, const Paths& paths, const MountRequest& request);
 
 struct ReleaseResult {
@@ -137,6 +161,7 @@ struct GcResult {
   std::vector<std::string> removed_helpers;
   std::vector<std::string> kept;     ///< "name: why"
   std::vector<std::string> refused;  ///< logins refused at write-back (the volumes went all the same)
+  std::vector<std::string> notes;    ///< what else a write-back had to say
 };
 
 /// Removes holds whose session container is gone (and no container mounts

@@ -58,26 +58,29 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
   if (archive_write_open_memory(a.get(), buf.data(), buf.size(), &used) != ARCHIVE_OK)
     return fail(ErrorKind::failure, "opening an in-memory archive failed");
   const std::time_t now = std::time(nullptr);
-  auto add = [&](const std::string& name, bool is_dir, const SecureBytes* data) -> Status {
+  auto add = [&](const std::string& name, bool is_dir, const SecureBytes* data, const std::string& link) -> Status {
     ArchiveEntry e(archive_entry_new());
     if (!e) return fail(ErrorKind::failure, "creating an archive entry failed");
     archive_entry_set_pathname(e.get(), name.c_str());
-    archive_entry_set_filetype(e.get(), is_dir ? AE_IFDIR : AE_IFREG);
-    archive_entry_set_perm(e.get(), is_dir ? 0700 : 0600);
+    const bool is_link = !is_dir && !link.empty();
+    archive_entry_set_filetype(e.get(), is_dir ? AE_IFDIR : is_link ? AE_IFLNK : AE_IFREG);
+    archive_entry_set_perm(e.get(), is_dir ? 0700 : is_link ? 0777 : 0600);
+    if (is_link) archive_entry_set_symlink(e.get(), link.c_str());
     archive_entry_set_uid(e.get(), uid);
     archive_entry_set_gid(e.get(), gid);
     archive_entry_set_mtime(e.get(), now, 0);
-    archive_entry_set_size(e.get(), is_dir ? 0 : static_cast<la_int64_t>(data->size()));
+    if (is_link) data = nullptr;
+    archive_entry_set_size(e.get(), data == nullptr ? 0 : static_cast<la_int64_t>(data->size()));
     if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK)
       return fail(ErrorKind::failure, "writing the archive entry for " + printable(name) + " failed");
-    if (!is_dir && !data->empty() &&
+    if (data != nullptr && !is_dir && !data->empty() &&
         archive_write_data(a.get(), data->data(), data->size()) != static_cast<la_ssize_t>(data->size()))
       return fail(ErrorKind::failure, "writing " + printable(name) + " into the archive failed");
     return {};
   };
   const std::string prefix = root.empty() ? std::string() : root + "/";
-  if (!root.empty()) PB_TRY_STATUS(add(prefix, true, nullptr));
-  for (const auto& e : entries) PB_TRY_STATUS(add(prefix + e.name + (e.is_dir ? "/" : ""), e.is_dir, &e.data));
+  if (!root.empty()) PB_TRY_STATUS(add(prefix, true, nullptr, {}));
+  for (const auto& e : entries) PB_TRY_STATUS(add(prefix + e.name + (e.is_dir ? "/" : ""), e.is_dir, &e.data, e.link));
   if (archive_write_close(a.get()) != ARCHIVE_OK) return fail(ErrorKind::failure, "closing an archive failed");
   buf.resize(used);
   return buf;

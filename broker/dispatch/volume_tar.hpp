@@ -30,6 +30,9 @@ struct TreeEntry {
   std::string name;  ///< '/'-separated, relative, no "." or ".." components
   bool is_dir = false;
   SecureBytes data;  ///< files only
+  /// Rendering only: non-empty makes the entry a symbolic link to this
+  /// (relative) target; read_tree() never returns links.
+  std::string link;
 };
 
 struct TreeLimits {
@@ -40,7 +43,8 @@ struct TreeLimits {
 
 /// Renders `entries` below the directory `root` (itself an entry; "" = no
 /// root entry, names as they are) as a tar
-/// archive in memory, every entry owned by uid:gid, dirs 0700, files 0600.
+/// archive in memory, every entry owned by uid:gid, dirs 0700, files 0600
+/// (links 0777, as the kernel ignores a link's own mode).
 Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeEntry>& entries, std::uint32_t uid,
                                 std::uint32_t gid);
 

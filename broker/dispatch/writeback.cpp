@@ -65,15 +65,17 @@ std::pair<std::string, std::string> shown_account(const SecureBytes* claude_json
   return {str(*a, "accountUuid"), str(*a, "emailAddress")};
 }
 
+const char* const k_account_unshown = "its .claude.json does not show which account it belongs to";
+
 /// Refusal reason when the volume does not show the stored account; empty when it does.
 std::string account_mismatch(const vault::EntryMeta& meta, const json& oauth, const SecureBytes* claude_json) {
   if (meta.identity.empty()) return {};  // captured without its account: the token alone identifies it
   const auto [uuid, email] = shown_account(claude_json);
   if (!meta.account_uuid.empty()) {
-    if (uuid.empty()) return "its .claude.json does not show which account it belongs to";
+    if (uuid.empty()) return k_account_unshown;
     if (uuid != meta.account_uuid) return "it belongs to another account";
   } else if (email.empty()) {
-    return "its .claude.json does not show which account it belongs to";
+    return k_account_unshown;
   } else if ("email:" + email != meta.identity) {
     return "it belongs to another account";
   }
@@ -152,7 +154,11 @@ WritebackDecision judge_writeback(const vault::DecodedEntry& stored, ByteSpan vo
       return refuse("its credentials file brings '" + printable(key, 60) + "', which the vault did not put there");
     if (*old != value) return refuse("its credentials file changes '" + printable(key, 60) + "'");
   }
-  if (auto why = account_mismatch(stored.meta, *new_oauth, volume_claude_json); !why.empty()) return refuse(why);
+  if (auto why = account_mismatch(stored.meta, *new_oauth, volume_claude_json); !why.empty()) {
+    WritebackDecision d = refuse(why);
+    d.account_unshown = why == k_account_unshown;
+    return d;
+  }
 
   WritebackDecision d;
   d.verdict = WritebackDecision::Verdict::accept;

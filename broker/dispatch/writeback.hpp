@@ -52,6 +52,9 @@ struct WritebackDecision {
   std::string reason;    ///< refuse: one sentence without secrets
   std::string note;      ///< accept: what was left out (unknown login fields), or empty
   bool differs = false;  ///< not_newer: the volume holds another login than the vault's, expiring no later
+  /// refuse: the only objection is that no .claude.json showed the account
+  /// (the caller may know there was none to show)
+  bool account_unshown = false;
 };
 
 /// expiresAt of a credentials file, when it parses and holds a whole number;

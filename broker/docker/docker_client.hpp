@@ -160,6 +160,7 @@ struct ContainerSummary {
   std::string status;  ///< human text, "Up 2 minutes"
   Labels labels;
   std::int64_t created = 0;  ///< seconds since the epoch (0: not said)
+  std::string image_id;      ///< the image it was made from, by id ("" if not said)
 };
 
 struct WaitResult {

@@ -423,7 +423,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
       std::vector<std::string> names;
       for (auto n : strings(e, "Names")) names.push_back(n.starts_with('/') ? n.substr(1) : n);
       out.push_back({str(e, "Id"), names, str(e, "Image"), str(e, "State"), str(e, "Status"), labels_of(e, "Labels"),
-                     num(e, "Created")});
+                     num(e, "Created"), str(e, "ImageID")});
     }
     return out;
   }

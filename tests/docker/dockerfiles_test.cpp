@@ -186,7 +186,7 @@ TEST_F(Dockerfiles, ParaClaude) {
   ASSERT_EQ(created.exit_code, 0) << created.err;
   EXPECT_EQ(docker_cli({"start", "para-" + session}).exit_code, 0);
   auto login = docker_cli({"exec", "para-" + session, "sh", "-c",
-                           "test -s \"$CLAUDE_CONFIG_DIR/.credentials.json\" && stat -c %u:%a "
+                           "test -s \"$CLAUDE_CONFIG_DIR/.credentials.json\" && stat -L -c %u:%a "
                            "\"$CLAUDE_CONFIG_DIR/.credentials.json\" && whoami"});
   EXPECT_EQ(login.out, "1000:600\npara\n") << login.err;
   auto logs = docker_cli({"logs", "para-" + session});

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -91,7 +92,7 @@ TEST(HostileImage, AnHonestImagesArgumentsAttachParaBrokersVolumeAndNothingElse)
   d.import_login("honest");
   const std::string image = test_image("claude-2x-dev");
   auto args = d.mount(image, "honest1");
-  ASSERT_EQ(args.size(), 4u);
+  ASSERT_EQ(args.size(), 8u);
   std::vector<std::string> create{"create", "--label", std::string(k_test_label) + "=" + d.label};
   create.insert(create.end(), args.begin(), args.end());
   create.insert(create.end(), {image, "true"});
@@ -101,10 +102,14 @@ TEST(HostileImage, AnHonestImagesArgumentsAttachParaBrokersVolumeAndNothingElse)
   auto inspected = docker_cli({"inspect", "--format", "{{json .Mounts}}", id}, 60);
   ASSERT_EQ(inspected.exit_code, 0) << inspected.err;
   auto mounts = nlohmann::json::parse(inspected.out);
-  ASSERT_EQ(mounts.size(), 1u) << inspected.out;
-  EXPECT_EQ(mounts[0]["Type"], "volume");
-  EXPECT_TRUE(mounts[0]["Name"].get<std::string>().starts_with("para-broker-")) << inspected.out;
-  EXPECT_EQ(mounts[0]["Destination"], "/para-broker");
+  ASSERT_EQ(mounts.size(), 2u) << inspected.out;
+  std::map<std::string, std::string> by_destination;
+  for (const auto& m : mounts) {
+    EXPECT_EQ(m["Type"], "volume") << inspected.out;
+    by_destination[m["Destination"].get<std::string>()] = m["Name"].get<std::string>();
+  }
+  EXPECT_TRUE(by_destination["/para-broker"].starts_with("para-broker-shared-")) << inspected.out;
+  EXPECT_EQ(by_destination["/para-broker/claude"], "para-broker-hold-honest1") << inspected.out;
   EXPECT_EQ(docker_cli({"rm", "-f", id}, 60).exit_code, 0);
   EXPECT_EQ(d.env.cli({"release", "--session", "honest1"}).exit_code, 0);
 }

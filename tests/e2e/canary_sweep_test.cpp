@@ -410,7 +410,7 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   auto mounted = cli({"mount", "--image", image, "--session", session});
   ASSERT_EQ(mounted.exit_code, 0) << mounted.err;
   const auto mount_args = split_ws(mounted.out);
-  ASSERT_EQ(mount_args.size(), 4u) << mounted.out;
+  ASSERT_EQ(mount_args.size(), 8u) << mounted.out;
   auto other_mounted = cli({"mount", "--image", other_image, "--session", other_session, "--format", "json"});
   ASSERT_EQ(other_mounted.exit_code, 0) << other_mounted.err;
 
@@ -471,7 +471,7 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   const std::string upper = cj[0]["GraphDriver"]["Data"].value("UpperDir", "");
   docker({"logs", container});
   const auto volumes = d.volumes();
-  ASSERT_EQ(volumes.size(), 4u) << "two shared volumes and two holds";
+  ASSERT_EQ(volumes.size(), 4u) << "two login volumes (two owners) and two holds";
   std::vector<std::string> volume_inspect{"volume", "inspect"};
   volume_inspect.insert(volume_inspect.end(), volumes.begin(), volumes.end());
   auto vinspected = docker(volume_inspect);
@@ -487,10 +487,10 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
     in_volumes.insert(in_volumes.end(), h.begin(), h.end());
   }
   ASSERT_FALSE(in_volumes.empty()) << "the search did not find the login in the session volume; it proves nothing";
-  EXPECT_EQ(std::count_if(
-                in_volumes.begin(), in_volumes.end(),
-                [](const std::string& h) { return h.ends_with("/claude/.credentials.json: rotated access token"); }),
-            2)
+  EXPECT_EQ(
+      std::count_if(in_volumes.begin(), in_volumes.end(),
+                    [](const std::string& h) { return h.ends_with("/login/.credentials.json: rotated access token"); }),
+      2)
       << "the refreshed login is in both sessions' volumes:" << joined(in_volumes);
   ASSERT_FALSE(upper.empty()) << "no writable layer in docker inspect (storage driver not overlay2?)";
   EXPECT_TRUE(files.scan(upper).empty()) << "the container's writable layer holds the login:"

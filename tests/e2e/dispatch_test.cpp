@@ -39,13 +39,17 @@ TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
   auto mounted = d.env.cli({"mount", "--image", image, "--session", session});
   ASSERT_EQ(mounted.exit_code, 0) << mounted.err;
   const auto args = split_ws(mounted.out);
-  ASSERT_EQ(args.size(), 4u) << mounted.out;
+  ASSERT_EQ(args.size(), 8u) << mounted.out;
   EXPECT_EQ(args[0], "--mount");
-  EXPECT_EQ(args[2], "--env");
-  EXPECT_TRUE(args[1].starts_with("type=volume,src=para-broker-") && args[1].ends_with(",dst=/para-broker") &&
+  EXPECT_EQ(args[2], "--mount");
+  EXPECT_EQ(args[4], "--env");
+  EXPECT_EQ(args[6], "--env");
+  EXPECT_TRUE(args[1].starts_with("type=volume,src=para-broker-shared-") && args[1].ends_with(",dst=/para-broker") &&
               std::count(args[1].begin(), args[1].end(), ',') == 2)
       << args[1];
-  EXPECT_EQ(args[3], "CLAUDE_CONFIG_DIR=/para-broker/claude") << "the same place in every image";
+  EXPECT_EQ(args[3], "type=volume,src=para-broker-hold-" + session + ",dst=/para-broker/claude");
+  EXPECT_EQ(args[5], "CLAUDE_CONFIG_DIR=/para-broker/claude") << "the same place in every image";
+  EXPECT_EQ(args[7], "CLAUDE_SECURESTORAGE_CONFIG_DIR=/para-broker/login");
   EXPECT_EQ(mounted.out.find(canary), std::string::npos);
   EXPECT_EQ(mounted.err.find(canary), std::string::npos);
 
@@ -72,7 +76,9 @@ TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
                     "cat \"$CLAUDE_CONFIG_DIR/settings.json\" \"$CLAUDE_CONFIG_DIR/CLAUDE.md\" "
                     "\"$CLAUDE_CONFIG_DIR/commands/hello.md\" \"$CLAUDE_CONFIG_DIR/.claude.json\"; "
                     "stat -c '%u:%g %a %n' \"$CLAUDE_CONFIG_DIR\" \"$CLAUDE_CONFIG_DIR/..\" "
-                    "\"$CLAUDE_CONFIG_DIR/.credentials.json\"; timeout 30 claude -p hi </dev/null >/dev/null 2>&1",
+                    "\"$CLAUDE_SECURESTORAGE_CONFIG_DIR\" \"$CLAUDE_SECURESTORAGE_CONFIG_DIR/.credentials.json\"; "
+                    "readlink \"$CLAUDE_CONFIG_DIR/.credentials.json\"; "
+                    "timeout 30 claude -p hi </dev/null >/dev/null 2>&1",
                     run_args);
   });
   while (running.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready) {
@@ -92,7 +98,10 @@ TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
   const std::string owner = std::to_string(img.uid) + ":" + std::to_string(img.gid);
   EXPECT_NE(ran.out.find(owner + " 700 /para-broker/claude\n"), std::string::npos) << ran.out;
   EXPECT_NE(ran.out.find(owner + " 700 /para-broker/claude/..\n"), std::string::npos) << ran.out;
-  EXPECT_NE(ran.out.find(owner + " 600 "), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find(owner + " 700 /para-broker/login\n"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find(owner + " 600 /para-broker/login/.credentials.json\n"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("\n../login/.credentials.json\n"), std::string::npos)
+      << "<cfg>/.credentials.json is the login volume's: " << ran.out;
   EXPECT_EQ(ran.out.find(canary), std::string::npos);
 
   auto released = d.env.cli({"release", "--session", session});
@@ -128,7 +137,7 @@ TEST(DispatchWriteBack, NewerLoginInTheVolumeReachesTheVaultOlderDoesNot) {
   const std::int64_t base = expiry_from_now(1);
   d.import_login("wb", base);
   auto args = d.mount(k_fast_image, "wb1");
-  ASSERT_EQ(args.size(), 4u);
+  ASSERT_EQ(args.size(), 8u);
   ASSERT_EQ(rewrite_login(d, args, k_fast_image, "sk-ant-oat01-CANARY-test-older-" + d.label, base - 1000).exit_code,
             0);
   ASSERT_EQ(d.env.cli({"release", "--session", "wb1"}).exit_code, 0);
@@ -160,9 +169,9 @@ TEST(DispatchWriteBack, APoisonedVolumeNeverReachesTheVaultOrAnotherSession) {
   const std::string canary = d.import_login("poison", base);
   auto a = d.mount(k_fast_image, "pa");
   auto c = d.mount(k_other_image, "pc");
-  ASSERT_EQ(a.size(), 4u);
-  ASSERT_EQ(c.size(), 4u);
-  ASSERT_NE(a[1], c[1]);
+  ASSERT_EQ(a.size(), 8u);
+  ASSERT_EQ(c.size(), 8u);
+  ASSERT_NE(a[1], c[1]) << "another owner: a login volume of its own";
 
   FakeApi api(200);
   const std::string url = api.base_url();
@@ -247,14 +256,18 @@ TEST(DispatchParallel, SixteenSessionsMountAndReleaseOnOneCredential) {
     mounts.push_back(std::async(std::launch::async, [&d, i] {
       return d.env.cli({"mount", "--image", k_fast_image, "--session", "p" + std::to_string(i)});
     }));
-  std::set<std::string> outputs;
+  std::set<std::string> logins, configs;
   for (auto& f : mounts) {
     auto r = f.get();
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out.find(canary), std::string::npos);
-    outputs.insert(r.out);
+    const auto args = split_ws(r.out);
+    ASSERT_EQ(args.size(), 8u) << r.out;
+    logins.insert(args[1]);
+    configs.insert(args[3]);
   }
-  EXPECT_EQ(outputs.size(), 1u) << "sessions of one credential and image share one volume";
+  EXPECT_EQ(logins.size(), 1u) << "sessions of one credential and owner share one login volume";
+  EXPECT_EQ(configs.size(), static_cast<std::size_t>(k_sessions)) << "and each has its own config";
   EXPECT_EQ(d.volumes().size(), static_cast<std::size_t>(k_sessions + 1));
 
   std::vector<std::future<CommandResult>> releases;
@@ -277,17 +290,25 @@ TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
   Dispatch d;
   const std::int64_t base = expiry_from_now(1);
   d.import_login("share", base);
+  const std::string js_image = test_image("claude-1031-dev");  // 1.0.31, the same owner (1234) as k_fast_image
   auto a = d.mount(k_fast_image, "a");
   auto b = d.mount(k_fast_image, "b");
   auto c = d.mount(k_other_image, "c");
-  ASSERT_EQ(a.size(), 4u);
-  ASSERT_EQ(c.size(), 4u);
-  EXPECT_EQ(a, b) << "same credential and image: one shared volume";
-  EXPECT_NE(a[1], c[1]) << "another image: its own volume";
+  auto e = d.mount(js_image, "e");
+  ASSERT_EQ(a.size(), 8u);
+  ASSERT_EQ(b.size(), 8u);
+  ASSERT_EQ(c.size(), 8u);
+  ASSERT_EQ(e.size(), 8u);
+  EXPECT_EQ(a[1], b[1]) << "same credential and owner: one login volume";
+  EXPECT_EQ(a[1], e[1]) << "whatever the image and its Claude Code build";
+  EXPECT_NE(a[3], b[3]) << "each session its own config";
+  EXPECT_NE(a[1], c[1]) << "another owner: its own login volume";
 
   ASSERT_EQ(rewrite_login(d, a, k_fast_image, "sk-ant-oat01-CANARY-test-rotated-" + d.label, base + 5000).exit_code, 0);
   auto in_b = d.run_in(b, k_fast_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
   EXPECT_NE(in_b.out.find("CANARY-test-rotated-"), std::string::npos) << in_b.out;
+  auto in_e = d.run_in(e, js_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
+  EXPECT_NE(in_e.out.find("CANARY-test-rotated-"), std::string::npos) << in_e.out;
   auto in_c = d.run_in(c, k_other_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
   EXPECT_EQ(in_c.out.find("CANARY-test-rotated-"), std::string::npos) << "c is a copy until sync";
 
@@ -295,12 +316,12 @@ TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
   ASSERT_EQ(synced.exit_code, 0) << synced.err;
   in_c = d.run_in(
       c, k_other_image,
-      "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"; stat -c '%u:%g %a' \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
+      "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"; stat -L -c '%u:%g %a' \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
   EXPECT_NE(in_c.out.find("CANARY-test-rotated-"), std::string::npos) << in_c.out;
   EXPECT_NE(in_c.out.find("1000:1000 600"), std::string::npos) << in_c.out;
   EXPECT_EQ(d.stored_expiry(), base + 5000);
 
-  for (const char* s : {"a", "b", "c"}) EXPECT_EQ(d.env.cli({"release", "--session", s}).exit_code, 0);
+  for (const char* s : {"a", "b", "c", "e"}) EXPECT_EQ(d.env.cli({"release", "--session", s}).exit_code, 0);
   EXPECT_TRUE(d.volumes().empty());
   d.verify();
 }
@@ -396,8 +417,8 @@ TEST(DispatchGc, RemovesStaleHoldsButNeverAVolumeInUse) {
   d.import_login("gc", base);
   auto live = d.mount(k_fast_image, "live");
   auto stale = d.mount(k_other_image, "stale");
-  ASSERT_EQ(live.size(), 4u);
-  ASSERT_EQ(stale.size(), 4u);
+  ASSERT_EQ(live.size(), 8u);
+  ASSERT_EQ(stale.size(), 8u);
   // The live session's container exists (created, as para does before starting it).
   std::vector<std::string> create{"create", "--name", "para-live", "--label",
                                   std::string(k_test_label) + "=" + d.label};

@@ -1,7 +1,8 @@
 // Load on one credential: 32 sessions mount and release in parallel, 10
 // cycles each, half of them in a Claude Code 2.x image and half in a 1.0.31
-// one (so two shared volumes are created, joined, and removed again all the
-// time while other sessions join them), while `sync` runs in a loop as para's
+// one, both running as uid 1234 (so the login volume they share is created,
+// joined, and removed again all the time while other sessions join it, each
+// session with a config volume of its own), while `sync` runs in a loop as para's
 // status loop would. Every command must succeed; afterwards nothing the run
 // made is left in Docker (not even an unlabelled volume by the broker's
 // name), `vault verify` and `audit --verify` pass, and the access log holds
@@ -83,11 +84,11 @@ TEST(DispatchLoad, ThirtyTwoSessionsMountAndReleaseTenTimesOnOneCredential) {
         auto m = d.env.cli({"mount", "--image", images[which], "--session", session}, "", 240);
         const double tm = seconds_since(t0);
         const auto args = split_ws(m.out);
-        if (m.exit_code != 0 || args.size() != 4u || args[0] != "--mount") {
+        if (m.exit_code != 0 || args.size() != 8u || args[0] != "--mount") {
           fail("mount " + session + ": exit " + std::to_string(m.exit_code) + ": " + m.out + m.err);
         } else {
           std::lock_guard lock(mu);
-          // One shared volume per credential and image, whoever created it.
+          // One login volume per credential and owner, whoever created it.
           if (volume_per_image[which].empty()) volume_per_image[which] = args[1];
           if (volume_per_image[which] != args[1])
             failures.push_back("mount " + session + " printed " + args[1] + ", not " + volume_per_image[which]);
@@ -134,7 +135,7 @@ TEST(DispatchLoad, ThirtyTwoSessionsMountAndReleaseTenTimesOnOneCredential) {
   RecordProperty("cycle_median_seconds", std::to_string(stats_of(cycle_s).median));
 
   EXPECT_TRUE(failures.empty()) << failures.size() << " failure(s), the first: " << failures.front();
-  EXPECT_NE(volume_per_image[0], volume_per_image[1]) << "each image has its own shared volume";
+  EXPECT_EQ(volume_per_image[0], volume_per_image[1]) << "both images run as uid 1234: one login volume";
 
   // Nothing is left: no volume or container of this run or of this credential.
   EXPECT_TRUE(d.volumes().empty());

@@ -293,8 +293,14 @@ Result<std::vector<ContainerSummary>> FakeDocker::container_list(const LabelFilt
   std::vector<ContainerSummary> out;
   for (const auto& [id, c] : containers)
     if (matches(c.info.labels, labels))
-      out.push_back(
-          {id, {c.info.name}, c.spec.image, c.info.state.status, c.info.state.status, c.info.labels, c.created});
+      out.push_back({id,
+                     {c.info.name},
+                     c.spec.image,
+                     c.info.state.status,
+                     c.info.state.status,
+                     c.info.labels,
+                     c.created,
+                     c.info.image});
   return out;
 }
 

@@ -1,7 +1,9 @@
 // dispatch/ against the recording FakeDocker: which Docker calls mount makes
-// (a joining session: no container at all), what the rendered tar holds
-// (owner, modes, the volume root, the image's files merged, hostile entries
-// skipped or refused), and that the helper container is removed on every path.
+// (a joining session: one keeper of its own, no login written), what the
+// rendered tars hold (owner, modes, the volume roots, the login only in the
+// login volume, the image's files merged into the session's own config,
+// hostile entries skipped or refused), and that keepers and volumes are taken
+// back on every path.
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -59,6 +61,7 @@ struct TarEntry {
   std::int64_t uid = -1, gid = -1;
   bool is_dir = false;
   std::string data;
+  std::string link;  ///< a symbolic link's target
 };
 
 std::vector<TarEntry> read_tar(const std::string& bytes) {
@@ -68,11 +71,17 @@ std::vector<TarEntry> read_tar(const std::string& bytes) {
   archive_read_open_memory(a, bytes.data(), bytes.size());
   struct archive_entry* e = nullptr;
   while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-    TarEntry t{archive_entry_pathname(e), static_cast<unsigned>(archive_entry_perm(e)), archive_entry_uid(e),
-               archive_entry_gid(e),      archive_entry_filetype(e) == AE_IFDIR,        ""};
+    TarEntry t{archive_entry_pathname(e),
+               static_cast<unsigned>(archive_entry_perm(e)),
+               archive_entry_uid(e),
+               archive_entry_gid(e),
+               archive_entry_filetype(e) == AE_IFDIR,
+               "",
+               ""};
     std::string buf(static_cast<std::size_t>(archive_entry_size(e)), '\0');
     if (!buf.empty()) archive_read_data(a, buf.data(), buf.size());
     t.data = buf;
+    if (const char* l = archive_entry_symlink(e)) t.link = l;
     out.push_back(t);
   }
   archive_read_free(a);
@@ -212,7 +221,8 @@ class DispatchUnit : public ::testing::Test {
     return out;
   }
 
-  /// A second image (k_other_image) with a cached probe like the first: its sessions get a volume of their own.
+  /// A second image (k_other_image) with a cached probe like the first but
+  /// running as another user: its sessions get a login volume of their own.
   void add_other_image() {
     broker::ImageInfo info;
     info.id = k_other_image_id;
@@ -221,7 +231,31 @@ class DispatchUnit : public ::testing::Test {
     probes::ProbeReport r2 = report;
     r2.image = k_other_image;
     r2.image_id = k_other_image_id;
+    r2.user.uid = r2.user.gid = 4321;
     ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(r2).ok());
+  }
+
+  /// The id of the container named `name` ("" if there is none).
+  std::string container_named(const std::string& name) const {
+    for (const auto& [id, c] : docker->containers)
+      if (c.info.name == name) return id;
+    return "";
+  }
+
+  /// What a container of the session would find at `path` (a file), as the
+  /// keeper `keeper` reads it.
+  void plant(const std::string& keeper, const std::string& path, const std::string& content) {
+    auto& c = docker->containers[keeper];
+    const std::string base = path.substr(path.rfind('/') + 1);
+    c.archives[path] = make_tar({{base, content}});
+    c.stats[path] = broker::PathStat{base, 1, 0600, "", ""};
+  }
+
+  /// The entries of an upload, by name.
+  static std::map<std::string, TarEntry> entries(const std::string& tar) {
+    std::map<std::string, TarEntry> out;
+    for (auto& e : read_tar(tar)) out[e.name] = e;
+    return out;
   }
 
   Result<broker::dispatch::MountResult> mount(const std::string& session) {
@@ -235,7 +269,7 @@ class DispatchUnit : public ::testing::Test {
   probes::ProbeReport report;
 };
 
-TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedKeeper) {
+TEST_F(DispatchUnit, FirstMountRendersTheLoginVolumeAndTheSessionsOwnConfigThroughNeverStartedKeepers) {
   docker->image_archives["/home/dev/.claude"] = make_tar({{".claude/", ""},
                                                           {".claude/settings.json", R"({"cleanupPeriodDays": 42})"},
                                                           {".claude/commands/", ""},
@@ -251,35 +285,60 @@ TEST_F(DispatchUnit, FirstMountRendersTheVolumeThroughANeverStartedKeeper) {
   EXPECT_TRUE(r->populated);
   EXPECT_EQ(r->target, "/para-broker") << "fixed: nothing of the image's HOME";
   EXPECT_EQ(r->config_dir, "/para-broker/claude");
-  EXPECT_TRUE(docker->calls_starting("container_start").empty()) << "the keeper is never started";
-  ASSERT_EQ(docker->created.size(), 1u);
-  EXPECT_EQ(docker->created[0].network_mode, "none");
-  EXPECT_TRUE(docker->created[0].env.empty());
+  EXPECT_EQ(r->login_dir, "/para-broker/login");
+  EXPECT_EQ(r->hold, "para-broker-hold-s1");
+  EXPECT_TRUE(docker->calls_starting("container_start").empty()) << "keepers are never started";
+  ASSERT_EQ(docker->created.size(), 2u) << "the login volume's keeper, then the session's";
+  for (const auto& c : docker->created) {
+    EXPECT_EQ(c.network_mode, "none");
+    EXPECT_TRUE(c.env.empty());
+    EXPECT_EQ(c.labels.at("para-broker.role"), "helper");
+    EXPECT_EQ(c.labels.count("para-broker.session"), 0u) << "a keeper is no container of the session";
+  }
   EXPECT_EQ(docker->created[0].name, broker::dispatch::keeper_name(r->volume));
-  EXPECT_EQ(docker->created[0].labels["para-broker.role"], "helper");
-  EXPECT_EQ(docker->created[0].labels["para-broker.volume"], r->volume);
-  ASSERT_EQ(docker->containers.size(), 1u) << "the keeper stays while the volume lives";
+  EXPECT_EQ(docker->created[0].labels.at("para-broker.volume"), r->volume);
+  ASSERT_EQ(docker->created[0].mounts.size(), 1u);
+  EXPECT_EQ(docker->created[1].name, "pb-keeper-hold-s1");
+  EXPECT_EQ(docker->created[1].labels.at("para-broker.volume"), r->hold);
+  ASSERT_EQ(docker->created[1].mounts.size(), 2u) << "both volumes, where the session has them";
+  EXPECT_EQ(docker->created[1].mounts[0].source, r->volume);
+  EXPECT_EQ(docker->created[1].mounts[0].target, "/para-broker");
+  EXPECT_EQ(docker->created[1].mounts[1].source, r->hold);
+  EXPECT_EQ(docker->created[1].mounts[1].target, "/para-broker/claude");
+  ASSERT_EQ(docker->containers.size(), 2u) << "keepers stay while their volumes live";
   EXPECT_EQ(docker->volumes.count(r->volume), 1u);
-  EXPECT_EQ(docker->volumes.count("para-broker-hold-s1"), 1u);
+  ASSERT_EQ(docker->volumes.count("para-broker-hold-s1"), 1u);
   EXPECT_EQ(docker->volumes["para-broker-hold-s1"].labels["para-broker.volume"], r->volume);
+  EXPECT_EQ(docker->volumes["para-broker-hold-s1"].labels["para-broker.config"], "/para-broker/claude");
 
   const auto uploads = docker->all_uploads();
-  ASSERT_EQ(uploads.size(), 1u);
+  ASSERT_EQ(uploads.size(), 2u);
+  for (const auto& [dir, tar] : uploads)
+    for (const auto& [name, e] : entries(tar)) {
+      EXPECT_EQ(e.uid, 1234) << name;
+      EXPECT_EQ(e.gid, 1234) << name;
+      EXPECT_EQ(e.mode, e.is_dir ? 0700u : e.link.empty() ? 0600u : 0777u) << name;
+    }
+  // The login volume: the login and the place of <cfg> (and of <cfg>.lock beside it), nothing of the image.
   EXPECT_EQ(uploads[0].first, "/");
-  std::map<std::string, TarEntry> tar;
-  for (auto& e : read_tar(uploads[0].second)) tar[e.name] = e;
-  for (const auto& [name, e] : tar) {
-    EXPECT_EQ(e.uid, 1234) << name;
-    EXPECT_EQ(e.gid, 1234) << name;
-    EXPECT_EQ(e.mode, e.is_dir ? 0700u : 0600u) << name;
-  }
-  ASSERT_EQ(tar.count("para-broker/"), 1u) << "the volume root itself is an entry";
-  EXPECT_EQ(tar["para-broker/claude/settings.json"].data, R"({"cleanupPeriodDays": 42})");
-  EXPECT_EQ(tar["para-broker/claude/commands/hello.md"].data, "say hello");
-  EXPECT_EQ(tar.count("para-broker/claude/evil"), 0u) << "symlinks are never copied";
-  EXPECT_EQ(tar.count("para-broker/claude/.oauth_refresh.lock"), 0u);
-  EXPECT_THAT(tar["para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
-  auto merged = nlohmann::json::parse(tar["para-broker/claude/.claude.json"].data);
+  auto login = entries(uploads[0].second);
+  std::set<std::string> names;
+  for (const auto& [name, e] : login) names.insert(name);
+  EXPECT_EQ(names, (std::set<std::string>{"para-broker/", "para-broker/login/", "para-broker/login/.credentials.json",
+                                          "para-broker/claude/"}));
+  EXPECT_THAT(login["para-broker/login/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  // The session's own <cfg>: the image's files, the merged .claude.json, and a link to the login.
+  EXPECT_EQ(uploads[1].first, "/para-broker");
+  EXPECT_EQ(uploads[1].second.find(k_canary), std::string::npos) << "the login is in the login volume alone";
+  auto tar = entries(uploads[1].second);
+  ASSERT_EQ(tar.count("claude/"), 1u) << "the volume root itself is an entry";
+  EXPECT_EQ(tar["claude/settings.json"].data, R"({"cleanupPeriodDays": 42})");
+  EXPECT_EQ(tar["claude/commands/hello.md"].data, "say hello");
+  EXPECT_EQ(tar.count("claude/evil"), 0u) << "symlinks of the image are never copied";
+  EXPECT_EQ(tar.count("claude/.oauth_refresh.lock"), 0u);
+  EXPECT_EQ(tar["claude/.credentials.json"].link, "../login/.credentials.json");
+  EXPECT_TRUE(tar["claude/.credentials.json"].data.empty());
+  auto merged = nlohmann::json::parse(tar["claude/.claude.json"].data);
   EXPECT_EQ(merged["theme"], "dark") << "the image's own settings stay";
   EXPECT_EQ(merged["hasCompletedOnboarding"], true) << "login keys win";
   EXPECT_EQ(merged["oauthAccount"]["emailAddress"], "canary-test-work@example.com");
@@ -292,11 +351,11 @@ TEST_F(DispatchUnit, PathsTheProbeSawAbsentAreNotRead) {
   auto r = mount("s1");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(docker->calls_starting("archive_get").empty()) << "nothing to copy from the image";
-  ASSERT_EQ(docker->all_uploads().size(), 1u);
-  std::map<std::string, TarEntry> tar;
-  for (auto& e : read_tar(docker->all_uploads()[0].second)) tar[e.name] = e;
-  EXPECT_THAT(tar["para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
-  EXPECT_EQ(nlohmann::json::parse(tar["para-broker/claude/.claude.json"].data)["hasCompletedOnboarding"], true);
+  ASSERT_EQ(docker->all_uploads().size(), 2u);
+  auto login = entries(docker->all_uploads()[0].second);
+  EXPECT_THAT(login["para-broker/login/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  auto tar = entries(docker->all_uploads()[1].second);
+  EXPECT_EQ(nlohmann::json::parse(tar["claude/.claude.json"].data)["hasCompletedOnboarding"], true);
 
   // Shipped (or not known): read.
   report.in_image.config_dir = true;
@@ -308,25 +367,68 @@ TEST_F(DispatchUnit, PathsTheProbeSawAbsentAreNotRead) {
   EXPECT_EQ(docker->calls_starting("archive_get").size(), 2u);
 }
 
-TEST_F(DispatchUnit, ASecondSessionJoinsWithoutAnyContainer) {
-  ASSERT_TRUE(mount("s1").ok());
+TEST_F(DispatchUnit, ASecondSessionJoinsTheLoginWithAConfigOfItsOwn) {
+  auto first = mount("s1");
+  ASSERT_TRUE(first.ok()) << first.error().message;
   docker->calls.clear();
+  docker->uploads.clear();
+  const auto before = docker->all_uploads().size();
   auto r = mount("s2");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_FALSE(r->populated);
-  EXPECT_THAT(docker->calls, ::testing::ElementsAre(HasSubstr("image_inspect"), HasSubstr("volume_list"),
-                                                    HasSubstr("volume_create para-broker-hold-s2")));
-  // Re-mounting the same session is idempotent.
+  EXPECT_EQ(r->volume, first->volume) << "one login for the sessions of one owner";
+  EXPECT_NE(r->hold, first->hold);
+  EXPECT_EQ(docker->calls_starting("volume_create").size(), 1u) << "its hold, under the credential's lock";
+  ASSERT_EQ(docker->calls_starting("container_create").size(), 1u) << "its keeper, after the lock";
+  EXPECT_NE(container_named("pb-keeper-hold-s2"), "");
+  const auto uploads = docker->all_uploads();
+  ASSERT_EQ(uploads.size(), before + 1) << "only the session's config is written";
+  EXPECT_EQ(uploads.back().first, "/para-broker");
+  EXPECT_EQ(uploads.back().second.find(k_canary), std::string::npos);
+
+  // Re-mounting the same session is a no-op once its config is complete...
+  const std::string keeper = container_named("pb-keeper-hold-s2");
+  plant(keeper, "/para-broker/claude/.claude.json", "{}");
+  docker->calls.clear();
   auto again = mount("s2");
-  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(again->volume, r->volume);
+  EXPECT_TRUE(docker->calls_starting("container_create").empty());
+  EXPECT_TRUE(docker->calls_starting("archive_put").empty());
+  // ...and seeds it again when a mount was interrupted before it was.
+  docker->containers[keeper].stats.clear();
+  docker->calls.clear();
+  auto seeded = mount("s2");
+  ASSERT_TRUE(seeded.ok()) << seeded.error().message;
+  EXPECT_EQ(docker->calls_starting("archive_put").size(), 1u);
+}
+
+TEST_F(DispatchUnit, WhatOneSessionWritesIntoItsConfigNoOtherSessionSees) {
+  auto a = mount("s1");
+  auto b = mount("s2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->volume, b->volume);
+  ASSERT_NE(a->hold, b->hold);
+  // Each session attaches its own hold at <cfg> (its keeper attaches what the
+  // session does): a hook planted in s1's settings.json lands in s1's volume,
+  // which s2 never mounts.
+  std::set<std::string> attached;
+  for (const auto& m : docker->containers[container_named("pb-keeper-hold-s2")].info.mounts)
+    attached.insert(m.name + " at " + m.destination);
+  EXPECT_EQ(attached, (std::set<std::string>{a->volume + " at /para-broker", b->hold + " at /para-broker/claude"}));
+  // The login volume holds no file that Claude Code runs or reads as settings.
+  auto login = entries(docker->all_uploads()[0].second);
+  for (const auto& [name, e] : login)
+    EXPECT_TRUE(name == "para-broker/" || name.starts_with("para-broker/login/") || name == "para-broker/claude/")
+        << name;
 }
 
 TEST_F(DispatchUnit, AHeldVolumeRemovedByHandIsPopulatedAgainNotJoined) {
   auto first = mount("s1");
   ASSERT_TRUE(first.ok()) << first.error().message;
-  // `docker rm` of the keeper, then `docker volume rm`: the hold of s1 is left.
+  // `docker rm` of the keepers, then `docker volume rm`: the hold of s1 is left.
   ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(first->volume), true, false).ok());
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(first->hold), true, false).ok());
   ASSERT_TRUE(docker->volume_remove(first->volume, false).ok());
   docker->calls.clear();
   auto r = mount("s2");
@@ -334,10 +436,9 @@ TEST_F(DispatchUnit, AHeldVolumeRemovedByHandIsPopulatedAgainNotJoined) {
   EXPECT_TRUE(r->populated) << "joining would give s2 an empty volume";
   EXPECT_EQ(r->volume, first->volume);
   EXPECT_EQ(docker->volumes.count(r->volume), 1u);
-  ASSERT_EQ(docker->all_uploads().size(), 2u);
-  std::map<std::string, TarEntry> tar;
-  for (auto& e : read_tar(docker->all_uploads()[1].second)) tar[e.name] = e;
-  EXPECT_THAT(tar["para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  ASSERT_EQ(docker->all_uploads().size(), 4u);
+  auto tar = entries(docker->all_uploads()[2].second);
+  EXPECT_THAT(tar["para-broker/login/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
   EXPECT_THAT(r->notes, ::testing::Contains(HasSubstr("populated again")));
 }
 
@@ -432,10 +533,11 @@ TEST_F(DispatchUnit, ReleaseAndSyncReuseTheKeeper) {
   docker->calls.clear();
   auto synced = broker::dispatch::sync(*docker, *vault, std::nullopt);
   ASSERT_TRUE(synced.ok()) << synced.error().message;
+  EXPECT_TRUE(docker->calls_starting("container_create").empty()) << "sync makes no container";
   auto r1 = broker::dispatch::release(*docker, *vault, "s1", true);
   ASSERT_TRUE(r1.ok()) << r1.error().message;
-  EXPECT_TRUE(docker->calls_starting("container_remove").empty()) << "s2 still holds the volume";
-  EXPECT_EQ(docker->containers.size(), 1u);
+  EXPECT_EQ(docker->calls_starting("container_remove").size(), 1u) << "s1's keeper; s2 still holds the volume";
+  EXPECT_EQ(docker->containers.size(), 2u) << "the login volume's keeper and s2's";
   // A keeper someone removed (docker container prune) is made again when needed.
   ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok());
   auto r2 = broker::dispatch::release(*docker, *vault, "s2", true);
@@ -447,38 +549,57 @@ TEST_F(DispatchUnit, ReleaseAndSyncReuseTheKeeper) {
 }
 
 TEST_F(DispatchUnit, ReleaseReadsClaudeJsonOnlyForANewerLogin) {
-  const std::string cfg = "/para-broker/claude/";
-  auto put_login = [&](const std::string& keeper, std::int64_t expires) {
+  auto put_login = [&](const broker::dispatch::MountResult& m, std::int64_t expires) {
     const std::string creds = R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-newer",)"
                               R"("refreshToken":"sk-ant-ort01-CANARY-test-newer","expiresAt":)" +
                               std::to_string(expires) + "}}";
-    auto& c = docker->containers[keeper];
-    c.archives[cfg + ".credentials.json"] = make_tar({{".credentials.json", creds}});
-    c.stats[cfg + ".credentials.json"] = broker::PathStat{".credentials.json", 1, 0600, "", ""};
-    c.archives[cfg + ".claude.json"] =
-        make_tar({{".claude.json", R"({"hasCompletedOnboarding":true,"oauthAccount":{"accountUuid":)"
-                                   R"("00000000-0000-4000-8000-0000000000a1"}})"}});
-    c.stats[cfg + ".claude.json"] = broker::PathStat{".claude.json", 1, 0600, "", ""};
+    plant(container_named(broker::dispatch::keeper_name(m.volume)), "/para-broker/login/.credentials.json", creds);
+    plant(container_named(broker::dispatch::keeper_name(m.hold)), "/para-broker/claude/.claude.json",
+          R"({"hasCompletedOnboarding":true,"oauthAccount":{"accountUuid":)"
+          R"("00000000-0000-4000-8000-0000000000a1"}})");
   };
-  auto keeper_id = [&] {
-    EXPECT_EQ(docker->containers.size(), 1u);
-    return docker->containers.begin()->first;
-  };
-  ASSERT_TRUE(mount("s1").ok());
-  put_login(keeper_id(), k_stored_expiry - 1);  // older than the vault's
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  put_login(*a, k_stored_expiry - 1);  // older than the vault's
   docker->calls.clear();
   auto older = broker::dispatch::release(*docker, *vault, "s1", true);
   ASSERT_TRUE(older.ok()) << older.error().message;
   EXPECT_FALSE(older->wrote_back);
-  EXPECT_EQ(docker->calls_starting("archive_get").size(), 1u) << "only the credentials file";
+  EXPECT_EQ(docker->calls_starting("archive_get").size(), 2u)
+      << "only the credentials files: the login volume's and the session's own (a link unless Claude replaced it)";
 
-  ASSERT_TRUE(mount("s2").ok());
-  put_login(keeper_id(), k_stored_expiry + 1);  // newer
+  auto b = mount("s2");
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  put_login(*b, k_stored_expiry + 1);  // newer
   docker->calls.clear();
   auto newer = broker::dispatch::release(*docker, *vault, "s2", true);
   ASSERT_TRUE(newer.ok()) << newer.error().message;
   EXPECT_TRUE(newer->wrote_back);
-  EXPECT_EQ(docker->calls_starting("archive_get").size(), 2u) << "and then its .claude.json";
+  EXPECT_EQ(docker->calls_starting("archive_get").size(), 3u) << "and then the session's .claude.json";
+}
+
+TEST_F(DispatchUnit, ALoginASessionKeptInItsOwnConfigIsWrittenBackAtRelease) {
+  // A build that writes by rename without following links replaces the link
+  // <cfg>/.credentials.json with a file: its refresh is there.
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
+  const std::string keeper = container_named(broker::dispatch::keeper_name(a->hold));
+  plant(keeper, "/para-broker/claude/.credentials.json",
+        R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-own","refreshToken":)"
+        R"("sk-ant-ort01-CANARY-test-own","expiresAt":)" +
+            std::to_string(refreshed) + "}}");
+  plant(keeper, "/para-broker/claude/.claude.json",
+        R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}})");
+  auto released = broker::dispatch::release(*docker, *vault, "s1", true);
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_TRUE(released->wrote_back);
+  EXPECT_TRUE(released->refused.empty()) << released->refused;
+  auto now = vault->find("work");
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->expires_at, refreshed);
+  EXPECT_TRUE(docker->volumes.empty());
+  EXPECT_TRUE(docker->containers.empty());
 }
 
 TEST_F(DispatchUnit, ANameTakenByAnotherContainerIsNotAKeeper) {
@@ -558,8 +679,9 @@ TEST_F(DispatchUnit, SyncLeavesAloneAVolumeReleasedWhileItWaitedForTheLock) {
   for (int i = 0; i < 5000 && docker->volume_lists == lists_before; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the rest of the listing, up to the lock
-  // As release does: the hold, the volume's keeper, the volume.
-  const bool removed = docker->volume_remove(broker::dispatch::hold_volume_name("s1"), false).ok() &&
+  // As release does: the session's keeper and hold, the volume's keeper, the volume.
+  const bool removed = docker->container_remove(broker::dispatch::keeper_name(a->hold), true, false).ok() &&
+                       docker->volume_remove(broker::dispatch::hold_volume_name("s1"), false).ok() &&
                        docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok() &&
                        docker->volume_remove(a->volume, false).ok();
   { auto released = std::move(*lock); }
@@ -584,6 +706,7 @@ TEST_F(DispatchUnit, SyncOfOneSessionNeedsItsHoldAndItsVolume) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().kind, ErrorKind::not_found);
   ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok());
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->hold), true, false).ok());
   ASSERT_TRUE(docker->volume_remove(a->volume, false).ok());
   auto gone = broker::dispatch::sync(*docker, *vault, std::string("s1"));
   ASSERT_FALSE(gone.ok());
@@ -618,41 +741,89 @@ TEST_F(DispatchUnit, PathsFromAHostileImageNeverReachAMount) {
   EXPECT_EQ(mount("s1").error().kind, ErrorKind::unsafe_input);
 }
 
-TEST_F(DispatchUnit, AVolumeMadeBeforeTheFixedTargetIsReachedWhereItsKeeperMountsIt) {
-  // A volume left by an older para-broker, labelled with its HOME-based target.
-  auto first = mount("s0");
-  ASSERT_TRUE(first.ok()) << first.error().message;
-  const std::string name = first->volume;
-  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s0", false).ok());
+TEST_F(DispatchUnit, ASessionOfAnEarlierReleaseIsWrittenBackAndReleasedWhereItsKeeperMountsIt) {
+  // What an earlier para-broker left: one volume per credential, image and
+  // owner holding the whole <cfg> at claude/, mounted at a HOME-based target,
+  // and an empty hold per session.
+  auto meta = vault->find("work");
+  ASSERT_TRUE(meta.ok());
+  const std::string name = "para-broker-" + meta->id + "-0123456789ab";
   broker::Labels old = {{"para-broker.managed", "1"},
                         {"para-broker.role", "session"},
-                        {"para-broker.credential", first->credential_id},
+                        {"para-broker.credential", meta->id},
                         {"para-broker.image", k_image_id},
                         {"para-broker.uid", "1234"},
                         {"para-broker.gid", "1234"},
                         {"para-broker.target", "/home/dev/.para-broker"}};
-  ASSERT_TRUE(docker->volume_create(name, old).ok());
-  docker->uploads.clear();
-  auto r = mount("s1");
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(r->target, "/para-broker") << "the session itself mounts it at the fixed place";
-  ASSERT_EQ(docker->created.size(), 2u);
+  auto plant_old = [&](const std::string& session) {
+    ASSERT_TRUE(docker->volume_create(name, old).ok());
+    ASSERT_TRUE(docker
+                    ->volume_create("para-broker-hold-" + session, {{"para-broker.managed", "1"},
+                                                                    {"para-broker.role", "hold"},
+                                                                    {"para-broker.session", session},
+                                                                    {"para-broker.volume", name},
+                                                                    {"para-broker.credential", meta->id},
+                                                                    {"para-broker.image", k_image_id},
+                                                                    {"para-broker.target", "/para-broker"}})
+                    .ok());
+  };
+  plant_old("s0");
+  // Its keeper (made by release) finds the refreshed login where that release put it.
+  const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
+  docker->image_archives["/home/dev/.para-broker/claude/.credentials.json"] = make_tar(
+      {{".credentials.json", R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-old","refreshToken":)"
+                             R"("sk-ant-ort01-CANARY-test-old","expiresAt":)" +
+                                 std::to_string(refreshed) + "}}"}});
+  docker->image_archives["/home/dev/.para-broker/claude/.claude.json"] =
+      make_tar({{".claude.json", R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}})"}});
+  auto released = broker::dispatch::release(*docker, *vault, "s0", true);
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_TRUE(released->wrote_back);
+  EXPECT_TRUE(released->volume_removed);
+  ASSERT_FALSE(docker->created.empty());
   ASSERT_EQ(docker->created.back().mounts.size(), 1u);
   EXPECT_EQ(docker->created.back().mounts[0].target, "/home/dev/.para-broker") << "its keeper where it always was";
-  const auto uploads = docker->all_uploads();
-  ASSERT_EQ(uploads.size(), 1u);
-  EXPECT_EQ(uploads[0].first, "/home/dev");
-  std::map<std::string, TarEntry> tar;
-  for (auto& e : read_tar(uploads[0].second)) tar[e.name] = e;
-  EXPECT_THAT(tar[".para-broker/claude/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  EXPECT_EQ(vault->find("work")->expires_at, refreshed);
+  EXPECT_TRUE(docker->volumes.empty());
+  EXPECT_TRUE(docker->containers.empty());
+
+  // A new mount of that credential and owner gets a login volume of the new kind.
+  auto r = mount("s1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_NE(r->volume, name);
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", false).ok());
 
   // A target label someone changed by hand is refused, not followed.
-  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", false).ok());
   old["para-broker.target"] = "/x,type=bind,src=/,dst=/host";
-  ASSERT_TRUE(docker->volume_create(name, old).ok());
-  auto refused = mount("s2");
+  plant_old("s2");
+  auto refused = broker::dispatch::release(*docker, *vault, "s2", true);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().kind, ErrorKind::unsafe_input) << refused.error().message;
+}
+
+TEST_F(DispatchUnit, ALoginVolumeWhoseLabelsSayOtherwiseIsRefused) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", false).ok());
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"para-broker.login-dir", "claude"}, {"para-broker.login-dir", "../etc"}, {"para-broker.target", "/x"}}) {
+    broker::Labels l = {{"para-broker.managed", "1"},
+                        {"para-broker.role", "session"},
+                        {"para-broker.credential", a->credential_id},
+                        {"para-broker.image", k_image_id},
+                        {"para-broker.uid", "1234"},
+                        {"para-broker.gid", "1234"},
+                        {"para-broker.target", "/para-broker"},
+                        {"para-broker.login-dir", "login"}};
+    l[key] = value;
+    ASSERT_TRUE(docker->volume_create(a->volume, l).ok());
+    docker->calls.clear();
+    auto r = mount("s2");
+    ASSERT_FALSE(r.ok()) << key << "=" << value;
+    EXPECT_EQ(r.error().kind, ErrorKind::integrity) << r.error().message;
+    EXPECT_TRUE(docker->calls_starting("archive_put").empty()) << "the login went nowhere";
+    ASSERT_TRUE(docker->volume_remove(a->volume, false).ok());
+  }
 }
 
 TEST_F(DispatchUnit, APoisonedLoginIsRefusedLoggedAndNeverSpreadToOtherVolumes) {
@@ -666,12 +837,11 @@ TEST_F(DispatchUnit, APoisonedLoginIsRefusedLoggedAndNeverSpreadToOtherVolumes) 
   const auto before = vault->find("work");
   ASSERT_TRUE(before.ok());
 
-  // What s1's container writes into its volume: each an attack of its own.
-  const std::string cfg = "/para-broker/claude/";
-  std::string keeper;
-  for (const auto& [id, c] : docker->containers)
-    if (c.info.name == broker::dispatch::keeper_name(a->volume)) keeper = id;
+  // What s1's container writes into its volumes: each an attack of its own.
+  const std::string keeper = container_named(broker::dispatch::keeper_name(a->volume));
+  const std::string own = container_named(broker::dispatch::keeper_name(a->hold));
   ASSERT_FALSE(keeper.empty());
+  ASSERT_FALSE(own.empty());
   const std::string uuid = "00000000-0000-4000-8000-0000000000a1";
   auto creds = [](const std::string& extra, std::int64_t expires) {
     return R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-attacker","refreshToken":)"
@@ -691,11 +861,8 @@ TEST_F(DispatchUnit, APoisonedLoginIsRefusedLoggedAndNeverSpreadToOtherVolumes) 
   };
   std::size_t refusals = 0;
   for (const auto& [c, j] : attacks) {
-    auto& k = docker->containers[keeper];
-    k.archives[cfg + ".credentials.json"] = make_tar({{".credentials.json", c}});
-    k.stats[cfg + ".credentials.json"] = broker::PathStat{".credentials.json", 1, 0600, "", ""};
-    k.archives[cfg + ".claude.json"] = make_tar({{".claude.json", j}});
-    k.stats[cfg + ".claude.json"] = broker::PathStat{".claude.json", 1, 0600, "", ""};
+    plant(keeper, "/para-broker/login/.credentials.json", c);
+    plant(own, "/para-broker/claude/.claude.json", j);
     auto synced = broker::dispatch::sync(*docker, *vault, std::nullopt);
     ASSERT_TRUE(synced.ok()) << synced.error().message;
     bool refused = false;
@@ -735,20 +902,13 @@ TEST_F(DispatchUnit, AGenuineRefreshIsWrittenBackAndSharedWithTheOtherVolumes) {
   auto a = mount("s1");
   ASSERT_TRUE(a.ok()) << a.error().message;
   ASSERT_TRUE(broker::dispatch::mount(*docker, *vault, paths, {k_other_image, "s2", std::nullopt, {}}).ok());
-  std::string keeper;
-  for (const auto& [id, c] : docker->containers)
-    if (c.info.name == broker::dispatch::keeper_name(a->volume)) keeper = id;
-  const std::string cfg = "/para-broker/claude/";
   const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
-  auto& k = docker->containers[keeper];
-  k.archives[cfg + ".credentials.json"] = make_tar(
-      {{".credentials.json", R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-refreshed","refreshToken":)"
-                             R"("sk-ant-ort01-CANARY-refreshed","expiresAt":)" +
-                                 std::to_string(refreshed) + "}}"}});
-  k.stats[cfg + ".credentials.json"] = broker::PathStat{".credentials.json", 1, 0600, "", ""};
-  k.archives[cfg + ".claude.json"] = make_tar(
-      {{".claude.json", R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"},"theme":"x"})"}});
-  k.stats[cfg + ".claude.json"] = broker::PathStat{".claude.json", 1, 0600, "", ""};
+  plant(container_named(broker::dispatch::keeper_name(a->volume)), "/para-broker/login/.credentials.json",
+        R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-refreshed","refreshToken":)"
+        R"("sk-ant-ort01-CANARY-refreshed","expiresAt":)" +
+            std::to_string(refreshed) + "}}");
+  plant(container_named(broker::dispatch::keeper_name(a->hold)), "/para-broker/claude/.claude.json",
+        R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"},"theme":"x"})");
   auto synced = broker::dispatch::sync(*docker, *vault, std::nullopt);
   ASSERT_TRUE(synced.ok()) << synced.error().message;
   int wrote = 0, shared = 0;
@@ -852,7 +1012,7 @@ TEST_F(DispatchUnit, GcKeepsAHoldJustMountedAndRemovesItAfterTheGrace) {
   ASSERT_TRUE(kept.ok()) << kept.error().message;
   EXPECT_TRUE(kept->removed_holds.empty());
   EXPECT_EQ(docker->volumes.count(a->volume), 1u);
-  EXPECT_EQ(docker->containers.size(), 1u) << "the keeper of a held volume stays";
+  EXPECT_EQ(docker->containers.size(), 2u) << "the keepers of a held volume and of its hold stay";
   auto gone = broker::dispatch::gc(*docker, *vault, 0);
   ASSERT_TRUE(gone.ok()) << gone.error().message;
   EXPECT_EQ(gone->removed_holds, std::vector<std::string>{"para-broker-hold-s1"});
@@ -891,7 +1051,59 @@ TEST_F(DispatchUnit, GcTakesWhatAKilledProbeLeftButNotAKeeperOrAYoungOne) {
   EXPECT_EQ(docker->containers.count(young_probe), 1u);
   EXPECT_EQ(docker->containers.count(running_login), 1u);
   EXPECT_EQ(docker->volumes.count(a->volume), 1u) << "a held volume and its keeper stay";
-  EXPECT_EQ(docker->containers.size(), 3u) << "the keeper, the young probe, the running login";
+  EXPECT_EQ(docker->containers.size(), 4u) << "the two keepers, the young probe, the running login";
+}
+
+TEST_F(DispatchUnit, AnImageLabelledLikeParaBrokersOwnDoesNotMakeGcRemoveItsContainers) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  // Images that carry para-broker's labels: Docker copies an image's labels
+  // onto every container made from it, as the fake does here by hand.
+  auto labelled = [&](const std::string& ref, const std::string& id, const broker::Labels& l) {
+    broker::ImageInfo info;
+    info.id = id;
+    info.labels = l;
+    docker->images[ref] = info;
+    docker->images[id] = info;
+  };
+  const broker::Labels keeper_like = {{"para-broker.managed", "1"},
+                                      {"para-broker.role", "helper"},
+                                      {"para-broker.credential", a->credential_id},
+                                      {"para-broker.volume", "para-broker-hold-gone"}};
+  const broker::Labels probe_like = {{"para-broker.managed", "1"}, {"para-broker.role", "probe"}};
+  labelled("evil:keeper", "sha256:00000000000000000000000000000000000000000000000000000000000000cc", keeper_like);
+  labelled("evil:probe", "sha256:00000000000000000000000000000000000000000000000000000000000000dd", probe_like);
+  auto session = [&](const std::string& image, const std::string& name, const broker::Labels& l) {
+    broker::ContainerSpec spec;
+    spec.image = image;
+    spec.name = name;
+    spec.labels = l;
+    auto id = docker->container_create(spec);
+    EXPECT_TRUE(id.ok());
+    docker->containers[*id].created -= 3600;
+    docker->containers[*id].info.state.status = "running";
+    docker->containers[*id].info.state.running = true;
+    return *id;
+  };
+  const std::string s2 = session("evil:keeper", "para-s2", keeper_like);
+  const std::string s3 = session("evil:probe", "para-s3", probe_like);
+  // A keeper of ours made from an image with a role of its own (the demo's)
+  // keeps the role it was given, which differs from the image's: an orphan goes.
+  labelled("demo:1", "sha256:00000000000000000000000000000000000000000000000000000000000000ee",
+           {{"para-broker.managed", "1"}, {"para-broker.role", "demo"}});
+  broker::ContainerSpec orphan;
+  orphan.image = "demo:1";
+  orphan.name = "pb-keeper-hold-gone";
+  orphan.labels = keeper_like;
+  auto orphan_id = docker->container_create(orphan);
+  ASSERT_TRUE(orphan_id.ok());
+
+  auto r = broker::dispatch::gc(*docker, *vault, 0);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(docker->containers.count(s2), 1u) << "a session's container is not a keeper because its image says so";
+  EXPECT_EQ(docker->containers.count(s3), 1u) << "nor a probe";
+  EXPECT_EQ(docker->containers.count(*orphan_id), 0u) << "our own orphaned keeper still goes";
+  for (const auto& id : r->removed_helpers) EXPECT_TRUE(id != s2 && id != s3) << id;
 }
 
 /// What para's pool count (`docker ps -a --filter name=^para-`) and its
@@ -907,8 +1119,9 @@ std::vector<std::string> seen_by_para(const FakeDocker& docker) {
 TEST_F(DispatchUnit, NoContainerParaBrokerMakesIsOneParaCountsOrCleansUp) {
   auto a = mount("s1");
   ASSERT_TRUE(a.ok()) << a.error().message;
-  ASSERT_EQ(docker->containers.size(), 1u);
-  EXPECT_EQ(docker->containers.begin()->second.info.name, "pb-keeper-" + a->volume.substr(12));
+  ASSERT_EQ(docker->containers.size(), 2u);
+  EXPECT_NE(container_named("pb-keeper-" + a->volume.substr(12)), "");
+  EXPECT_NE(container_named("pb-keeper-hold-s1"), "");
   EXPECT_TRUE(seen_by_para(*docker).empty()) << seen_by_para(*docker).front();
   ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", true).ok());
   EXPECT_TRUE(docker->containers.empty());
@@ -952,6 +1165,7 @@ TEST_F(DispatchUnit, AKeeperOfAnEarlierReleaseIsFoundAndRetiredByReleaseAndMount
   // A volume left without holds and an old-named keeper: the next mount populates it through a new keeper.
   auto b = mount("s3");
   ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(b->hold), true, false).ok());
   ASSERT_TRUE(docker->volume_remove("para-broker-hold-s3", false).ok());
   ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(b->volume), true, false).ok());
   const std::string old2 = plant_legacy_keeper(*docker, b->volume, b->target);
@@ -959,7 +1173,7 @@ TEST_F(DispatchUnit, AKeeperOfAnEarlierReleaseIsFoundAndRetiredByReleaseAndMount
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(docker->containers.count(old2), 0u);
   EXPECT_TRUE(seen_by_para(*docker).empty());
-  EXPECT_EQ(docker->containers.size(), 1u);
+  EXPECT_EQ(docker->containers.size(), 2u) << "the login volume's keeper and s4's";
 }
 
 TEST_F(DispatchUnit, GcRetiresAnOldNamedKeeperEvenOfAHeldVolume) {
@@ -971,7 +1185,7 @@ TEST_F(DispatchUnit, GcRetiresAnOldNamedKeeperEvenOfAHeldVolume) {
   auto r = broker::dispatch::gc(*docker, *vault);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->removed_helpers, std::vector<std::string>{old});
-  EXPECT_TRUE(docker->containers.empty());
+  EXPECT_EQ(docker->containers.size(), 1u) << "s1's own keeper";
   EXPECT_EQ(docker->volumes.count(a->volume), 1u) << "the held volume stays";
   // A squatter under the old name is not ours: left alone.
   broker::ContainerSpec squatter;
@@ -1029,10 +1243,11 @@ TEST(DispatchNames, ParasSessionNamesAreTakenAndMadeDockerSafe) {
     EXPECT_EQ(session_key(old), old);
     EXPECT_EQ(hold_volume_name(old), std::string("para-broker-hold-") + old);
   }
-  EXPECT_EQ(shared_volume_name("0123456789abcdef", k_image_id, 1, 1),
-            shared_volume_name("0123456789abcdef", k_image_id, 1, 1));
-  EXPECT_NE(shared_volume_name("0123456789abcdef", k_image_id, 1, 1),
-            shared_volume_name("0123456789abcdef", k_image_id, 2, 1));
+  EXPECT_EQ(login_volume_name("0123456789abcdef", 1, 1), login_volume_name("0123456789abcdef", 1, 1));
+  EXPECT_NE(login_volume_name("0123456789abcdef", 1, 1), login_volume_name("0123456789abcdef", 2, 1));
+  EXPECT_NE(login_volume_name("0123456789abcdef", 1, 1), login_volume_name("0123456789abcdef", 1, 2));
+  EXPECT_TRUE(login_volume_name("0123456789abcdef", 1, 1).starts_with("para-broker-shared-0123456789abcdef-"))
+      << "never a login's staging volume (para-broker-login-…)";
 }
 
 }  // namespace

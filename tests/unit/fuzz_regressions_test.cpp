@@ -130,8 +130,8 @@ TEST(FuzzRegressions, RenderTreeKeepsNamesThatAreNotAscii) {
     std::size_t pos = 0;
   };
   std::vector<TreeEntry> tree;
-  tree.push_back({"projects", true, {}});
-  tree.push_back({"projects/-home-j\xc3\xb6rg", true, {}});
+  tree.push_back({"projects", true, {}, {}});
+  tree.push_back({"projects/-home-j\xc3\xb6rg", true, {}, {}});
   auto tar = render_tree(".claude", tree, 1000, 1000);
   ASSERT_TRUE(tar.ok()) << tar.error().message;
   Reader reader(*tar);
@@ -142,7 +142,7 @@ TEST(FuzzRegressions, RenderTreeKeepsNamesThatAreNotAscii) {
 
   // A name that is not UTF-8 still renders (the writer's buffer outlives it),
   // and reading it back refuses the archive as every tar reader does (core/names).
-  tree.push_back({"bad\xff\xfe", false, SecureBytes{'x'}});
+  tree.push_back({"bad\xff\xfe", false, SecureBytes{'x'}, {}});
   tar = render_tree(".claude", tree, 1000, 1000);
   ASSERT_TRUE(tar.ok()) << tar.error().message;
   Reader again(*tar);
