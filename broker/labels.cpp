@@ -66,22 +66,29 @@ Leftover leftover(const ContainerSummary& c, long long now, long long grace) {
 }
 
 void disown_inherited_roles(DockerClient& docker, std::vector<ContainerSummary>& containers) {
-  std::map<std::string, std::string> image_roles;  // image -> the role it carries ("" for none)
+  std::map<std::string, Labels> image_labels;  // image -> its para-broker labels
   for (auto& c : containers) {
-    auto role = c.labels.find(k_role);
-    if (role == c.labels.end()) continue;
+    if (c.labels.find(k_role) == c.labels.end()) continue;
     const std::string image = c.image_id.empty() ? c.image : c.image_id;
-    auto known = image_roles.find(image);
-    if (known == image_roles.end()) {
-      std::string carried;
+    auto known = image_labels.find(image);
+    if (known == image_labels.end()) {
+      Labels ours;
       // An image that cannot be looked at (gone) carries nothing we know of.
-      if (auto info = docker.image_inspect(image)) {
-        auto it = info->labels.find(k_role);
-        if (it != info->labels.end()) carried = it->second;
-      }
-      known = image_roles.emplace(image, carried).first;
+      if (auto info = docker.image_inspect(image))
+        for (const auto& [k, v] : info->labels)
+          if (k.starts_with("para-broker.")) ours.emplace(k, v);
+      known = image_labels.emplace(image, std::move(ours)).first;
     }
-    if (!known->second.empty() && known->second == role->second) {
+    // What para-broker makes carries labels of its own (a keeper its volume
+    // and credential, every object the role it was made for); a container
+    // whose para-broker labels all come from its image was not made by it.
+    bool all_inherited = !known->second.empty();
+    for (const auto& [k, v] : c.labels) {
+      if (!k.starts_with("para-broker.")) continue;
+      auto it = known->second.find(k);
+      if (it == known->second.end() || it->second != v) all_inherited = false;
+    }
+    if (all_inherited) {
       c.labels.erase(k_role);
       c.labels.erase(k_managed);
     }

@@ -66,11 +66,12 @@ Leftover leftover(const ContainerSummary& c, long long now, long long grace);
 LabelFilters filter(std::string_view role);
 
 /// Docker copies an image's labels onto every container made from it, so a
-/// container's para-broker role proves nothing when its image carries the
-/// same role: an image labelled like a keeper or a probe would otherwise have
-/// gc remove its sessions' containers, or hide what they mount. Such
-/// containers lose their managed and role labels here and are judged as the
-/// user's. One image inspect per image among the containers that claim a role.
+/// container's para-broker labels prove nothing when its image carries them
+/// all, with the same values: an image labelled like a keeper or a probe would
+/// otherwise have gc remove its sessions' containers, or hide what they mount.
+/// Such containers lose their managed and role labels here and are judged as
+/// the user's; what para-broker makes always carries labels of its own. One
+/// image inspect per image among the containers that claim a role.
 void disown_inherited_roles(DockerClient& docker, std::vector<ContainerSummary>& containers);
 
 }  // namespace pb::broker::labels

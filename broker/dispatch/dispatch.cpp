@@ -20,6 +20,7 @@
 #include "core/names.hpp"
 #include "core/text.hpp"
 #include "probes/cache.hpp"
+#include "probes/version.hpp"
 #include "vault/crypto.hpp"
 #include "vault/json_wipe.hpp"
 #include "vault/vault.hpp"
@@ -383,13 +384,14 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
     for (auto& [key, value] : login.items()) merged[key] = value;
   }
   if (!merged.contains("hasCompletedOnboarding")) merged["hasCompletedOnboarding"] = true;
-  tree.push_back({k_claude_json_name, false, dump(merged), {}});
   if (vault_credentials != nullptr) {
     // <cfg> and the login volume's login/ are siblings below the mount point.
     tree.push_back({k_credentials_name, false, {}, std::string("../") + k_login_subdir + "/" + k_credentials_name});
   } else {
     notes.push_back("the credential has no credentials file (API-key login): only .claude.json was placed");
   }
+  // Last: a config with its .claude.json is complete (a re-mount checks for it).
+  tree.push_back({k_claude_json_name, false, dump(merged), {}});
   return tree;
 }
 
@@ -492,8 +494,14 @@ Result<std::string> existing_session_keeper(DockerClient& docker, const std::vec
 /// Removes a session's keeper and its hold (absent is fine). A hold that a
 /// container still mounts is kept: false, and `gc` removes it later.
 Result<bool> remove_hold(DockerClient& docker, const std::string& hold) {
-  if (auto s = docker.container_remove(keeper_name(hold), true, false); !s && s.error().kind != ErrorKind::not_found)
-    return std::move(s).error();
+  auto keeper = docker.container_inspect(keeper_name(hold));
+  if (!keeper && keeper.error().kind != ErrorKind::not_found) return std::move(keeper).error();
+  // Only a keeper of this hold: a container that took the name is not ours to remove.
+  if (keeper && label_of(keeper->labels, labels::k_managed) == "1" &&
+      label_of(keeper->labels, labels::k_role) == "helper" && label_of(keeper->labels, labels::k_volume) == hold) {
+    if (auto s = docker.container_remove(keeper->id, true, false); !s && s.error().kind != ErrorKind::not_found)
+      return std::move(s).error();
+  }
   auto s = docker.volume_remove(hold, false);
   if (s || s.error().kind == ErrorKind::not_found) return true;
   if (s.error().kind == ErrorKind::conflict) return false;
@@ -531,16 +539,30 @@ Result<WriteBack> write_back_volume(DockerClient& docker, vault::Vault& v, const
 /// a file of its own (a build that writes by rename without following links)
 /// keeps its refreshed login there: written back like any other.
 Result<WriteBack> write_back_detached(DockerClient& docker, vault::Vault& v, const VolumeInfo& hold,
-                                      const vault::AccessInfo& access) {
+                                      const vault::AccessInfo& access, const std::string& keeper = {}) {
   PB_TRY(bool config, is_config_hold(hold));
   if (!config) return WriteBack{};
   const std::string cred = label_of(hold.labels, labels::k_credential);
   LoginPlace at;
-  PB_TRY(at.keeper, session_keeper(docker, hold));
+  at.keeper = keeper;
+  if (at.keeper.empty()) {
+    PB_TRY(at.keeper, session_keeper(docker, hold));
+  }
   at.login_dir = at.cfg = session_config_dir();
   at.cfg_keeper = at.keeper;
   PB_TRY(VolumeLogin login, read_volume_login(docker, at, hold.name, stored_expiry(v, cred)));
   return write_back(v, cred, login, hold.name, access);
+}
+
+/// write_back_detached() for a hold whose login volume may be gone: then only
+/// through a keeper that exists, since making one would make Docker create
+/// the login volume again, empty and unlabelled.
+Result<WriteBack> write_back_own(DockerClient& docker, vault::Vault& v, const VolumeInfo& hold,
+                                 const vault::AccessInfo& access, bool login_volume_exists) {
+  if (login_volume_exists) return write_back_detached(docker, v, hold, access);
+  PB_TRY(std::string keeper, existing_session_keeper(docker, {&hold}));
+  if (keeper.empty()) return WriteBack{};
+  return write_back_detached(docker, v, hold, access, keeper);
 }
 
 }  // namespace
@@ -664,6 +686,16 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   r.volume = login_volume_name(meta.id, report.user.uid, report.user.gid);
   r.hold = hold_volume_name(req.session);
   const vault::AccessInfo access{req.session, req.image};
+  // Builds that write the login by rename and may not know
+  // CLAUDE_SECURESTORAGE_CONFIG_DIR (known from 2.1.332) keep a refresh in
+  // their own config, and 2.1.140 keeps its refresh lock there: parallel
+  // sessions of such a build can log each other out (docs/dispatch.md).
+  if (auto ver = probes::parse_version(version);
+      ver && *ver >= probes::Version{2, 1, 118, {}} && *ver < probes::Version{2, 1, 332, {}})
+    r.notes.push_back("Claude Code " + version +
+                      " writes its login by rename and may keep a refresh in the session's own config, where other "
+                      "sessions do not see it: run one session of this credential at a time in such images, run "
+                      "para-broker sync while they run, or install Claude Code 2.1.332 or later");
 
   std::optional<FileLock> lock;
   {
@@ -701,6 +733,16 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
                                              " for another credential or owner; release it first");
       PB_TRY(bool config, is_config_hold(h));
       if (!config) return fail(ErrorKind::integrity, "hold " + r.hold + " is not a session's config volume");
+      // Its config is another image's (or another session's whose name has
+      // the same key): never handed to this one.
+      if (label_of(h.labels, labels::k_session) != req.session)
+        return fail(ErrorKind::conflict, "volume " + r.hold + " is the config of session '" +
+                                             printable(label_of(h.labels, labels::k_session), 140) +
+                                             "'; choose another session name");
+      if (label_of(h.labels, labels::k_image) != report.image_id)
+        return fail(ErrorKind::conflict, "session '" + req.session + "' holds a config of image " +
+                                             printable(label_of(h.labels, labels::k_image), 80) + ", not of " +
+                                             report.image_id + "; release it first");
       own_hold = h;
     }
     if (ours && hold && label_of(h.labels, labels::k_volume) == r.volume) live = true;
@@ -800,13 +842,26 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
                                                   "another session name"));
     PB_CRASH_POINT("dispatch.mount.hold_created");
   }
+  // The session's keeper too, under the lock: a release or gc after it finds
+  // it with the hold, and no keeper is ever made for volumes that are gone
+  // (Docker would make them again, empty and unlabelled).
+  std::string keeper;
+  if (auto k = keeper_for(docker, report.image_id, r.hold, {{r.volume, r.target, {}}, {r.hold, r.config_dir, {}}},
+                          meta.id, own_hold.has_value());
+      k) {
+    keeper = std::move(*k);
+  } else {
+    if (!own_hold) (void)remove_hold(docker, r.hold);
+    if (!live && !existing) {
+      (void)remove_keeper(docker, r.volume);
+      (void)docker.volume_remove(r.volume, false);
+    }
+    return failed(std::move(k).error());
+  }
+  PB_CRASH_POINT("dispatch.mount.keeper_created");
   lock.reset();
 
-  std::string keeper;
   auto seed = [&]() -> Status {
-    PB_TRY(keeper, keeper_for(docker, report.image_id, r.hold, {{r.volume, r.target, {}}, {r.hold, r.config_dir, {}}},
-                              meta.id, own_hold.has_value()));
-    PB_CRASH_POINT("dispatch.mount.keeper_created");
     if (own_hold) {
       // Mounted before: a no-op, unless that mount was interrupted before its
       // config was complete (.claude.json is written last but one).
@@ -868,9 +923,12 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   auto shared = docker.volume_inspect(r.volume);
   if (!shared && shared.error().kind != ErrorKind::not_found) return std::move(shared).error();
   const bool credential_known = v.find(r.credential_id).ok();
-  if (do_write_back && shared && credential_known) {
-    PB_TRY(WriteBack wb, write_back_volume(docker, v, *shared, access, &*hold));
-    PB_TRY(WriteBack own, write_back_detached(docker, v, *hold, access));
+  if (do_write_back && credential_known) {
+    WriteBack wb;
+    if (shared) {
+      PB_TRY(wb, write_back_volume(docker, v, *shared, access, &*hold));
+    }
+    PB_TRY(WriteBack own, write_back_own(docker, v, *hold, access, shared.ok()));
     r.wrote_back = wb.wrote || own.wrote;
     r.refused = !wb.refused.empty() ? std::move(wb.refused) : std::move(own.refused);
     if (!wb.note.empty()) r.notes.push_back(wb.note);
@@ -1003,6 +1061,18 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
       }
       r.volumes.push_back(out);
     }
+    const std::size_t first_row = r.volumes.size() - open.size();  // this credential's rows
+    // A session whose Claude Code replaced the link with a file of its own
+    // keeps its refresh there: into the vault, and from there (below) into
+    // the login volume the other sessions read. Only through keepers that exist.
+    for (const auto& h : holds) {
+      if (session && label_of(h.labels, labels::k_session) != *session) continue;
+      PB_TRY(std::string keeper, existing_session_keeper(docker, {&h}));
+      if (keeper.empty()) continue;
+      PB_TRY(WriteBack own, write_back_detached(docker, v, h, {label_of(h.labels, labels::k_session), ""}, keeper));
+      if (own.wrote || !own.refused.empty()) r.volumes.push_back({h.name, cred, own.wrote, false, own.refused});
+      if (!own.note.empty()) r.notes.push_back(own.note);
+    }
     PB_TRY(vault::EntryMeta meta, v.find(cred));
     std::optional<vault::DecodedEntry> entry;
     for (std::size_t i = 0; i < open.size(); ++i) {
@@ -1017,7 +1087,7 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
         PB_TRY(std::uint32_t uid, label_id(l.vol, labels::k_uid));
         PB_TRY(std::uint32_t gid, label_id(l.vol, labels::k_gid));
         PB_TRY_STATUS(put_tree(docker, l.at.keeper, l.at.login_dir, "", tree, uid, gid));
-        r.volumes[r.volumes.size() - open.size() + i].refreshed = true;
+        r.volumes[first_row + i].refreshed = true;
       }
     }
     PB_TRY_STATUS(v.log({"sync", cred, meta.name, session.value_or(""), "", "ok", meta.fingerprint,
@@ -1160,7 +1230,7 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
           } else if (login.error().kind != ErrorKind::not_found) {
             return std::move(login).error();
           }
-          PB_TRY(WriteBack own, write_back_detached(docker, v, h, access));
+          PB_TRY(WriteBack own, write_back_own(docker, v, h, access, login.ok()));
           if (!own.refused.empty()) r.refused.push_back(own.refused);
           return {};
         }();

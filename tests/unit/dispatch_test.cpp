@@ -578,6 +578,53 @@ TEST_F(DispatchUnit, ReleaseReadsClaudeJsonOnlyForANewerLogin) {
   EXPECT_EQ(docker->calls_starting("archive_get").size(), 3u) << "and then the session's .claude.json";
 }
 
+TEST_F(DispatchUnit, AHoldIsNeverHandedToAnotherImageOrSession) {
+  add_other_image();
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  // The same session in another image (same owner): its config is the first image's.
+  probes::ProbeReport same_owner = report;
+  same_owner.image = k_other_image;
+  same_owner.image_id = k_other_image_id;
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(same_owner).ok());
+  auto other = broker::dispatch::mount(*docker, *vault, paths, {k_other_image, "s1", std::nullopt, {}});
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().kind, ErrorKind::conflict);
+  EXPECT_THAT(other.error().message, HasSubstr("release it first"));
+  // A hold whose session label names another session (two names with one key).
+  docker->volumes[a->hold].labels["para-broker.session"] = "caf\xc3\xa9";
+  auto taken = mount("s1");
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error().kind, ErrorKind::conflict);
+  EXPECT_THAT(taken.error().message, HasSubstr("choose another session name"));
+}
+
+TEST_F(DispatchUnit, SyncBringsALoginASessionKeptApartToTheVaultAndTheLoginVolume) {
+  auto a = mount("s1");
+  auto b = mount("s2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  // s1's Claude Code replaced the link with a file (a build that writes by rename).
+  const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
+  const std::string keeper = container_named(broker::dispatch::keeper_name(a->hold));
+  plant(keeper, "/para-broker/claude/.credentials.json",
+        R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-apart","refreshToken":)"
+        R"("sk-ant-ort01-CANARY-test-apart","expiresAt":)" +
+            std::to_string(refreshed) + "}}");
+  plant(keeper, "/para-broker/claude/.claude.json",
+        R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}})");
+  docker->uploads.clear();
+  for (auto& [id, c] : docker->containers) c.uploads.clear();
+  docker->calls.clear();
+  auto synced = broker::dispatch::sync(*docker, *vault, std::nullopt);
+  ASSERT_TRUE(synced.ok()) << synced.error().message;
+  EXPECT_EQ(vault->find("work")->expires_at, refreshed);
+  bool into_login = false;
+  for (const auto& [dir, tar] : docker->all_uploads())
+    into_login = into_login || (dir == "/para-broker/login" && tar.find("CANARY-test-apart") != std::string::npos);
+  EXPECT_TRUE(into_login) << "the other sessions read the login volume";
+  EXPECT_TRUE(docker->calls_starting("container_create").empty()) << "sync makes no keeper";
+}
+
 TEST_F(DispatchUnit, ALoginASessionKeptInItsOwnConfigIsWrittenBackAtRelease) {
   // A build that writes by rename without following links replaces the link
   // <cfg>/.credentials.json with a file: its refresh is there.
