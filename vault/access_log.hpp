@@ -43,7 +43,7 @@ namespace pb::vault {
 
 /// One access to record. `fingerprint` is a keyed fingerprint, never the secret.
 struct LogRecord {
-  std::string op;          ///< "init", "capture", "update", "mount", "release", "rm", "rekey", "unlock", …
+  std::string op;          ///< "init", "capture", "update", "mount", "release", "rm", "rekey", "rotate", "unlock", …
   std::string credential;  ///< entry id, may be empty
   std::string name;        ///< credential name, may be empty
   std::string session;     ///< para session, may be empty

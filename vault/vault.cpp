@@ -1200,6 +1200,7 @@ Result<RotateOutcome> Vault::rotate(const AccessInfo& access) {
   PB_CRASH_POINT("vault.rotate.journal_written");
 
   RotateOutcome outcome;
+  PB_TRY_STATUS(ensure_private_dir(m_opts.home / "entries", "vault entries directory"));
   std::vector<fs::path> files;
   std::error_code ec;
   for (fs::directory_iterator it(m_opts.home / "entries", ec), end; !ec && it != end; it.increment(ec))
