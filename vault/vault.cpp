@@ -1156,9 +1156,13 @@ Result<RotateOutcome> Vault::rotate(const AccessInfo& access) {
     // The same passphrase: checked against the header, so that a mistyped one never locks the vault.
     PB_TRY(SecureBytes old_kek, scrypt(std::string_view(pass->data(), pass->size()), old.salt, old.scrypt));
     auto current = vault::open(old_kek, old.wrapped_key, as_bytes(header_aad(old)));
-    if (!current || !equal_ct(*current, m_data_key))
+    if (!current || !equal_ct(*current, m_data_key)) {
+      // The vault is unlocked (a cached key): the attempt joins the chain.
+      PB_TRY_STATUS(m_log->append({"rotate", "", "", access.session, access.image, "failed", "",
+                                   "the passphrase given does not unlock the vault", 0}));
       return fail(ErrorKind::locked,
                   "the passphrase does not unlock the vault in " + m_opts.home.string() + "; nothing was changed");
+    }
     h.scrypt = m_opts.scrypt;
     h.salt.assign(16, 0);
     m_opts.random(h.salt);

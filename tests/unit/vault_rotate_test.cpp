@@ -296,6 +296,8 @@ TEST(VaultRotate, AMistypedPassphraseRotatesNothing) {
   EXPECT_EQ(slurp(f.opts.home / "vault.json"), header);
   EXPECT_EQ(entry_files(f.opts), files);
   EXPECT_FALSE(fs::exists(f.opts.home / "rotate"));
+  EXPECT_NE(slurp(f.opts.home / "access.log").find("the passphrase given does not unlock the vault"),
+            std::string::npos);
   *pass = k_pass;
   EXPECT_TRUE(v.verify().value().ok());
 }
