@@ -1198,6 +1198,13 @@ Result<RotateOutcome> Vault::rotate(const AccessInfo& access) {
   PB_TRY(FileLock log_lock, m_log->lock());
 
   const fs::path stage = m_opts.home / k_rotate_dir;
+  // Whatever ends this function (an I/O error as well as success), what it
+  // staged is settled before the locks go: discarded before the commit,
+  // installed after it.
+  struct Settle {
+    const Options& opts;
+    ~Settle() { (void)recover_rotation(opts); }
+  } settle{m_opts};
   PB_TRY_STATUS(ensure_private_dir(stage / "entries", "vault rotate directory"));
   PB_TRY_STATUS(write_file_atomic(
       stage / "journal", as_bytes(json({{"vault_id", h.vault_id}, {"key_check", h.key_check}}).dump() + "\n")));

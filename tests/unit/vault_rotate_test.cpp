@@ -302,6 +302,30 @@ TEST(VaultRotate, AMistypedPassphraseRotatesNothing) {
   EXPECT_TRUE(v.verify().value().ok());
 }
 
+TEST(VaultRotate, AFailureWhileStagingLeavesTheOldVaultWholeAndNothingStaged) {
+  Filled f;
+  Vault v = Vault::open(f.opts).value();
+  const std::string id = json::parse(slurp(f.opts.home / "vault.json"))["vault_id"];
+  // The staged anchor cannot be written: a directory is in its place.
+  const fs::path in_the_way = f.opts.key_file.parent_path() / ("vault-" + id + ".anchor.rotate");
+  fs::create_directories(in_the_way / "x");
+  const std::string header = slurp(f.opts.home / "vault.json");
+  const auto files = entry_files(f.opts);
+  auto r = v.rotate();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(slurp(f.opts.home / "vault.json"), header);
+  EXPECT_EQ(entry_files(f.opts), files);
+  EXPECT_FALSE(fs::exists(f.opts.home / "rotate")) << "the staged files were left";
+  fs::path new_key = f.opts.key_file;
+  new_key += ".new";
+  EXPECT_FALSE(fs::exists(new_key));
+  EXPECT_TRUE(v.verify().value().ok());
+  EXPECT_TRUE(Vault::open(f.opts).value().verify().value().ok());
+  fs::remove_all(in_the_way);
+  ASSERT_TRUE(v.rotate().ok());
+  EXPECT_TRUE(Vault::open(f.opts).value().verify().value().ok());
+}
+
 TEST(VaultRotate, AVaultThatDoesNotVerifyIsNotRotated) {
   Filled f;
   Vault v = Vault::open(f.opts).value();
