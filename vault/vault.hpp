@@ -12,7 +12,8 @@
 // Key hierarchy: a random 256-bit data key, wrapped (AES-256-GCM) by a
 // key-encryption key from the provider: the key file (256 random bits) or
 // scrypt(passphrase). From the data key, HKDF-SHA256 derives the entry key,
-// the log MAC key and the fingerprint key.
+// the log MAC key and the fingerprint key. `rekey` re-wraps the data key;
+// `rotate` replaces it and everything under it.
 
 #include <chrono>
 #include <filesystem>
