@@ -50,6 +50,13 @@ inline constexpr Point k_points[] = {
     {"vault.rekey.key_installed", Reach::vault},   // new key file in place, rekey not yet logged
     {"vault.rekey.old_key_removed", Reach::vault}, // switched to a passphrase: old key file removed
     {"vault.open.key_installed", Reach::vault},    // open() finished an interrupted rekey
+    {"vault.rotate.journal_written", Reach::vault}, // rotate: staging journal written, nothing staged yet
+    {"vault.rotate.entries_staged", Reach::vault}, // rotate: entries re-encrypted into rotate/, the log not yet
+    {"vault.rotate.staged", Reach::vault},         // rotate: everything staged, the header still the old one
+    {"vault.rotate.committed", Reach::vault},      // rotate: the new header is in place (commit), nothing installed
+    {"vault.rotate.entries_installed", Reach::vault}, // finishing a rotate: entries in place, the log not yet
+    {"vault.rotate.log_installed", Reach::vault},  // finishing a rotate: log and head in place, the anchor not yet
+    {"vault.rotate.installed", Reach::vault},      // finishing a rotate: all in place, rotate/ not yet removed
     // vault/access_log.cpp
     {"access_log.append.torn", Reach::vault},      // half of a record written to access.log
     {"access_log.append.record_written", Reach::vault}, // record fsynced, access.head not yet replaced

@@ -454,7 +454,7 @@ Status AccessLog::append(LogRecord record) {
   return append_locked(std::move(record), head);
 }
 
-Status AccessLog::append_locked(LogRecord r, Head& head) {
+std::string AccessLog::chain_record(const LogRecord& r, Head& head) const {
   json j = {{"seq", head.seq + 1},
             {"time", r.time != 0 ? r.time : m_clock()},
             {"op", r.op},
@@ -471,25 +471,92 @@ Status AccessLog::append_locked(LogRecord r, Head& head) {
   if (r.generation > 0) j["generation"] = r.generation;
   const std::string mac = mac_of(j.dump());
   j["mac"] = mac;
-  PB_TRY_STATUS(append_line(m_dir / "access.log", j.dump() + "\n", false));
-  PB_CRASH_POINT("access_log.append.record_written");
   ++head.seq;
   head.mac = mac;
   apply_record(head.entries, j);
+  return j.dump();
+}
+
+Status AccessLog::append_locked(LogRecord r, Head& head) {
+  Head next = head;
+  const std::string line = chain_record(r, next);
+  PB_TRY_STATUS(append_line(m_dir / "access.log", line + "\n", false));
+  PB_CRASH_POINT("access_log.append.record_written");
+  head = std::move(next);
   PB_TRY_STATUS(write_head(head));
   PB_CRASH_POINT("access_log.append.head_written");
   return write_anchor(head.seq, head.mac);
 }
 
 Status AccessLog::write_head(const Head& h) const {
+  return write_head_to(m_dir / "access.head", h);
+}
+
+Status AccessLog::write_head_to(const fs::path& path, const Head& h) const {
   json head = {{"seq", h.seq}, {"mac", h.mac}, {"entries", states_json(h.entries)}, {"tag", head_tag(h)}};
-  return write_file_atomic(m_dir / "access.head", as_bytes(head.dump() + "\n"));
+  return write_file_atomic(path, as_bytes(head.dump() + "\n"));
 }
 
 Status AccessLog::write_anchor(std::uint64_t seq, const std::string& mac) const {
-  PB_TRY_STATUS(ensure_private_dir(m_anchor.parent_path(), "access-log anchor directory"));
+  return write_anchor_to(m_anchor, seq, mac);
+}
+
+Status AccessLog::write_anchor_to(const fs::path& path, std::uint64_t seq, const std::string& mac) const {
+  PB_TRY_STATUS(ensure_private_dir(path.parent_path(), "access-log anchor directory"));
   json a = {{"vault_id", m_vault_id}, {"seq", seq}, {"mac", mac}, {"tag", anchor_tag(seq, mac)}};
-  return write_file_atomic(m_anchor, as_bytes(a.dump() + "\n"));
+  return write_file_atomic(path, as_bytes(a.dump() + "\n"));
+}
+
+Result<FileLock> AccessLog::lock() const {
+  return FileLock::acquire(m_dir / ".log.lock", FileLock::Mode::exclusive);
+}
+
+Result<std::size_t> AccessLog::stage_rekeyed(ByteSpan new_key, const fs::path& log_out, const fs::path& head_out,
+                                             const fs::path& anchor_out, std::vector<LogRecord> then) const {
+  auto log = read_file(m_dir / "access.log", k_max_log);
+  if (!log) return std::move(log).error();
+  const std::string_view text = as_chars(*log);
+  Walk w = walk_log(
+      text, genesis(), [this](std::string_view c) { return mac_of(c); }, 0, "");
+  if (w.broken || w.records == 0)
+    return fail(ErrorKind::integrity, "the access log does not verify" +
+                                          (w.problems.empty() ? std::string() : ": " + w.problems.front()) +
+                                          "; nothing was changed");
+  // The same records under the new key: each keeps what it says, its "prev"
+  // and "mac" follow the new chain. An incomplete last line (an append that
+  // was killed) is left out, as the next append would cut it.
+  AccessLog next(m_dir, SecureBytes(new_key.begin(), new_key.end()), m_vault_id, m_clock, m_anchor);
+  Head head;
+  head.v2 = true;
+  head.mac = next.genesis();
+  std::string out;
+  out.reserve(text.size() + 4096);
+  try {
+    for (std::size_t pos = 0; pos < w.valid_bytes;) {
+      const std::size_t nl = text.find('\n', pos);
+      json j = json::parse(text.substr(pos, nl - pos));  // walk_log parsed it already
+      pos = nl + 1;
+      j.erase("mac");
+      j["prev"] = head.mac;
+      const std::string mac = next.mac_of(j.dump());
+      j["mac"] = mac;
+      ++head.seq;
+      head.mac = mac;
+      apply_record(head.entries, j);
+      out += j.dump();
+      out += '\n';
+    }
+  } catch (const json::exception&) {
+    return fail(ErrorKind::integrity, "the access log changed while it was re-keyed; nothing was changed");
+  }
+  for (const auto& r : then) {
+    out += next.chain_record(r, head);
+    out += '\n';
+  }
+  PB_TRY_STATUS(write_file_atomic(log_out, as_bytes(out)));
+  PB_TRY_STATUS(next.write_head_to(head_out, head));
+  PB_TRY_STATUS(next.write_anchor_to(anchor_out, head.seq, head.mac));
+  return static_cast<std::size_t>(head.seq);
 }
 
 Result<LogCheck> AccessLog::verify() const {

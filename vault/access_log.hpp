@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/secure_buffer.hpp"
 #include "vault/crypto.hpp"
 
@@ -42,7 +43,7 @@ namespace pb::vault {
 
 /// One access to record. `fingerprint` is a keyed fingerprint, never the secret.
 struct LogRecord {
-  std::string op;          ///< "init", "capture", "update", "mount", "release", "rm", "rekey", "unlock", …
+  std::string op;          ///< "init", "capture", "update", "mount", "release", "rm", "rekey", "rotate", "unlock", …
   std::string credential;  ///< entry id, may be empty
   std::string name;        ///< credential name, may be empty
   std::string session;     ///< para session, may be empty
@@ -92,6 +93,18 @@ class AccessLog {
 
   const std::filesystem::path& anchor_path() const { return m_anchor; }
 
+  /// The log lock, exclusive, for a caller that stages a re-keyed copy (stage_rekeyed()).
+  Result<FileLock> lock() const;
+  /// `vault rotate`, with lock() held: writes the whole chain re-authenticated
+  /// under `new_key` (every record as it is, with new "prev" and "mac"; record
+  /// 1 chains from the new key's genesis), then `then` appended, to `log_out`,
+  /// with its head to `head_out` and its anchor to `anchor_out`; the live log
+  /// is not touched. Refuses a chain that does not verify. Returns the number
+  /// of records written.
+  Result<std::size_t> stage_rekeyed(ByteSpan new_key, const std::filesystem::path& log_out,
+                                    const std::filesystem::path& head_out, const std::filesystem::path& anchor_out,
+                                    std::vector<LogRecord> then) const;
+
   /// Records a failed unlock without the key (see access.pending).
   static Status append_pending(const std::filesystem::path& dir, std::int64_t time, std::string_view detail);
 
@@ -121,8 +134,12 @@ class AccessLog {
   Result<EntryStates> scan_entries() const;
   Result<Position> locate() const;
   Status append_locked(LogRecord record, Head& head);
+  /// The record's line (canonical JSON with its MAC, no newline) as the next after `head`, which it advances.
+  std::string chain_record(const LogRecord& r, Head& head) const;
   Status write_head(const Head& head) const;
+  Status write_head_to(const std::filesystem::path& path, const Head& head) const;
   Status write_anchor(std::uint64_t seq, const std::string& mac) const;
+  Status write_anchor_to(const std::filesystem::path& path, std::uint64_t seq, const std::string& mac) const;
   Error refused(std::string why) const;
 
   std::filesystem::path m_dir;

@@ -4,7 +4,7 @@
 // each pay scrypt. The key lives in the user keyring under
 // "para-broker:v1:<vault id>:<header digest>", readable by this uid only,
 // and the kernel drops it when its timeout (TTL) expires. A new header (after
-// rekey) has a new digest, and rekey revokes the old key.
+// rekey or rotate) has a new digest, and rekey and rotate revoke the old key.
 //
 // Anything of this uid that reaches the user keyring (a container without a
 // user namespace, for one) can add a key under that description: load() only

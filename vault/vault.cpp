@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/c_handles.hpp"
@@ -214,13 +215,10 @@ Result<SecureBytes> kek_from_passphrase(const Options& opts, const Header& h, bo
 /// Removes the temp files that killed writers left behind: of entries, of the
 /// header and of the key file. Only with the store lock held, which every
 /// writer of those files holds.
-void remove_stale_temps(const Options& opts) {
-  remove_temp_files(opts.home / "entries");
-  remove_temp_files(opts.home, k_header_file);
-  remove_temp_files(opts.key_file.parent_path(), opts.key_file.filename().string());
-  // "<key file>.new" of a killed rekey (none runs while the store lock is
-  // held): installed if it unlocks the header (killed after replacing it,
-  // since this process unlocked), else removed (killed before: it unlocks nothing).
+/// "<key file>.new" of a killed rekey or rotate (none runs while the store
+/// lock is held): installed if it unlocks the header (killed after replacing
+/// it), else removed (killed before: it unlocks nothing). Store lock held.
+void settle_new_key_file(const Options& opts) {
   fs::path pending = opts.key_file;
   pending += ".new";
   if (::access(pending.c_str(), F_OK) != 0) return;
@@ -231,6 +229,118 @@ void remove_stale_temps(const Options& opts) {
     }
   }
   ::unlink(pending.c_str());
+}
+
+void remove_stale_temps(const Options& opts) {
+  remove_temp_files(opts.home / "entries");
+  remove_temp_files(opts.home, k_header_file);
+  remove_temp_files(opts.key_file.parent_path(), opts.key_file.filename().string());
+  settle_new_key_file(opts);
+}
+
+// ---- vault rotate: staged under <home>/rotate/, committed by replacing the header
+//
+//   rotate/journal          {"vault_id", "key_check"}: the new header's key check, written first
+//   rotate/entries/<id>.pbe, rotate/entries/<id>.prev   re-encrypted under the new key
+//   rotate/access.log, rotate/access.head               the log under the new log key
+//   <anchor>.rotate                                     its anchor, beside the anchor
+//   <key file>.new                                      the new key file (key-file provider)
+//
+// The commit is the atomic replacement of vault.json by the new header. With
+// the store lock held exclusively, a rotate/ left by a kill is finished when
+// the header's key check is the journal's (committed: every staged file is
+// renamed into place, the key file first), else discarded (the header is the
+// old one: nothing staged is used). Each step of finishing is a rename of a
+// staged file that is then gone, so finishing again after a kill goes on.
+
+constexpr const char* k_rotate_dir = "rotate";
+
+fs::path staged_anchor(const fs::path& anchor) {
+  fs::path p = anchor;
+  p += ".rotate";
+  return p;
+}
+
+bool rotation_staged(const Options& opts) {
+  struct stat st {};
+  return ::lstat((opts.home / k_rotate_dir).c_str(), &st) == 0;
+}
+
+Status rename_into(const fs::path& from, const fs::path& to) {
+  if (::rename(from.c_str(), to.c_str()) == 0 || errno == ENOENT) return {};
+  return fail(ErrorKind::failure, "installing " + to.string() + " (vault rotate) failed");
+}
+
+/// Finishes or discards what a killed `vault rotate` staged. Store lock held exclusively.
+Status recover_rotation(const Options& opts) {
+  const fs::path stage = opts.home / k_rotate_dir;
+  if (!rotation_staged(opts)) return {};
+  auto header = read_header(opts.home);
+  if (!header) return {};  // no header to decide by: leave everything as it is for the user to see
+  std::string journal_check, journal_id;
+  if (auto j = read_file(stage / "journal", 4096)) {
+    try {
+      auto parsed = json::parse(as_chars(*j));
+      journal_check = parsed.at("key_check").get<std::string>();
+      journal_id = parsed.at("vault_id").get<std::string>();
+    } catch (const json::exception&) {
+      journal_check.clear();
+    }
+  }
+  const bool committed = !journal_check.empty() && journal_id == header->vault_id && journal_check == header->key_check;
+  const fs::path anchor = anchor_path(opts, header->vault_id);
+  if (committed) {
+    settle_new_key_file(opts);  // the new header is wrapped under it
+    std::vector<fs::path> staged;
+    std::error_code ec;
+    for (fs::directory_iterator it(stage / "entries", ec), end; !ec && it != end; it.increment(ec))
+      staged.push_back(it->path());
+    std::sort(staged.begin(), staged.end());
+    for (const auto& from : staged) {
+      const std::string name = from.filename().string();
+      const bool entry = name.size() == k_entry_id_size + 4 && name.ends_with(".pbe");
+      const bool kept = name.size() == k_entry_id_size + 5 && name.ends_with(".prev");
+      if ((entry || kept) && is_entry_id(name.substr(0, k_entry_id_size)))
+        PB_TRY_STATUS(rename_into(from, opts.home / "entries" / name));
+    }
+    PB_TRY_STATUS(fsync_dir(opts.home / "entries"));
+    PB_CRASH_POINT("vault.rotate.entries_installed");
+    // The log before its head: a kill between leaves the new log with the old
+    // head, which only this finishing reads (the head is renamed next).
+    PB_TRY_STATUS(rename_into(stage / "access.log", opts.home / "access.log"));
+    PB_TRY_STATUS(rename_into(stage / "access.head", opts.home / "access.head"));
+    PB_TRY_STATUS(fsync_dir(opts.home));
+    PB_CRASH_POINT("vault.rotate.log_installed");
+    PB_TRY_STATUS(rename_into(staged_anchor(anchor), anchor));
+    PB_TRY_STATUS(fsync_dir(anchor.parent_path()));
+    PB_CRASH_POINT("vault.rotate.installed");
+  } else {
+    ::unlink(staged_anchor(anchor).c_str());
+    settle_new_key_file(opts);  // it unlocks nothing: removed
+  }
+  std::error_code ec;
+  fs::remove_all(stage, ec);
+  if (ec) return fail(ErrorKind::failure, "removing " + stage.string() + " (vault rotate) failed: " + ec.message());
+  return fsync_dir(opts.home);
+}
+
+/// Takes .store.lock in `mode`, first finishing or discarding an interrupted
+/// rotate (which needs it exclusively).
+Result<FileLock> acquire_store(const Options& opts, FileLock::Mode mode) {
+  const fs::path path = opts.home / ".store.lock";
+  if (mode == FileLock::Mode::exclusive) {
+    PB_TRY(FileLock lock, FileLock::acquire(path, mode));
+    PB_TRY_STATUS(recover_rotation(opts));
+    return lock;
+  }
+  for (;;) {
+    {
+      PB_TRY(FileLock lock, FileLock::acquire(path, mode));
+      if (!rotation_staged(opts)) return lock;
+    }
+    PB_TRY(FileLock lock, FileLock::acquire(path, FileLock::Mode::exclusive));
+    PB_TRY_STATUS(recover_rotation(opts));
+  }
 }
 
 Status write_header(const fs::path& home, const Header& h) {
@@ -354,10 +464,16 @@ Options Options::from_paths(const Paths& paths) {
 }
 
 Vault::Vault(Options opts, Provider provider, std::string vault_id, SecureBytes data_key)
-    : m_opts(std::move(opts)), m_provider(provider), m_vault_id(std::move(vault_id)), m_data_key(std::move(data_key)) {
+    : m_opts(std::move(opts)), m_provider(provider), m_vault_id(std::move(vault_id)) {
+  use_data_key(std::move(data_key));
+}
+
+void Vault::use_data_key(SecureBytes data_key) const {
   // HKDF with distinct labels: a key never serves two purposes.
+  m_data_key = std::move(data_key);
   m_entry_key = hkdf_sha256(m_data_key, "para-broker entry key v1").value();
   m_fp_key = hkdf_sha256(m_data_key, "para-broker fingerprint key v1").value();
+  m_key_check = key_check_of(m_data_key, m_vault_id);
   m_log = std::make_unique<AccessLog>(m_opts.home, hkdf_sha256(m_data_key, "para-broker log key v1").value(),
                                       m_vault_id, m_opts.clock, anchor_path(m_opts, m_vault_id));
 }
@@ -475,7 +591,7 @@ Result<Vault> Vault::open(const Options& opts) {
     // both under the exclusive lock). Not held while a passphrase is asked for.
     std::optional<FileLock> lock;
     if (exists(opts)) {
-      PB_TRY(FileLock shared, FileLock::acquire(opts.home / ".store.lock", FileLock::Mode::shared));
+      PB_TRY(FileLock shared, acquire_store(opts, FileLock::Mode::shared));
       lock.emplace(std::move(shared));
     }
     PB_TRY(h, read_header(opts.home));
@@ -533,7 +649,7 @@ std::string Vault::fingerprint(ByteSpan secret) const {
 Result<Listing> Vault::list() const {
   // Protects: entry files and the log read as one state (a writer holds it
   // exclusively from an entry's write until its log record).
-  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::shared));
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::shared));
   return list_locked();
 }
 
@@ -596,12 +712,12 @@ Result<EntryMeta> Vault::find_locked(std::string_view name_or_id) const {
 }
 
 Result<EntryMeta> Vault::find(std::string_view name_or_id) const {
-  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::shared));
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::shared));
   return find_locked(name_or_id);
 }
 
 Result<DecodedEntry> Vault::read(std::string_view name_or_id) const {
-  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::shared));
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::shared));
   return read_locked(name_or_id);
 }
 
@@ -646,7 +762,7 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
   PB_TRY_STATUS(ensure_private_dir(m_opts.home / "entries", "vault entries directory"));
   // Protects: the set of entries and each entry's read-modify-write (names and
   // accounts stay unique; an older login never overwrites a newer one).
-  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::exclusive));
   remove_stale_temps(m_opts);
   PB_TRY(Listing listing, list_locked());
 
@@ -754,7 +870,7 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
 
 Result<EntryMeta> Vault::touch(std::string_view name_or_id, const AccessInfo& access, std::string_view op) {
   // Protects: the entry's read-modify-write against concurrent captures and write-backs.
-  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::exclusive));
   remove_stale_temps(m_opts);
   PB_TRY(DecodedEntry entry, read_locked(name_or_id));
   entry.meta.last_used = m_opts.clock();
@@ -769,7 +885,7 @@ Result<EntryMeta> Vault::touch(std::string_view name_or_id, const AccessInfo& ac
 
 Result<EntryMeta> Vault::remove(std::string_view name_or_id, const AccessInfo& access) {
   // Protects: the set of entries (a removal racing a capture of the same account).
-  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::exclusive));
   remove_stale_temps(m_opts);
   EntryMeta meta;
   auto found = find_locked(name_or_id);
@@ -794,7 +910,7 @@ Result<EntryMeta> Vault::remove(std::string_view name_or_id, const AccessInfo& a
 
 Result<EntryMeta> Vault::restore_previous(std::string_view name_or_id, const AccessInfo& access) {
   // Protects: the entry and its kept previous login, swapped as one step for other writers.
-  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::exclusive));
   remove_stale_temps(m_opts);
   PB_TRY(DecodedEntry current, read_locked(name_or_id));
   const std::string& id = current.meta.id;
@@ -829,7 +945,7 @@ Result<EntryMeta> Vault::restore_previous(std::string_view name_or_id, const Acc
 
 Status Vault::rekey(Provider provider) {
   // Protects: the vault header and key file against a concurrent rekey or init.
-  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::exclusive));
   remove_stale_temps(m_opts);
   PB_TRY(Header old, read_header(m_opts.home));
   Header h = old;
@@ -874,7 +990,7 @@ Status Vault::rekey(Provider provider) {
 
 Result<std::string> Vault::repair_log() {
   // Protects: the entries, read while their log records are rewritten.
-  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::exclusive));
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::exclusive));
   remove_stale_temps(m_opts);
   PB_TRY(LogCheck check, m_log->verify());
   if (check.problems.empty()) return std::string("the access log is intact; nothing to repair");
@@ -911,12 +1027,19 @@ Result<std::string> Vault::repair_log() {
 }
 
 Status Vault::log(LogRecord record) {
+  // Protects: the log key against a concurrent `vault rotate` (which holds it
+  // exclusively while it re-keys the log): an append is under the header's key.
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::shared));
   return m_log->append(std::move(record));
 }
 
 Result<VerifyReport> Vault::verify() const {
   // Protects: entries and log read as one state (see list()).
-  PB_TRY(FileLock lock, FileLock::acquire(m_opts.home / ".store.lock", FileLock::Mode::shared));
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::shared));
+  return verify_locked();
+}
+
+Result<VerifyReport> Vault::verify_locked() const {
   VerifyReport report;
   PB_TRY(LogCheck log, m_log->verify());
   const fs::path dir = m_opts.home / "entries";
@@ -966,6 +1089,196 @@ Result<VerifyReport> Vault::verify() const {
   report.log_records = log.records;
   for (auto& p : log.problems) report.problems.push_back({"", "", std::move(p)});
   return report;
+}
+
+Error integrity_failure(const VerifyReport& r) {
+  if (r.problems.empty()) return fail(ErrorKind::integrity, "integrity check failed");
+  return fail(ErrorKind::integrity,
+              "integrity check failed: " + r.problems.front().message +
+                  (r.problems.size() > 1 ? " (and " + std::to_string(r.problems.size() - 1) + " more)" : ""));
+}
+
+Result<FileLock> Vault::lock_store(FileLock::Mode mode) const {
+  PB_TRY(FileLock lock, acquire_store(m_opts, mode));
+  PB_TRY_STATUS(ensure_current());
+  return lock;
+}
+
+Status Vault::ensure_current() const {
+  auto h = read_header(m_opts.home);
+  // No header (deleted under a running command), or one of before key checks
+  // (never rotated: rotate writes one): the keys stay, the reads judge.
+  if (!h || h->key_check.empty() || h->vault_id != m_vault_id) return {};
+  if (equal_ct(as_bytes(h->key_check), as_bytes(m_key_check))) return {};
+  // A `vault rotate` ran since this object unlocked the vault: continue under
+  // the new key if it is at hand, never with the old one.
+  std::optional<SecureBytes> next;
+  if (h->provider == Provider::key_file) {
+    if (auto k = data_key_from_key_file(m_opts, *h); k && *k) next = std::move(**k);
+  } else if (m_opts.key_cache_ttl.count() > 0) {
+    next = key_cache::load(cache_description(*h), m_opts.key_cache_ttl);
+  }
+  if (!next || next->size() != k_key_size ||
+      !equal_ct(as_bytes(key_check_of(*next, h->vault_id)), as_bytes(h->key_check)))
+    return fail(ErrorKind::conflict,
+                "the vault's data key was replaced ('para-broker vault rotate') while this command ran; nothing "
+                "was changed by it: run it again");
+  m_provider = h->provider;
+  use_data_key(std::move(*next));
+  return {};
+}
+
+Result<RotateOutcome> Vault::rotate(const AccessInfo& access) {
+  // The passphrase is asked for before any lock is taken (as open() does).
+  std::optional<SecureString> pass;
+  {
+    PB_TRY(Header h, read_header(m_opts.home));
+    if (h.provider == Provider::passphrase) {
+      if (!m_opts.passphrase)
+        return fail(ErrorKind::locked, "rotating a passphrase vault needs its passphrase; no source is available");
+      PB_TRY(pass, m_opts.passphrase("Vault passphrase", false));
+    }
+  }
+  // Protects: every entry, the header and the key file, from staging to the
+  // last rename; no reader or writer sees the vault half rotated.
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
+  PB_TRY(Header old, read_header(m_opts.home));
+  // A vault that does not verify is not rotated: re-encrypting would launder
+  // an entry put back from an older copy, or a log cut back.
+  PB_TRY(VerifyReport report, verify_locked());
+  if (!report.ok()) return integrity_failure(report);
+
+  Header h = old;
+  SecureBytes kek;
+  if (old.provider == Provider::passphrase) {
+    if (!pass) return fail(ErrorKind::conflict, "the vault's key provider changed while rotate started; run it again");
+    // The same passphrase: checked against the header, so that a mistyped one never locks the vault.
+    PB_TRY(SecureBytes old_kek, scrypt(std::string_view(pass->data(), pass->size()), old.salt, old.scrypt));
+    auto current = vault::open(old_kek, old.wrapped_key, as_bytes(header_aad(old)));
+    if (!current || !equal_ct(*current, m_data_key)) {
+      // The vault is unlocked (a cached key): the attempt joins the chain.
+      PB_TRY_STATUS(m_log->append({"rotate", "", "", access.session, access.image, "failed", "",
+                                   "the passphrase given does not unlock the vault", 0}));
+      return fail(ErrorKind::locked,
+                  "the passphrase does not unlock the vault in " + m_opts.home.string() + "; nothing was changed");
+    }
+    h.scrypt = m_opts.scrypt;
+    h.salt.assign(16, 0);
+    m_opts.random(h.salt);
+    PB_TRY(kek, scrypt(std::string_view(pass->data(), pass->size()), h.salt, h.scrypt));
+  } else {
+    kek.resize(k_key_size);  // a new key file too: the old one may be what was exposed
+    m_opts.random(kek);
+  }
+  SecureBytes data_key(k_key_size);
+  m_opts.random(data_key);
+  h.key_check = key_check_of(data_key, h.vault_id);
+  PB_TRY(h.wrapped_key, seal(kek, data_key, as_bytes(header_aad(h)), m_opts.random));
+  PB_TRY(SecureBytes entry_key, hkdf_sha256(data_key, "para-broker entry key v1"));
+  PB_TRY(SecureBytes fp_key, hkdf_sha256(data_key, "para-broker fingerprint key v1"));
+  PB_TRY(SecureBytes log_key, hkdf_sha256(data_key, "para-broker log key v1"));
+  auto new_fingerprint = [&](const std::vector<ArchiveFile>& files) -> std::optional<std::string> {
+    ByteSpan creds, claude;
+    for (const auto& f : files) {
+      if (f.name == k_credentials_file) creds = f.data;
+      if (f.name == k_claude_json_file) claude = f.data;
+    }
+    auto summary = summarise_login(creds, claude);
+    if (!summary) return std::nullopt;
+    return to_hex(hmac_sha256(fp_key, summary->secret)).substr(0, 16);
+  };
+
+  // Under the old key: failed unlocks waiting in access.pending join the chain
+  // (their marks are the old key's), and the log says a rotate began.
+  PB_TRY_STATUS(m_log->append({"rotate", "", "", access.session, access.image, "started", "",
+                               "re-encrypting every entry under a new data key", 0}));
+  if (old.provider == Provider::passphrase) key_cache::revoke(cache_description(old));
+  // Protects: the log chain, re-keyed into rotate/ and installed after the commit.
+  PB_TRY(FileLock log_lock, m_log->lock());
+
+  const fs::path stage = m_opts.home / k_rotate_dir;
+  // Whatever ends this function (an I/O error as well as success), what it
+  // staged is settled before the locks go: discarded before the commit,
+  // installed after it.
+  struct Settle {
+    const Options& opts;
+    ~Settle() { (void)recover_rotation(opts); }
+  } settle{m_opts};
+  PB_TRY_STATUS(ensure_private_dir(stage / "entries", "vault rotate directory"));
+  PB_TRY_STATUS(write_file_atomic(
+      stage / "journal", as_bytes(json({{"vault_id", h.vault_id}, {"key_check", h.key_check}}).dump() + "\n")));
+  PB_CRASH_POINT("vault.rotate.journal_written");
+
+  RotateOutcome outcome;
+  PB_TRY_STATUS(ensure_private_dir(m_opts.home / "entries", "vault entries directory"));
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (fs::directory_iterator it(m_opts.home / "entries", ec), end; !ec && it != end; it.increment(ec))
+    files.push_back(it->path());
+  if (ec) return fail(ErrorKind::failure, "reading " + (m_opts.home / "entries").string() + " failed: " + ec.message());
+  std::sort(files.begin(), files.end());
+  // Kept previous logins first: an entry names its kept login's new fingerprint.
+  std::map<std::string, std::pair<std::string, std::string>> prev_fps;  // id -> (old, new) fingerprint
+  std::vector<LogRecord> records;
+  for (int pass_no = 0; pass_no < 2; ++pass_no) {
+    const std::string_view ext = pass_no == 0 ? ".prev" : ".pbe";
+    for (const auto& path : files) {
+      const std::string fname = path.filename().string();
+      if (fname.size() != k_entry_id_size + ext.size() || !fname.ends_with(ext)) continue;
+      const std::string id = fname.substr(0, k_entry_id_size);
+      if (!is_entry_id(id)) continue;
+      PB_TRY(SecureBytes bytes, read_file(path, k_max_entry_file));
+      auto entry = decode_entry(m_entry_key, bytes, id);
+      if (!entry)
+        return fail(ErrorKind::integrity,
+                    "entry file " + path.string() + " is corrupt or tampered; nothing was changed");
+      EntryMeta meta = entry->meta;
+      const std::string old_fp = meta.fingerprint;
+      if (auto fp = new_fingerprint(entry->files)) meta.fingerprint = *fp;
+      if (meta.generation == 0) meta.generation = 1;  // an entry of before generations becomes version 2
+      if (pass_no == 0) {
+        prev_fps[id] = {old_fp, meta.fingerprint};
+        ++outcome.previous;
+      } else {
+        if (meta.previous) {
+          auto kept = prev_fps.find(id);
+          if (kept != prev_fps.end() && kept->second.first == meta.previous->fingerprint)
+            meta.previous->fingerprint = kept->second.second;
+        }
+        records.push_back({"rotate", id, meta.name, access.session, access.image, "ok", meta.fingerprint,
+                           "re-encrypted under the new data key", 0, meta.generation});
+        ++outcome.entries;
+      }
+      PB_TRY(Bytes encoded, encode_entry(entry_key, meta, entry->files, m_opts.random));
+      PB_TRY_STATUS(write_file_atomic(stage / "entries" / fname, encoded));
+    }
+  }
+  PB_CRASH_POINT("vault.rotate.entries_staged");
+
+  records.push_back({"rotate", "", "", access.session, access.image, "ok", "",
+                     "re-encrypted " + std::to_string(outcome.entries) + " entries and " +
+                         std::to_string(outcome.previous) +
+                         " kept previous logins under a new data key; the access log is now under its new log key",
+                     0});
+  const fs::path anchor = anchor_path(m_opts, m_vault_id);
+  ::unlink(staged_anchor(anchor).c_str());
+  PB_TRY(outcome.log_records, m_log->stage_rekeyed(log_key, stage / "access.log", stage / "access.head",
+                                                   staged_anchor(anchor), std::move(records)));
+  if (h.provider == Provider::key_file) {
+    fs::path new_key = m_opts.key_file;
+    new_key += ".new";
+    ::unlink(new_key.c_str());
+    PB_TRY_STATUS(write_key_file_exclusive(new_key, kek));
+  }
+  PB_CRASH_POINT("vault.rotate.staged");
+  // The commit: from here on the vault opens with the new key only.
+  PB_TRY_STATUS(write_header(m_opts.home, h));
+  PB_CRASH_POINT("vault.rotate.committed");
+  PB_TRY_STATUS(recover_rotation(m_opts));
+  if (h.provider == Provider::passphrase) key_cache::store(cache_description(h), data_key, m_opts.key_cache_ttl);
+  use_data_key(std::move(data_key));
+  return outcome;
 }
 
 Result<std::string> inspect_file(const fs::path& file) {

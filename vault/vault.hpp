@@ -5,13 +5,15 @@
 //   <home>/vault.json          key header (see docs/vault-format.md)
 //   <home>/entries/<id>.pbe    one entry per credential (vault/entry.hpp)
 //   <home>/access.log|.head|.pending   access log (vault/access_log.hpp)
+//   <home>/rotate/             a `vault rotate`'s staged files (only while one runs, or after a kill)
 //   <home>/.store.lock         flock: exclusive while entries or the header change
 //   <home>/.log.lock           flock: exclusive while the log chain grows
 //
 // Key hierarchy: a random 256-bit data key, wrapped (AES-256-GCM) by a
 // key-encryption key from the provider: the key file (256 random bits) or
 // scrypt(passphrase). From the data key, HKDF-SHA256 derives the entry key,
-// the log MAC key and the fingerprint key.
+// the log MAC key and the fingerprint key. `rekey` re-wraps the data key;
+// `rotate` replaces it and everything under it.
 
 #include <chrono>
 #include <filesystem>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/paths.hpp"
 #include "core/secure_buffer.hpp"
 #include "vault/access_log.hpp"
@@ -90,6 +93,15 @@ struct VerifyReport {
   bool ok() const { return problems.empty(); }
 };
 
+/// The error a failed verify ends with (`vault verify`, and `vault rotate`, which refuses such a vault).
+Error integrity_failure(const VerifyReport& report);
+
+struct RotateOutcome {
+  std::size_t entries = 0;      ///< entries/<id>.pbe re-encrypted
+  std::size_t previous = 0;     ///< entries/<id>.prev (kept previous logins) re-encrypted
+  std::size_t log_records = 0;  ///< access-log records now under the new log key
+};
+
 class Vault {
  public:
   /// Whether `opts.home` holds a vault header.
@@ -137,6 +149,17 @@ class Vault {
   Result<EntryMeta> remove(std::string_view name_or_id, const AccessInfo& access = {});
   /// Re-wraps the data key under a new key from `provider`; the old key stops working.
   Status rekey(Provider provider);
+  /// `vault rotate`: a new random data key for everything. Refuses a vault that
+  /// does not verify (integrity_failure()). Every entry and kept previous login
+  /// is re-encrypted (same generations, fingerprints under the new key), the
+  /// access log is re-authenticated under the new log key with "rotate"
+  /// records added, the header gets the new wrapped key and key check (key-file
+  /// provider: under a new key file, which replaces the old one; passphrase:
+  /// the same passphrase, asked for and checked, with a fresh salt), and the
+  /// cached key is replaced. Staged under rotate/ and committed by replacing the
+  /// header; an interrupted rotate is finished (committed) or discarded (not)
+  /// by the next command that takes the store lock.
+  Result<RotateOutcome> rotate(const AccessInfo& access = {});
   /// Explicit, logged repair of a broken access log (`vault repair-log`): keeps
   /// its records that still chain, appends a "repair-log" record naming what
   /// was wrong, and accepts each entry file as it is now (except removed ones);
@@ -160,14 +183,28 @@ class Vault {
   Result<DecodedEntry> read_locked(std::string_view name_or_id) const;
   Result<CaptureOutcome> store_capture(const Capture& capture, const CaptureOptions& options,
                                        std::optional<std::string> only_id, std::string_view op);
+  Result<VerifyReport> verify_locked() const;
+  /// Takes .store.lock (finishing or discarding an interrupted rotate first),
+  /// then makes sure this object's keys are the header's (see ensure_current()).
+  Result<FileLock> lock_store(FileLock::Mode mode) const;
+  /// With the store lock held: when the header's key check is no longer this
+  /// object's (a `vault rotate` ran since it was opened), switches to the new
+  /// data key (from the key file, or the key cache), else refuses, writing nothing.
+  Status ensure_current() const;
+  /// Derives the entry, fingerprint and log keys of `data_key` and makes it this object's.
+  void use_data_key(SecureBytes data_key) const;
 
   Options m_opts;
-  Provider m_provider;
+  mutable Provider m_provider;
   std::string m_vault_id;
-  SecureBytes m_data_key;
-  SecureBytes m_entry_key;
-  SecureBytes m_fp_key;
-  std::unique_ptr<AccessLog> m_log;
+  // Mutable: a vault object opened before a `vault rotate` switches to the new
+  // key under the store lock (ensure_current()), in const readers too. One
+  // thread at a time uses a Vault object.
+  mutable SecureBytes m_data_key;
+  mutable SecureBytes m_entry_key;
+  mutable SecureBytes m_fp_key;
+  mutable std::string m_key_check;
+  mutable std::unique_ptr<AccessLog> m_log;
 };
 
 /// The access-log anchor of vault `vault_id`: beside the key file, outside the vault directory.

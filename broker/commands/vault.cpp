@@ -1,7 +1,8 @@
-// `para-broker vault init|rekey|inspect|verify|repair-log|restore`: create the
-// vault, change its key, show a vault file's plain header, check every entry
-// and the log chain, start a broken log over (explicitly, and logged), put back
-// the login a replacement replaced.
+// `para-broker vault init|rekey|rotate|inspect|verify|repair-log|restore`:
+// create the vault, change its key, re-encrypt everything under a new data
+// key, show a vault file's plain header, check every entry and the log chain,
+// start a broken log over (explicitly, and logged), put back the login a
+// replacement replaced.
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -48,6 +49,30 @@ Result<int> run_rekey(Context& ctx, const Options& o) {
   return 0;
 }
 
+Result<int> run_rotate(Context& ctx, const Options& o) {
+  PB_TRY(vault::Vault v, vault::Vault::open(vault_options(ctx.paths)));
+  PB_TRY(vault::RotateOutcome r, v.rotate());
+  const bool key_file = v.provider() == vault::Provider::key_file;
+  if (o.json) {
+    nlohmann::json j = {{"schema", 1},
+                        {"vault_id", v.vault_id()},
+                        {"provider", vault::provider_name(v.provider())},
+                        {"entries", r.entries},
+                        {"previous", r.previous},
+                        {"log_records", r.log_records},
+                        {"key_file", key_file ? nlohmann::json(ctx.paths.key_file.string()) : nlohmann::json()}};
+    ctx.out << j.dump(2) << "\n";
+    return 0;
+  }
+  ctx.out << "re-encrypted " << r.entries << (r.entries == 1 ? " entry" : " entries") << " and " << r.previous
+          << " kept previous login" << (r.previous == 1 ? "" : "s") << " of vault " << v.vault_id()
+          << " under a new data key, and " << r.log_records << " access-log records under its log key; "
+          << (key_file ? "the key file " + ctx.paths.key_file.string() + " was replaced by a new one"
+                       : std::string("the passphrase is unchanged"))
+          << ", and the old data key decrypts nothing in the vault any more\n";
+  return 0;
+}
+
 Result<int> run_inspect(Context& ctx, const Options& o) {
   PB_TRY(std::string text, vault::inspect_file(o.file));
   ctx.out << text << "\n";
@@ -70,9 +95,7 @@ Result<int> run_verify(Context& ctx, const Options& o) {
     for (const auto& p : r.problems) ctx.out << "FAIL  " << p.message << "\n";
   }
   if (r.ok()) return 0;
-  return fail(ErrorKind::integrity,
-              "integrity check failed: " + r.problems.front().message +
-                  (r.problems.size() > 1 ? " (and " + std::to_string(r.problems.size() - 1) + " more)" : ""));
+  return vault::integrity_failure(r);
 }
 
 Result<int> run_restore(Context& ctx, const Options& o) {
@@ -96,7 +119,9 @@ Result<int> run_repair_log(Context& ctx) {
 }  // namespace
 
 CommandSpec vault_spec() {
-  return {"vault", "Create the vault, change its key, inspect a vault file, verify entries and the access log",
+  return {"vault",
+          "Create the vault, change its key, re-encrypt it under a new data key, inspect a vault file, verify entries "
+          "and the access log",
           "para-broker vault init --passphrase", [](CLI::App& app) -> Handler {
             auto opt = std::make_shared<Options>();
             app.require_subcommand(1);
@@ -107,6 +132,9 @@ CommandSpec vault_spec() {
                 app.add_subcommand("rekey", "Re-wrap the data key under a new key; the old one stops working");
             rekey->add_flag("--passphrase", opt->passphrase, "Switch to (or change) a passphrase");
             rekey->add_flag("--key-file", opt->key_file, "Switch to (or renew) the key file");
+            CLI::App* rotate = app.add_subcommand(
+                "rotate", "Re-encrypt every entry and the access log under a new data key (after a key was exposed)");
+            rotate->add_flag("--json", opt->json, "Machine-readable result (schema 1)");
             CLI::App* inspect = app.add_subcommand("inspect", "Print a vault file's plain header (never secrets)");
             inspect->add_option("FILE", opt->file, "vault.json or an entries/<id>.pbe file")->required();
             CLI::App* verify = app.add_subcommand("verify", "Check every entry and the access log's chain");
@@ -117,14 +145,16 @@ CommandSpec vault_spec() {
             restore->add_flag("--force", opt->force, "Restore even while sessions hold it (their release may undo it)");
             CLI::App* repair = app.add_subcommand(
                 "repair-log", "Start a broken access log over from its intact records, and log that it did");
-            return [opt, init, rekey, inspect, verify, repair, restore](Context& ctx) -> Result<int> {
+            return [opt, init, rekey, rotate, inspect, verify, repair, restore](Context& ctx) -> Result<int> {
               if (init->parsed()) return run_init(ctx, *opt);
               if (rekey->parsed()) return run_rekey(ctx, *opt);
+              if (rotate->parsed()) return run_rotate(ctx, *opt);
               if (inspect->parsed()) return run_inspect(ctx, *opt);
               if (verify->parsed()) return run_verify(ctx, *opt);
               if (repair->parsed()) return run_repair_log(ctx);
               if (restore->parsed()) return run_restore(ctx, *opt);
-              return fail(ErrorKind::usage, "choose one of: vault init, rekey, inspect, verify, repair-log, restore");
+              return fail(ErrorKind::usage,
+                          "choose one of: vault init, rekey, rotate, inspect, verify, repair-log, restore");
             };
           }};
 }

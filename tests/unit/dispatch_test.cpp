@@ -649,6 +649,38 @@ TEST_F(DispatchUnit, ALoginASessionKeptInItsOwnConfigIsWrittenBackAtRelease) {
   EXPECT_TRUE(docker->containers.empty());
 }
 
+TEST_F(DispatchUnit, ASessionMountedBeforeAVaultRotateIsReleasedUnderTheNewKey) {
+  ASSERT_TRUE(mount("s1").ok());
+  // Another process rotates the vault while the session runs; this process's vault object still has the old key.
+  auto rotated = vault::Vault::open(vault->options()).value().rotate();
+  ASSERT_TRUE(rotated.ok()) << rotated.error().message;
+  ASSERT_EQ(docker->containers.size(), 1u);
+  const std::string cfg = "/para-broker/claude/";
+  auto& c = docker->containers.begin()->second;
+  c.archives[cfg + ".credentials.json"] =
+      make_tar({{".credentials.json", R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-rotated",)"
+                                      R"("refreshToken":"sk-ant-ort01-CANARY-test-rotated","expiresAt":)" +
+                                          std::to_string(k_stored_expiry + 1) + "}}"}});
+  c.stats[cfg + ".credentials.json"] = broker::PathStat{".credentials.json", 1, 0600, "", ""};
+  c.archives[cfg + ".claude.json"] =
+      make_tar({{".claude.json", R"({"hasCompletedOnboarding":true,"oauthAccount":{"accountUuid":)"
+                                 R"("00000000-0000-4000-8000-0000000000a1"}})"}});
+  c.stats[cfg + ".claude.json"] = broker::PathStat{".claude.json", 1, 0600, "", ""};
+  auto released = broker::dispatch::release(*docker, *vault, "s1", true);
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_TRUE(released->wrote_back);
+  auto fresh = vault::Vault::open(vault->options()).value();
+  auto checked = fresh.verify().value();
+  EXPECT_TRUE(checked.ok()) << (checked.problems.empty() ? "" : checked.problems.front().message);
+  EXPECT_EQ(fresh.find("work").value().expires_at, k_stored_expiry + 1);
+  std::vector<std::string> ops;
+  for (const auto& r : log_records()) ops.push_back(r.value("op", ""));
+  const auto rotate_at = std::find(ops.begin(), ops.end(), "rotate");
+  ASSERT_NE(rotate_at, ops.end());
+  EXPECT_NE(std::find(rotate_at, ops.end(), "writeback"), ops.end()) << "the write-back is not logged after the rotate";
+  EXPECT_EQ(ops.back(), "release");
+}
+
 TEST_F(DispatchUnit, ANameTakenByAnotherContainerIsNotAKeeper) {
   auto a = mount("s1");
   ASSERT_TRUE(a.ok()) << a.error().message;

@@ -1,5 +1,5 @@
 // kill -9 at random moments: several para-broker processes work on one vault
-// at once (import, rm, list, vault verify, audit --verify, rekey, a wrong
+// at once (import, rm, list, vault verify, audit --verify, rekey, rotate, a wrong
 // key), and one of them is killed with SIGKILL every so often, until 200 have
 // been killed while running. Every verify that finishes must pass while this
 // goes on; afterwards the vault must verify, every credential must open, no
@@ -138,10 +138,15 @@ TEST(Kill9, RandomKillsDuringConcurrentCommandsLeaveAWholeVault) {
       c.must_print = ", chain intact";
       return {{"audit", "--verify"}, env};
     }
-    if (r < 95) {
+    if (r < 92) {
       c.op = "vault rekey";
       c.ok_codes = {0};
       return {{"vault", "rekey"}, env};
+    }
+    if (r < 95) {
+      c.op = "vault rotate";
+      c.ok_codes = {0};
+      return {{"vault", "rotate"}, env};
     }
     c.op = "wrong key";
     c.ok_codes = {4};
@@ -225,6 +230,7 @@ TEST(Kill9, RandomKillsDuringConcurrentCommandsLeaveAWholeVault) {
   fs::path pending_key = box.env().key_file();
   pending_key += ".new";
   EXPECT_FALSE(fs::exists(pending_key));
+  EXPECT_FALSE(fs::exists(box.env().vault_home() / "rotate")) << "an unfinished rotate was left";
   for (const auto& [name, expiry] : s.expiry_by_name) {
     EXPECT_TRUE(name.size() == 2 && name[0] == 'n') << "unexpected credential " << name;
     EXPECT_NE(std::find(std::begin(k_expiries), std::end(k_expiries), expiry), std::end(k_expiries))
