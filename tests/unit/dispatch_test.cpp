@@ -650,22 +650,19 @@ TEST_F(DispatchUnit, ALoginASessionKeptInItsOwnConfigIsWrittenBackAtRelease) {
 }
 
 TEST_F(DispatchUnit, ASessionMountedBeforeAVaultRotateIsReleasedUnderTheNewKey) {
-  ASSERT_TRUE(mount("s1").ok());
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
   // Another process rotates the vault while the session runs; this process's vault object still has the old key.
   auto rotated = vault::Vault::open(vault->options()).value().rotate();
   ASSERT_TRUE(rotated.ok()) << rotated.error().message;
-  ASSERT_EQ(docker->containers.size(), 1u);
-  const std::string cfg = "/para-broker/claude/";
-  auto& c = docker->containers.begin()->second;
-  c.archives[cfg + ".credentials.json"] =
-      make_tar({{".credentials.json", R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-rotated",)"
-                                      R"("refreshToken":"sk-ant-ort01-CANARY-test-rotated","expiresAt":)" +
-                                          std::to_string(k_stored_expiry + 1) + "}}"}});
-  c.stats[cfg + ".credentials.json"] = broker::PathStat{".credentials.json", 1, 0600, "", ""};
-  c.archives[cfg + ".claude.json"] =
-      make_tar({{".claude.json", R"({"hasCompletedOnboarding":true,"oauthAccount":{"accountUuid":)"
-                                 R"("00000000-0000-4000-8000-0000000000a1"}})"}});
-  c.stats[cfg + ".claude.json"] = broker::PathStat{".claude.json", 1, 0600, "", ""};
+  ASSERT_EQ(docker->containers.size(), 2u) << "the login volume's keeper and the session's";
+  plant(container_named(broker::dispatch::keeper_name(a->volume)), "/para-broker/login/.credentials.json",
+        R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-rotated",)"
+        R"("refreshToken":"sk-ant-ort01-CANARY-test-rotated","expiresAt":)" +
+            std::to_string(k_stored_expiry + 1) + "}}");
+  plant(container_named(broker::dispatch::keeper_name(a->hold)), "/para-broker/claude/.claude.json",
+        R"({"hasCompletedOnboarding":true,"oauthAccount":{"accountUuid":)"
+        R"("00000000-0000-4000-8000-0000000000a1"}})");
   auto released = broker::dispatch::release(*docker, *vault, "s1", true);
   ASSERT_TRUE(released.ok()) << released.error().message;
   EXPECT_TRUE(released->wrote_back);
