@@ -519,7 +519,15 @@ Result<WriteBack> write_back_volume(DockerClient& docker, vault::Vault& v, const
   PB_TRY(std::string target, volume_target(vol));
   PB_TRY(std::string subdir, login_subdir(vol));
   LoginPlace at;
-  PB_TRY(at.keeper, keeper_for(docker, image, vol.name, target, cred));
+  auto keeper = keeper_for(docker, image, vol.name, target, cred);
+  if (!keeper && keeper.error().kind == ErrorKind::not_found && hold != nullptr &&
+      !label_of(hold->labels, labels::k_image).empty()) {
+    // The image that made the login volume is gone: a session's image runs as
+    // the same user (that is what put it in this volume) and serves as well.
+    keeper = keeper_for(docker, label_of(hold->labels, labels::k_image), vol.name, target, cred);
+  }
+  if (!keeper) return std::move(keeper).error();
+  at.keeper = std::move(*keeper);
   at.login_dir = target + "/" + subdir;
   if (subdir == k_config_subdir) {
     at.cfg_keeper = at.keeper;

@@ -625,6 +625,34 @@ TEST_F(DispatchUnit, SyncBringsALoginASessionKeptApartToTheVaultAndTheLoginVolum
   EXPECT_TRUE(docker->calls_starting("container_create").empty()) << "sync makes no keeper";
 }
 
+TEST_F(DispatchUnit, ALoginVolumeWhoseImageIsGoneIsReadThroughASessionsImage) {
+  // The login volume was made by an image of this user that is gone now; a
+  // session of another image of the same user still holds it.
+  broker::ImageInfo info;
+  info.id = k_other_image_id;
+  docker->images[k_other_image] = info;
+  docker->images[k_other_image_id] = info;
+  probes::ProbeReport r2 = report;
+  r2.image = k_other_image;
+  r2.image_id = k_other_image_id;
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(r2).ok());
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto b = broker::dispatch::mount(*docker, *vault, paths, {k_other_image, "s2", std::nullopt, {}});
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_EQ(a->volume, b->volume);
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", true).ok());
+  // `docker container prune`, then the first image is removed.
+  ASSERT_TRUE(docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok());
+  docker->images.erase(k_image);
+  docker->images.erase(k_image_id);
+  auto released = broker::dispatch::release(*docker, *vault, "s2", true);
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_TRUE(released->volume_removed);
+  EXPECT_TRUE(docker->volumes.empty());
+  EXPECT_TRUE(docker->containers.empty());
+}
+
 TEST_F(DispatchUnit, ALoginASessionKeptInItsOwnConfigIsWrittenBackAtRelease) {
   // A build that writes by rename without following links replaces the link
   // <cfg>/.credentials.json with a file: its refresh is there.
