@@ -66,13 +66,20 @@ std::future<CommandResult> ask(Dispatch& d, const std::vector<std::string>& args
   });
 }
 
+/// Imports an expired login as "work" (every session must refresh before its
+/// first request) and returns its refresh token, the one the stand-in starts with.
+std::string import_expired(Dispatch& d) {
+  const std::string first_refresh = "sk-ant-ort01-CANARY-test-first-" + d.label;
+  auto imported = d.import_tokens("sk-ant-oat01-CANARY-test-expired-" + d.label, first_refresh, now_ms() - 3'600'000);
+  EXPECT_EQ(imported.exit_code, 0) << imported.err;
+  return first_refresh;
+}
+
 TEST(DispatchRefresh, SessionsInThreeImagesOfOneOwnerAllSurviveRealRefreshes) {
   PB_REQUIRE_DOCKER();
   Dispatch d("refresh");
-  const std::string first_refresh = "sk-ant-ort01-CANARY-test-first-" + d.label;
-  // An expired login: every session must refresh before its first request.
-  auto imported = d.import_tokens("sk-ant-oat01-CANARY-test-expired-" + d.label, first_refresh, now_ms() - 3'600'000);
-  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  const std::string first_refresh = import_expired(d);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   // Three Claude Code processes find the login expired at once: one refreshes
   // under the lock they share, the others wait for it, re-read the file and
   // use the new pair. (A token that lives 1 s has them refresh all the time,
@@ -128,9 +135,8 @@ TEST(DispatchRefresh, SessionsInThreeImagesOfOneOwnerAllSurviveRealRefreshes) {
 TEST(DispatchRefresh, SessionsOfDifferentOwnersAreCopiesAndTheVaultStillEndsLive) {
   PB_REQUIRE_DOCKER();
   Dispatch d("refresh-owners");
-  const std::string first_refresh = "sk-ant-ort01-CANARY-test-first-" + d.label;
-  auto imported = d.import_tokens("sk-ant-oat01-CANARY-test-expired-" + d.label, first_refresh, now_ms() - 3'600'000);
-  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  const std::string first_refresh = import_expired(d);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   FakeApi api(600, OAuthService{first_refresh, "CANARY-test-live-" + d.label, 3600, 3000});
 
   // root, uid 1234 and uid 1000

@@ -251,6 +251,17 @@ class DispatchUnit : public ::testing::Test {
     c.stats[path] = broker::PathStat{base, 1, 0600, "", ""};
   }
 
+  /// What a build that writes by rename leaves in a session's own config
+  /// (`keeper`): a login file instead of the link, and the account beside it.
+  void plant_login_apart(const std::string& keeper, const std::string& tag, std::int64_t expires) {
+    plant(keeper, "/para-broker/claude/.credentials.json",
+          R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-)" + tag +
+              R"(","refreshToken":"sk-ant-ort01-CANARY-test-)" + tag + R"(","expiresAt":)" + std::to_string(expires) +
+              "}}");
+    plant(keeper, "/para-broker/claude/.claude.json",
+          R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}})");
+  }
+
   /// The entries of an upload, by name.
   static std::map<std::string, TarEntry> entries(const std::string& tar) {
     std::map<std::string, TarEntry> out;
@@ -606,12 +617,7 @@ TEST_F(DispatchUnit, SyncBringsALoginASessionKeptApartToTheVaultAndTheLoginVolum
   // s1's Claude Code replaced the link with a file (a build that writes by rename).
   const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
   const std::string keeper = container_named(broker::dispatch::keeper_name(a->hold));
-  plant(keeper, "/para-broker/claude/.credentials.json",
-        R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-apart","refreshToken":)"
-        R"("sk-ant-ort01-CANARY-test-apart","expiresAt":)" +
-            std::to_string(refreshed) + "}}");
-  plant(keeper, "/para-broker/claude/.claude.json",
-        R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}})");
+  plant_login_apart(keeper, "apart", refreshed);
   docker->uploads.clear();
   for (auto& [id, c] : docker->containers) c.uploads.clear();
   docker->calls.clear();
@@ -660,12 +666,7 @@ TEST_F(DispatchUnit, ALoginASessionKeptInItsOwnConfigIsWrittenBackAtRelease) {
   ASSERT_TRUE(a.ok()) << a.error().message;
   const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
   const std::string keeper = container_named(broker::dispatch::keeper_name(a->hold));
-  plant(keeper, "/para-broker/claude/.credentials.json",
-        R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-test-own","refreshToken":)"
-        R"("sk-ant-ort01-CANARY-test-own","expiresAt":)" +
-            std::to_string(refreshed) + "}}");
-  plant(keeper, "/para-broker/claude/.claude.json",
-        R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}})");
+  plant_login_apart(keeper, "own", refreshed);
   auto released = broker::dispatch::release(*docker, *vault, "s1", true);
   ASSERT_TRUE(released.ok()) << released.error().message;
   EXPECT_TRUE(released->wrote_back);
