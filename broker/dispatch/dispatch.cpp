@@ -573,6 +573,43 @@ Result<WriteBack> write_back_own(DockerClient& docker, vault::Vault& v, const Vo
   return write_back_detached(docker, v, hold, access, keeper);
 }
 
+/// Before a login volume is populated from the vault: another owner's login
+/// volume of the credential may hold a pair its sessions refreshed since the
+/// vault last heard of it, and then the vault's refresh token is dead (the
+/// service revoked it). Each live one is written back first, so the new volume
+/// starts with the live pair, as a sync would. A volume that cannot be read
+/// says so in a note and does not fail the mount: the session then starts
+/// with the vault's login, as it would have without this.
+std::vector<std::string> write_back_other_owners(DockerClient& docker, vault::Vault& v,
+                                                 const std::vector<VolumeInfo>& volumes, const std::string& cred,
+                                                 const std::string& except, const vault::AccessInfo& access) {
+  std::vector<std::string> notes;
+  auto managed = [&](const VolumeInfo& vol, const char* role) {
+    return label_of(vol.labels, labels::k_managed) == "1" && label_of(vol.labels, labels::k_role) == role &&
+           label_of(vol.labels, labels::k_credential) == cred;
+  };
+  for (const auto& vol : volumes) {
+    if (vol.name == except || !managed(vol, "session")) continue;
+    const VolumeInfo* hold = nullptr;
+    for (const auto& h : volumes)
+      if (managed(h, "hold") && label_of(h.labels, labels::k_volume) == vol.name) {
+        hold = &h;
+        break;
+      }
+    if (hold == nullptr) continue;  // no session uses it: no refresh can be under way there
+    auto wb = write_back_volume(docker, v, vol, access, hold);
+    if (!wb) {  // (a vault that fails shows again in the read that follows)
+      notes.push_back("the login of volume " + vol.name + " could not be read (" + wb.error().message +
+                      "); this session starts with the vault's login");
+      continue;
+    }
+    if (wb->wrote) notes.push_back("a newer login of volume " + vol.name + " was written back first");
+    if (!wb->note.empty()) notes.push_back(wb->note);
+    if (!wb->refused.empty()) notes.push_back(wb->refused);
+  }
+  return notes;
+}
+
 }  // namespace
 
 namespace {
@@ -807,6 +844,8 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
         if (!wb.note.empty()) r.notes.push_back(wb.note);
         if (!wb.refused.empty()) r.notes.push_back(wb.refused + " (the volume is populated anew)");
       }
+      const auto others = write_back_other_owners(docker, v, volumes, meta.id, r.volume, access);
+      r.notes.insert(r.notes.end(), others.begin(), others.end());
       PB_TRY(entry, v.read(meta.id));
       // The login volume: the login, and <cfg>'s mount point beside it (the
       // place of Claude Code's lock <cfg>.lock).

@@ -55,6 +55,7 @@ std::future<CommandResult> ask(Dispatch& d, const std::vector<std::string>& args
     const std::vector<std::string> net{"--network", "host",
                                        "--name",    name,
                                        "-e",        "USE_LOCAL_OAUTH=1",
+                                       "-e",        "ANTHROPIC_CUSTOM_HEADERS=X-Pb-Session: " + name,
                                        "-e",        "ANTHROPIC_BASE_URL=http://localhost:3000",
                                        "-e",        "NO_PROXY=127.0.0.1,localhost",
                                        "-e",        "DISABLE_AUTOUPDATER=1",
@@ -64,6 +65,25 @@ std::future<CommandResult> ask(Dispatch& d, const std::vector<std::string>& args
     return d.run_in(args, image,
                     "timeout " + std::to_string(seconds) + " claude -p hi </dev/null 2>&1; echo \"exit=$?\"", net);
   });
+}
+
+/// How one session's `claude -p hi` went, read from its output and from what
+/// the stand-in recorded under its X-Pb-Session name.
+struct Outcome {
+  bool answered = false;     ///< "pong" and exit 0
+  int messages_sent = 0;     ///< /v1/messages requests the session sent
+  int messages_refused = 0;  ///< of those, answered 401 (a dead access token)
+};
+
+Outcome outcome_of(const FakeApi& api, const std::string& name, const CommandResult& r) {
+  Outcome o;
+  o.answered = r.out.find("pong") != std::string::npos && r.out.find("exit=0") != std::string::npos;
+  for (const auto& req : api.requests()) {
+    if (req.session != name || !req.target.starts_with("/v1/messages")) continue;
+    ++o.messages_sent;
+    o.messages_refused += req.status == 401;
+  }
+  return o;
 }
 
 /// Imports an expired login as "work" (every session must refresh before its
@@ -95,19 +115,38 @@ TEST(DispatchRefresh, SessionsInThreeImagesOfOneOwnerAllSurviveRealRefreshes) {
     ASSERT_EQ(args.back().size(), 8u);
     EXPECT_EQ(args.back()[1], args.front()[1]) << "one owner (root): one login volume";
   }
+  std::vector<std::string> names;
   std::vector<std::future<CommandResult>> runs;
-  for (std::size_t i = 0; i < images.size(); ++i)
-    runs.push_back(ask(d, args[i], images[i], "pb-e2e-refresh-" + std::to_string(i) + "-" + d.label));
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    names.push_back("pb-e2e-refresh-" + std::to_string(i) + "-" + d.label);
+    runs.push_back(ask(d, args[i], images[i], names.back()));
+  }
+  // What the design must rule out: a session presenting a refresh token
+  // another one rotated away, or sending a dead access token. What it cannot
+  // rule out is Claude Code's own race between processes: 1.0.x rewrites
+  // .credentials.json in place (open with O_TRUNC, then write) while another
+  // process reads it without the lock; a reader that lands between the two
+  // sees an empty file, memoises "no login" and sends nothing at all
+  // ("Invalid API key · Please run /login"). Two Claude processes on one
+  // host race the same way. Such a session is counted, not hidden.
   int answered = 0;
+  int torn = 0;
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const CommandResult r = runs[i].get();
-    const bool ok = r.out.find("pong") != std::string::npos && r.out.find("exit=0") != std::string::npos;
-    answered += ok;
-    EXPECT_TRUE(ok) << images[i] << ": " << r.out << r.err;
+    const Outcome o = outcome_of(api, names[i], r);
+    answered += o.answered;
+    EXPECT_EQ(o.messages_refused, 0) << images[i] << " sent a dead access token: " << r.out << r.err;
+    if (o.answered) continue;
+    const bool read_no_login = o.messages_sent == 0 && r.out.find("Invalid API key") != std::string::npos;
+    torn += read_no_login;
+    EXPECT_TRUE(read_no_login) << images[i] << ": " << r.out << r.err;
   }
-  std::printf("[ refresh  ] %d/%zu sessions answered; %zu refreshes granted, %zu refused\n", answered, runs.size(),
-              api.refreshes_granted(), api.refreshes_refused());
-  EXPECT_EQ(answered, 3);
+  std::printf(
+      "[ refresh  ] %d/%zu sessions answered, %d read the login while another rewrote it; %zu refreshes "
+      "granted, %zu refused\n",
+      answered, runs.size(), torn, api.refreshes_granted(), api.refreshes_refused());
+  EXPECT_GE(answered, 2) << "one rewrite can tear one reader's read, never the refresh itself";
+  EXPECT_EQ(answered + torn, 3);
   EXPECT_EQ(api.refreshes_granted(), 1u) << "the others used the refreshed pair";
   EXPECT_EQ(api.refreshes_refused(), 0u) << "a session presented a refresh token another had rotated away";
 
@@ -163,6 +202,50 @@ TEST(DispatchRefresh, SessionsOfDifferentOwnersAreCopiesAndTheVaultStillEndsLive
   EXPECT_EQ(api.refreshes_granted(), 1u) << "one copy's refresh rotates the others' token away";
 
   for (const char* s : {"o0", "o1", "o2"}) {
+    auto released = d.env.cli({"release", "--session", s});
+    EXPECT_EQ(released.exit_code, 0) << s << ": " << released.err;
+  }
+  api.stop();
+  EXPECT_EQ(stored_refresh_token(d), api.last_issued()) << "the vault must end with the live refresh token";
+  EXPECT_TRUE(d.volumes().empty());
+  d.verify();
+}
+
+// A session of another owner that starts after a refresh gets a login volume
+// of its own, populated from the vault; the vault's refresh token is dead by
+// then (the service revoked it when it issued the pair the first owner's
+// sessions use), so mount writes the live pair back from the running
+// sessions' login volume first.
+TEST(DispatchRefresh, ASessionOfAnotherOwnerStartingLaterGetsTheLivePair) {
+  PB_REQUIRE_DOCKER();
+  Dispatch d("refresh-later");
+  const std::string first_refresh = import_expired(d);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  FakeApi api(600, OAuthService{first_refresh, "CANARY-test-live-" + d.label, 3600, 3000});
+
+  const std::string root_image = test_image("claude-1031-root");
+  const std::string para_image = test_image("para-claude");  // uid 1000
+  const auto first = d.mount(root_image, "l0");
+  ASSERT_EQ(first.size(), 8u);
+  const std::string first_name = "pb-e2e-later-0-" + d.label;
+  const CommandResult r0 = ask(d, first, root_image, first_name).get();
+  EXPECT_TRUE(outcome_of(api, first_name, r0).answered) << r0.out << r0.err;
+  ASSERT_EQ(api.refreshes_granted(), 1u);
+
+  const auto later = d.mount(para_image, "l1");
+  ASSERT_EQ(later.size(), 8u);
+  EXPECT_NE(later[1], first[1]) << "another owner: a login volume of its own";
+  const std::string later_name = "pb-e2e-later-1-" + d.label;
+  const CommandResult r1 = ask(d, later, para_image, later_name).get();
+  const Outcome o1 = outcome_of(api, later_name, r1);
+  EXPECT_TRUE(o1.answered) << r1.out << r1.err;
+  EXPECT_EQ(o1.messages_refused, 0);
+  std::printf("[ refresh  ] a later session of another owner: %s; %zu refreshes granted, %zu refused\n",
+              o1.answered ? "answered" : "failed", api.refreshes_granted(), api.refreshes_refused());
+  EXPECT_EQ(api.refreshes_granted(), 1u) << "the later session started with the live pair, no refresh needed";
+  EXPECT_EQ(api.refreshes_refused(), 0u) << "the later session was given the revoked refresh token";
+
+  for (const char* s : {"l0", "l1"}) {
     auto released = d.env.cli({"release", "--session", s});
     EXPECT_EQ(released.exit_code, 0) << s << ": " << released.err;
   }

@@ -6,7 +6,9 @@
 // Listens on 127.0.0.1 only, prints the chosen port and a newline on stdout,
 // then appends one JSON line per request to FILE:
 //   {"time_ms":…,"method":"POST","target":"/v1/messages?beta=true","host":"…",
-//    "authorization":"Bearer …"|null,"x_api_key":"…"|null}
+//    "authorization":"Bearer …"|null,"x_api_key":"…"|null,"session":"…"|null}
+// ("session" is the X-Pb-Session header a test may set through
+// ANTHROPIC_CUSTOM_HEADERS, to tell its sessions' requests apart)
 // and answers every request with 401 and an Anthropic-style JSON error body.
 // Tests also point HTTPS_PROXY/HTTP_PROXY here so that no request of the
 // client leaves the machine: a CONNECT to this server itself (clients that
@@ -23,7 +25,8 @@
 // reply, streamed when asked) only for a live access token (every issued one
 // stays live), 401 otherwise; /api/oauth/profile answers an account. Each
 // refresh is recorded with the token presented and what it got
-// ("oauth_presented", "oauth_issued" or "oauth_refused").
+// ("oauth_presented", "oauth_issued" or "oauth_refused"), and every answer of
+// the service with its "status".
 //
 // The recorded headers are test canaries by construction: this program only
 // ever serves tests.
@@ -77,6 +80,7 @@ class Recorder {
     line["host"] = header_or_null(req, http::field::host);
     line["authorization"] = header_or_null(req, http::field::authorization);
     line["x_api_key"] = header_or_null(req, "x-api-key");
+    line["session"] = header_or_null(req, "x-pb-session");
     m_out << line.dump() << '\n';
     m_out.flush();
   }
@@ -217,6 +221,7 @@ class Session : public std::enable_shared_from_this<Session> {
       m_response.result(http::status::not_found);
       m_response.body() = R"({"type":"error","error":{"type":"not_found_error","message":"not served here"}})";
     }
+    extra["status"] = m_response.result_int();
     m_recorder.record(req, extra);
     m_response.prepare_payload();
     m_stream.expires_after(k_io_timeout);

@@ -126,7 +126,9 @@ std::vector<RecordedRequest> FakeApi::requests() const {
     if (!line.is_object()) continue;  // a line still being written
     result.push_back({string_or_empty(line, "method"), string_or_empty(line, "target"), string_or_empty(line, "host"),
                       optional_string(line, "authorization"), optional_string(line, "x_api_key"),
-                      optional_string(line, "oauth_presented"), optional_string(line, "oauth_issued")});
+                      optional_string(line, "oauth_presented"), optional_string(line, "oauth_issued"),
+                      optional_string(line, "session"),
+                      line.contains("status") && line["status"].is_number_integer() ? line["status"].get<int>() : 0});
   }
   return result;
 }

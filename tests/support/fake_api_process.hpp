@@ -23,6 +23,8 @@ struct RecordedRequest {
   std::optional<std::string> x_api_key;
   std::optional<std::string> oauth_presented;  ///< a refresh: the refresh token it presented
   std::optional<std::string> oauth_issued;     ///< a granted refresh: the refresh token it got
+  std::optional<std::string> session;          ///< the X-Pb-Session header a test set
+  int status = 0;                              ///< the answer's status (the OAuth service's answers only)
 };
 
 /// The stand-in as Claude Code's OAuth service, rotating strictly (a used
