@@ -1030,6 +1030,44 @@ TEST_F(DispatchUnit, AGenuineRefreshIsWrittenBackAndSharedWithTheOtherVolumes) {
   EXPECT_EQ(now->account_uuid, "00000000-0000-4000-8000-0000000000a1") << "the account stays";
 }
 
+// Another user's first session after a refresh: its login volume is new and
+// populated from the vault, whose refresh token the service revoked when it
+// issued the pair the running sessions use. The running sessions' login is
+// written back first, so the new volume starts with the live pair.
+TEST_F(DispatchUnit, ANewLoginVolumeStartsWithTheLivePairOfAnotherOwnersSessions) {
+  add_other_image();
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
+  plant(container_named(broker::dispatch::keeper_name(a->volume)), "/para-broker/login/.credentials.json",
+        R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-live","refreshToken":)"
+        R"("sk-ant-ort01-CANARY-live","expiresAt":)" +
+            std::to_string(refreshed) + "}}");
+  plant(container_named(broker::dispatch::keeper_name(a->hold)), "/para-broker/claude/.claude.json",
+        R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}})");
+  const auto before = docker->all_uploads().size();
+
+  auto b = broker::dispatch::mount(*docker, *vault, paths, {k_other_image, "s2", std::nullopt, {}});
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_NE(b->volume, a->volume);
+  EXPECT_TRUE(b->populated);
+  EXPECT_THAT(b->notes, ::testing::Contains(HasSubstr("written back first")));
+  auto now = vault->find("work");
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->expires_at, refreshed) << "the live pair is the vault's now";
+  // The new login volume got the live pair, owned by its own user.
+  bool found = false;
+  const auto uploads = docker->all_uploads();
+  for (std::size_t i = before; i < uploads.size(); ++i)
+    for (const auto& [name, e] : entries(uploads[i].second))
+      if (name == "para-broker/login/.credentials.json") {
+        found = true;
+        EXPECT_THAT(e.data, HasSubstr("sk-ant-ort01-CANARY-live"));
+        EXPECT_EQ(e.uid, 4321);
+      }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(DispatchUnit, AnOwnerLabelThatIsNotANumberNeverMakesTheFilesRoots) {
   auto a = mount("s1");
   ASSERT_TRUE(a.ok()) << a.error().message;
