@@ -8,6 +8,7 @@
 #include <future>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "broker/dispatch/json_object.hpp"
 #include "broker/dispatch/volume_tar.hpp"
@@ -225,6 +226,9 @@ struct LoginPlace {
   std::string cfg;
 };
 
+/// How long a read that found a login file half-written waits before it reads again.
+constexpr std::chrono::milliseconds k_torn_read_retry{100};
+
 /// Reads a volume's login; its .claude.json (for the account) only when the
 /// credentials claim to be newer than `stored_expiry` (each archive read costs
 /// Docker a process of its own, and a login that is not newer is not written
@@ -233,10 +237,20 @@ Result<VolumeLogin> read_volume_login(DockerClient& docker, const LoginPlace& at
                                       std::optional<std::int64_t> stored_expiry) {
   VolumeLogin l;
   l.no_account_source = at.cfg_keeper.empty();
-  PB_TRY(l.credentials, get_file(docker, at.keeper, at.login_dir + "/" + k_credentials_name, k_max_credentials,
-                                 "the credentials file in volume " + volume));
+  const std::string file = at.login_dir + "/" + k_credentials_name;
+  const std::string what = "the credentials file in volume " + volume;
+  PB_TRY(l.credentials, get_file(docker, at.keeper, file, k_max_credentials, what));
   if (!l.credentials) return l;
   l.expires_at = claimed_expiry(*l.credentials);
+  if (!l.expires_at) {
+    // Claude Code up to 2.1.112 rewrites the file in place (truncate, then
+    // write): a read in between finds it empty or cut short. Once more, a
+    // moment later, before the bytes are judged.
+    std::this_thread::sleep_for(k_torn_read_retry);
+    PB_TRY(l.credentials, get_file(docker, at.keeper, file, k_max_credentials, what));
+    if (!l.credentials) return l;
+    l.expires_at = claimed_expiry(*l.credentials);
+  }
   if (!l.expires_at || (stored_expiry && *l.expires_at <= *stored_expiry) || at.cfg_keeper.empty()) return l;
   auto cj = get_file(docker, at.cfg_keeper, at.cfg + "/" + k_claude_json_name, k_max_volume_claude_json,
                      ".claude.json in volume " + volume);
@@ -1125,6 +1139,13 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
     for (std::size_t i = 0; i < open.size(); ++i) {
       auto& l = open[i];
       if (!meta.expires_at || (l.login.expires_at && *l.login.expires_at >= *meta.expires_at)) continue;
+      if (l.login.credentials && !l.login.expires_at) {
+        // Not readable as a login, twice: perhaps a refresh being written
+        // right now, which the vault's older login must not replace (its
+        // refresh token would be the revoked one). Left for the next sync.
+        r.notes.push_back("the login in volume " + l.vol.name + " could not be read as a login; it was left as it is");
+        continue;
+      }
       if (!entry) {
         PB_TRY(entry, v.read(cred));
       }

@@ -125,6 +125,24 @@ std::optional<std::int64_t> Dispatch::stored_expiry() {
   return j["credentials"][0]["expires_at"].get<std::int64_t>();
 }
 
+std::string Dispatch::stored_refresh_token() {
+  vault::Options o;
+  o.home = env.vault_home();
+  o.key_file = env.key_file();
+  auto v = vault::Vault::open(o);
+  if (!v) return "";
+  auto entry = v->read("work");
+  if (!entry) return "";
+  for (const auto& f : entry->files) {
+    if (f.name != vault::k_credentials_file) continue;
+    auto j = nlohmann::json::parse(std::string(f.data.begin(), f.data.end()), nullptr, false);
+    if (j.is_object() && j.contains("claudeAiOauth") && j["claudeAiOauth"].contains("refreshToken") &&
+        j["claudeAiOauth"]["refreshToken"].is_string())
+      return j["claudeAiOauth"]["refreshToken"].get<std::string>();
+  }
+  return "";
+}
+
 vault::VerifyReport Dispatch::verify() {
   vault::Options o;
   o.home = env.vault_home();

@@ -60,6 +60,8 @@ class Dispatch {
   std::vector<std::string> containers(const std::string& credential_id = "");
 
   std::optional<std::int64_t> stored_expiry();
+  /// The refresh token the vault holds for "work" (read through the vault API, never printed).
+  std::string stored_refresh_token();
 
   /// Checks every entry and the access log through the vault API (fails the test when not intact).
   vault::VerifyReport verify();

@@ -7,10 +7,19 @@
 // made is left in Docker (not even an unlabelled volume by the broker's
 // name), `vault verify` and `audit --verify` pass, and the access log holds
 // exactly one mount and one release record per cycle and nothing else but
-// sync records. The timing is printed (total, per cycle, per command).
+// sync records and the write-backs of real refreshes. The timing is printed
+// (total, per cycle, per command).
+//
+// Real refreshes happen inside it: a resident session of the same owner runs
+// Claude Code 1.0.31 again and again for as long as the load lasts, against
+// the strictly rotating stand-in OAuth service with tokens that live 60 s
+// (under Claude's five-minute margin, so every run refreshes): every run must
+// answer, no revoked token may be presented, and once the resident is
+// released the vault holds the refresh token the service issued last.
 
 #include "tests/e2e/dispatch_support.hpp"
 #include "tests/images/test_images.hpp"
+#include "tests/support/fake_api_process.hpp"
 #include "tests/support/test_env.hpp"
 
 #include <gtest/gtest.h>
@@ -56,13 +65,24 @@ std::string describe(const char* what, const Stats& s) {
 TEST(DispatchLoad, ThirtyTwoSessionsMountAndReleaseTenTimesOnOneCredential) {
   PB_REQUIRE_DOCKER();
   Dispatch d("load");
-  const std::string canary = d.import_login("load");
+  const std::string canary = "sk-ant-oat01-CANARY-test-load-" + d.label;
+  const std::string first_refresh = "sk-ant-ort01-CANARY-test-load-" + d.label;
+  // Expired: the resident's first run refreshes at once.
+  auto imported = d.import_tokens(canary, first_refresh, 1'000'000'000'000);
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
   auto listed = nlohmann::json::parse(d.env.cli({"list", "--json"}).out, nullptr, false);
   ASSERT_FALSE(listed.is_discarded());
   ASSERT_EQ(listed["credentials"].size(), 1u);
   const std::string credential_id = listed["credentials"][0]["id"];
   const std::vector<std::string> images{test_image("claude-2x-dev"), test_image("claude-1031-dev")};
   const std::size_t log_before = access_log(d.env).size();
+
+  // The resident session: mounted before the load, so its login volume lives
+  // throughout and every other session joins it.
+  FakeApi api(900, OAuthService{first_refresh, "CANARY-test-load-live-" + d.label, 60, 3000});
+  const std::string resident_image = test_image("claude-1031-dev");
+  const auto resident = d.mount(resident_image, "resident");
+  ASSERT_EQ(resident.size(), 8u);
 
   std::mutex mu;
   std::vector<std::string> failures;
@@ -107,6 +127,26 @@ TEST(DispatchLoad, ThirtyTwoSessionsMountAndReleaseTenTimesOnOneCredential) {
     });
   }
   std::atomic<bool> done{false};
+  int resident_runs = 0;
+  int resident_answered = 0;
+  std::thread refresher([&] {
+    const std::vector<std::string> net{"--network", "host",
+                                       "-e",        "USE_LOCAL_OAUTH=1",
+                                       "-e",        "ANTHROPIC_BASE_URL=http://localhost:3000",
+                                       "-e",        "NO_PROXY=127.0.0.1,localhost",
+                                       "-e",        "DISABLE_AUTOUPDATER=1",
+                                       "-e",        "DISABLE_TELEMETRY=1",
+                                       "-e",        "DISABLE_ERROR_REPORTING=1",
+                                       "-e",        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"};
+    while (!done || resident_runs == 0) {
+      auto r = d.run_in(resident, resident_image, "timeout 90 claude -p hi </dev/null 2>&1; echo \"exit=$?\"", net);
+      ++resident_runs;
+      if (r.out.find("pong") != std::string::npos && r.out.find("exit=0") != std::string::npos)
+        ++resident_answered;
+      else
+        fail("the resident session's run " + std::to_string(resident_runs) + ": " + r.out + r.err);
+    }
+  });
   std::vector<double> sync_s;
   std::thread syncer([&] {
     while (!done) {
@@ -121,7 +161,11 @@ TEST(DispatchLoad, ThirtyTwoSessionsMountAndReleaseTenTimesOnOneCredential) {
   for (auto& t : workers) t.join();
   done = true;
   syncer.join();
+  refresher.join();
   const double total = seconds_since(start);
+  auto released = d.env.cli({"release", "--session", "resident"});
+  EXPECT_EQ(released.exit_code, 0) << released.err;
+  api.stop();
 
   std::printf("[ load     ] %d sessions x %d cycles = %d mount + %d release commands in %.1f s (%.1f commands/s)\n",
               k_sessions, k_cycles, k_sessions * k_cycles, k_sessions * k_cycles, total,
@@ -130,11 +174,17 @@ TEST(DispatchLoad, ThirtyTwoSessionsMountAndReleaseTenTimesOnOneCredential) {
               describe("cycle", stats_of(cycle_s)).c_str(), describe("mount", stats_of(mount_s)).c_str(),
               describe("release", stats_of(release_s)).c_str(), describe("sync", stats_of(sync_s)).c_str(),
               sync_s.size());
+  std::printf("[ load     ] resident session: %d/%d runs answered; %zu refreshes granted, %zu refused\n",
+              resident_answered, resident_runs, api.refreshes_granted(), api.refreshes_refused());
   std::fflush(stdout);
   RecordProperty("total_seconds", std::to_string(total));
   RecordProperty("cycle_median_seconds", std::to_string(stats_of(cycle_s).median));
 
   EXPECT_TRUE(failures.empty()) << failures.size() << " failure(s), the first: " << failures.front();
+  EXPECT_GE(api.refreshes_granted(), static_cast<std::size_t>(resident_answered)) << "every run refreshed";
+  EXPECT_EQ(api.refreshes_refused(), 0u) << "a revoked refresh token was presented";
+  EXPECT_FALSE(api.last_issued().empty());
+  EXPECT_EQ(d.stored_refresh_token(), api.last_issued()) << "the vault must end with the live refresh token";
   EXPECT_EQ(volume_per_image[0], volume_per_image[1]) << "both images run as uid 1234: one login volume";
 
   // Nothing is left: no volume or container of this run or of this credential.
@@ -162,19 +212,21 @@ TEST(DispatchLoad, ThirtyTwoSessionsMountAndReleaseTenTimesOnOneCredential) {
 
   const auto records = access_log(d.env);
   EXPECT_EQ(vj["log_records"], records.size()) << "verify checked every record";
-  constexpr std::size_t k_commands = static_cast<std::size_t>(k_sessions) * k_cycles;
+  constexpr std::size_t k_commands = static_cast<std::size_t>(k_sessions) * k_cycles + 1;  // and the resident
   EXPECT_EQ(count_ops(records, "mount"), k_commands);
   EXPECT_EQ(count_ops(records, "release"), k_commands);
   const std::size_t synced = count_ops(records, "sync");
+  const std::size_t written_back = count_ops(records, "writeback");
   EXPECT_GT(synced, 0u) << "sync never found a live volume";
   EXPECT_LE(synced, sync_s.size()) << "one sync record per sync at most (one credential)";
-  EXPECT_EQ(records.size() - log_before, 2 * k_commands + synced)
-      << "one record per mount, release and sync, nothing else (no write-back: no login got newer)";
+  EXPECT_GT(written_back, 0u) << "the refreshes reached the vault";
+  EXPECT_EQ(records.size() - log_before, 2 * k_commands + synced + written_back)
+      << "one record per mount, release and sync, and the write-backs of refreshed logins, nothing else";
   for (std::size_t i = log_before; i < records.size(); ++i) {
     const auto& r = records[i];
     EXPECT_EQ(r.value("result", ""), "ok") << r.dump();
     if (r.value("op", "") == "mount" || r.value("op", "") == "release") {
-      EXPECT_EQ(r.value("session", "").rfind("load", 0), 0u) << r.dump();
+      EXPECT_TRUE(r.value("session", "").rfind("load", 0) == 0 || r.value("session", "") == "resident") << r.dump();
       EXPECT_FALSE(r.value("fingerprint", "").empty()) << r.dump();
     }
   }

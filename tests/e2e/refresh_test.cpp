@@ -30,24 +30,6 @@ std::int64_t now_ms() {
       .count();
 }
 
-/// The refresh token the vault holds for "work" (read through the vault API, never printed).
-std::string stored_refresh_token(Dispatch& d) {
-  vault::Options o;
-  o.home = d.env.vault_home();
-  o.key_file = d.env.key_file();
-  auto v = vault::Vault::open(o);
-  if (!v) return "";
-  auto entry = v->read("work");
-  if (!entry) return "";
-  for (const auto& f : entry->files) {
-    if (f.name != vault::k_credentials_file) continue;
-    auto j = nlohmann::json::parse(std::string(f.data.begin(), f.data.end()), nullptr, false);
-    if (j.is_object() && j.contains("claudeAiOauth") && j["claudeAiOauth"].contains("refreshToken"))
-      return j["claudeAiOauth"]["refreshToken"].get<std::string>();
-  }
-  return "";
-}
-
 /// `claude -p hi` in a session's container, talking only to the stand-in on loopback.
 std::future<CommandResult> ask(Dispatch& d, const std::vector<std::string>& args, const std::string& image,
                                const std::string& name, int seconds = 90) {
@@ -162,7 +144,7 @@ TEST(DispatchRefresh, SessionsInThreeImagesOfOneOwnerAllSurviveRealRefreshes) {
   }
   api.stop();
   EXPECT_FALSE(api.last_issued().empty());
-  EXPECT_EQ(stored_refresh_token(d), api.last_issued()) << "the vault must end with the live refresh token";
+  EXPECT_EQ(d.stored_refresh_token(), api.last_issued()) << "the vault must end with the live refresh token";
   EXPECT_TRUE(d.volumes().empty());
   d.verify();
 }
@@ -206,7 +188,7 @@ TEST(DispatchRefresh, SessionsOfDifferentOwnersAreCopiesAndTheVaultStillEndsLive
     EXPECT_EQ(released.exit_code, 0) << s << ": " << released.err;
   }
   api.stop();
-  EXPECT_EQ(stored_refresh_token(d), api.last_issued()) << "the vault must end with the live refresh token";
+  EXPECT_EQ(d.stored_refresh_token(), api.last_issued()) << "the vault must end with the live refresh token";
   EXPECT_TRUE(d.volumes().empty());
   d.verify();
 }
@@ -250,7 +232,7 @@ TEST(DispatchRefresh, ASessionOfAnotherOwnerStartingLaterGetsTheLivePair) {
     EXPECT_EQ(released.exit_code, 0) << s << ": " << released.err;
   }
   api.stop();
-  EXPECT_EQ(stored_refresh_token(d), api.last_issued()) << "the vault must end with the live refresh token";
+  EXPECT_EQ(d.stored_refresh_token(), api.last_issued()) << "the vault must end with the live refresh token";
   EXPECT_TRUE(d.volumes().empty());
   d.verify();
 }

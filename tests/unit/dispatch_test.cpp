@@ -1068,6 +1068,40 @@ TEST_F(DispatchUnit, ANewLoginVolumeStartsWithTheLivePairOfAnotherOwnersSessions
   EXPECT_TRUE(found);
 }
 
+// A login file read while Claude Code rewrites it in place (truncated, then
+// written) is empty or cut short. sync must not take that for an old login
+// and put the vault's over it: that would replace a fresh refresh with the
+// pair whose refresh token the service just revoked.
+TEST_F(DispatchUnit, SyncNeverReplacesALoginItCouldNotRead) {
+  add_other_image();
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto b = broker::dispatch::mount(*docker, *vault, paths, {k_other_image, "s2", std::nullopt, {}});
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  // s1's volume holds a newer login, so the vault gets newer than s2's volume;
+  // s2's volume is caught half-way through a rewrite.
+  const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
+  plant(container_named(broker::dispatch::keeper_name(a->volume)), "/para-broker/login/.credentials.json",
+        R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-new","refreshToken":)"
+        R"("sk-ant-ort01-CANARY-new","expiresAt":)" +
+            std::to_string(refreshed) + "}}");
+  plant(container_named(broker::dispatch::keeper_name(a->hold)), "/para-broker/claude/.claude.json",
+        R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}})");
+  const std::string b_keeper = container_named(broker::dispatch::keeper_name(b->volume));
+  for (const std::string torn : {"", R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-half)"}) {
+    plant(b_keeper, "/para-broker/login/.credentials.json", torn);
+    const auto uploads_before = docker->containers[b_keeper].uploads.size();
+    auto synced = broker::dispatch::sync(*docker, *vault, std::nullopt);
+    ASSERT_TRUE(synced.ok()) << synced.error().message;
+    EXPECT_EQ(docker->containers[b_keeper].uploads.size(), uploads_before)
+        << "the vault's login was put over one being written: '" << torn << "'";
+    EXPECT_THAT(synced->notes, ::testing::Contains(HasSubstr("could not be read as a login")));
+  }
+  auto now = vault->find("work");
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->expires_at, refreshed) << "the readable newer login was still written back";
+}
+
 TEST_F(DispatchUnit, AnOwnerLabelThatIsNotANumberNeverMakesTheFilesRoots) {
   auto a = mount("s1");
   ASSERT_TRUE(a.ok()) << a.error().message;
