@@ -245,22 +245,23 @@ TEST(DispatchRefresh, SessionsInThree2xImagesOfOneOwnerAllSurviveRealRefreshesOv
 /// stand-in issues tokens that expire in `expires_in` s (< 300, so every pair
 /// it issues is due for a refresh at once: Claude Code refreshes when fewer
 /// than 5 minutes remain), and each of three sessions (three images of one
-/// owner) runs `claude -p hi` twice, `pause` s apart. Measured (5 runs each):
-/// 1.0.31 refreshes before every API request, also right after another
-/// session's refresh (it checks the expiry again under the lock): 11 to 15
-/// refreshes for 6 runs. 2.1.332 refreshes only when the pair it read is still
-/// the one on file once it holds the lock; a session that waited for another's
-/// refresh uses that pair: 2 to 4 refreshes for 6 runs.
+/// owner) runs `claude -p hi` twice, `pause` s apart. Measured (10 runs of
+/// each test, 2026-12-06): 1.0.31 refreshes before every API request, also
+/// right after another session's refresh (it checks the expiry again under the
+/// lock): 11 to 15 refreshes for 6 runs. 2.1.332 refreshes only when the pair
+/// it read is still the one on file once it holds the lock; a session that
+/// waited for another's refresh uses that pair: 2 to 4 refreshes for 6 runs.
 ///
-/// Asserted, as deterministic: at least two refreshes, none refused (each
-/// happens under the shared lock, on the file as it is then), and the vault
-/// ends with the pair issued last. Whether every run answers depends, for
-/// 1.0.x, on a race of Claude Code's own: it reads .credentials.json without
-/// the lock, and another session rewrites it in place (truncate, then write),
+/// Asserted for both: the vault ends with the login the sessions left in the
+/// login volume (para-broker's promise). For 2.1.332 also: at least two
+/// refreshes, none refused, every run answers, and the pair on file is the one
+/// issued last. For 1.0.31 those depend on races of Claude Code's own, so they
+/// are measured and printed, not asserted: it reads .credentials.json without
+/// the lock while another session rewrites it in place (truncate, then write),
 /// so a reader can find it empty and run without a login ("Invalid API key ·
-/// Please run /login", no /v1/messages request at all). That is measured and
-/// printed, with what each failing session sent to /v1/messages; asserted only
-/// for 2.x, which writes by rename.
+/// Please run /login", no /v1/messages request at all); and a granted refresh
+/// can fail to reach the file (the file keeps the pair before it, whose refresh
+/// token is revoked: every later refresh is refused with 400 invalid_grant).
 void sessions_refresh_during_their_life(const std::vector<std::string>& images, bool tls) {
   constexpr long long k_expires_in = 60;
   constexpr int k_runs = 2;
@@ -304,11 +305,22 @@ void sessions_refresh_during_their_life(const std::vector<std::string>& images, 
       "%zu refused; /v1/messages %zu, %zu of them refused\n%s",
       build, k_expires_in, k_runs, answered, runs.size() * k_runs, api.refreshes_granted(), api.refreshes_refused(),
       messages, messages_refused, failures.c_str());
-  std::printf("%s%s", requests_seen(api).c_str(), timeline(api).c_str());
-  EXPECT_GE(api.refreshes_granted(), 2u);
-  EXPECT_EQ(api.refreshes_refused(), 0u) << "a session presented a refresh token another had rotated away";
+  // The refresh token on file in the login volume when the sessions are done.
+  const CommandResult file =
+      d.run_in(args[0], images[0], "cat /para-broker/login/.credentials.json", {"--network", "none"});
+  auto on_file_json = nlohmann::json::parse(file.out, nullptr, false);
+  const std::string on_file = on_file_json.is_object() ? on_file_json["claudeAiOauth"].value("refreshToken", "") : "";
+  std::printf("%s%s             on file at the end: refresh %s, issued last: %s\n", requests_seen(api).c_str(),
+              timeline(api).c_str(), on_file.substr(on_file.rfind('-') + 1).c_str(),
+              api.last_issued().substr(api.last_issued().rfind('-') + 1).c_str());
+  EXPECT_FALSE(on_file.empty()) << file.out << file.err;
   if (tls) {
+    EXPECT_GE(api.refreshes_granted(), 2u);
+    EXPECT_EQ(api.refreshes_refused(), 0u) << "a session presented a refresh token another had rotated away";
     EXPECT_EQ(answered, static_cast<int>(runs.size()) * k_runs) << failures;
+    EXPECT_EQ(on_file, api.last_issued()) << "the pair issued last is the one on file";
+  } else {
+    EXPECT_GE(api.refreshes_granted(), 1u);
   }
 
   for (std::size_t i = 0; i < images.size(); ++i) {
@@ -316,7 +328,7 @@ void sessions_refresh_during_their_life(const std::vector<std::string>& images, 
     EXPECT_EQ(released.exit_code, 0) << released.err;
   }
   api.stop();
-  EXPECT_EQ(stored_refresh_token(d), api.last_issued()) << "the vault must end with the live refresh token";
+  EXPECT_EQ(stored_refresh_token(d), on_file) << "the vault must end with the login the sessions left";
   EXPECT_TRUE(d.volumes().empty());
   d.verify();
 }
