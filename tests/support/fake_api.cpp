@@ -2,13 +2,24 @@
 //
 //   pb_fake_api --record FILE [--port 0] [--max-seconds 120]
 //               [--oauth-refresh-token T --oauth-prefix P [--oauth-expires-in S]]
+//               [--tls-port 443 --tls-ca-file CA.pem]
 //
-// Listens on 127.0.0.1 only, prints the chosen port and a newline on stdout,
-// then appends one JSON line per request to FILE:
+// Listens on 127.0.0.1 only, prints the chosen port (with --tls-port: the
+// plain port, a space and the TLS port) and a newline on stdout, then appends
+// one JSON line per request to FILE:
 //   {"time_ms":…,"method":"POST","target":"/v1/messages?beta=true","host":"…",
-//    "authorization":"Bearer …"|null,"x_api_key":"…"|null,"session":"…"|null}
-// ("session" is the X-Pb-Session header a test may set through
-// ANTHROPIC_CUSTOM_HEADERS, to tell its sessions' requests apart)
+//    "authorization":"Bearer …"|null,"x_api_key":"…"|null,"tls":false,
+//    "session":"…"|null,"status":401}
+// ("session" is an X-Pb-Session header a test may have the client send, to
+// tell sessions apart; "status" is the answer's status code.)
+//
+// With --tls-port it also serves HTTPS there, the same endpoints: it makes a
+// throw-away CA and a certificate for platform.claude.com, api.anthropic.com,
+// localhost and 127.0.0.1 at start (tests/support/test_pki.hpp), writes the
+// CA's certificate to --tls-ca-file before it prints the port, and keeps the
+// keys in memory. Claude Code 2.x, whose OAuth and API hosts are fixed, gets
+// here with --add-host and trusts the CA through NODE_EXTRA_CA_CERTS. A TLS
+// port that is taken ends the program at once with exit 2 and a sentence.
 // and answers every request with 401 and an Anthropic-style JSON error body.
 // Tests also point HTTPS_PROXY/HTTP_PROXY here so that no request of the
 // client leaves the machine: a CONNECT to this server itself (clients that
@@ -25,8 +36,7 @@
 // reply, streamed when asked) only for a live access token (every issued one
 // stays live), 401 otherwise; /api/oauth/profile answers an account. Each
 // refresh is recorded with the token presented and what it got
-// ("oauth_presented", "oauth_issued" or "oauth_refused"), and every answer of
-// the service with its "status".
+// ("oauth_presented", "oauth_issued" or "oauth_refused").
 //
 // The recorded headers are test canaries by construction: this program only
 // ever serves tests.
@@ -38,10 +48,12 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -52,6 +64,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
+
+#include "tests/support/test_pki.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -70,7 +85,8 @@ class Recorder {
   explicit Recorder(const std::string& path) : m_out(path, std::ios::app) {}
   bool ok() const { return m_out.good(); }
 
-  void record(const http::request<http::string_body>& req, const nlohmann::json& extra = nlohmann::json::object()) {
+  void record(const http::request<http::string_body>& req, bool tls, int status,
+              const nlohmann::json& extra = nlohmann::json::object()) {
     nlohmann::json line = extra;
     line["time_ms"] =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -81,6 +97,8 @@ class Recorder {
     line["authorization"] = header_or_null(req, http::field::authorization);
     line["x_api_key"] = header_or_null(req, "x-api-key");
     line["session"] = header_or_null(req, "x-pb-session");
+    line["tls"] = tls;
+    line["status"] = status;
     m_out << line.dump() << '\n';
     m_out.flush();
   }
@@ -106,39 +124,58 @@ struct OAuth {
   int issued = 0;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(tcp::socket socket, Recorder& recorder, unsigned short port, OAuth& oauth)
-      : m_stream(std::move(socket)), m_recorder(recorder), m_port(port), m_oauth(oauth) {}
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-  void start() { read(); }
+/// One connection, plain (beast::tcp_stream) or TLS (TlsStream).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool k_tls = std::is_same_v<Stream, TlsStream>;
+
+ public:
+  Session(Stream stream, Recorder& recorder, unsigned short port, OAuth& oauth)
+      : m_stream(std::move(stream)), m_recorder(recorder), m_port(port), m_oauth(oauth) {}
+
+  void start() {
+    if constexpr (k_tls) {
+      lowest().expires_after(k_io_timeout);
+      m_stream.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) return self->close();
+        self->read();
+      });
+    } else {
+      read();
+    }
+  }
 
  private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(m_stream); }
+
   void read() {
     m_parser.emplace();
     m_parser->body_limit(k_body_limit);
-    m_stream.expires_after(k_io_timeout);
+    lowest().expires_after(k_io_timeout);
     http::async_read(m_stream, m_buffer, *m_parser,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
     if (ec) return close();
     auto req = m_parser->release();
     if (m_oauth.enabled && req.method() != http::verb::connect) return serve_oauth(req);
-    m_recorder.record(req);
-    if (req.method() == http::verb::connect && is_self(req.target())) {
+    if (!k_tls && req.method() == http::verb::connect && is_self(req.target())) {
       // The tunnel ends here: answer 200 (no body, no length) and go on
       // reading requests from the same connection.
+      m_recorder.record(req, k_tls, 200);
       m_tunnel_response = {};
       m_tunnel_response.version(req.version());
       m_tunnel_response.result(http::status::ok);
       m_tunnel_response.keep_alive(true);
-      m_stream.expires_after(k_io_timeout);
-      http::async_write(m_stream, m_tunnel_response, [self = shared_from_this()](beast::error_code wec, std::size_t) {
-        if (wec) return self->close();
-        self->read();
-      });
+      lowest().expires_after(k_io_timeout);
+      http::async_write(m_stream, m_tunnel_response,
+                        [self = this->shared_from_this()](beast::error_code wec, std::size_t) {
+                          if (wec) return self->close();
+                          self->read();
+                        });
       return;
     }
     const bool tunnel = req.method() == http::verb::connect;
@@ -156,9 +193,14 @@ class Session : public std::enable_shared_from_this<Session> {
       m_response.body() = R"({"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}})";
       m_response.keep_alive(req.keep_alive());
     }
+    m_recorder.record(req, k_tls, m_response.result_int());
+    write();
+  }
+
+  void write() {
     m_response.prepare_payload();
-    m_stream.expires_after(k_io_timeout);
-    http::async_write(m_stream, m_response, [self = shared_from_this()](beast::error_code wec, std::size_t) {
+    lowest().expires_after(k_io_timeout);
+    http::async_write(m_stream, m_response, [self = this->shared_from_this()](beast::error_code wec, std::size_t) {
       if (wec || !self->m_response.keep_alive()) return self->close();
       self->read();
     });
@@ -221,14 +263,8 @@ class Session : public std::enable_shared_from_this<Session> {
       m_response.result(http::status::not_found);
       m_response.body() = R"({"type":"error","error":{"type":"not_found_error","message":"not served here"}})";
     }
-    extra["status"] = m_response.result_int();
-    m_recorder.record(req, extra);
-    m_response.prepare_payload();
-    m_stream.expires_after(k_io_timeout);
-    http::async_write(m_stream, m_response, [self = shared_from_this()](beast::error_code wec, std::size_t) {
-      if (wec || !self->m_response.keep_alive()) return self->close();
-      self->read();
-    });
+    m_recorder.record(req, k_tls, m_response.result_int(), extra);
+    write();
   }
 
   /// A one-word reply, as JSON or as the event stream the client asked for.
@@ -272,11 +308,21 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
-    beast::error_code ignored;
-    m_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    if constexpr (k_tls) {
+      // close_notify, then the socket; a peer that is gone already ends it too.
+      lowest().expires_after(std::chrono::seconds(5));
+      m_stream.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->close_socket(); });
+    } else {
+      close_socket();
+    }
   }
 
-  beast::tcp_stream m_stream;
+  void close_socket() {
+    beast::error_code ignored;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  Stream m_stream;
   beast::flat_buffer m_buffer;
   std::optional<http::request_parser<http::string_body>> m_parser;
   http::response<http::string_body> m_response;
@@ -286,10 +332,12 @@ class Session : public std::enable_shared_from_this<Session> {
   OAuth& m_oauth;
 };
 
+/// Accepts on 127.0.0.1:port; TLS when given a context.
 class Listener {
  public:
-  Listener(asio::io_context& io, Recorder& recorder, unsigned short port, OAuth& oauth)
-      : m_io(io), m_acceptor(io), m_recorder(recorder), m_oauth(oauth) {
+  Listener(asio::io_context& io, Recorder& recorder, unsigned short port, OAuth& oauth,
+           asio::ssl::context* tls = nullptr)
+      : m_io(io), m_acceptor(io), m_recorder(recorder), m_oauth(oauth), m_tls(tls) {
     tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
     m_acceptor.open(endpoint.protocol());
     m_acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -302,7 +350,12 @@ class Listener {
   void accept() {
     m_acceptor.async_accept(asio::make_strand(m_io), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), m_recorder, port(), m_oauth)->start();
+      if (!ec && m_tls != nullptr)
+        std::make_shared<Session<TlsStream>>(TlsStream(std::move(socket), *m_tls), m_recorder, port(), m_oauth)
+            ->start();
+      else if (!ec)
+        std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), m_recorder, port(), m_oauth)
+            ->start();
       accept();
     });
   }
@@ -317,7 +370,28 @@ class Listener {
   tcp::acceptor m_acceptor;
   Recorder& m_recorder;
   OAuth& m_oauth;
+  asio::ssl::context* m_tls;
 };
+
+/// The server's TLS context with a fresh throw-away CA; writes the CA's certificate to `ca_file`.
+std::optional<asio::ssl::context> tls_context(const std::string& ca_file) {
+  auto pki = pb::test::make_test_pki({"platform.claude.com", "api.anthropic.com", "localhost"}, {"127.0.0.1"});
+  if (!pki) return std::nullopt;
+  asio::ssl::context ctx(asio::ssl::context::tls_server);
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  ctx.use_certificate_chain(asio::buffer(pki->cert_pem));
+  ctx.use_private_key(asio::buffer(pki->key_pem), asio::ssl::context::pem);
+  const std::string tmp = ca_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << pki->ca_pem;
+    out.flush();
+    if (!out) return std::nullopt;
+  }
+  if (std::rename(tmp.c_str(), ca_file.c_str()) != 0) return std::nullopt;
+  return ctx;
+}
 
 }  // namespace
 
@@ -335,7 +409,15 @@ int main(int argc, char** argv) {
   app.add_option("--oauth-prefix", oauth.prefix, "Issued tokens are PREFIX-access-N and PREFIX-refresh-N");
   app.add_option("--oauth-expires-in", oauth.expires_in, "expires_in of issued tokens, seconds")
       ->check(CLI::Range(1LL, 86400LL));
+  std::optional<unsigned short> tls_port;
+  std::string ca_file;
+  app.add_option("--tls-port", tls_port, "Also serve HTTPS on 127.0.0.1:PORT (0 picks a free one)");
+  app.add_option("--tls-ca-file", ca_file, "Write the throw-away CA's certificate (PEM) here");
   CLI11_PARSE(app, argc, argv);
+  if (tls_port.has_value() == ca_file.empty()) {
+    std::cerr << "pb_fake_api: --tls-port and --tls-ca-file go together\n";
+    return 2;
+  }
   if (!first_refresh.empty()) {
     oauth.enabled = true;
     oauth.live_refresh.insert(first_refresh);
@@ -350,6 +432,23 @@ int main(int argc, char** argv) {
     asio::io_context io;
     Listener listener(io, recorder, port, oauth);
     listener.accept();
+    std::optional<asio::ssl::context> tls;
+    std::optional<Listener> tls_listener;
+    if (tls_port) {
+      tls = tls_context(ca_file);
+      if (!tls) {
+        std::cerr << "pb_fake_api: cannot make the test CA or write it to " << ca_file << "\n";
+        return 1;
+      }
+      try {
+        tls_listener.emplace(io, recorder, *tls_port, oauth, &*tls);
+      } catch (const boost::system::system_error& e) {
+        std::cerr << "pb_fake_api: cannot listen on 127.0.0.1:" << *tls_port << " for TLS (" << e.code().message()
+                  << "); is another stand-in or a server using that port?\n";
+        return 2;
+      }
+      tls_listener->accept();
+    }
 
     asio::steady_timer deadline(io, std::chrono::seconds(max_seconds));
     deadline.async_wait([&](beast::error_code ec) {
@@ -358,9 +457,13 @@ int main(int argc, char** argv) {
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](beast::error_code, int) { io.stop(); });
 
-    std::cout << listener.port() << std::endl;
+    if (tls_listener)
+      std::cout << listener.port() << ' ' << tls_listener->port() << std::endl;
+    else
+      std::cout << listener.port() << std::endl;
     io.run();
     listener.stop();
+    if (tls_listener) tls_listener->stop();
   } catch (const std::exception& e) {
     std::cerr << "pb_fake_api: " << e.what() << "\n";
     return 1;

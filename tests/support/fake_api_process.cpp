@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -33,6 +34,11 @@ std::string string_or_empty(const nlohmann::json& line, const char* key) {
   return optional_string(line, key).value_or("");
 }
 
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
 }  // namespace
 
 FakeApi::FakeApi(int max_seconds) {
@@ -40,8 +46,18 @@ FakeApi::FakeApi(int max_seconds) {
 }
 
 FakeApi::FakeApi(int max_seconds, const OAuthService& oauth) {
-  start({"--port", std::to_string(oauth.port), "--max-seconds", std::to_string(max_seconds), "--oauth-refresh-token",
-         oauth.refresh_token, "--oauth-prefix", oauth.prefix, "--oauth-expires-in", std::to_string(oauth.expires_in)});
+  std::vector<std::string> args{"--port",
+                                std::to_string(oauth.port),
+                                "--max-seconds",
+                                std::to_string(max_seconds),
+                                "--oauth-refresh-token",
+                                oauth.refresh_token,
+                                "--oauth-prefix",
+                                oauth.prefix,
+                                "--oauth-expires-in",
+                                std::to_string(oauth.expires_in)};
+  if (oauth.tls) args.insert(args.end(), {"--tls-port", std::to_string(oauth.tls_port), "--tls-ca-file", "CA"});
+  start(std::move(args));
 }
 
 void FakeApi::start(std::vector<std::string> args) {
@@ -50,12 +66,16 @@ void FakeApi::start(std::vector<std::string> args) {
   fs::create_directories(m_dir);
   m_record = m_dir / "requests.jsonl";
   std::ofstream(m_record).flush();
+  const fs::path errors = m_dir / "stderr.txt";
+  for (auto& a : args)
+    if (a == "CA") a = (m_ca_file = m_dir / "ca.pem").string();
 
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_addopen(&fa, 2, errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   args.insert(args.begin(), {PB_FAKE_API_BINARY, "--record", m_record.string()});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -80,14 +100,19 @@ void FakeApi::start(std::vector<std::string> args) {
     line.append(buf, static_cast<std::size_t>(n));
   }
   close(out[0]);
+  // "<port>" or "<port> <tls port>"
   try {
-    m_port = static_cast<unsigned short>(std::stoi(line));
+    std::size_t end = 0;
+    m_port = static_cast<unsigned short>(std::stoi(line, &end));
+    if (!m_ca_file.empty()) m_tls_port = static_cast<unsigned short>(std::stoi(line.substr(end)));
   } catch (const std::exception&) {
     m_port = 0;
   }
-  if (m_port == 0) {
+  if (m_port == 0 || (!m_ca_file.empty() && m_tls_port == 0)) {
     stop();
-    throw std::runtime_error("pb_fake_api did not report its port");
+    std::string said = read_text(errors);
+    while (!said.empty() && said.back() == '\n') said.pop_back();
+    throw std::runtime_error("pb_fake_api did not report its port" + (said.empty() ? "" : ": " + said));
   }
 }
 
@@ -127,8 +152,8 @@ std::vector<RecordedRequest> FakeApi::requests() const {
     result.push_back({string_or_empty(line, "method"), string_or_empty(line, "target"), string_or_empty(line, "host"),
                       optional_string(line, "authorization"), optional_string(line, "x_api_key"),
                       optional_string(line, "oauth_presented"), optional_string(line, "oauth_issued"),
-                      optional_string(line, "session"),
-                      line.contains("status") && line["status"].is_number_integer() ? line["status"].get<int>() : 0});
+                      optional_string(line, "session"), line.value("tls", false), line.value("status", 0),
+                      line.value("time_ms", 0LL)});
   }
   return result;
 }
@@ -157,6 +182,30 @@ bool FakeApi::saw_authorization(const std::string& value) const {
     if (r.authorization == value) return true;
   }
   return false;
+}
+
+std::vector<std::string> docker_client_args(const FakeApi& api, const std::string& name, const std::string& tag) {
+  std::vector<std::string> a{"--network", "host", "--name",
+                             name,        "-e",   "ANTHROPIC_CUSTOM_HEADERS=X-Pb-Session: " + tag};
+  if (api.ca_file().empty()) {
+    a.insert(a.end(), {"-e", "USE_LOCAL_OAUTH=1", "-e", "ANTHROPIC_BASE_URL=http://localhost:3000", "-e",
+                       "NO_PROXY=127.0.0.1,localhost"});
+  } else {
+    const std::string proxy = api.base_url();
+    a.insert(a.end(), {"--add-host", "platform.claude.com:127.0.0.1",
+                       "--add-host", "api.anthropic.com:127.0.0.1",
+                       "-v",         api.ca_file().string() + ":/pb-test-ca.pem:ro",
+                       "-e",         "NODE_EXTRA_CA_CERTS=/pb-test-ca.pem",
+                       "-e",         "HTTPS_PROXY=" + proxy,
+                       "-e",         "HTTP_PROXY=" + proxy,
+                       "-e",         "https_proxy=" + proxy,
+                       "-e",         "http_proxy=" + proxy,
+                       "-e",         "NO_PROXY=platform.claude.com,api.anthropic.com,127.0.0.1,localhost",
+                       "-e",         "no_proxy=platform.claude.com,api.anthropic.com,127.0.0.1,localhost"});
+  }
+  a.insert(a.end(), {"-e", "DISABLE_AUTOUPDATER=1", "-e", "DISABLE_TELEMETRY=1", "-e", "DISABLE_ERROR_REPORTING=1",
+                     "-e", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"});
+  return a;
 }
 
 }  // namespace pb::test

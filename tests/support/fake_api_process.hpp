@@ -5,6 +5,11 @@
 //   pb::test::FakeApi api;                      // listening on 127.0.0.1:api.port()
 //   ... run claude with ANTHROPIC_BASE_URL=api.base_url() and --network host ...
 //   EXPECT_TRUE(api.saw_authorization("Bearer sk-ant-oat01-CANARY-test-…"));
+//
+// With OAuthService::tls it also serves HTTPS on 127.0.0.1:443 with a
+// throw-away CA made for the run (api.ca_file() is its certificate, for
+// NODE_EXTRA_CA_CERTS): Claude Code 2.x, whose hosts are fixed, reaches it with
+// --add-host platform.claude.com:127.0.0.1 --add-host api.anthropic.com:127.0.0.1.
 
 #include <sys/types.h>
 
@@ -23,8 +28,10 @@ struct RecordedRequest {
   std::optional<std::string> x_api_key;
   std::optional<std::string> oauth_presented;  ///< a refresh: the refresh token it presented
   std::optional<std::string> oauth_issued;     ///< a granted refresh: the refresh token it got
-  std::optional<std::string> session;          ///< the X-Pb-Session header a test set
-  int status = 0;                              ///< the answer's status (the OAuth service's answers only)
+  std::optional<std::string> session;          ///< the X-Pb-Session header, when the client sent one
+  bool tls = false;                            ///< came over HTTPS
+  int status = 0;                              ///< the status code it was answered with
+  long long time_ms = 0;                       ///< when it came (ms since the epoch)
 };
 
 /// The stand-in as Claude Code's OAuth service, rotating strictly (a used
@@ -34,12 +41,15 @@ struct OAuthService {
   std::string prefix;         ///< issued tokens are <prefix>-access-N, <prefix>-refresh-N
   long long expires_in = 3600;
   unsigned short port = 0;  ///< 0 picks a free one; 1.0.x's USE_LOCAL_OAUTH needs 3000
+  bool tls = false;         ///< also serve HTTPS on tls_port, with a throw-away CA (ca_file())
+  unsigned short tls_port = 443;
 };
 
 class FakeApi {
  public:
   /// Starts the server; it exits by itself after `max_seconds`. Throws
-  /// std::runtime_error when it does not come up.
+  /// std::runtime_error when it does not come up (with the server's sentence,
+  /// e.g. that the TLS port is taken).
   explicit FakeApi(int max_seconds = 300);
   /// The OAuth service and the API behind it: /v1/messages answers only live access tokens.
   FakeApi(int max_seconds, const OAuthService& oauth);
@@ -48,6 +58,10 @@ class FakeApi {
   FakeApi& operator=(const FakeApi&) = delete;
 
   unsigned short port() const { return m_port; }
+  /// The HTTPS port, 0 without OAuthService::tls.
+  unsigned short tls_port() const { return m_tls_port; }
+  /// The throw-away CA's certificate (PEM), empty without OAuthService::tls.
+  const std::filesystem::path& ca_file() const { return m_ca_file; }
   /// "http://127.0.0.1:<port>", for ANTHROPIC_BASE_URL (and HTTPS_PROXY, which
   /// keeps every other request of the client on this machine).
   std::string base_url() const;
@@ -70,8 +84,18 @@ class FakeApi {
 
   std::filesystem::path m_dir;
   std::filesystem::path m_record;
+  std::filesystem::path m_ca_file;
   pid_t m_pid = -1;
   unsigned short m_port = 0;
+  unsigned short m_tls_port = 0;
 };
+
+/// How a container reaches the stand-in and nothing else: 1.0.x through
+/// USE_LOCAL_OAUTH and ANTHROPIC_BASE_URL (http://localhost:3000); 2.x, whose
+/// hosts are fixed, through --add-host to the stand-in's HTTPS port with its
+/// CA trusted, and every other host through the proxy variables, which the
+/// stand-in refuses.
+/// (`name` names the container; `tag` goes with every API request as X-Pb-Session.)
+std::vector<std::string> docker_client_args(const FakeApi& api, const std::string& name, const std::string& tag);
 
 }  // namespace pb::test
