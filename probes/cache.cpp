@@ -9,14 +9,19 @@
 
 namespace pb::probes {
 
-Result<std::filesystem::path> ProbeCache::file_for(const std::string& image_id) const {
+Result<std::string> image_id_hex(const std::string& image_id) {
   std::string_view id = image_id;
   if (id.starts_with("sha256:")) id.remove_prefix(7);
   bool hex = !id.empty() && id.size() <= 128;
   for (char c : id)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) hex = false;
   if (!hex) return fail(ErrorKind::unsafe_input, "image ID '" + image_id.substr(0, 80) + "' is not a sha256 digest");
-  return m_dir / ("probe-" + std::string(id) + ".json");
+  return std::string(id);
+}
+
+Result<std::filesystem::path> ProbeCache::file_for(const std::string& image_id) const {
+  PB_TRY(std::string hex, image_id_hex(image_id));
+  return m_dir / ("probe-" + hex + ".json");
 }
 
 std::optional<ProbeReport> ProbeCache::load(const std::string& image_id, const std::string& knowledge_version) const {

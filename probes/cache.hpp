@@ -18,6 +18,10 @@
 
 namespace pb::probes {
 
+/// The hex digits of an image ID ("sha256:<hex>" or bare hex, at most 128
+/// lower-case digits), which name its files in the cache; unsafe_input otherwise.
+Result<std::string> image_id_hex(const std::string& image_id);
+
 class ProbeCache {
  public:
   explicit ProbeCache(std::filesystem::path dir) : m_dir(std::move(dir)) {}

@@ -646,6 +646,11 @@ std::string Vault::fingerprint(ByteSpan secret) const {
   return to_hex(hmac_sha256(m_fp_key, secret)).substr(0, 16);
 }
 
+Result<SecureBytes> Vault::derive_key(std::string_view purpose) const {
+  // A prefix of its own: no purpose can name the entry, log or fingerprint key.
+  return hkdf_sha256(m_data_key, "para-broker derived key v1: " + std::string(purpose));
+}
+
 Result<Listing> Vault::list() const {
   // Protects: entry files and the log read as one state (a writer holds it
   // exclusively from an entry's write until its log record).

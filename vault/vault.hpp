@@ -173,6 +173,12 @@ class Vault {
   /// Keyed fingerprint of a secret (16 hex digits), for log records.
   std::string fingerprint(ByteSpan secret) const;
 
+  /// A key for `purpose` outside the vault's own files (e.g. authenticating a
+  /// cache): HKDF-SHA256 of the data key under "para-broker derived key v1: "
+  /// followed by `purpose`, a label none of the vault's own keys uses. Another
+  /// data key (another vault, or this one after `vault rotate`) derives another key.
+  Result<SecureBytes> derive_key(std::string_view purpose) const;
+
  private:
   Vault(Options opts, Provider provider, std::string vault_id, SecureBytes data_key);
   std::filesystem::path entry_path(std::string_view id) const;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "broker/dispatch/json_object.hpp"
+#include "broker/dispatch/seed_cache.hpp"
 #include "broker/dispatch/volume_tar.hpp"
 #include "broker/dispatch/writeback.hpp"
 #include "broker/docker/docker_client.hpp"
@@ -344,43 +345,52 @@ Result<vault::EntryMeta> resolve_credential(const vault::Vault& v, const std::op
               "the vault holds several credentials (" + names + "); choose one with --credential NAME");
 }
 
-bool is_lock_name(const std::string& name) {
-  return name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0;
+/// Whether what is read at `path` through a session's keeper is the image's
+/// alone: the keeper attaches the session's volumes at k_mount_target, so a
+/// path at, below or above it reads volumes (a session's own config among
+/// them), which must never be cached as the image's and handed to another session.
+bool reads_the_image_alone(const std::string& path) {
+  const std::string target = k_mount_target;
+  return path != "/" && path != target && !path.starts_with(target + "/") && !target.starts_with(path + "/");
+}
+
+bool cacheable(const SeedSource& s) {
+  return (!s.read_config_dir || reads_the_image_alone(s.config_dir)) &&
+         (!s.read_global_config || reads_the_image_alone(s.global_config));
+}
+
+/// The image's part of a session's config, read through `helper` (a container of the image).
+Result<ImageSeed> read_image_seed(DockerClient& docker, const std::string& helper, const SeedSource& source) {
+  ImageSeed seed;
+  std::vector<TreeEntry> raw;
+  if (source.read_config_dir) {
+    PB_TRY(raw, get_tree(docker, helper, source.config_dir, TreeLimits{},
+                         "the image's config directory " + source.config_dir));
+  }
+  for (auto& e : raw) {
+    if (e.name == k_claude_json_name) {
+      if (!e.is_dir && source.global_config == source.config_dir + "/" + k_claude_json_name)
+        seed.claude_json = std::move(e.data);
+      continue;
+    }
+    // Login state comes from the vault, locks belong to the running Claude, and
+    // a legacy .config.json would shadow the merged .claude.json.
+    if (!belongs_in_seed(e.name)) continue;
+    seed.config.push_back({e.name, e.is_dir, std::move(e.data), {}});
+  }
+  if (source.read_global_config) {
+    PB_TRY(seed.claude_json, get_file(docker, helper, source.global_config, k_max_image_claude_json,
+                                      "the image's " + source.global_config));
+  }
+  return seed;
 }
 
 /// A session's <cfg>, relative to it: the image's own config dir (minus login
 /// and lock files), the image's .claude.json with the login keys merged in,
 /// and .credentials.json as a link to the login volume's (none for an API-key login).
-Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::string& helper,
-                                            const probes::ProbeReport& report, const vault::DecodedEntry& entry,
+Result<std::vector<TreeEntry>> compose_tree(const ImageSeed& image, const vault::DecodedEntry& entry,
                                             std::vector<std::string>& notes) {
-  const std::string image_cfg = report.locations.config_dir.value_or("");
-  const std::string image_global = report.locations.global_config.value_or("");
-  std::vector<TreeEntry> seed;
-  // A path the probe saw absent from the image is not read: each archive read
-  // costs Docker a process of its own.
-  if (!image_cfg.empty() && report.in_image.config_dir.value_or(true)) {
-    PB_TRY(seed, get_tree(docker, helper, image_cfg, TreeLimits{}, "the image's config directory " + image_cfg));
-  }
-  std::optional<SecureBytes> image_claude_json;
-  std::vector<TreeEntry> tree;
-  for (auto& e : seed) {
-    const bool top = e.name.find('/') == std::string::npos;
-    if (top && e.name == k_claude_json_name) {
-      if (!e.is_dir && image_global == image_cfg + "/" + k_claude_json_name) image_claude_json = std::move(e.data);
-      continue;
-    }
-    // Login state comes from the vault, locks belong to the running Claude, and
-    // a legacy .config.json would shadow the merged .claude.json.
-    if (top && (e.name == k_credentials_name || e.name == ".config.json" || is_lock_name(e.name))) continue;
-    tree.push_back({e.name, e.is_dir, std::move(e.data), {}});
-  }
-  if (!image_global.empty() && image_global != image_cfg + "/" + k_claude_json_name &&
-      report.in_image.global_config.value_or(true)) {
-    PB_TRY(image_claude_json,
-           get_file(docker, helper, image_global, k_max_image_claude_json, "the image's " + image_global));
-  }
-
+  std::vector<TreeEntry> tree = image.config;
   const SecureBytes* vault_credentials = nullptr;
   const SecureBytes* vault_claude_json = nullptr;
   for (const auto& f : entry.files) {
@@ -389,8 +399,8 @@ Result<std::vector<TreeEntry>> compose_tree(DockerClient& docker, const std::str
   }
   nlohmann::json merged = nlohmann::json::object();
   vault::JsonWiper wipe_merged{merged};
-  if (image_claude_json && !image_claude_json->empty()) {
-    PB_TRY(merged, parse_json_object(*image_claude_json, "the image's .claude.json"));
+  if (image.claude_json && !image.claude_json->empty()) {
+    PB_TRY(merged, parse_json_object(*image.claude_json, "the image's .claude.json"));
   }
   if (vault_claude_json != nullptr && !vault_claude_json->empty()) {
     PB_TRY(nlohmann::json login, parse_json_object(*vault_claude_json, "the stored .claude.json"));
@@ -936,9 +946,26 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     if (!entry) {
       PB_TRY(entry, v.read(meta.id));
     }
-    PB_TRY(std::vector<TreeEntry> tree, compose_tree(docker, keeper, report, *entry, r.notes));
+    // What the image ships, from the cache when this vault stored it for
+    // this image before: then no archive read of the image at all.
+    const SeedSource source = seed_source_of(report);
+    std::optional<SeedCache> cache;
+    if (cacheable(source))
+      if (auto key = v.derive_key(k_seed_key_purpose)) cache.emplace(paths.cache_dir, std::move(*key));
+    std::optional<ImageSeed> image = cache ? cache->load(source) : std::nullopt;
+    const bool fresh = !image;
+    if (fresh) {
+      PB_TRY(image, read_image_seed(docker, keeper, source));
+    }
+    PB_TRY(std::vector<TreeEntry> tree, compose_tree(*image, *entry, r.notes));
+    // Stored beside the upload; a cache that cannot be written only costs the next mount the reads.
+    std::future<Status> stored;
+    if (fresh && cache)
+      stored = std::async(std::launch::async, [&cache, &source, &image] { return cache->store(source, *image); });
     record_use();
-    return put_volume(docker, keeper, r.config_dir, tree, report.user.uid, report.user.gid);
+    auto put = put_volume(docker, keeper, r.config_dir, tree, report.user.uid, report.user.gid);
+    if (stored.valid()) (void)stored.get();
+    return put;
   };
   if (auto s = seed(); !s) {
     // Take back what this mount made: the session's keeper and hold, and a

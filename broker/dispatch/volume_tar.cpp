@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <ctime>
 
 #include "broker/docker/docker_client.hpp"
@@ -30,6 +31,22 @@ la_ssize_t read_cb(struct archive*, void* data, const void** out) {
   *out = st->buffer.data();
   return static_cast<la_ssize_t>(*n);
 }
+
+/// Bytes in memory as a ByteReader.
+class SpanReader final : public ByteReader {
+ public:
+  explicit SpanReader(ByteSpan data) : m_data(data) {}
+  Result<std::size_t> read(std::span<std::byte> out) override {
+    const std::size_t n = std::min(out.size(), m_data.size() - m_pos);
+    if (n > 0) std::memcpy(out.data(), m_data.data() + m_pos, n);
+    m_pos += n;
+    return n;
+  }
+
+ private:
+  ByteSpan m_data;
+  std::size_t m_pos = 0;
+};
 
 }  // namespace
 
@@ -153,6 +170,11 @@ Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& lim
     out.push_back(std::move(t));
   }
   return out;
+}
+
+Result<std::vector<TreeEntry>> read_tree(ByteSpan tar, const TreeLimits& limits, const std::string& what) {
+  SpanReader reader(tar);
+  return read_tree(reader, limits, what);
 }
 
 }  // namespace pb::broker::dispatch

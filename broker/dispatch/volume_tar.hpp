@@ -51,5 +51,7 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
 /// Reads a tar stream from a container under `limits`; `what` names it in errors.
 /// Names come back as in the archive, without a leading "./" and trailing '/'.
 Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& limits, const std::string& what);
+/// read_tree() of a tar held in memory.
+Result<std::vector<TreeEntry>> read_tree(ByteSpan tar, const TreeLimits& limits, const std::string& what);
 
 }  // namespace pb::broker::dispatch

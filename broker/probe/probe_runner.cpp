@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 
+#include "broker/dispatch/seed_cache.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/labels.hpp"
 #include "core/c_handles.hpp"
@@ -500,6 +501,8 @@ Result<ProbeReport> probe_image(DockerClient& docker, const Paths& paths, const 
   const ImageInfo& info = *inspected;
 
   probes::ProbeCache cache(paths.cache_dir);
+  // What mounts cached of the image goes too: a refresh reads it again.
+  if (options.refresh) (void)dispatch::SeedCache::drop(paths.cache_dir, info.id);
   if (!options.refresh) {
     const std::string version(probes::embedded_knowledge_version());
     if (auto hit = cache.load(info.id, version); hit && (!options.research || hit->method == "research")) {

@@ -494,6 +494,31 @@ TEST(VaultKeys, RekeyWithManyEntries) {
   EXPECT_EQ(Vault::open(bad).error().kind, ErrorKind::locked);
 }
 
+TEST(VaultKeys, DerivedKeysArePerPurposeAndPerDataKey) {
+  TempDir t;
+  Deterministic d;
+  auto opts = test_options(t, d);
+  auto v = Vault::open_or_create(opts).value();
+  const SecureBytes a = v.derive_key("image seed cache").value();
+  EXPECT_EQ(a.size(), k_key_size);
+  EXPECT_NE(v.derive_key("something else").value(), a);
+  EXPECT_EQ(Vault::open(opts).value().derive_key("image seed cache").value(), a) << "stable across opens";
+  ASSERT_TRUE(v.rekey(Provider::key_file).ok());
+  EXPECT_EQ(Vault::open(opts).value().derive_key("image seed cache").value(), a) << "rekey keeps the data key";
+
+  // Another vault (another data key) derives another key for the same purpose.
+  TempDir t2;
+  Deterministic d2;
+  d2.rng->seed(43);
+  auto other = Vault::open_or_create(test_options(t2, d2)).value();
+  EXPECT_NE(other.derive_key("image seed cache").value(), a);
+
+  // A rotated data key too.
+  ASSERT_TRUE(v.rotate().ok());
+  EXPECT_NE(v.derive_key("image seed cache").value(), a);
+  EXPECT_NE(Vault::open(opts).value().derive_key("image seed cache").value(), a);
+}
+
 TEST(VaultKeys, RefusesAVaultDirectoryOthersCanWrite) {
   TempDir t;
   Deterministic d;
