@@ -23,6 +23,9 @@ struct RecordedRequest {
   std::optional<std::string> x_api_key;
   std::optional<std::string> oauth_presented;  ///< a refresh: the refresh token it presented
   std::optional<std::string> oauth_issued;     ///< a granted refresh: the refresh token it got
+  std::optional<std::string> login_issued;     ///< a granted code exchange: the access token it got
+  bool login_refused = false;                  ///< a refused code exchange
+  std::vector<std::string> login_fields;       ///< a code exchange: the names of its body's fields
 };
 
 /// The stand-in as Claude Code's OAuth service, rotating strictly (a used
@@ -32,6 +35,8 @@ struct OAuthService {
   std::string prefix;         ///< issued tokens are <prefix>-access-N, <prefix>-refresh-N
   long long expires_in = 3600;
   unsigned short port = 0;  ///< 0 picks a free one; 1.0.x's USE_LOCAL_OAUTH needs 3000
+  /// Authorization codes a login may exchange, once each (none: no logins).
+  std::vector<std::string> login_codes = {};
 };
 
 class FakeApi {
@@ -58,6 +63,8 @@ class FakeApi {
   /// Refreshes granted and refused so far.
   std::size_t refreshes_granted() const;
   std::size_t refreshes_refused() const;
+  /// The access token the last granted code exchange issued ("" before one).
+  std::string last_login_issued() const;
   /// The refresh token issued last ("" before the first refresh).
   std::string last_issued() const;
   /// Stops the server (idempotent); the record stays readable.
