@@ -197,6 +197,16 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   // The staging directories belong to the runtime user before Claude starts.
   std::vector<StagedEntry> staged;
   for (const auto& d : dirs) staged.push_back({d, true, {}, 0700, report.user.uid, report.user.gid});
+  if (report.honors_claude_config_dir && files.global_config) {
+    // Claude Code's first-run screens (theme, notes) are not the login, and the
+    // sessions get this key with the login anyway. Skipping them also skips
+    // 1.0.x's first-run connectivity check, which asks Anthropic's public hosts
+    // whatever USE_LOCAL_OAUTH says.
+    staged.push_back({*files.global_config, false,
+                      R"({"hasCompletedOnboarding":true})"
+                      "\n",
+                      0600, report.user.uid, report.user.gid});
+  }
   if (!network.ca_pem.empty()) {
     // Root's and readable by all, as a system CA file is; outside the login volume.
     staged.push_back({capture::k_login_ca_dir, true, {}, 0755, 0, 0});
