@@ -167,6 +167,7 @@ TEST(RealLogin, Claude1031LogsInThroughTheStandInAndTheLoginAuthenticatesInAMoun
   EXPECT_EQ(released.exit_code, 0) << released.err;
   EXPECT_THAT(released.out + released.err + list.out + list.err, Not(HasSubstr(oauth.prefix)));
   EXPECT_THAT(d.volumes(), IsEmpty());
+  EXPECT_THAT(d.files_containing(issued), IsEmpty()) << "the token in plain text outside the vault";
   d.verify();
 }
 
