@@ -8,6 +8,11 @@
 // stored through the same path as `import`. The container and the volume are
 // removed on every path (success, failure, Ctrl-C, SIGTERM); no image is ever
 // committed.
+//
+// The login container's network and environment are the user's to give
+// (--network, --env, --add-host, --ca-file: a proxy, its CA, a private name),
+// checked in capture/login_network.hpp; nothing of the caller's environment
+// reaches the container unless named with --env.
 
 #include <unistd.h>
 
@@ -18,6 +23,7 @@
 #include <random>
 
 #include "broker/capture/interrupt.hpp"
+#include "broker/capture/login_network.hpp"
 #include "broker/capture/sources.hpp"
 #include "broker/commands/commands.hpp"
 #include "broker/commands/store_capture.hpp"
@@ -27,6 +33,8 @@
 #include "broker/labels.hpp"
 #include "broker/probe/probe_runner.hpp"
 #include "core/c_handles.hpp"
+#include "core/files.hpp"
+#include "core/paths.hpp"
 #include "probes/interpret.hpp"
 #include "probes/knowledge.hpp"
 
@@ -37,6 +45,7 @@ struct Options {
   std::string image;
   std::string name;
   bool json = false;
+  capture::LoginNetworkRequest network;
 };
 
 std::string random_suffix() {
@@ -51,8 +60,18 @@ std::string join(const std::string& dir, const std::string& name) {
   return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
-/// A tar of empty directories (mode 0700, owned by uid/gid), paths relative to "/".
-Result<std::string> directories_tar(const std::vector<std::string>& dirs, std::uint32_t uid, std::uint32_t gid) {
+/// One entry of what is copied into the login container before it starts.
+struct StagedEntry {
+  std::string path;  ///< absolute
+  bool directory = true;
+  std::string content;  ///< a file's bytes
+  unsigned mode = 0700;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+};
+
+/// A tar of `entries`, paths relative to "/".
+Result<std::string> staging_tar(const std::vector<StagedEntry>& entries) {
   std::string out;
   ArchiveWrite a(archive_write_new());
   if (!a) return fail(ErrorKind::failure, "cannot allocate an archive writer");
@@ -63,21 +82,39 @@ Result<std::string> directories_tar(const std::vector<std::string>& dirs, std::u
   };
   if (archive_write_open(a.get(), &out, nullptr, write_cb, nullptr) != ARCHIVE_OK)
     return fail(ErrorKind::failure, "cannot write the staging directories' archive");
-  for (const auto& d : dirs) {
+  for (const auto& d : entries) {
     ArchiveEntry e(archive_entry_new());
-    std::string rel = d.substr(d.find_first_not_of('/'));
+    std::string rel = d.path.substr(d.path.find_first_not_of('/'));
     archive_entry_set_pathname(e.get(), rel.c_str());
-    archive_entry_set_filetype(e.get(), AE_IFDIR);
-    archive_entry_set_perm(e.get(), 0700);
-    archive_entry_set_uid(e.get(), uid);
-    archive_entry_set_gid(e.get(), gid);
+    archive_entry_set_filetype(e.get(), d.directory ? AE_IFDIR : AE_IFREG);
+    archive_entry_set_perm(e.get(), d.mode);
+    archive_entry_set_uid(e.get(), d.uid);
+    archive_entry_set_gid(e.get(), d.gid);
     archive_entry_set_mtime(e.get(), ::time(nullptr), 0);
-    if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK)
+    if (!d.directory) archive_entry_set_size(e.get(), static_cast<la_int64_t>(d.content.size()));
+    if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK ||
+        (!d.directory &&
+         archive_write_data(a.get(), d.content.data(), d.content.size()) != static_cast<la_ssize_t>(d.content.size())))
       return fail(ErrorKind::failure, "cannot write the staging directories' archive");
   }
   if (archive_write_close(a.get()) != ARCHIVE_OK)
     return fail(ErrorKind::failure, "cannot write the staging directories' archive");
   return out;
+}
+
+/// What the docker CLI would add to a container it creates from its proxies setting (none without a config.json).
+Result<std::vector<std::string>> docker_cli_proxies(const std::string& endpoint,
+                                                    const std::vector<std::string>& given) {
+  const auto path = docker::docker_config_dir() / "config.json";
+  auto bytes = read_file(path, 1u << 20);
+  if (!bytes) {
+    if (bytes.error().kind == ErrorKind::not_found) return std::vector<std::string>{};
+    return fail(ErrorKind::failure,
+                "cannot read the docker CLI configuration " + path.string() + ": " + bytes.error().message);
+  }
+  auto config = nlohmann::json::parse(bytes->begin(), bytes->end(), nullptr, false);
+  if (config.is_discarded()) return std::vector<std::string>{};  // no proxies to be found in it
+  return capture::docker_cli_proxy_env(config, endpoint, given);
 }
 
 Error interrupted() {
@@ -88,6 +125,10 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   std::optional<std::string> name;
   if (!opt.name.empty()) name = opt.name;
   PB_TRY_STATUS(check_credential_name(name));
+  PB_TRY(capture::LoginNetwork network,
+         capture::resolve_login_network(opt.network, [](const std::string& n) { return env_var(n.c_str()); }));
+  for (const auto& unset : network.unset)
+    ctx.err << "para-broker: --env " << unset << " is not set here; the login container goes without it\n";
   if (::isatty(STDIN_FILENO) != 1)
     return fail(ErrorKind::usage,
                 "login needs a terminal on stdin for Claude Code's prompts; to capture an existing login use "
@@ -96,6 +137,8 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   capture::InterruptGuard interrupt;
   PB_TRY(auto docker, ctx.docker());
   PB_TRY_STATUS(docker::require_login_transport(*docker));
+  PB_TRY(std::vector<std::string> proxies, docker_cli_proxies(docker->endpoint(), network.env));
+  network.env.insert(network.env.end(), proxies.begin(), proxies.end());
   PB_TRY(probes::ProbeReport report, probe_image(*docker, ctx.paths, opt.image));
   if (!report.claude.found || !report.claude.path)
     return fail(ErrorKind::not_found,
@@ -145,11 +188,31 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   spec.open_stdin = true;
   spec.labels = labels::managed("staging");
   spec.mounts.push_back({MountSpec::Type::volume, volume, mount_target, false, false, {}});
+  spec.network_mode = network.network_mode;
+  spec.extra_hosts = network.extra_hosts;
+  spec.env.insert(spec.env.end(), network.env.begin(), network.env.end());
   PB_TRY(std::string id, docker->container_create(spec));
   capture::ContainerGuard container_guard(*docker, id);
 
   // The staging directories belong to the runtime user before Claude starts.
-  PB_TRY(std::string tar, directories_tar(dirs, report.user.uid, report.user.gid));
+  std::vector<StagedEntry> staged;
+  for (const auto& d : dirs) staged.push_back({d, true, {}, 0700, report.user.uid, report.user.gid});
+  if (report.honors_claude_config_dir && files.global_config) {
+    // Claude Code's first-run screens (theme, notes) are not the login, and the
+    // sessions get this key with the login anyway. Skipping them also skips
+    // 1.0.x's first-run connectivity check, which asks Anthropic's public hosts
+    // whatever USE_LOCAL_OAUTH says.
+    staged.push_back({*files.global_config, false,
+                      R"({"hasCompletedOnboarding":true})"
+                      "\n",
+                      0600, report.user.uid, report.user.gid});
+  }
+  if (!network.ca_pem.empty()) {
+    // Root's and readable by all, as a system CA file is; outside the login volume.
+    staged.push_back({capture::k_login_ca_dir, true, {}, 0755, 0, 0});
+    staged.push_back({capture::k_login_ca_path, false, network.ca_pem, 0644, 0, 0});
+  }
+  PB_TRY(std::string tar, staging_tar(staged));
   {
     PB_TRY(auto writer, docker->archive_put(id, "/"));
     PB_TRY_STATUS(writer->write(std::as_bytes(std::span(tar.data(), tar.size()))));
@@ -215,6 +278,21 @@ CommandSpec login_spec() {
             app.add_option("--image", opt->image, "The image whose Claude Code runs `claude /login`")->required();
             app.add_option("--name", opt->name, "Credential name (default: the account's, or the existing entry's)");
             app.add_flag("--json", opt->json, "Machine-readable result (schema 1)");
+            app.add_option("--network", opt->network.network,
+                           "Docker network of the login container (host, bridge, or a network's name; default: "
+                           "Docker's default bridge)");
+            app.add_option("--env", opt->network.env,
+                           "NAME=VALUE, or NAME to pass this variable's value from here, into the login container "
+                           "(repeatable; e.g. HTTPS_PROXY, NO_PROXY; names of secrets and of Claude Code's "
+                           "locations are refused)")
+                ->type_name("NAME[=VALUE]");
+            app.add_option("--add-host", opt->network.add_hosts,
+                           "HOST:IP line for the login container's /etc/hosts (repeatable)")
+                ->type_name("HOST:IP");
+            app.add_option("--ca-file", opt->network.ca_file,
+                           "PEM file of extra CA certificates (e.g. a TLS-inspecting proxy's) for Claude Code in the "
+                           "login container (NODE_EXTRA_CA_CERTS)")
+                ->type_name("PEM");
             return [opt](Context& ctx) -> Result<int> { return run_login(ctx, *opt); };
           }};
 }

@@ -30,7 +30,13 @@ OptionReference option_of(const CLI::Option& o) {
   for (const auto& l : o.get_lnames()) r.names.push_back("--" + l);
   if (o.get_positional() && r.names.empty()) r.positional = o.get_name(true);
   if (o.get_type_size_max() > 0 && o.get_expected_max() > 0) {
-    r.value = o.get_type_name().substr(0, o.get_type_name().find(':'));  // "INT:INT in [1 - 600]" -> "INT"
+    // CLI11 appends validators' descriptions after ':' ("INT:INT in [1 - 600]",
+    // "TEXT:{bash,zsh}"); a type name of capitals like "HOST:IP" stays whole.
+    const std::string full = o.get_type_name();
+    const auto colon = full.find(':');
+    const bool validator = colon != std::string::npos &&
+                           full.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_:", colon) != std::string::npos;
+    r.value = validator ? full.substr(0, colon) : full;
     if (r.value.empty()) r.value = "VALUE";
   }
   r.description = o.get_description();

@@ -112,7 +112,8 @@ struct ContainerSpec {
   std::string user;                                    ///< "" = image's user
   std::string working_dir;
   Labels labels;
-  std::string network_mode;  ///< "none", "host", "" = default bridge
+  std::string network_mode;              ///< "none", "host", "" = default bridge
+  std::vector<std::string> extra_hosts;  ///< "host:ip" lines added to the container's /etc/hosts
   std::vector<MountSpec> mounts;
   bool tty = false;
   bool open_stdin = false;        ///< keep stdin open (also attaches it)

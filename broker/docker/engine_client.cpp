@@ -302,6 +302,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
       host["NetworkMode"] = spec.network_mode;
       if (spec.network_mode == "none") body["NetworkDisabled"] = true;
     }
+    if (!spec.extra_hosts.empty()) host["ExtraHosts"] = spec.extra_hosts;
     if (spec.memory_bytes > 0) host["Memory"] = spec.memory_bytes;
     if (spec.pids_limit > 0) host["PidsLimit"] = spec.pids_limit;
     if (!spec.cap_drop.empty()) host["CapDrop"] = spec.cap_drop;

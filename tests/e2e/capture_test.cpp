@@ -217,7 +217,8 @@ TEST(Login, RealClaudeScreenIsRelayedAndAnOfflineLoginEndsCleanly) {
   PB_REQUIRE_DOCKER();
   LabelledEnv t;
   PtyProcess p(t.env, {"login", "--image", test_image("claude-2x-root")});
-  ASSERT_TRUE(p.wait_for("Welcome to Claude Code", 180)) << p.screen();
+  // Past the first-run screens (login seeds them done): the folder's trust comes first.
+  ASSERT_TRUE(p.wait_for("Accessing workspace", 180)) << p.screen();
   // Offline no login can complete: leave it as a user would.
   p.write("\x03");
   int rc = p.wait_exit(10);

@@ -38,6 +38,15 @@
 // refresh is recorded with the token presented and what it got
 // ("oauth_presented", "oauth_issued" or "oauth_refused").
 //
+// With --oauth-login-code C it also completes logins: POST /v1/oauth/token
+// with {"grant_type":"authorization_code","code":C,"code_verifier":…,
+// "state":…,"redirect_uri":…,"client_id":…} answers a new pair and the account
+// (C works once; a well-formed PKCE verifier, state and redirect URI are
+// required), recorded as "login_issued" (the access token) or "login_refused",
+// with the body's field names ("login_fields"); GET
+// /api/oauth/claude_cli/roles and POST /api/oauth/claude_cli/create_api_key
+// answer a live access token, as 1.0.x asks right after a login.
+//
 // The recorded headers are test canaries by construction: this program only
 // ever serves tests.
 
@@ -66,6 +75,7 @@
 #include <string>
 #include <type_traits>
 
+#include <vector>
 #include "tests/support/test_pki.hpp"
 
 namespace asio = boost::asio;
@@ -122,9 +132,96 @@ struct OAuth {
   std::set<std::string> live_refresh;
   std::set<std::string> live_access;
   int issued = 0;
+  std::set<std::string> login_codes;  ///< authorization codes not exchanged yet (each works once)
 };
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+// ---------------------------------------------------------------- login (authorization code)
+//
+// Kept apart from the refresh service above: what a login adds is the code
+// exchange and the calls a build makes right after it.
+
+/// The names of a request body's fields (JSON object, or a form), for the record.
+nlohmann::json body_field_names(const nlohmann::json& body) {
+  nlohmann::json names = nlohmann::json::array();
+  if (body.is_object())
+    for (const auto& [key, value] : body.items()) names.push_back(key);
+  return names;
+}
+
+/// A PKCE code_verifier as RFC 7636 defines it: 43 to 128 unreserved characters.
+bool plausible_code_verifier(const std::string& v) {
+  if (v.size() < 43 || v.size() > 128) return false;
+  for (char c : v) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '.' || c == '_' || c == '~';
+    if (!unreserved) return false;
+  }
+  return true;
+}
+
+/// POST /v1/oauth/token with grant_type=authorization_code: a code this service
+/// handed out (--oauth-login-code), exchanged once, with the PKCE verifier, the
+/// state and the redirect URI a real client sends. Answers the pair and the
+/// account, as the real service does; anything else gets 400 invalid_grant.
+/// Sets the status and body of `response`, and what to record in `extra`.
+void exchange_login_code(OAuth& oauth, const nlohmann::json& body, http::response<http::string_body>& response,
+                         nlohmann::json& extra) {
+  auto text = [&](const char* key) {
+    auto it = body.find(key);
+    return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string code = text("code");
+  extra["login_fields"] = body_field_names(body);
+  const bool well_formed = plausible_code_verifier(text("code_verifier")) && !text("state").empty() &&
+                           !text("redirect_uri").empty() && !text("client_id").empty();
+  if (!well_formed || oauth.login_codes.erase(code) != 1) {
+    extra["login_refused"] = true;
+    response.result(http::status::bad_request);
+    response.body() = R"({"error":"invalid_grant","error_description":"Invalid authorization code"})";
+    return;
+  }
+  const int n = ++oauth.issued;
+  const std::string access = oauth.prefix + "-access-" + std::to_string(n);
+  const std::string refresh = oauth.prefix + "-refresh-" + std::to_string(n);
+  oauth.live_refresh.insert(refresh);
+  oauth.live_access.insert(access);
+  extra["login_issued"] = access;
+  response.result(http::status::ok);
+  response.body() =
+      nlohmann::json{
+          {"access_token", access},
+          {"refresh_token", refresh},
+          {"expires_in", oauth.expires_in},
+          {"token_type", "Bearer"},
+          {"scope", "user:inference user:profile"},
+          {"account",
+           {{"uuid", "00000000-0000-4000-8000-0000000000d1"}, {"email_address", "canary-test-login@example.com"}}},
+          {"organization", {{"uuid", "00000000-0000-4000-8000-0000000000e1"}, {"name", "Canary Test Org"}}}}
+          .dump();
+}
+
+/// What a build asks right after a login, with the new access token: the
+/// user's roles, and (a Console login without the inference scope) an API key.
+/// False when `path` is none of these.
+bool serve_after_login(const OAuth& oauth, const http::request<http::string_body>& req, const std::string& path,
+                       http::response<http::string_body>& response) {
+  const bool roles = req.method() == http::verb::get && path == "/api/oauth/claude_cli/roles";
+  const bool api_key = req.method() == http::verb::post && path == "/api/oauth/claude_cli/create_api_key";
+  if (!roles && !api_key) return false;
+  auto auth = req.find(http::field::authorization);
+  const std::string bearer = auth == req.end() ? "" : std::string(auth->value());
+  if (!bearer.starts_with("Bearer ") || oauth.live_access.count(bearer.substr(7)) == 0) {
+    response.result(http::status::unauthorized);
+    response.body() = R"({"type":"error","error":{"type":"authentication_error","message":"invalid bearer token"}})";
+    return true;
+  }
+  response.result(http::status::ok);
+  response.body() = roles ? R"({"organization_role":"admin","workspace_role":null,)"
+                            R"("organization_name":"Canary Test Org"})"
+                          : R"({"raw_key":"sk-ant-api03-CANARY-test-login-key"})";
+  return true;
+}
 
 /// One connection, plain (beast::tcp_stream) or TLS (TlsStream).
 template <class Stream>
@@ -218,7 +315,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     m_response.set("request-id", "req_pb_fake_api");
     m_response.keep_alive(req.keep_alive());
     auto body = nlohmann::json::parse(req.body(), nullptr, false);
-    if (req.method() == http::verb::post && path == "/v1/oauth/token") {
+    if (req.method() == http::verb::post && path == "/v1/oauth/token" && body.is_object() &&
+        body.value("grant_type", nlohmann::json()) == "authorization_code") {
+      exchange_login_code(m_oauth, body, m_response, extra);
+    } else if (serve_after_login(m_oauth, req, path, m_response)) {
+      // answered
+    } else if (req.method() == http::verb::post && path == "/v1/oauth/token") {
       const std::string presented =
           body.is_object() && body.value("refresh_token", nlohmann::json()).is_string() ? body["refresh_token"] : "";
       extra["oauth_presented"] = presented;
@@ -413,6 +515,9 @@ int main(int argc, char** argv) {
   std::string ca_file;
   app.add_option("--tls-port", tls_port, "Also serve HTTPS on 127.0.0.1:PORT (0 picks a free one)");
   app.add_option("--tls-ca-file", ca_file, "Write the throw-away CA's certificate (PEM) here");
+  std::vector<std::string> login_codes;
+  app.add_option("--oauth-login-code", login_codes,
+                 "Serve logins too: this authorization code can be exchanged once (repeatable)");
   CLI11_PARSE(app, argc, argv);
   if (tls_port.has_value() == ca_file.empty()) {
     std::cerr << "pb_fake_api: --tls-port and --tls-ca-file go together\n";
@@ -421,6 +526,10 @@ int main(int argc, char** argv) {
   if (!first_refresh.empty()) {
     oauth.enabled = true;
     oauth.live_refresh.insert(first_refresh);
+  }
+  if (!login_codes.empty()) {
+    oauth.enabled = true;
+    oauth.login_codes.insert(login_codes.begin(), login_codes.end());
   }
 
   Recorder recorder(record);

@@ -50,12 +50,12 @@ FakeApi::FakeApi(int max_seconds, const OAuthService& oauth) {
                                 std::to_string(oauth.port),
                                 "--max-seconds",
                                 std::to_string(max_seconds),
-                                "--oauth-refresh-token",
-                                oauth.refresh_token,
                                 "--oauth-prefix",
                                 oauth.prefix,
                                 "--oauth-expires-in",
                                 std::to_string(oauth.expires_in)};
+  if (!oauth.refresh_token.empty()) args.insert(args.end(), {"--oauth-refresh-token", oauth.refresh_token});
+  for (const auto& code : oauth.login_codes) args.insert(args.end(), {"--oauth-login-code", code});
   if (oauth.tls) args.insert(args.end(), {"--tls-port", std::to_string(oauth.tls_port), "--tls-ca-file", "CA"});
   start(std::move(args));
 }
@@ -149,11 +149,24 @@ std::vector<RecordedRequest> FakeApi::requests() const {
   while (std::getline(in, text)) {
     auto line = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!line.is_object()) continue;  // a line still being written
-    result.push_back({string_or_empty(line, "method"), string_or_empty(line, "target"), string_or_empty(line, "host"),
-                      optional_string(line, "authorization"), optional_string(line, "x_api_key"),
-                      optional_string(line, "oauth_presented"), optional_string(line, "oauth_issued"),
-                      optional_string(line, "session"), line.value("tls", false), line.value("status", 0),
-                      line.value("time_ms", 0LL)});
+    RecordedRequest r;
+    r.method = string_or_empty(line, "method");
+    r.target = string_or_empty(line, "target");
+    r.host = string_or_empty(line, "host");
+    r.authorization = optional_string(line, "authorization");
+    r.x_api_key = optional_string(line, "x_api_key");
+    r.oauth_presented = optional_string(line, "oauth_presented");
+    r.oauth_issued = optional_string(line, "oauth_issued");
+    r.login_issued = optional_string(line, "login_issued");
+    r.login_refused = line.value("login_refused", false);
+    if (auto f = line.find("login_fields"); f != line.end() && f->is_array())
+      for (const auto& name : *f)
+        if (name.is_string()) r.login_fields.push_back(name.get<std::string>());
+    r.session = optional_string(line, "session");
+    r.tls = line.value("tls", false);
+    r.status = line.value("status", 0);
+    r.time_ms = line.value("time_ms", 0LL);
+    result.push_back(std::move(r));
   }
   return result;
 }
@@ -168,6 +181,13 @@ std::size_t FakeApi::refreshes_refused() const {
   std::size_t n = 0;
   for (const auto& r : requests()) n += r.oauth_presented.has_value() && !r.oauth_issued.has_value();
   return n;
+}
+
+std::string FakeApi::last_login_issued() const {
+  std::string last;
+  for (const auto& r : requests())
+    if (r.login_issued) last = *r.login_issued;
+  return last;
 }
 
 std::string FakeApi::last_issued() const {

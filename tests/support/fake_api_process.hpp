@@ -32,6 +32,9 @@ struct RecordedRequest {
   bool tls = false;                            ///< came over HTTPS
   int status = 0;                              ///< the status code it was answered with
   long long time_ms = 0;                       ///< when it came (ms since the epoch)
+  std::optional<std::string> login_issued;     ///< a granted code exchange: the access token it got
+  bool login_refused = false;                  ///< a refused code exchange
+  std::vector<std::string> login_fields;       ///< a code exchange: the names of its body's fields
 };
 
 /// The stand-in as Claude Code's OAuth service, rotating strictly (a used
@@ -43,6 +46,8 @@ struct OAuthService {
   unsigned short port = 0;  ///< 0 picks a free one; 1.0.x's USE_LOCAL_OAUTH needs 3000
   bool tls = false;         ///< also serve HTTPS on tls_port, with a throw-away CA (ca_file())
   unsigned short tls_port = 443;
+  /// Authorization codes a login may exchange, once each (none: no logins).
+  std::vector<std::string> login_codes = {};
 };
 
 class FakeApi {
@@ -74,6 +79,8 @@ class FakeApi {
   /// Refreshes granted and refused so far.
   std::size_t refreshes_granted() const;
   std::size_t refreshes_refused() const;
+  /// The access token the last granted code exchange issued ("" before one).
+  std::string last_login_issued() const;
   /// The refresh token issued last ("" before the first refresh).
   std::string last_issued() const;
   /// Stops the server (idempotent); the record stays readable.
