@@ -74,6 +74,7 @@
 #include <set>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include <vector>
 #include "tests/support/test_pki.hpp"
@@ -133,6 +134,16 @@ struct OAuth {
   std::set<std::string> live_access;
   int issued = 0;
   std::set<std::string> login_codes;  ///< authorization codes not exchanged yet (each works once)
+
+  /// A new pair, live from now on: <prefix>-access-N and <prefix>-refresh-N.
+  std::pair<std::string, std::string> issue() {
+    const int n = ++issued;
+    std::pair<std::string, std::string> pair{prefix + "-access-" + std::to_string(n),
+                                             prefix + "-refresh-" + std::to_string(n)};
+    live_access.insert(pair.first);
+    live_refresh.insert(pair.second);
+    return pair;
+  }
 };
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
@@ -181,11 +192,7 @@ void exchange_login_code(OAuth& oauth, const nlohmann::json& body, http::respons
     response.body() = R"({"error":"invalid_grant","error_description":"Invalid authorization code"})";
     return;
   }
-  const int n = ++oauth.issued;
-  const std::string access = oauth.prefix + "-access-" + std::to_string(n);
-  const std::string refresh = oauth.prefix + "-refresh-" + std::to_string(n);
-  oauth.live_refresh.insert(refresh);
-  oauth.live_access.insert(access);
+  const auto [access, refresh] = oauth.issue();
   extra["login_issued"] = access;
   response.result(http::status::ok);
   response.body() =
@@ -326,11 +333,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       extra["oauth_presented"] = presented;
       if (body.is_object() && body.value("grant_type", "") == "refresh_token" &&
           m_oauth.live_refresh.erase(presented) == 1) {
-        const int n = ++m_oauth.issued;
-        const std::string access = m_oauth.prefix + "-access-" + std::to_string(n);
-        const std::string refresh = m_oauth.prefix + "-refresh-" + std::to_string(n);
-        m_oauth.live_refresh.insert(refresh);
-        m_oauth.live_access.insert(access);
+        const auto [access, refresh] = m_oauth.issue();
         extra["oauth_issued"] = refresh;
         m_response.result(http::status::ok);
         m_response.body() = nlohmann::json{{"access_token", access},
