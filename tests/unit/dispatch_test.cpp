@@ -254,6 +254,16 @@ class DispatchUnit : public ::testing::Test {
     c.stats[path] = broker::PathStat{base, 1, 0600, "", ""};
   }
 
+  /// What a refresh in session `a` leaves: a newer login in its login volume
+  /// (tokens sk-ant-o?t01-CANARY-<tag>) and the account in its config.
+  void plant_refreshed(const broker::dispatch::MountResult& a, const std::string& tag, std::int64_t expires) {
+    plant(container_named(broker::dispatch::keeper_name(a.volume)), "/para-broker/login/.credentials.json",
+          R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-)" + tag +
+              R"(","refreshToken":"sk-ant-ort01-CANARY-)" + tag + R"(","expiresAt":)" + std::to_string(expires) + "}}");
+    plant(container_named(broker::dispatch::keeper_name(a.hold)), "/para-broker/claude/.claude.json",
+          R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}})");
+  }
+
   /// What a build that writes by rename leaves in a session's own config
   /// (`keeper`): a login file instead of the link, and the account beside it.
   void plant_login_apart(const std::string& keeper, const std::string& tag, std::int64_t expires) {
@@ -1297,12 +1307,7 @@ TEST_F(DispatchUnit, ANewLoginVolumeStartsWithTheLivePairOfAnotherOwnersSessions
   auto a = mount("s1");
   ASSERT_TRUE(a.ok()) << a.error().message;
   const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
-  plant(container_named(broker::dispatch::keeper_name(a->volume)), "/para-broker/login/.credentials.json",
-        R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-live","refreshToken":)"
-        R"("sk-ant-ort01-CANARY-live","expiresAt":)" +
-            std::to_string(refreshed) + "}}");
-  plant(container_named(broker::dispatch::keeper_name(a->hold)), "/para-broker/claude/.claude.json",
-        R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}})");
+  plant_refreshed(*a, "live", refreshed);
   const auto before = docker->all_uploads().size();
 
   auto b = broker::dispatch::mount(*docker, *vault, paths, {k_other_image, "s2", std::nullopt, {}});
@@ -1339,12 +1344,7 @@ TEST_F(DispatchUnit, SyncNeverReplacesALoginItCouldNotRead) {
   // s1's volume holds a newer login, so the vault gets newer than s2's volume;
   // s2's volume is caught half-way through a rewrite.
   const std::int64_t refreshed = now_ms() + 8 * k_hour_ms;
-  plant(container_named(broker::dispatch::keeper_name(a->volume)), "/para-broker/login/.credentials.json",
-        R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-new","refreshToken":)"
-        R"("sk-ant-ort01-CANARY-new","expiresAt":)" +
-            std::to_string(refreshed) + "}}");
-  plant(container_named(broker::dispatch::keeper_name(a->hold)), "/para-broker/claude/.claude.json",
-        R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-0000000000a1"}})");
+  plant_refreshed(*a, "new", refreshed);
   const std::string b_keeper = container_named(broker::dispatch::keeper_name(b->volume));
   for (const std::string torn : {"", R"({"claudeAiOauth":{"accessToken":"sk-ant-oat01-CANARY-half)"}) {
     plant(b_keeper, "/para-broker/login/.credentials.json", torn);
