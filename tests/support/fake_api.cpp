@@ -1,7 +1,7 @@
 // pb_fake_api: a loopback stand-in for the Anthropic API, for end-to-end tests.
 //
 //   pb_fake_api --record FILE [--port 0] [--max-seconds 120]
-//               [--oauth-refresh-token T --oauth-prefix P [--oauth-expires-in S]]
+//               [--oauth-refresh-token T... --oauth-prefix P [--oauth-expires-in S]]
 //               [--tls-port 443 --tls-ca-file CA.pem]
 //
 // Listens on 127.0.0.1 only, prints the chosen port (with --tls-port: the
@@ -32,7 +32,8 @@
 // strictly as the real one does: POST /v1/oauth/token with
 // {"grant_type":"refresh_token","refresh_token":R} answers a new pair
 // (P-access-N, P-refresh-N, expires_in S) when R is live and revokes R; a used
-// or unknown R gets 400 invalid_grant. /v1/messages answers 200 (a one-word
+// or unknown R gets 400 invalid_grant. Each --oauth-refresh-token starts a
+// chain of its own (a benchmark keeps two logins apart). /v1/messages answers 200 (a one-word
 // reply, streamed when asked) only for a live access token (every issued one
 // stays live), 401 otherwise; /api/oauth/profile answers an account. Each
 // refresh is recorded with the token presented and what it got
@@ -509,8 +510,9 @@ int main(int argc, char** argv) {
   app.add_option("--record", record, "Append one JSON line per request to this file")->required();
   app.add_option("--max-seconds", max_seconds, "Exit after this many seconds")->check(CLI::Range(1, 3600));
   OAuth oauth;
-  std::string first_refresh;
-  app.add_option("--oauth-refresh-token", first_refresh, "Serve OAuth refreshes; this refresh token is live");
+  std::vector<std::string> first_refresh;
+  app.add_option("--oauth-refresh-token", first_refresh,
+                 "Serve OAuth refreshes; this refresh token is live (repeatable: each starts a chain of its own)");
   app.add_option("--oauth-prefix", oauth.prefix, "Issued tokens are PREFIX-access-N and PREFIX-refresh-N");
   app.add_option("--oauth-expires-in", oauth.expires_in, "expires_in of issued tokens, seconds")
       ->check(CLI::Range(1LL, 86400LL));
@@ -528,7 +530,7 @@ int main(int argc, char** argv) {
   }
   if (!first_refresh.empty()) {
     oauth.enabled = true;
-    oauth.live_refresh.insert(first_refresh);
+    oauth.live_refresh.insert(first_refresh.begin(), first_refresh.end());
   }
   if (!login_codes.empty()) {
     oauth.enabled = true;
