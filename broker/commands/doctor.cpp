@@ -84,7 +84,7 @@ CommandSpec doctor_spec() {
                                     "warning: logins travel over " + *insecure +
                                         " because PARA_BROKER_ALLOW_INSECURE_DOCKER=1 allows it"});
                 } else {
-                  checks.push_back({"transport", true, "logins travel only over a unix socket or verified TLS"});
+                  checks.push_back({"transport", true, "logins travel only over a unix socket, ssh or verified TLS"});
                 }
               } else {
                 checks.push_back({"docker", false, docker.error().message, exit_code(docker.error().kind)});

@@ -1,5 +1,7 @@
 #include "broker/docker/connect.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -123,8 +125,100 @@ Result<EngineConfig> config_from_environment() {
   return c;
 }
 
+namespace {
+
+/// Characters an ssh user, host or socket path may hold here: nothing ssh
+/// would read as an option (a leading '-') and nothing the remote shell,
+/// which runs the joined command line, would interpret.
+bool ssh_word(const std::string& s, bool path) {
+  if (s.empty() || s.size() > 255 || s.front() == '-') return false;
+  return std::all_of(s.begin(), s.end(), [path](unsigned char c) {
+    return std::isalnum(c) != 0 || c == '.' || c == '_' || c == '-' || (path && c == '/') || (!path && c == ':');
+  });
+}
+
+}  // namespace
+
+Result<SshTarget> parse_ssh_url(const std::string& url, const std::string& origin) {
+  const auto bad = [&](const std::string& why) {
+    return fail(ErrorKind::usage,
+                "the Docker endpoint '" + printable(url) + "' (" + origin + ") is not a usable ssh URL: " + why);
+  };
+  if (!url.starts_with("ssh://")) return bad("it does not start with ssh://");
+  std::string rest = url.substr(6);
+  if (rest.find('?') != std::string::npos) return bad("query parameters are not allowed");
+  if (rest.find('#') != std::string::npos) return bad("fragments are not allowed");
+  SshTarget t;
+  if (const auto slash = rest.find('/'); slash != std::string::npos) {
+    t.path = rest.substr(slash);
+    rest.resize(slash);
+    if (t.path.find_first_not_of('/') == std::string::npos) t.path.clear();
+  }
+  if (const auto at = rest.rfind('@'); at != std::string::npos) {
+    t.user = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    if (t.user.find(':') != std::string::npos) return bad("a plain-text password is not supported");
+    if (!ssh_word(t.user, false)) return bad("the user name holds characters ssh could misread");
+  }
+  if (!rest.empty() && rest.front() == '[') {  // [v6 address]:port
+    const auto close = rest.find(']');
+    if (close == std::string::npos) return bad("an unclosed '['");
+    t.host = rest.substr(1, close - 1);
+    rest = rest.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return bad("text after ']' that is not a port");
+    if (!rest.empty()) t.port = rest.substr(1);
+  } else if (const auto colon = rest.find(':'); colon != std::string::npos) {
+    t.host = rest.substr(0, colon);
+    t.port = rest.substr(colon + 1);
+  } else {
+    t.host = rest;
+  }
+  if (t.host.empty()) return bad("the host name is empty");
+  if (!ssh_word(t.host, false)) return bad("the host name holds characters ssh could misread");
+  if (!t.port.empty()) {
+    unsigned port = 0;
+    auto [end, ec] = std::from_chars(t.port.data(), t.port.data() + t.port.size(), port);
+    if (ec != std::errc() || end != t.port.data() + t.port.size() || port == 0 || port > 65535)
+      return bad("the port is not a number from 1 to 65535");
+  }
+  if (!t.path.empty() && !ssh_word(t.path, true))
+    return bad("the socket path holds characters the remote shell could interpret");
+  return t;
+}
+
+std::vector<std::string> ssh_arguments(const SshTarget& target, bool batch, const std::filesystem::path& control_dir) {
+  std::vector<std::string> a{"-o", "ConnectTimeout=30", "-T"};
+  if (batch) a.insert(a.end(), {"-o", "BatchMode=yes"});
+  if (!control_dir.empty())
+    a.insert(a.end(), {"-o", "ControlMaster=auto", "-o", "ControlPath=" + (control_dir / "%C").string(), "-o",
+                       "ControlPersist=60"});
+  if (!target.user.empty()) a.insert(a.end(), {"-l", target.user});
+  if (!target.port.empty()) a.insert(a.end(), {"-p", target.port});
+  a.insert(a.end(), {"--", target.host, "docker"});
+  if (!target.path.empty()) a.push_back("--host=unix://" + target.path);
+  a.insert(a.end(), {"system", "dial-stdio"});
+  return a;
+}
+
+std::filesystem::path ssh_control_dir() {
+  if (env_var("PARA_BROKER_SSH_MULTIPLEX") == std::optional<std::string>("0")) return {};
+  const auto dir = Paths::from_environment().cache_dir / "ssh";
+  // A socket name holds at most 104 bytes on macOS (108 on Linux): the
+  // directory, '/', %C (40 hex digits) and ssh's temporary suffix (17).
+  if (dir.string().size() > 104 - 1 - 40 - 17) return {};
+  if (!ensure_private_dir(dir, "ssh control directory").ok()) return {};
+  return dir;
+}
+
 Result<std::shared_ptr<DockerClient>> connect(const EngineConfig& config) {
   const std::string& h = config.host;
+  if (h.starts_with("ssh://")) {
+    PB_TRY_STATUS(parse_ssh_url(h, config.origin));
+    EngineConfig c = config;
+    c.tls = false;  // ssh carries the connection (the docker CLI ignores TLS settings here too)
+    c.tls_verify = false;
+    return make_engine_client(c);
+  }
   if (h.starts_with("unix://")) {
     if (h.size() <= 7)
       return fail(ErrorKind::usage, "the Docker endpoint 'unix://' (" + config.origin + ") names no socket path");
@@ -148,11 +242,13 @@ Result<std::shared_ptr<DockerClient>> connect(const EngineConfig& config) {
     return make_engine_client(c);
   }
   return fail(ErrorKind::usage, "the Docker endpoint '" + printable(h) + "' (" + config.origin +
-                                    ") is not supported; use unix:///path/to/docker.sock or tcp://host:port");
+                                    ") is not supported; use unix:///path/to/docker.sock, tcp://host:port or "
+                                    "ssh://[user@]host[:port]");
 }
 
 std::optional<std::string> EngineConfig::insecure_reason() const {
-  if (host.starts_with("unix://")) return std::nullopt;
+  // ssh encrypts and checks the host against the user's known_hosts.
+  if (host.starts_with("unix://") || host.starts_with("ssh://")) return std::nullopt;
   if (!tls) return "plain tcp:// without TLS";
   if (!tls_verify) return "TLS that does not verify the daemon's certificate (DOCKER_TLS_VERIFY is not set)";
   return std::nullopt;
@@ -163,7 +259,7 @@ Status require_login_transport(const DockerClient& docker) {
   if (!why || env_var("PARA_BROKER_ALLOW_INSECURE_DOCKER") == std::optional<std::string>("1")) return {};
   return fail(ErrorKind::unsafe_input,
               "Docker at " + docker.endpoint() + " is reached over " + *why +
-                  ", where a login could be read or changed on the way; use a unix socket or TLS with "
+                  ", where a login could be read or changed on the way; use a unix socket, ssh:// or TLS with "
                   "DOCKER_TLS_VERIFY=1, or set PARA_BROKER_ALLOW_INSECURE_DOCKER=1 to accept the risk");
 }
 

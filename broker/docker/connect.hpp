@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -16,7 +17,7 @@ namespace pb::broker::docker {
 
 /// Where and how to reach the Docker Engine.
 struct EngineConfig {
-  /// "unix:///var/run/docker.sock" or "tcp://host:port".
+  /// "unix:///var/run/docker.sock", "tcp://host:port" or "ssh://[user@]host[:port][/socket path]".
   std::string host = "unix:///var/run/docker.sock";
   bool tls = false;                 ///< tcp:// only: speak TLS
   bool tls_verify = false;          ///< check the daemon's certificate against ca.pem and the host name
@@ -31,9 +32,39 @@ struct EngineConfig {
   std::string origin = "the default socket";
 
   /// Why a login must not travel over this endpoint ("plain tcp://", "TLS that
-  /// does not verify the daemon"); nullopt for a unix socket or verified TLS.
+  /// does not verify the daemon"); nullopt for a unix socket, ssh:// or verified TLS.
   std::optional<std::string> insecure_reason() const;
 };
+
+/// An ssh:// endpoint, read as the docker CLI reads it (no password, query or
+/// fragment). The docker CLI's connection helper reaches the engine with
+/// `ssh [-l user] [-p port] -- host docker [--host=unix://path] system dial-stdio`.
+struct SshTarget {
+  std::string user;  ///< empty: ssh's own choice (its config, then the local user)
+  std::string host;
+  std::string port;  ///< empty: ssh's own choice
+  std::string path;  ///< the engine's socket on the remote host; empty: its default
+};
+
+/// Parses `url` (ssh://…); `origin` says where it came from, for the message.
+/// A user, host or path that could be read as an ssh option or change the
+/// remote command (a leading '-', blanks, quotes, shell characters) is refused
+/// with ErrorKind::usage.
+Result<SshTarget> parse_ssh_url(const std::string& url, const std::string& origin);
+
+/// The ssh argument vector (without "ssh" itself) for one connection to the
+/// engine: ConnectTimeout=30 and -T as the docker CLI sets them; with `batch`
+/// BatchMode=yes (no host-key or password prompt where nobody could answer
+/// it); with a `control_dir`, one multiplexed connection shared by the calls
+/// of a minute (ControlMaster=auto, ControlPath=<control_dir>/%C,
+/// ControlPersist=60): each call would otherwise pay a whole ssh handshake.
+std::vector<std::string> ssh_arguments(const SshTarget& target, bool batch,
+                                       const std::filesystem::path& control_dir = {});
+
+/// Where ssh:// connections keep their control sockets: `<cache>/ssh` made
+/// private (0700), or empty when PARA_BROKER_SSH_MULTIPLEX=0, when it cannot be
+/// made private, or when its path is too long for a socket name.
+std::filesystem::path ssh_control_dir();
 
 /// Where the docker CLI keeps its configuration: $DOCKER_CONFIG, else ~/.docker.
 std::filesystem::path docker_config_dir();
@@ -47,7 +78,7 @@ Result<EngineConfig> context_config(const std::filesystem::path& config_dir, con
                                     const std::string& why);
 
 /// The SPEC's transport policy, for every command that moves a login: a
-/// login is sent or read only over a unix socket or TLS that verifies the
+/// login is sent or read only over a unix socket, ssh or TLS that verifies the
 /// daemon. Otherwise ErrorKind::unsafe_input (exit 7) with one sentence naming
 /// the override, unless PARA_BROKER_ALLOW_INSECURE_DOCKER=1.
 Status require_login_transport(const DockerClient& docker);

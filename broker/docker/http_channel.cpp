@@ -4,10 +4,15 @@
 // boost/asio/detail/impl/scheduler.ipp); the check stays on everywhere else.
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 
+#include <fcntl.h>
 #include <openssl/conf.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,7 +32,10 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <variant>
+
+extern char** environ;  // NOLINT: POSIX declares it nowhere
 
 namespace pb::broker::docker {
 namespace {
@@ -100,12 +108,167 @@ bool is_ip_address(const std::string& host) {
   return !ec;
 }
 
+/// The ssh child of an ssh:// channel, as the docker CLI's connection helper
+/// runs it: its stdin and stdout are one end of a socket pair (the channel
+/// speaks HTTP over the other end), its stderr a pipe kept for the sentence
+/// when the connection fails. It gets our environment without the
+/// PARA_BROKER_* variables, and no terminal: with no terminal of ours either,
+/// BatchMode keeps it from waiting for an answer nobody gives.
+class SshProcess {
+ public:
+  SshProcess() = default;
+  SshProcess(const SshProcess&) = delete;
+  SshProcess& operator=(const SshProcess&) = delete;
+  ~SshProcess() { stop(); }
+
+  /// Starts ssh; the channel's end of the socket pair, or why not.
+  Result<int> start(const SshTarget& target) {
+    int pair[2];
+    int err[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
+      return fail(ErrorKind::failure, std::string("cannot make a socket pair for ssh: ") + std::strerror(errno));
+    if (::pipe(err) != 0) {
+      const int e = errno;
+      ::close(pair[0]);
+      ::close(pair[1]);
+      return fail(ErrorKind::failure, std::string("cannot make a pipe for ssh: ") + std::strerror(e));
+    }
+    for (int fd : {pair[0], err[0]}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    const bool batch = ::isatty(STDIN_FILENO) == 0 || ::isatty(STDERR_FILENO) == 0;
+    std::vector<std::string> args = ssh_arguments(target, batch, ssh_control_dir());
+    args.insert(args.begin(), "ssh");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e)
+      if (std::strncmp(*e, "PARA_BROKER_", 12) != 0) envp.push_back(*e);
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pair[1], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, pair[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // A new process group: a Ctrl-C meant for a terminal session reaches the
+    // container through the stream, not ssh.
+    short flags = POSIX_SPAWN_SETPGROUP;
+    // Nothing else of ours reaches ssh (a lock left open would outlive us in
+    // a multiplexing master).
+#if defined(__APPLE__)
+    flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
+#elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+#endif
+    posix_spawnattr_setflags(&attr, flags);
+    posix_spawnattr_setpgroup(&attr, 0);
+    pid_t pid = -1;
+    const int rc = ::posix_spawnp(&pid, "ssh", &actions, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(pair[1]);
+    ::close(err[1]);
+    if (rc != 0) {
+      ::close(pair[0]);
+      ::close(err[0]);
+      return fail(ErrorKind::unreachable, std::string("cannot run ssh to reach Docker over ssh://: ") +
+                                              std::strerror(rc) + " (is an OpenSSH client on PATH?)");
+    }
+    m_pid = pid;
+    m_err = err[0];
+    return pair[0];
+  }
+
+  /// Why the connection ended, in ssh's words: waits up to 2 s for ssh to
+  /// exit, then "ssh exited with N: <its last line>" (empty while it runs).
+  std::string failure() {
+    for (int i = 0; i < 40 && m_pid > 0 && !reap(false); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (m_pid > 0) return {};
+    std::string said = last_line(read_stderr());
+    std::string text = m_status >= 0 ? "ssh exited with " + std::to_string(m_status) : "ssh was killed";
+    if (!said.empty()) text += ": " + said;
+    return text;
+  }
+
+ private:
+  /// Ends ssh: its stdin is closed with the channel, so it exits by itself;
+  /// if not within 2 s it gets SIGTERM, then SIGKILL.
+  void stop() {
+    for (int i = 0; i < 40 && m_pid > 0 && !reap(false); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGTERM);
+      for (int i = 0; i < 20 && !reap(false); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGKILL);
+      reap(true);
+    }
+    if (m_err >= 0) ::close(m_err);
+    m_err = -1;
+  }
+
+  bool reap(bool block) {
+    int status = 0;
+    pid_t r;
+    do {
+      r = ::waitpid(m_pid, &status, block ? 0 : WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) return false;
+    m_status = r == m_pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    m_pid = -1;
+    return true;
+  }
+
+  /// What ssh wrote on stderr, at most 4 KiB (the rest is dropped).
+  std::string read_stderr() {
+    std::string out;
+    if (m_err < 0) return out;
+    char buf[1024];
+    while (out.size() < 4096) {
+      pollfd p{m_err, POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0) break;
+      const ssize_t n = ::read(m_err, buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
+  static std::string last_line(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    if (const auto nl = s.find_last_of("\r\n"); nl != std::string::npos) s = s.substr(nl + 1);
+    if (s.size() > 300) s.resize(300);
+    return printable(s);
+  }
+
+  pid_t m_pid = -1;
+  int m_err = -1;
+  int m_status = -1;
+};
+
 class Channel final : public HttpChannel {
  public:
   Channel(const EngineConfig& config, std::string what) : m_config(config), m_what(std::move(what)) {}
 
   Status open() {
     const std::string& host = m_config.host;
+    if (host.starts_with("ssh://")) {
+      PB_TRY(SshTarget target, parse_ssh_url(host, m_config.origin));
+      m_ssh.emplace();
+      PB_TRY(int fd, m_ssh->start(target));
+      Local::socket sock(m_ioc);
+      error_code ec;
+      sock.assign(Local(), fd, ec);
+      if (ec) {
+        ::close(fd);
+        return connect_error(ec);
+      }
+      m_stream.emplace<Local::socket>(std::move(sock));
+      return {};
+    }
     if (host.starts_with("unix://")) {
       Local::socket sock(m_ioc);
       Local::endpoint ep(host.substr(7));
@@ -419,6 +582,13 @@ class Channel final : public HttpChannel {
     return r;
   }
 
+  /// Over ssh, what ssh said when the connection ended ("" otherwise).
+  std::string ssh_failure() {
+    if (!m_ssh) return {};
+    const std::string why = m_ssh->failure();
+    return why.empty() ? std::string() : "; " + why;
+  }
+
   Error connect_error(const error_code& ec) {
     m_broken = true;
     if (ec == beast::error::timeout)
@@ -436,6 +606,9 @@ class Channel final : public HttpChannel {
                                           seconds_text(m_config.request_timeout) + " (" + stage + " to " + m_what +
                                           "); the daemon is overloaded or stuck (PARA_BROKER_DOCKER_TIMEOUT "
                                           "sets the limit in seconds)");
+    if (m_ssh)
+      return fail(ErrorKind::unreachable, "the connection to Docker at " + m_config.host + " broke while " + stage +
+                                              " to " + m_what + ssh_failure() + "; " + unreachable_hint(m_config));
     return fail(ErrorKind::unreachable, "the connection to Docker at " + m_config.host + " broke while " + stage +
                                             " to " + m_what + ": " + printable(openssl_reason(ec)));
   }
@@ -443,6 +616,7 @@ class Channel final : public HttpChannel {
   EngineConfig m_config;
   std::string m_what;
   std::string m_host_name;
+  std::optional<SshProcess> m_ssh;  ///< before the stream: ends after the stream closed its stdin
   net::io_context m_ioc;
   Stream m_stream{std::in_place_index<0>, m_ioc};
   beast::flat_buffer m_buffer;
@@ -572,6 +746,9 @@ Status Channel::relay_terminal(int in_fd, int out_fd, const std::function<void()
 
 std::string unreachable_hint(const EngineConfig& config) {
   if (config.host.starts_with("unix://")) return "start dockerd or set DOCKER_HOST";
+  if (config.host.starts_with("ssh://"))
+    return "check that 'ssh HOST docker system dial-stdio' works from this shell without a prompt (the docker CLI "
+           "runs the same)";
   return "start dockerd there or correct DOCKER_HOST";
 }
 

@@ -15,10 +15,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "broker/docker/connect.hpp"
 #include "broker/docker/docker_client.hpp"
+#include "tests/docker/private_sshd.hpp"
 #include "tests/support/test_env.hpp"
 
 namespace pb {
@@ -197,6 +201,51 @@ TEST_F(DockerAttachTest, HangUpEndsTheSessionAndRestoresTheTerminal) {
   ASSERT_EQ(::kill(m_pid, SIGHUP), 0);
   EXPECT_EQ(wait_exit(), 1) << m_seen;
   EXPECT_TRUE(canonical());
+}
+
+/// The same terminal session with the engine behind ssh:// (what `login`
+/// does on a remote engine): the helper inherits DOCKER_HOST and PATH.
+class DockerAttachOverSshTest : public DockerAttachTest {
+ protected:
+  void SetUp() override {
+    PB_REQUIRE_DOCKER();
+    try {
+      m_sshd.emplace(m_ssh_env.root() / "sshd");
+    } catch (const std::exception& e) {
+      GTEST_FAIL() << e.what();
+    }
+    for (const char* name : {"DOCKER_HOST", "PATH", "PARA_BROKER_CACHE"})
+      if (const char* v = ::getenv(name)) m_before[name] = v;
+    ::setenv("DOCKER_HOST", m_sshd->url().c_str(), 1);
+    ::setenv("PATH", m_sshd->path_env().c_str(), 1);
+    ::setenv("PARA_BROKER_CACHE", m_ssh_env.cache_dir().c_str(), 1);
+    DockerAttachTest::SetUp();
+  }
+  void TearDown() override {
+    DockerAttachTest::TearDown();
+    for (const char* name : {"DOCKER_HOST", "PATH", "PARA_BROKER_CACHE"}) {
+      if (auto it = m_before.find(name); it != m_before.end())
+        ::setenv(name, it->second.c_str(), 1);
+      else
+        ::unsetenv(name);
+    }
+    m_sshd.reset();
+  }
+
+  test::TestEnv m_ssh_env;
+  std::optional<test::PrivateSshd> m_sshd;
+  std::map<std::string, std::string> m_before;
+};
+
+TEST_F(DockerAttachOverSshTest, InputOutputAndTheContainersExitGoThroughSsh) {
+  EXPECT_EQ(m_docker->endpoint(), m_sshd->url());
+  type("echo ssh-$((40+2))\r");
+  ASSERT_TRUE(expect("ssh-42")) << m_seen;
+  type("stty size\r");
+  ASSERT_TRUE(expect("24 80")) << m_seen;
+  type("exit 0\r");
+  EXPECT_EQ(wait_exit(), 0) << m_seen;
+  EXPECT_TRUE(canonical()) << "terminal mode not restored";
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "broker/docker/connect.hpp"
 #include "broker/docker/engine_client.hpp"
 #include "broker/run.hpp"
+#include "core/paths.hpp"
 #include "tests/support/fake_docker.hpp"
 #include "tests/support/test_env.hpp"
 #include "vault/crypto.hpp"
@@ -305,6 +306,74 @@ TEST(DockerTransport, PlainTcpAndUnverifiedTlsCarryNoLogin) {
   EXPECT_THAT(c.insecure_reason().value_or(""), HasSubstr("does not verify"));
   c.tls_verify = true;
   EXPECT_FALSE(c.insecure_reason());
+}
+
+TEST(DockerSsh, UrlsAreReadAsTheDockerCliReadsThem) {
+  using broker::docker::parse_ssh_url;
+  auto t = parse_ssh_url("ssh://root@example.com:2222/run/user/1000/docker.sock", "DOCKER_HOST");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->user, "root");
+  EXPECT_EQ(t->host, "example.com");
+  EXPECT_EQ(t->port, "2222");
+  EXPECT_EQ(t->path, "/run/user/1000/docker.sock");
+  t = parse_ssh_url("ssh://build-box", "DOCKER_HOST");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->user, "");
+  EXPECT_EQ(t->host, "build-box");
+  EXPECT_EQ(t->port, "");
+  EXPECT_EQ(t->path, "");
+  t = parse_ssh_url("ssh://me@[::1]:22/", "DOCKER_HOST");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->host, "::1");
+  EXPECT_EQ(t->port, "22");
+  EXPECT_EQ(t->path, "") << "a lone / names no socket";
+}
+
+TEST(DockerSsh, UrlsSshCouldMisreadAreUsageErrorsNamingWhereTheyCameFrom) {
+  using broker::docker::parse_ssh_url;
+  for (const char* url :
+       {"ssh://", "ssh://user:secret@host", "ssh://host?x=1", "ssh://host#frag", "ssh://-oProxyCommand=sh@host",
+        "ssh://user@-oProxyCommand=sh", "ssh://host:port", "ssh://host:0", "ssh://host:70000",
+        "ssh://host/run/docker.sock;reboot", "ssh://host/$(id)", "ssh://ho st", "ssh://[::1"}) {
+    auto t = parse_ssh_url(url, "context 'remote' (DOCKER_CONTEXT)");
+    ASSERT_FALSE(t.ok()) << url;
+    EXPECT_EQ(t.error().kind, ErrorKind::usage) << url;
+    EXPECT_THAT(t.error().message, HasSubstr("context 'remote' (DOCKER_CONTEXT)")) << url;
+  }
+  EXPECT_THAT(parse_ssh_url("ssh://user:secret@host", "DOCKER_HOST").error().message, HasSubstr("password"));
+}
+
+TEST(DockerSsh, TheCommandIsTheDockerClisWithBatchModeAndMultiplexingAsAsked) {
+  using broker::docker::ssh_arguments;
+  broker::docker::SshTarget t{"root", "example.com", "2222", "/run/docker.sock"};
+  EXPECT_THAT(ssh_arguments(t, false),
+              ElementsAre("-o", "ConnectTimeout=30", "-T", "-l", "root", "-p", "2222", "--", "example.com", "docker",
+                          "--host=unix:///run/docker.sock", "system", "dial-stdio"));
+  EXPECT_THAT(
+      ssh_arguments({"", "h", "", ""}, true, "/c/ssh"),
+      ElementsAre("-o", "ConnectTimeout=30", "-T", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o",
+                  "ControlPath=/c/ssh/%C", "-o", "ControlPersist=60", "--", "h", "docker", "system", "dial-stdio"));
+}
+
+TEST(DockerSsh, SshCarriesLoginsAndMultiplexingFollowsTheCacheAndItsSwitch) {
+  broker::docker::EngineConfig c;
+  c.host = "ssh://root@example.com";
+  EXPECT_FALSE(c.insecure_reason()) << "ssh encrypts and checks the host key";
+  test::TestEnv env;
+  const std::optional<std::string> before = env_var("PARA_BROKER_CACHE");
+  ::setenv("PARA_BROKER_CACHE", env.cache_dir().c_str(), 1);
+  EXPECT_EQ(broker::docker::ssh_control_dir(), env.cache_dir() / "ssh");
+  EXPECT_EQ(std::filesystem::status(env.cache_dir() / "ssh").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_all);
+  ::setenv("PARA_BROKER_SSH_MULTIPLEX", "0", 1);
+  EXPECT_EQ(broker::docker::ssh_control_dir(), std::filesystem::path());
+  ::unsetenv("PARA_BROKER_SSH_MULTIPLEX");
+  ::setenv("PARA_BROKER_CACHE", (env.root() / std::string(80, 'x')).c_str(), 1);
+  EXPECT_EQ(broker::docker::ssh_control_dir(), std::filesystem::path()) << "too long for a socket name";
+  if (before)
+    ::setenv("PARA_BROKER_CACHE", before->c_str(), 1);
+  else
+    ::unsetenv("PARA_BROKER_CACHE");
 }
 
 Captured run_cli(const std::shared_ptr<test::FakeDocker>& fake, const std::vector<std::string>& command,
