@@ -139,10 +139,19 @@ bool ssh_word(const std::string& s, bool path) {
 
 }  // namespace
 
+std::string redact_endpoint(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const auto authority_end = url.find('/', scheme + 3);
+  const auto at = url.rfind('@', authority_end == std::string::npos ? std::string::npos : authority_end);
+  if (at == std::string::npos || at < scheme + 3) return url;
+  return url.substr(0, scheme + 3) + "***" + url.substr(at);
+}
+
 Result<SshTarget> parse_ssh_url(const std::string& url, const std::string& origin) {
   const auto bad = [&](const std::string& why) {
-    return fail(ErrorKind::usage,
-                "the Docker endpoint '" + printable(url) + "' (" + origin + ") is not a usable ssh URL: " + why);
+    return fail(ErrorKind::usage, "the Docker endpoint '" + printable(redact_endpoint(url)) + "' (" + origin +
+                                      ") is not a usable ssh URL: " + why);
   };
   if (!url.starts_with("ssh://")) return bad("it does not start with ssh://");
   std::string rest = url.substr(6);
@@ -158,7 +167,7 @@ Result<SshTarget> parse_ssh_url(const std::string& url, const std::string& origi
     t.user = rest.substr(0, at);
     rest = rest.substr(at + 1);
     if (t.user.find(':') != std::string::npos) return bad("a plain-text password is not supported");
-    if (!ssh_word(t.user, false)) return bad("the user name holds characters ssh could misread");
+    if (!t.user.empty() && !ssh_word(t.user, false)) return bad("the user name holds characters ssh could misread");
   }
   if (!rest.empty() && rest.front() == '[') {  // [v6 address]:port
     const auto close = rest.find(']');
@@ -186,9 +195,9 @@ Result<SshTarget> parse_ssh_url(const std::string& url, const std::string& origi
   return t;
 }
 
-std::vector<std::string> ssh_arguments(const SshTarget& target, bool batch, const std::filesystem::path& control_dir) {
-  std::vector<std::string> a{"-o", "ConnectTimeout=30", "-T"};
-  if (batch) a.insert(a.end(), {"-o", "BatchMode=yes"});
+std::vector<std::string> ssh_arguments(const SshTarget& target, const std::filesystem::path& control_dir) {
+  std::vector<std::string> a{"-o", "ConnectTimeout=30",    "-T", "-o", "BatchMode=yes", "-o", "ServerAliveInterval=15",
+                             "-o", "ServerAliveCountMax=2"};
   if (!control_dir.empty())
     a.insert(a.end(), {"-o", "ControlMaster=auto", "-o", "ControlPath=" + (control_dir / "%C").string(), "-o",
                        "ControlPersist=60"});
@@ -203,10 +212,18 @@ std::vector<std::string> ssh_arguments(const SshTarget& target, bool batch, cons
 std::filesystem::path ssh_control_dir() {
   if (env_var("PARA_BROKER_SSH_MULTIPLEX") == std::optional<std::string>("0")) return {};
   const auto dir = Paths::from_environment().cache_dir / "ssh";
-  // A socket name holds at most 104 bytes on macOS (108 on Linux): the
-  // directory, '/', %C (40 hex digits) and ssh's temporary suffix (17).
-  if (dir.string().size() > 104 - 1 - 40 - 17) return {};
+  const std::string text = dir.string();
+  // ssh splits ControlPath at blanks and expands %, ${} and ~ in it.
+  if (!dir.is_absolute() || !std::all_of(text.begin(), text.end(), [](unsigned char c) {
+        return std::isalnum(c) != 0 || c == '/' || c == '.' || c == '_' || c == '-';
+      }))
+    return {};
+  // A socket name holds at most 103 bytes and its NUL on macOS (107 on
+  // Linux): the directory, '/', %C (40 hex digits) and ssh's temporary
+  // suffix (17).
+  if (text.size() > 104 - 1 - 1 - 40 - 17) return {};
   if (!ensure_private_dir(dir, "ssh control directory").ok()) return {};
+  if (!check_parent_dirs(dir / "%C", "ssh control directory", true).ok()) return {};
   return dir;
 }
 
@@ -235,13 +252,13 @@ Result<std::shared_ptr<DockerClient>> connect(const EngineConfig& config) {
     std::string rest = h.substr(6);
     while (!rest.empty() && rest.back() == '/') rest.pop_back();
     if (rest.empty() || rest.find('/') != std::string::npos)
-      return fail(ErrorKind::usage, "the Docker endpoint '" + printable(h) + "' (" + config.origin +
+      return fail(ErrorKind::usage, "the Docker endpoint '" + printable(redact_endpoint(h)) + "' (" + config.origin +
                                         ") is not of the form tcp://host:port");
     EngineConfig c = config;
     c.host = "tcp://" + rest;
     return make_engine_client(c);
   }
-  return fail(ErrorKind::usage, "the Docker endpoint '" + printable(h) + "' (" + config.origin +
+  return fail(ErrorKind::usage, "the Docker endpoint '" + printable(redact_endpoint(h)) + "' (" + config.origin +
                                     ") is not supported; use unix:///path/to/docker.sock, tcp://host:port or "
                                     "ssh://[user@]host[:port]");
 }

@@ -46,6 +46,10 @@ struct SshTarget {
   std::string path;  ///< the engine's socket on the remote host; empty: its default
 };
 
+/// `url` with the user and password part, if any, replaced by "***": what
+/// messages print of an endpoint.
+std::string redact_endpoint(const std::string& url);
+
 /// Parses `url` (ssh://…); `origin` says where it came from, for the message.
 /// A user, host or path that could be read as an ssh option or change the
 /// remote command (a leading '-', blanks, quotes, shell characters) is refused
@@ -53,17 +57,23 @@ struct SshTarget {
 Result<SshTarget> parse_ssh_url(const std::string& url, const std::string& origin);
 
 /// The ssh argument vector (without "ssh" itself) for one connection to the
-/// engine: ConnectTimeout=30 and -T as the docker CLI sets them; with `batch`
-/// BatchMode=yes (no host-key or password prompt where nobody could answer
-/// it); with a `control_dir`, one multiplexed connection shared by the calls
-/// of a minute (ControlMaster=auto, ControlPath=<control_dir>/%C,
-/// ControlPersist=60): each call would otherwise pay a whole ssh handshake.
-std::vector<std::string> ssh_arguments(const SshTarget& target, bool batch,
-                                       const std::filesystem::path& control_dir = {});
+/// engine: ConnectTimeout=30 and -T as the docker CLI sets them, BatchMode=yes
+/// (ssh runs without a terminal, as the docker CLI runs it: a host-key,
+/// passphrase or password prompt fails at once with ssh's sentence instead of
+/// waiting for an answer nobody can give), and keep-alives so that a dead
+/// connection ends within 30 s; with a `control_dir`, one multiplexed
+/// connection shared by the calls of a minute (ControlMaster=auto,
+/// ControlPath=<control_dir>/%C, ControlPersist=60): each call would
+/// otherwise pay a whole ssh handshake.
+std::vector<std::string> ssh_arguments(const SshTarget& target, const std::filesystem::path& control_dir = {});
 
-/// Where ssh:// connections keep their control sockets: `<cache>/ssh` made
-/// private (0700), or empty when PARA_BROKER_SSH_MULTIPLEX=0, when it cannot be
-/// made private, or when its path is too long for a socket name.
+/// Where ssh:// connections keep their control sockets: `<cache>/ssh`, made
+/// private (0700) under directories no one else can write (a socket planted
+/// there would receive every API call, logins included). Empty, so no
+/// multiplexing, when PARA_BROKER_SSH_MULTIPLEX=0, when the directory or a
+/// parent fails that check, when its path holds anything but letters,
+/// digits and `/ . _ -` (ssh splits and expands ControlPath), or when it is
+/// too long for a socket name.
 std::filesystem::path ssh_control_dir();
 
 /// Where the docker CLI keeps its configuration: $DOCKER_CONFIG, else ~/.docker.

@@ -125,7 +125,12 @@ class SshProcess {
   Result<int> start(const SshTarget& target) {
     int pair[2];
     int err[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
+#ifdef SOCK_CLOEXEC
+    const int type = SOCK_STREAM | SOCK_CLOEXEC;  // the child's ends reach it through dup2, which clears the flag
+#else
+    const int type = SOCK_STREAM;
+#endif
+    if (::socketpair(AF_UNIX, type, 0, pair) != 0)
       return fail(ErrorKind::failure, std::string("cannot make a socket pair for ssh: ") + std::strerror(errno));
     if (::pipe(err) != 0) {
       const int e = errno;
@@ -133,9 +138,8 @@ class SshProcess {
       ::close(pair[1]);
       return fail(ErrorKind::failure, std::string("cannot make a pipe for ssh: ") + std::strerror(e));
     }
-    for (int fd : {pair[0], err[0]}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    const bool batch = ::isatty(STDIN_FILENO) == 0 || ::isatty(STDERR_FILENO) == 0;
-    std::vector<std::string> args = ssh_arguments(target, batch, ssh_control_dir());
+    for (int fd : {pair[0], pair[1], err[0], err[1]}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    std::vector<std::string> args = ssh_arguments(target, ssh_control_dir());
     args.insert(args.begin(), "ssh");
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -151,9 +155,23 @@ class SshProcess {
     posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
-    // A new process group: a Ctrl-C meant for a terminal session reaches the
-    // container through the stream, not ssh.
-    short flags = POSIX_SPAWN_SETPGROUP;
+    // A session of its own, as the docker CLI starts ssh: no terminal to
+    // prompt on or be stopped by, and a Ctrl-C meant for a terminal session
+    // reaches the container through the stream, not ssh. (Where there is no
+    // POSIX_SPAWN_SETSID, a process group of its own; BatchMode keeps it from
+    // prompting.) Signals start at their defaults and unblocked, whatever we
+    // ignore or block.
+#ifdef POSIX_SPAWN_SETSID
+    short flags = POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+#else
+    short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+#endif
+    sigset_t defaults, none;
+    sigemptyset(&defaults);
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT}) sigaddset(&defaults, sig);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setsigmask(&attr, &none);
     // Nothing else of ours reaches ssh (a lock left open would outlive us in
     // a multiplexing master).
 #if defined(__APPLE__)
@@ -177,6 +195,12 @@ class SshProcess {
     }
     m_pid = pid;
     m_err = err[0];
+#ifdef SO_NOSIGPIPE
+    // Asio sets this only on sockets it makes: an ssh that dies while we
+    // write must not end us with SIGPIPE (Linux sends with MSG_NOSIGNAL).
+    int one = 1;
+    (void)::setsockopt(pair[0], SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
     return pair[0];
   }
 
@@ -222,17 +246,18 @@ class SshProcess {
     return true;
   }
 
-  /// What ssh wrote on stderr, at most 4 KiB (the rest is dropped).
+  /// The last 4 KiB of what ssh wrote on stderr (a long banner must not hide its last line).
   std::string read_stderr() {
     std::string out;
     if (m_err < 0) return out;
-    char buf[1024];
-    while (out.size() < 4096) {
+    char buf[4096];
+    for (int reads = 0; reads < 1024; ++reads) {
       pollfd p{m_err, POLLIN, 0};
       if (::poll(&p, 1, 0) <= 0) break;
       const ssize_t n = ::read(m_err, buf, sizeof buf);
       if (n <= 0) break;
       out.append(buf, static_cast<std::size_t>(n));
+      if (out.size() > 4096) out.erase(0, out.size() - 4096);
     }
     return out;
   }

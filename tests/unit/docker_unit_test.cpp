@@ -26,6 +26,7 @@ using broker::docker::compare_api_versions;
 using broker::docker::StreamDemuxer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 /// Sets environment variables for one test and puts the old values back.
 class ScopedEnv {
@@ -343,16 +344,29 @@ TEST(DockerSsh, UrlsSshCouldMisreadAreUsageErrorsNamingWhereTheyCameFrom) {
   EXPECT_THAT(parse_ssh_url("ssh://user:secret@host", "DOCKER_HOST").error().message, HasSubstr("password"));
 }
 
-TEST(DockerSsh, TheCommandIsTheDockerClisWithBatchModeAndMultiplexingAsAsked) {
+TEST(DockerSsh, TheCommandIsTheDockerClisInBatchModeWithMultiplexingAsAsked) {
   using broker::docker::ssh_arguments;
   broker::docker::SshTarget t{"root", "example.com", "2222", "/run/docker.sock"};
-  EXPECT_THAT(ssh_arguments(t, false),
-              ElementsAre("-o", "ConnectTimeout=30", "-T", "-l", "root", "-p", "2222", "--", "example.com", "docker",
+  EXPECT_THAT(ssh_arguments(t),
+              ElementsAre("-o", "ConnectTimeout=30", "-T", "-o", "BatchMode=yes", "-o", "ServerAliveInterval=15", "-o",
+                          "ServerAliveCountMax=2", "-l", "root", "-p", "2222", "--", "example.com", "docker",
                           "--host=unix:///run/docker.sock", "system", "dial-stdio"));
-  EXPECT_THAT(
-      ssh_arguments({"", "h", "", ""}, true, "/c/ssh"),
-      ElementsAre("-o", "ConnectTimeout=30", "-T", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o",
-                  "ControlPath=/c/ssh/%C", "-o", "ControlPersist=60", "--", "h", "docker", "system", "dial-stdio"));
+  EXPECT_THAT(ssh_arguments({"", "h", "", ""}, "/c/ssh"),
+              ElementsAre("-o", "ConnectTimeout=30", "-T", "-o", "BatchMode=yes", "-o", "ServerAliveInterval=15", "-o",
+                          "ServerAliveCountMax=2", "-o", "ControlMaster=auto", "-o", "ControlPath=/c/ssh/%C", "-o",
+                          "ControlPersist=60", "--", "h", "docker", "system", "dial-stdio"));
+}
+
+TEST(DockerSsh, MessagesNeverPrintTheUserAndPasswordOfAnEndpoint) {
+  using broker::docker::redact_endpoint;
+  EXPECT_EQ(redact_endpoint("ssh://user:hunter2@host:22/sock"), "ssh://***@host:22/sock");
+  EXPECT_EQ(redact_endpoint("tcp://a:b@host:2376"), "tcp://***@host:2376");
+  EXPECT_EQ(redact_endpoint("ssh://host/p@th"), "ssh://host/p@th");
+  EXPECT_EQ(redact_endpoint("unix:///var/run/docker.sock"), "unix:///var/run/docker.sock");
+  auto t = broker::docker::parse_ssh_url("ssh://user:hunter2@host", "DOCKER_HOST");
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(t.error().message, Not(HasSubstr("hunter2")));
+  EXPECT_TRUE(broker::docker::parse_ssh_url("ssh://@host", "DOCKER_HOST").ok()) << "an empty user is ssh's choice";
 }
 
 TEST(DockerSsh, SshCarriesLoginsAndMultiplexingFollowsTheCacheAndItsSwitch) {
@@ -370,6 +384,17 @@ TEST(DockerSsh, SshCarriesLoginsAndMultiplexingFollowsTheCacheAndItsSwitch) {
   ::unsetenv("PARA_BROKER_SSH_MULTIPLEX");
   ::setenv("PARA_BROKER_CACHE", (env.root() / std::string(80, 'x')).c_str(), 1);
   EXPECT_EQ(broker::docker::ssh_control_dir(), std::filesystem::path()) << "too long for a socket name";
+  ::setenv("PARA_BROKER_CACHE", (env.root() / "with blank").c_str(), 1);
+  EXPECT_EQ(broker::docker::ssh_control_dir(), std::filesystem::path()) << "ssh would split ControlPath";
+  ::setenv("PARA_BROKER_CACHE", (env.root() / "p%hx").c_str(), 1);
+  EXPECT_EQ(broker::docker::ssh_control_dir(), std::filesystem::path()) << "ssh would expand %h";
+  // A cache under a directory others may write: a socket planted there
+  // would receive every API call, so no multiplexing.
+  const auto open_dir = env.root() / "open";
+  std::filesystem::create_directories(open_dir);
+  std::filesystem::permissions(open_dir, std::filesystem::perms::all);
+  ::setenv("PARA_BROKER_CACHE", (open_dir / "cache").c_str(), 1);
+  EXPECT_EQ(broker::docker::ssh_control_dir(), std::filesystem::path());
   if (before)
     ::setenv("PARA_BROKER_CACHE", before->c_str(), 1);
   else
