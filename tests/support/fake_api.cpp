@@ -38,22 +38,21 @@
 // refresh is recorded with the token presented and what it got
 // ("oauth_presented", "oauth_issued" or "oauth_refused").
 //
-// With --oauth-login-code C it also completes logins: POST /v1/oauth/token
-// with {"grant_type":"authorization_code","code":C,"code_verifier":…,
-// "state":…,"redirect_uri":…,"client_id":…} answers a new pair and the account
-// (C works once; a well-formed PKCE verifier, state and redirect URI are
-// required), recorded as "login_issued" (the access token) or "login_refused",
-// with the body's field names ("login_fields"); GET
-// /api/oauth/claude_cli/roles and POST /api/oauth/claude_cli/create_api_key
-// answer a live access token, as 1.0.x asks right after a login.
-// GET …/oauth/authorize?… (any host) is the sign-in page the user's browser
-// opens from the URL Claude Code prints: it hands out the next code, bound to
-// the URL's PKCE challenge, redirect URI and state, and shows CODE#STATE, the
-// text the user pastes (recorded as "login_page": "full" or "compact", 2.x's
-// short form that carries only the client, scopes and challenge). The
-// exchange of such a code must then present the verifier whose S256 hash is
-// that challenge, and the same redirect URI and state
-// ("login_pkce_verified").
+// With --oauth-login-code C it also completes logins. GET …/oauth/authorize?…
+// (any host) is the sign-in page the user's browser opens from the URL Claude
+// Code prints: it hands out the next code, bound to the URL's PKCE challenge,
+// redirect URI and state, and shows CODE#STATE, the text the user pastes
+// (recorded as "login_page": "full", or "compact" for 2.x's short form, which
+// carries only the client, the scopes and the challenge). POST
+// /v1/oauth/token with {"grant_type":"authorization_code","code":C,
+// "code_verifier":…,"state":…,"redirect_uri":…,"client_id":…} answers a new
+// pair and the account only for a code a sign-in page handed out, once, with
+// the verifier whose S256 hash is that page's challenge and the same redirect
+// URI and state ("login_pkce_verified"), recorded as "login_issued" (the
+// access token) or "login_refused", with the body's field names
+// ("login_fields"); GET /api/oauth/claude_cli/roles and POST
+// /api/oauth/claude_cli/create_api_key answer a live access token, as 1.0.x
+// and 2.x ask right after a login.
 //
 // The recorded headers are test canaries by construction: this program only
 // ever serves tests.
@@ -322,10 +321,10 @@ void exchange_login_code(OAuth& oauth, const nlohmann::json& body, http::respons
   extra["login_fields"] = body_field_names(body);
   const bool well_formed = plausible_code_verifier(text("code_verifier")) && !text("state").empty() &&
                            !text("redirect_uri").empty() && !text("client_id").empty();
-  // A code a sign-in page handed out is bound to that page's URL: the PKCE
-  // verifier must hash to its challenge (S256), and the redirect URI and the
-  // state must be the ones the URL carried.
-  bool bound = true;
+  // Only a code a sign-in page handed out, and it is bound to that page's
+  // URL: the PKCE verifier must hash to its challenge (S256), and the redirect
+  // URI and the state must be the ones the URL carried.
+  bool bound = false;
   if (auto s = oauth.signed_in.find(code); s != oauth.signed_in.end()) {
     bound = pkce_s256(text("code_verifier")) == s->second.challenge && text("redirect_uri") == s->second.redirect_uri &&
             (s->second.state.empty() || text("state") == s->second.state);

@@ -49,7 +49,8 @@ struct OAuthService {
   unsigned short port = 0;  ///< 0 picks a free one; 1.0.x's USE_LOCAL_OAUTH needs 3000
   bool tls = false;         ///< also serve HTTPS on tls_port, with a throw-away CA (ca_file())
   unsigned short tls_port = 443;
-  /// Authorization codes a login may exchange, once each (none: no logins).
+  /// Authorization codes the sign-in page hands out (FakeApi::sign_in), in
+  /// order; a login exchanges each once (none: no logins).
   std::vector<std::string> login_codes = {};
 };
 

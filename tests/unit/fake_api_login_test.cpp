@@ -1,8 +1,8 @@
 // The stand-in's logins, without Docker: its sign-in page hands out a code
 // bound to the PKCE challenge, the redirect URI and the state of the URL the
 // user opened (2.x's compact URL and the full one), and the code exchange
-// grants only the verifier that hashes to that challenge, with that redirect
-// URI and state, once.
+// grants only such a code, once, with the verifier that hashes to that
+// challenge and that redirect URI and state.
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -72,6 +72,7 @@ OAuthService login_service(const std::string& code) {
 TEST(FakeApiLogin, TheCompactSignInUrlBindsTheCodeToItsPkceChallenge) {
   const std::string code = "CANARY-test-unit-code-compact";
   FakeApi api(60, login_service(code));
+  EXPECT_EQ(exchange(api, code, k_verifier, k_manual_redirect, "s"), 400) << "a code no sign-in page handed out";
   const std::string pasted = api.sign_in("https://claude.ai/oauth/authorize?z-" + challenge_of(k_verifier));
   ASSERT_EQ(pasted.substr(0, pasted.find('#')), code);
   EXPECT_NE(pasted.find('#'), std::string::npos) << "the page shows CODE#STATE";
@@ -92,7 +93,7 @@ TEST(FakeApiLogin, TheCompactSignInUrlBindsTheCodeToItsPkceChallenge) {
   }
   EXPECT_EQ(pages, 1);
   EXPECT_EQ(verified, 1);
-  EXPECT_EQ(refused, 2);
+  EXPECT_EQ(refused, 2) << "the exchange before the sign-in was refused before PKCE was looked at";
 }
 
 TEST(FakeApiLogin, TheFullSignInUrlAlsoBindsItsState) {
