@@ -280,8 +280,9 @@ void real_login_2x(bool full_link) {
   p.wait_for("\x01", 1);
   p.write("\r");
   ASSERT_TRUE(answer(p, "Login successful", "\r")) << p.screen();
+  // Back at the prompt (its footer names shift+tab): leave as a user would, Ctrl-C twice.
   const std::size_t before = p.screen().size();
-  for (int i = 0; i < 30 && p.screen().find("for shortcuts", before) == std::string::npos; ++i) p.wait_for("\x01", 1);
+  for (int i = 0; i < 30 && p.screen().find("shift+tab", before) == std::string::npos; ++i) p.wait_for("\x01", 1);
   int rc = -1;
   for (int attempt = 0; attempt < 3 && rc == -1; ++attempt) {
     p.write("\x03");
