@@ -39,14 +39,21 @@
 // refresh is recorded with the token presented and what it got
 // ("oauth_presented", "oauth_issued" or "oauth_refused").
 //
-// With --oauth-login-code C it also completes logins: POST /v1/oauth/token
-// with {"grant_type":"authorization_code","code":C,"code_verifier":…,
-// "state":…,"redirect_uri":…,"client_id":…} answers a new pair and the account
-// (C works once; a well-formed PKCE verifier, state and redirect URI are
-// required), recorded as "login_issued" (the access token) or "login_refused",
-// with the body's field names ("login_fields"); GET
-// /api/oauth/claude_cli/roles and POST /api/oauth/claude_cli/create_api_key
-// answer a live access token, as 1.0.x asks right after a login.
+// With --oauth-login-code C it also completes logins. GET …/oauth/authorize?…
+// (any host) is the sign-in page the user's browser opens from the URL Claude
+// Code prints: it hands out the next code, bound to the URL's PKCE challenge,
+// redirect URI and state, and shows CODE#STATE, the text the user pastes
+// (recorded as "login_page": "full", or "compact" for 2.x's short form, which
+// carries only the client, the scopes and the challenge). POST
+// /v1/oauth/token with {"grant_type":"authorization_code","code":C,
+// "code_verifier":…,"state":…,"redirect_uri":…,"client_id":…} answers a new
+// pair and the account only for a code a sign-in page handed out, once, with
+// the verifier whose S256 hash is that page's challenge and the same redirect
+// URI and state ("login_pkce_verified"), recorded as "login_issued" (the
+// access token) or "login_refused", with the body's field names
+// ("login_fields"); GET /api/oauth/claude_cli/roles and POST
+// /api/oauth/claude_cli/create_api_key answer a live access token, as 1.0.x
+// and 2.x ask right after a login.
 //
 // The recorded headers are test canaries by construction: this program only
 // ever serves tests.
@@ -55,6 +62,7 @@
 // boost/asio/detail/impl/scheduler.ipp); the check stays on everywhere else.
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 
+#include <openssl/sha.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -66,10 +74,13 @@
 #include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -135,6 +146,15 @@ struct OAuth {
   std::set<std::string> live_access;
   int issued = 0;
   std::set<std::string> login_codes;  ///< authorization codes not exchanged yet (each works once)
+  /// What a sign-in page bound a code to: the PKCE challenge, the redirect
+  /// URI and the state of the URL the user opened (state: none in 2.x's
+  /// compact URL).
+  struct SignIn {
+    std::string challenge;
+    std::string redirect_uri;
+    std::string state;
+  };
+  std::map<std::string, SignIn> signed_in;  ///< code -> its sign-in, for codes a sign-in page handed out
 
   /// A new pair, live from now on: <prefix>-access-N and <prefix>-refresh-N.
   std::pair<std::string, std::string> issue() {
@@ -159,6 +179,121 @@ nlohmann::json body_field_names(const nlohmann::json& body) {
   if (body.is_object())
     for (const auto& [key, value] : body.items()) names.push_back(key);
   return names;
+}
+
+/// BASE64URL(SHA256(verifier)) without padding: the S256 code_challenge of RFC 7636.
+std::string pkce_s256(const std::string& verifier) {
+  static constexpr char k_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), md);
+  std::string out;
+  unsigned bits = 0;
+  int nbits = 0;
+  for (unsigned char c : md) {
+    bits = (bits << 8) | c;
+    nbits += 8;
+    while (nbits >= 6) {
+      nbits -= 6;
+      out += k_alphabet[(bits >> nbits) & 63];
+    }
+  }
+  if (nbits > 0) out += k_alphabet[(bits << (6 - nbits)) & 63];
+  return out;
+}
+
+/// A query string's fields, percent-decoded ('+' as a space); a field
+/// without '=' maps to "".
+std::map<std::string, std::string> query_fields(const std::string& query) {
+  auto decode = [](const std::string& in) {
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == '+') {
+        out += ' ';
+      } else if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+                 std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+        out += static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+      } else {
+        out += in[i];
+      }
+    }
+    return out;
+  };
+  std::map<std::string, std::string> fields;
+  std::size_t at = 0;
+  while (at <= query.size()) {
+    const std::size_t end = std::min(query.find('&', at), query.size());
+    const std::string part = query.substr(at, end - at);
+    const std::size_t eq = part.find('=');
+    if (!part.empty()) fields[decode(part.substr(0, eq))] = eq == std::string::npos ? "" : decode(part.substr(eq + 1));
+    at = end + 1;
+  }
+  return fields;
+}
+
+/// Whether `s` is a PKCE S256 challenge: 43 characters of base64url.
+bool is_challenge(const std::string& s) {
+  if (s.size() != 43) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  return true;
+}
+
+/// Where the sign-in page sends the user when the code is to be pasted (2.x's MANUAL_REDIRECT_URL).
+constexpr const char* k_manual_redirect = "https://platform.claude.com/oauth/code/callback";
+
+/// GET <host>/…/oauth/authorize?…: the sign-in page the user's browser opens
+/// from the URL Claude Code prints. The user is signed in at once; the page
+/// hands out the next code not handed out yet, bound to the URL's PKCE
+/// challenge, redirect URI and state, and shows what the user pastes,
+/// CODE#STATE. Two forms of URL: the full one (code_challenge, state,
+/// redirect_uri, client_id, code=true, response_type=code,
+/// code_challenge_method=S256), and 2.x's compact one,
+/// `?<client and scopes><challenge>[&…]`, which implies the manual redirect
+/// and S256 and carries no state (so the page has none to show: 2.1.332's
+/// screen does not compare what follows the '#', its exchange sends its own
+/// state). Anything else, or no code left, gets 400.
+bool serve_sign_in_page(OAuth& oauth, const http::request<http::string_body>& req, const std::string& path,
+                        http::response<http::string_body>& response, nlohmann::json& extra) {
+  if (req.method() != http::verb::get || !path.ends_with("/oauth/authorize")) return false;
+  const std::string target(req.target());
+  const std::string query = target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
+  const auto fields = query_fields(query);
+  auto field = [&](const char* key) {
+    auto it = fields.find(key);
+    return it == fields.end() ? std::string() : it->second;
+  };
+  OAuth::SignIn sign_in;
+  std::string form;
+  const std::string first = query.substr(0, query.find('&'));
+  if (!first.empty() && first.find('=') == std::string::npos && first.size() > 43 &&
+      is_challenge(first.substr(first.size() - 43))) {
+    form = "compact";
+    sign_in.challenge = first.substr(first.size() - 43);
+    sign_in.redirect_uri = k_manual_redirect;
+  } else if (field("code") == "true" && field("response_type") == "code" && field("code_challenge_method") == "S256" &&
+             is_challenge(field("code_challenge")) && !field("client_id").empty() && !field("state").empty() &&
+             !field("redirect_uri").empty()) {
+    form = "full";
+    sign_in = {field("code_challenge"), field("redirect_uri"), field("state")};
+  }
+  std::string code;
+  for (const auto& c : oauth.login_codes)
+    if (oauth.signed_in.count(c) == 0) {
+      code = c;
+      break;
+    }
+  response.set(http::field::content_type, "text/plain; charset=utf-8");
+  if (sign_in.challenge.empty() || code.empty()) {
+    response.result(http::status::bad_request);
+    response.body() = "not a sign-in this service can complete\n";
+    return true;
+  }
+  extra["login_page"] = form;
+  response.result(http::status::ok);
+  response.body() = code + "#" + (sign_in.state.empty() ? std::string("compact-sign-in") : sign_in.state);
+  oauth.signed_in[code] = std::move(sign_in);
+  return true;
 }
 
 /// A PKCE code_verifier as RFC 7636 defines it: 43 to 128 unreserved characters.
@@ -187,12 +322,23 @@ void exchange_login_code(OAuth& oauth, const nlohmann::json& body, http::respons
   extra["login_fields"] = body_field_names(body);
   const bool well_formed = plausible_code_verifier(text("code_verifier")) && !text("state").empty() &&
                            !text("redirect_uri").empty() && !text("client_id").empty();
-  if (!well_formed || oauth.login_codes.erase(code) != 1) {
+  // Only a code a sign-in page handed out, and it is bound to that page's
+  // URL: the PKCE verifier must hash to its challenge (S256), and the redirect
+  // URI and the state must be the ones the URL carried.
+  bool bound = false;
+  if (auto s = oauth.signed_in.find(code); s != oauth.signed_in.end()) {
+    bound = pkce_s256(text("code_verifier")) == s->second.challenge && text("redirect_uri") == s->second.redirect_uri &&
+            (s->second.state.empty() || text("state") == s->second.state);
+    extra["login_pkce_verified"] = bound;
+  }
+  if (!well_formed || !bound || oauth.login_codes.count(code) != 1) {
     extra["login_refused"] = true;
     response.result(http::status::bad_request);
     response.body() = R"({"error":"invalid_grant","error_description":"Invalid authorization code"})";
     return;
   }
+  oauth.login_codes.erase(code);
+  oauth.signed_in.erase(code);
   const auto [access, refresh] = oauth.issue();
   extra["login_issued"] = access;
   response.result(http::status::ok);
@@ -326,6 +472,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (req.method() == http::verb::post && path == "/v1/oauth/token" && body.is_object() &&
         body.value("grant_type", nlohmann::json()) == "authorization_code") {
       exchange_login_code(m_oauth, body, m_response, extra);
+    } else if (serve_sign_in_page(m_oauth, req, path, m_response, extra)) {
+      // the sign-in page
     } else if (serve_after_login(m_oauth, req, path, m_response)) {
       // answered
     } else if (req.method() == http::verb::post && path == "/v1/oauth/token") {

@@ -7,6 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -159,6 +163,9 @@ std::vector<RecordedRequest> FakeApi::requests() const {
     r.oauth_issued = optional_string(line, "oauth_issued");
     r.login_issued = optional_string(line, "login_issued");
     r.login_refused = line.value("login_refused", false);
+    r.login_page = optional_string(line, "login_page");
+    if (auto v = line.find("login_pkce_verified"); v != line.end() && v->is_boolean())
+      r.login_pkce_verified = v->get<bool>();
     if (auto f = line.find("login_fields"); f != line.end() && f->is_array())
       for (const auto& name : *f)
         if (name.is_string()) r.login_fields.push_back(name.get<std::string>());
@@ -181,6 +188,31 @@ std::size_t FakeApi::refreshes_refused() const {
   std::size_t n = 0;
   for (const auto& r : requests()) n += r.oauth_presented.has_value() && !r.oauth_issued.has_value();
   return n;
+}
+
+std::string FakeApi::sign_in(const std::string& url) const {
+  namespace http = boost::beast::http;
+  const std::size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return "";
+  const std::size_t path = url.find('/', scheme + 3);
+  if (path == std::string::npos) return "";
+  try {
+    boost::asio::io_context io;
+    boost::beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(10));
+    stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), m_port));
+    http::request<http::empty_body> req(http::verb::get, url.substr(path), 11);
+    req.set(http::field::host, url.substr(scheme + 3, path - scheme - 3));
+    http::write(stream, req);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    boost::beast::error_code ignored;
+    stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+    return res.result() == http::status::ok ? res.body() : "";
+  } catch (const std::exception&) {
+    return "";
+  }
 }
 
 std::string FakeApi::last_login_issued() const {

@@ -35,6 +35,9 @@ struct RecordedRequest {
   std::optional<std::string> login_issued;     ///< a granted code exchange: the access token it got
   bool login_refused = false;                  ///< a refused code exchange
   std::vector<std::string> login_fields;       ///< a code exchange: the names of its body's fields
+  std::optional<std::string> login_page;       ///< a sign-in page that handed out a code: "full" or "compact" URL
+  std::optional<bool>
+      login_pkce_verified;  ///< a code exchange of a code from a sign-in page: PKCE, redirect and state held
 };
 
 /// The stand-in as Claude Code's OAuth service, rotating strictly (a used
@@ -46,7 +49,8 @@ struct OAuthService {
   unsigned short port = 0;  ///< 0 picks a free one; 1.0.x's USE_LOCAL_OAUTH needs 3000
   bool tls = false;         ///< also serve HTTPS on tls_port, with a throw-away CA (ca_file())
   unsigned short tls_port = 443;
-  /// Authorization codes a login may exchange, once each (none: no logins).
+  /// Authorization codes the sign-in page hands out (FakeApi::sign_in), in
+  /// order; a login exchanges each once (none: no logins).
   std::vector<std::string> login_codes = {};
 };
 
@@ -79,6 +83,10 @@ class FakeApi {
   /// Refreshes granted and refused so far.
   std::size_t refreshes_granted() const;
   std::size_t refreshes_refused() const;
+  /// Opens the sign-in URL Claude Code printed as the user's browser would,
+  /// here (whatever its host), and returns what the page shows to paste
+  /// (CODE#STATE), or "" when the page refused.
+  std::string sign_in(const std::string& url) const;
   /// The access token the last granted code exchange issued ("" before one).
   std::string last_login_issued() const;
   /// The refresh token issued last ("" before the first refresh).
