@@ -1,7 +1,5 @@
 #include "broker/run.hpp"
 
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +9,7 @@
 #include <sstream>
 
 #include "broker/docker/connect.hpp"
+#include "core/platform.hpp"
 #include "vault/crypto.hpp"
 
 namespace pb::broker {
@@ -144,17 +143,8 @@ int run(const std::vector<std::string>& args, Context& ctx) {
   }
 }
 
-void harden_process() noexcept {
-  // Keys and tokens live in this process's memory: no core file (abort() is
-  // reachable, e.g. when the CSPRNG fails) and no ptrace or /proc/<pid>/mem by
-  // other processes of this uid.
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  const rlimit none{0, 0};
-  ::setrlimit(RLIMIT_CORE, &none);
-}
-
 int run(int argc, char** argv) {
-  harden_process();
+  platform::harden_process();
   vault::init_crypto_library();
   std::vector<std::string> args(argv, argv + argc);
   Context ctx{Paths::from_environment(), std::cout, std::cerr, {}, ::isatty(STDERR_FILENO) == 1};

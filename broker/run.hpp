@@ -12,9 +12,6 @@ namespace pb::broker {
 /// errors to exit codes.
 int run(int argc, char** argv);
 
-/// No core dumps and not dumpable (no ptrace, /proc/<pid>/mem) for the rest of the process.
-void harden_process() noexcept;
-
 /// Same, with injectable streams and context (tests).
 int run(const std::vector<std::string>& args, Context& ctx);
 

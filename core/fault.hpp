@@ -63,7 +63,7 @@ inline constexpr Point k_points[] = {
     {"access_log.append.head_written", Reach::vault}, // access.head replaced, the anchor not yet
     {"access_log.pending.torn", Reach::vault},     // half of a failed-unlock line written to access.pending
     {"access_log.pending.merged", Reach::vault},   // pending records chained, access.pending not yet removed
-    // vault/key_cache.cpp
+    // core/platform_linux.cpp (the key cache)
     {"key_cache.added", Reach::vault},             // key made in the process keyring, not yet limited in time
     // probes/cache.cpp
     {"probe_cache.before_write", Reach::docker},   // cache lock held, report about to be written

@@ -11,6 +11,7 @@
 
 #include "core/c_handles.hpp"
 #include "core/fault.hpp"
+#include "core/platform.hpp"
 
 namespace fs = std::filesystem;
 
@@ -81,7 +82,7 @@ Status AtomicFile::write(ByteSpan data) {
 
 Status AtomicFile::sync_and_close() {
   PB_CRASH_POINT("files.atomic.written");
-  if (::fsync(m_fd) != 0) return io_error("syncing", m_target, errno);
+  if (platform::sync_file(m_fd) != 0) return io_error("syncing", m_target, errno);
   if (::close(std::exchange(m_fd, -1)) != 0) return io_error("closing", m_target, errno);
   PB_CRASH_POINT("files.atomic.synced");
   return {};
@@ -174,7 +175,7 @@ Result<SecureBytes> read_file(const fs::path& path, std::uint64_t max_size) {
 Status fsync_dir(const fs::path& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return io_error("opening directory", dir, errno);
-  if (::fsync(fd.get()) != 0 && errno != EINVAL) return io_error("syncing directory", dir, errno);
+  if (platform::sync_file(fd.get()) != 0 && errno != EINVAL) return io_error("syncing directory", dir, errno);
   return {};
 }
 

@@ -1,6 +1,8 @@
 #include "core/text.hpp"
 
 #include <cstdio>
+#include <locale>
+#include <sstream>
 
 namespace pb {
 
@@ -69,6 +71,17 @@ std::optional<std::u32string> decode_utf8(std::string_view s) {
     i += len;
   }
   return out;
+}
+
+std::optional<double> parse_decimal(std::string_view s) {
+  // As std::from_chars reads them: no leading blank or '+'.
+  if (s.empty() || !((s[0] >= '0' && s[0] <= '9') || s[0] == '.' || s[0] == '-')) return std::nullopt;
+  std::istringstream in{std::string(s)};
+  in.imbue(std::locale::classic());
+  double v = 0;
+  in >> v;
+  if (in.fail() || in.peek() != std::char_traits<char>::eof()) return std::nullopt;
+  return v;
 }
 
 }  // namespace pb

@@ -21,4 +21,9 @@ std::string escape_controls(std::string_view s);
 /// nothing above U+10FFFF); nullopt for anything else.
 std::optional<std::u32string> decode_utf8(std::string_view s);
 
+/// A decimal number ("2.5", "1e3", "-3"), the whole of `s` and nothing else,
+/// whatever the locale; nullopt otherwise. (libc++, macOS's standard library,
+/// has no std::from_chars for floating point.)
+std::optional<double> parse_decimal(std::string_view s);
+
 }  // namespace pb

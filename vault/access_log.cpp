@@ -9,6 +9,7 @@
 #include "core/c_handles.hpp"
 #include "core/fault.hpp"
 #include "core/files.hpp"
+#include "core/platform.hpp"
 #include "vault/json_numbers.hpp"
 
 namespace fs = std::filesystem;
@@ -41,7 +42,8 @@ Status append_line(const fs::path& path, const std::string& line, bool pending) 
     }
     off += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) return fail(ErrorKind::failure, "syncing the access log " + path.string() + " failed");
+  if (platform::sync_file(fd.get()) != 0)
+    return fail(ErrorKind::failure, "syncing the access log " + path.string() + " failed");
   return {};
 }
 
@@ -98,7 +100,7 @@ Result<bool> drop_torn_tail(const fs::path& path) {
   const auto nl = buf.rfind('\n');
   if (nl == std::string::npos && start > 0) return false;  // no record is that long: leave it to verify
   const std::size_t keep = nl == std::string::npos ? 0 : start + nl + 1;
-  if (::ftruncate(fd.get(), static_cast<off_t>(keep)) != 0 || ::fsync(fd.get()) != 0)
+  if (::ftruncate(fd.get(), static_cast<off_t>(keep)) != 0 || platform::sync_file(fd.get()) != 0)
     return fail(ErrorKind::failure, "cutting an incomplete record from the access log " + path.string() + " failed");
   return true;
 }

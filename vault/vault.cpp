@@ -14,8 +14,8 @@
 #include "core/c_handles.hpp"
 #include "core/fault.hpp"
 #include "core/files.hpp"
+#include "core/platform.hpp"
 #include "vault/json_numbers.hpp"
-#include "vault/key_cache.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -541,7 +541,8 @@ Result<Vault> Vault::init(const Options& opts, Provider provider) {
   PB_TRY_STATUS(v.m_log->start(std::move(r)));
   PB_CRASH_POINT("vault.init.log_started");
   PB_TRY_STATUS(write_header(opts.home, h));
-  if (provider == Provider::passphrase) key_cache::store(cache_description(h), v.m_data_key, opts.key_cache_ttl);
+  if (provider == Provider::passphrase)
+    platform::key_cache().store(cache_description(h), v.m_data_key, opts.key_cache_ttl);
   return v;
 }
 
@@ -609,14 +610,14 @@ Result<Vault> Vault::open(const Options& opts) {
     // Only a header with a key check can vouch for a cached key (`vault rekey` adds one).
     const bool cacheable = opts.key_cache_ttl.count() > 0 && !h.key_check.empty();
     if (cacheable) {
-      if (auto cached = key_cache::load(cache_description(h), opts.key_cache_ttl);
+      if (auto cached = platform::key_cache().load(cache_description(h), opts.key_cache_ttl);
           cached && cached->size() == k_key_size &&
           equal_ct(as_bytes(key_check_of(*cached, h.vault_id)), as_bytes(h.key_check)))
         return Vault(opts, h.provider, h.vault_id, std::move(*cached));
     }
     PB_TRY(SecureBytes kek, kek_from_passphrase(opts, h, false, "Vault passphrase"));
     if (auto dk = vault::open(kek, h.wrapped_key, as_bytes(header_aad(h)))) {
-      if (cacheable) key_cache::store(cache_description(h), *dk, opts.key_cache_ttl);
+      if (cacheable) platform::key_cache().store(cache_description(h), *dk, opts.key_cache_ttl);
       return Vault(opts, h.provider, h.vault_id, std::move(*dk));
     }
     failure = "the passphrase does not unlock the vault in " + opts.home.string() + "; nothing was changed";
@@ -986,8 +987,9 @@ Status Vault::rekey(Provider provider) {
     ::unlink(m_opts.key_file.c_str());  // it no longer unlocks anything
     PB_CRASH_POINT("vault.rekey.old_key_removed");
   }
-  if (old.provider == Provider::passphrase) key_cache::revoke(cache_description(old));
-  if (provider == Provider::passphrase) key_cache::store(cache_description(h), m_data_key, m_opts.key_cache_ttl);
+  if (old.provider == Provider::passphrase) platform::key_cache().revoke(cache_description(old));
+  if (provider == Provider::passphrase)
+    platform::key_cache().store(cache_description(h), m_data_key, m_opts.key_cache_ttl);
   m_provider = provider;
   return m_log->append({"rekey", "", "", "", "", "ok", "",
                         std::string(provider_name(old.provider)) + " -> " + std::string(provider_name(provider)), 0});
@@ -1121,7 +1123,7 @@ Status Vault::ensure_current() const {
   if (h->provider == Provider::key_file) {
     if (auto k = data_key_from_key_file(m_opts, *h); k && *k) next = std::move(**k);
   } else if (m_opts.key_cache_ttl.count() > 0) {
-    next = key_cache::load(cache_description(*h), m_opts.key_cache_ttl);
+    next = platform::key_cache().load(cache_description(*h), m_opts.key_cache_ttl);
   }
   if (!next || next->size() != k_key_size ||
       !equal_ct(as_bytes(key_check_of(*next, h->vault_id)), as_bytes(h->key_check)))
@@ -1198,7 +1200,7 @@ Result<RotateOutcome> Vault::rotate(const AccessInfo& access) {
   // (their marks are the old key's), and the log says a rotate began.
   PB_TRY_STATUS(m_log->append({"rotate", "", "", access.session, access.image, "started", "",
                                "re-encrypting every entry under a new data key", 0}));
-  if (old.provider == Provider::passphrase) key_cache::revoke(cache_description(old));
+  if (old.provider == Provider::passphrase) platform::key_cache().revoke(cache_description(old));
   // Protects: the log chain, re-keyed into rotate/ and installed after the commit.
   PB_TRY(FileLock log_lock, m_log->lock());
 
@@ -1281,7 +1283,8 @@ Result<RotateOutcome> Vault::rotate(const AccessInfo& access) {
   PB_TRY_STATUS(write_header(m_opts.home, h));
   PB_CRASH_POINT("vault.rotate.committed");
   PB_TRY_STATUS(recover_rotation(m_opts));
-  if (h.provider == Provider::passphrase) key_cache::store(cache_description(h), data_key, m_opts.key_cache_ttl);
+  if (h.provider == Provider::passphrase)
+    platform::key_cache().store(cache_description(h), data_key, m_opts.key_cache_ttl);
   use_data_key(std::move(data_key));
   return outcome;
 }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "broker/capture/host.hpp"
 #include "broker/capture/interrupt.hpp"
 #include "broker/capture/sources.hpp"
 #include "broker/commands/commands.hpp"
@@ -28,15 +29,6 @@ struct Options {
   std::string name;
   bool json = false;
 };
-
-/// `--from-host`: `--from-dir $HOME`, honouring CLAUDE_CONFIG_DIR as Claude Code does.
-Result<vault::Capture> capture_host() {
-  auto home = env_var("HOME");
-  if (!home) return fail(ErrorKind::not_found, "HOME is not set, so the host's Claude Code login cannot be found");
-  std::optional<fs::path> cfg;
-  if (auto c = env_var("CLAUDE_CONFIG_DIR")) cfg = fs::path(*c);
-  return vault::capture_from_dir(*home, cfg, "host:" + (cfg ? cfg->string() : *home));
-}
 
 /// After `--from-image`: the image still carries the login in its layers.
 void print_rebuild_advice(Context& ctx, const std::string& image, const capture::LoginFiles& files) {
@@ -108,7 +100,8 @@ CommandSpec import_spec() {
             auto opt = std::make_shared<Options>();
             auto* dir = app.add_option("--from-dir", opt->from_dir,
                                        "A home-like directory holding .claude/.credentials.json and .claude.json");
-            auto* host = app.add_flag("--from-host", opt->from_host, "This machine's login ($HOME, CLAUDE_CONFIG_DIR)");
+            auto* host = app.add_flag("--from-host", opt->from_host,
+                                      "This machine's login ($HOME, CLAUDE_CONFIG_DIR; on macOS the login Keychain)");
             auto* container = app.add_option("--from-container", opt->from_container,
                                              "A container (running or stopped), read through the Docker archive API");
             auto* image = app.add_option("--from-image", opt->from_image,
@@ -129,7 +122,8 @@ CommandSpec import_spec() {
                        vault::capture_from_dir(opt->from_dir, std::nullopt,
                                                "dir:" + fs::absolute(opt->from_dir).lexically_normal().string()));
               } else if (opt->from_host) {
-                PB_TRY(capture, capture_host());
+                PB_TRY(capture::HostSource source, capture::host_source_from_environment());
+                PB_TRY(capture, capture::capture_host(source));
               } else if (!opt->from_container.empty() || !opt->from_image.empty()) {
                 capture::InterruptGuard interrupt;
                 PB_TRY(auto docker, ctx.docker());

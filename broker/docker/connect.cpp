@@ -31,9 +31,9 @@ Result<std::optional<nlohmann::json>> read_cli_json(const std::filesystem::path&
 
 Status apply_timeout(EngineConfig& c) {
   if (auto t = env_var("PARA_BROKER_DOCKER_TIMEOUT")) {
-    double seconds = 0;
-    auto [end, ec] = std::from_chars(t->data(), t->data() + t->size(), seconds);
-    if (ec != std::errc() || end != t->data() + t->size() || seconds <= 0 || seconds > 86400)
+    const std::optional<double> parsed = parse_decimal(*t);
+    const double seconds = parsed.value_or(0);
+    if (!parsed || !(seconds > 0) || seconds > 86400)
       return fail(ErrorKind::usage, "PARA_BROKER_DOCKER_TIMEOUT must be a number of seconds, not '" + *t + "'");
     c.request_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
     c.connect_timeout = std::min(c.connect_timeout, c.request_timeout);

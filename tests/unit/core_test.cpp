@@ -36,6 +36,14 @@ TEST(Result, PropagatesErrorsAndValues) {
   EXPECT_EQ(exit_code(bad.error().kind), 2);
 }
 
+TEST(Text, DecimalsAreReadWholeAndWhateverTheLocale) {
+  EXPECT_EQ(parse_decimal("2.5"), 2.5);
+  EXPECT_EQ(parse_decimal("1e3"), 1000.0);
+  EXPECT_EQ(parse_decimal("-3"), -3.0);
+  EXPECT_EQ(parse_decimal(".5"), 0.5);
+  for (const char* bad : {"", "soon", "2.5s", " 2", "+2", "2 ", "1,5", "0x10"}) EXPECT_FALSE(parse_decimal(bad)) << bad;
+}
+
 TEST(ExitCodes, MatchTheSpec) {
   EXPECT_EQ(exit_code(ErrorKind::not_found), 3);
   EXPECT_EQ(exit_code(ErrorKind::locked), 4);

@@ -11,11 +11,11 @@
 #include <sstream>
 
 #include "core/files.hpp"
+#include "core/platform.hpp"
 #include "vault/archive.hpp"
 #include "vault/capture.hpp"
 #include "vault/crypto.hpp"
 #include "vault/entry.hpp"
-#include "vault/key_cache.hpp"
 #include "vault/vault.hpp"
 
 namespace fs = std::filesystem;
@@ -615,13 +615,13 @@ TEST(VaultSecrets, ShortSecureStringsAreWipedWhenDestroyed) {
 }
 
 TEST(VaultKeyCache, ProcTimeoutsAreRead) {
-  EXPECT_EQ(key_cache::parse_proc_timeout("59s"), 59u);
-  EXPECT_EQ(key_cache::parse_proc_timeout("4m"), 240u);
-  EXPECT_EQ(key_cache::parse_proc_timeout("2h"), 7200u);
-  EXPECT_EQ(key_cache::parse_proc_timeout("3d"), 3u * 86400);
-  EXPECT_FALSE(key_cache::parse_proc_timeout("perm"));
-  EXPECT_FALSE(key_cache::parse_proc_timeout("expd"));
-  EXPECT_FALSE(key_cache::parse_proc_timeout("s"));
+  EXPECT_EQ(platform::detail::parse_proc_timeout("59s"), 59u);
+  EXPECT_EQ(platform::detail::parse_proc_timeout("4m"), 240u);
+  EXPECT_EQ(platform::detail::parse_proc_timeout("2h"), 7200u);
+  EXPECT_EQ(platform::detail::parse_proc_timeout("3d"), 3u * 86400);
+  EXPECT_FALSE(platform::detail::parse_proc_timeout("perm"));
+  EXPECT_FALSE(platform::detail::parse_proc_timeout("expd"));
+  EXPECT_FALSE(platform::detail::parse_proc_timeout("s"));
 }
 
 }  // namespace
