@@ -9,6 +9,8 @@
 // No other product source may use a call or header of one platform only;
 // tests/unit/platform_seam_test.cpp fails when one does.
 
+#include <spawn.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -29,6 +31,17 @@ void harden_process() noexcept;
 /// Makes what was written to `fd` durable: fsync, and on macOS F_FULLFSYNC,
 /// since its fsync leaves the data in the drive's cache. 0, or -1 with errno.
 int sync_file(int fd) noexcept;
+
+/// For a posix_spawn: that the child gets no descriptor of ours but those the
+/// file actions give it (glibc 2.34+: closefrom; macOS:
+/// POSIX_SPAWN_CLOEXEC_DEFAULT in `flags`; elsewhere the caller's CLOEXEC
+/// flags only). 0, or an errno value.
+int spawn_closes_other_fds(posix_spawn_file_actions_t* actions, short* flags) noexcept;
+
+/// That a write to socket `fd` after its peer is gone fails with EPIPE
+/// instead of raising SIGPIPE (macOS: SO_NOSIGPIPE; Linux: Asio sends with
+/// MSG_NOSIGNAL already). 0, or -1 with errno.
+int socket_without_sigpipe(int fd) noexcept;
 
 /// A bounded-time cache of an unwrapped data key between processes, so that
 /// parallel dispatches with the passphrase provider do not each pay the KDF.

@@ -22,6 +22,21 @@
 #include "core/platform.hpp"
 
 namespace pb::platform {
+
+int spawn_closes_other_fds(posix_spawn_file_actions_t* actions, short* flags) noexcept {
+  (void)flags;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  return ::posix_spawn_file_actions_addclosefrom_np(actions, 3);
+#else
+  (void)actions;
+  return 0;
+#endif
+}
+
+int socket_without_sigpipe(int fd) noexcept {
+  (void)fd;  // Asio sends with MSG_NOSIGNAL
+  return 0;
+}
 namespace {
 
 // Possessor: everything; same uid: view, read, search. Not setattr: nothing of

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -29,6 +30,17 @@
 #include "core/platform.hpp"
 
 namespace pb::platform {
+
+int spawn_closes_other_fds(posix_spawn_file_actions_t* actions, short* flags) noexcept {
+  (void)actions;
+  *flags = static_cast<short>(*flags | POSIX_SPAWN_CLOEXEC_DEFAULT);
+  return 0;
+}
+
+int socket_without_sigpipe(int fd) noexcept {
+  int one = 1;
+  return ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+}
 namespace {
 
 constexpr std::size_t k_expiry_size = 8;

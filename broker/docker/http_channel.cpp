@@ -35,6 +35,8 @@
 #include <thread>
 #include <variant>
 
+#include "core/platform.hpp"
+
 extern char** environ;  // NOLINT: POSIX declares it nowhere
 
 namespace pb::broker::docker {
@@ -125,12 +127,7 @@ class SshProcess {
   Result<int> start(const SshTarget& target) {
     int pair[2];
     int err[2];
-#ifdef SOCK_CLOEXEC
-    const int type = SOCK_STREAM | SOCK_CLOEXEC;  // the child's ends reach it through dup2, which clears the flag
-#else
-    const int type = SOCK_STREAM;
-#endif
-    if (::socketpair(AF_UNIX, type, 0, pair) != 0)
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
       return fail(ErrorKind::failure, std::string("cannot make a socket pair for ssh: ") + std::strerror(errno));
     if (::pipe(err) != 0) {
       const int e = errno;
@@ -138,6 +135,8 @@ class SshProcess {
       ::close(pair[1]);
       return fail(ErrorKind::failure, std::string("cannot make a pipe for ssh: ") + std::strerror(e));
     }
+    // Close-on-exec at once (the child's ends reach it through dup2, which
+    // clears the flag), and the spawn closes everything else of ours.
     for (int fd : {pair[0], pair[1], err[0], err[1]}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     std::vector<std::string> args = ssh_arguments(target, ssh_control_dir());
     args.insert(args.begin(), "ssh");
@@ -174,11 +173,7 @@ class SshProcess {
     posix_spawnattr_setsigmask(&attr, &none);
     // Nothing else of ours reaches ssh (a lock left open would outlive us in
     // a multiplexing master).
-#if defined(__APPLE__)
-    flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
-#elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-#endif
+    (void)platform::spawn_closes_other_fds(&actions, &flags);
     posix_spawnattr_setflags(&attr, flags);
     posix_spawnattr_setpgroup(&attr, 0);
     pid_t pid = -1;
@@ -195,12 +190,9 @@ class SshProcess {
     }
     m_pid = pid;
     m_err = err[0];
-#ifdef SO_NOSIGPIPE
-    // Asio sets this only on sockets it makes: an ssh that dies while we
-    // write must not end us with SIGPIPE (Linux sends with MSG_NOSIGNAL).
-    int one = 1;
-    (void)::setsockopt(pair[0], SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
-#endif
+    // Asio sets SO_NOSIGPIPE only on sockets it makes: an ssh that dies while
+    // we write must not end us with SIGPIPE.
+    (void)platform::socket_without_sigpipe(pair[0]);
     return pair[0];
   }
 
