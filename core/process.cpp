@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include "core/c_handles.hpp"
+#include "core/platform.hpp"
 
 extern char** environ;  // NOLINT: POSIX declares it for the program, not in a header
 
@@ -59,11 +60,18 @@ Result<ChildOutput> run_for_output(const std::vector<std::string>& argv, const C
       ::posix_spawn_file_actions_adddup2(actions.get(), write_end.get(), 1) != 0 ||
       ::posix_spawn_file_actions_addopen(actions.get(), 2, "/dev/null", O_WRONLY, 0) != 0)
     return fail(ErrorKind::failure, "preparing to run " + name + " failed");
+  // The helper gets nothing else of ours (no lock, no vault file).
+  short flags = 0;
+  posix_spawnattr_t attr;
+  if (::posix_spawnattr_init(&attr) != 0) return fail(ErrorKind::failure, "preparing to run " + name + " failed");
+  const bool prepared =
+      platform::spawn_closes_other_fds(actions.get(), &flags) == 0 && ::posix_spawnattr_setflags(&attr, flags) == 0;
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, name.c_str(), actions.get(), nullptr, args.data(), environ);
+  const int rc = prepared ? ::posix_spawnp(&pid, name.c_str(), actions.get(), &attr, args.data(), environ) : EINVAL;
+  ::posix_spawnattr_destroy(&attr);
   write_end.reset();
   if (rc != 0) {
     if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)

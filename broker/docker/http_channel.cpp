@@ -147,13 +147,16 @@ class SshProcess {
     for (char** e = environ; e != nullptr && *e != nullptr; ++e)
       if (std::strncmp(*e, "PARA_BROKER_", 12) != 0) envp.push_back(*e);
     envp.push_back(nullptr);
+    // Every setup call must succeed: a child that would get our stdin or
+    // every descriptor of ours is not started.
+    int setup = 0;
     posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pair[1], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, pair[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+    setup |= posix_spawn_file_actions_init(&actions);
+    setup |= posix_spawn_file_actions_adddup2(&actions, pair[1], STDIN_FILENO);
+    setup |= posix_spawn_file_actions_adddup2(&actions, pair[1], STDOUT_FILENO);
+    setup |= posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
+    setup |= posix_spawnattr_init(&attr);
     // A session of its own, as the docker CLI starts ssh: no terminal to
     // prompt on or be stopped by, and a Ctrl-C meant for a terminal session
     // reaches the container through the stream, not ssh. (Where there is no
@@ -169,15 +172,15 @@ class SshProcess {
     sigemptyset(&defaults);
     for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT}) sigaddset(&defaults, sig);
     sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setsigmask(&attr, &none);
+    setup |= posix_spawnattr_setsigdefault(&attr, &defaults);
+    setup |= posix_spawnattr_setsigmask(&attr, &none);
     // Nothing else of ours reaches ssh (a lock left open would outlive us in
     // a multiplexing master).
-    (void)platform::spawn_closes_other_fds(&actions, &flags);
-    posix_spawnattr_setflags(&attr, flags);
-    posix_spawnattr_setpgroup(&attr, 0);
+    setup |= platform::spawn_closes_other_fds(&actions, &flags);
+    setup |= posix_spawnattr_setflags(&attr, flags);
+    setup |= posix_spawnattr_setpgroup(&attr, 0);
     pid_t pid = -1;
-    const int rc = ::posix_spawnp(&pid, "ssh", &actions, &attr, argv.data(), envp.data());
+    const int rc = setup != 0 ? EINVAL : ::posix_spawnp(&pid, "ssh", &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     ::close(pair[1]);
