@@ -145,6 +145,38 @@ bool answer(PtyProcess& p, const std::string& text, const std::string& keys, int
   return true;
 }
 
+/// The user's part of a login once Claude Code asks for the code: open the
+/// URL it printed at the stand-in's sign-in page, paste the code the page
+/// shows (CODE#STATE), confirm, and at the prompt (`prompt_mark` shows it is
+/// back) leave as a user would, Ctrl-C twice. `url` and `pasted` say what was
+/// opened and typed.
+void sign_in_and_leave(PtyProcess& p, FakeApi& api, const std::string& prompt_mark, std::string& url,
+                       std::string& pasted) {
+  ASSERT_TRUE(p.wait_for("Paste code here", 60)) << p.screen();
+  for (int i = 0; i < 50 && url.empty(); ++i) {
+    p.wait_for("\x01", 1);
+    url = sign_in_url(p.screen());
+  }
+  ASSERT_FALSE(url.empty()) << p.screen();
+  pasted = api.sign_in(url);
+  ASSERT_FALSE(pasted.empty()) << "the stand-in's sign-in page refused " << url;
+  p.write(pasted);
+  p.wait_for("\x01", 1);
+  p.write("\r");
+  ASSERT_TRUE(answer(p, "Login successful", "\r")) << p.screen();
+  const std::size_t before = p.screen().size();
+  for (int i = 0; i < 30 && p.screen().find(prompt_mark, before) == std::string::npos; ++i) p.wait_for("\x01", 1);
+  int rc = -1;
+  for (int attempt = 0; attempt < 3 && rc == -1; ++attempt) {
+    p.write("\x03");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the second within Claude's window
+    p.write("\x03");
+    rc = p.wait_exit(20);
+  }
+  ASSERT_EQ(rc, 0) << p.screen();
+  EXPECT_THAT(p.screen(), HasSubstr("created credential 'work'"));
+}
+
 TEST(RealLogin, Claude1031LogsInThroughTheStandInAndTheLoginAuthenticatesInAMount) {
   PB_REQUIRE_DOCKER();
   Dispatch d("real-login");
@@ -161,32 +193,10 @@ TEST(RealLogin, Claude1031LogsInThroughTheStandInAndTheLoginAuthenticatesInAMoun
   // The folder's trust, then the login method (the subscription), then the URL.
   ASSERT_TRUE(answer(p, "Yes, proceed", "\r", 180)) << p.screen();
   ASSERT_TRUE(answer(p, "Select login method", "\r")) << p.screen();
-  ASSERT_TRUE(p.wait_for("Paste code here", 60)) << p.screen();
-  std::string url;
-  for (int i = 0; i < 50 && url.empty(); ++i) {
-    p.wait_for("\x01", 1);
-    url = sign_in_url(p.screen());
-  }
-  ASSERT_FALSE(url.empty()) << p.screen();
-  // The browser's part: the sign-in page shows the code to paste, CODE#STATE.
-  const std::string pasted = api.sign_in(url);
-  ASSERT_EQ(pasted.substr(0, pasted.find('#')), code) << "the stand-in's sign-in page refused " << url;
-  p.write(pasted);
-  p.wait_for("\x01", 1);
-  p.write("\r");
-  ASSERT_TRUE(answer(p, "Login successful", "\r")) << p.screen();
-  // Back at the prompt: leave as a user would, Ctrl-C twice.
-  const std::size_t before = p.screen().size();
-  for (int i = 0; i < 30 && p.screen().find("for shortcuts", before) == std::string::npos; ++i) p.wait_for("\x01", 1);
-  int rc = -1;
-  for (int attempt = 0; attempt < 3 && rc == -1; ++attempt) {
-    p.write("\x03");
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the second within Claude's window
-    p.write("\x03");
-    rc = p.wait_exit(20);
-  }
-  ASSERT_EQ(rc, 0) << p.screen();
-  EXPECT_THAT(p.screen(), HasSubstr("created credential 'work'"));
+  std::string url, pasted;
+  sign_in_and_leave(p, api, "for shortcuts", url, pasted);
+  if (::testing::Test::HasFatalFailure()) return;
+  EXPECT_EQ(pasted.substr(0, pasted.find('#')), code) << "the code the sign-in page handed out, CODE#STATE";
 
   // What the build asked the stand-in during the login.
   const std::string issued = api.last_login_issued();
@@ -265,33 +275,11 @@ void real_login_2x(bool full_link) {
   p.wait_for("\x01", 1);
   p.write("\r");
   ASSERT_TRUE(answer(p, "Select login method", "\r")) << p.screen();
-  ASSERT_TRUE(p.wait_for("Paste code here", 60)) << p.screen();
-  std::string url;
-  for (int i = 0; i < 50 && url.empty(); ++i) {
-    p.wait_for("\x01", 1);
-    url = sign_in_url(p.screen());
-  }
-  ASSERT_FALSE(url.empty()) << p.screen();
-  // The browser's part: the sign-in page shows the code to paste.
-  const std::string pasted = api.sign_in(url);
-  ASSERT_FALSE(pasted.empty()) << "the stand-in's sign-in page refused " << url;
+  // Back at the prompt, its footer names shift+tab.
+  std::string url, pasted;
+  sign_in_and_leave(p, api, "shift+tab", url, pasted);
+  if (::testing::Test::HasFatalFailure()) return;
   EXPECT_EQ(url.find("state=") != std::string::npos, full_link) << url;
-  p.write(pasted);
-  p.wait_for("\x01", 1);
-  p.write("\r");
-  ASSERT_TRUE(answer(p, "Login successful", "\r")) << p.screen();
-  // Back at the prompt (its footer names shift+tab): leave as a user would, Ctrl-C twice.
-  const std::size_t before = p.screen().size();
-  for (int i = 0; i < 30 && p.screen().find("shift+tab", before) == std::string::npos; ++i) p.wait_for("\x01", 1);
-  int rc = -1;
-  for (int attempt = 0; attempt < 3 && rc == -1; ++attempt) {
-    p.write("\x03");
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the second within Claude's window
-    p.write("\x03");
-    rc = p.wait_exit(20);
-  }
-  ASSERT_EQ(rc, 0) << p.screen();
-  EXPECT_THAT(p.screen(), HasSubstr("created credential 'work'"));
 
   // What the build asked the stand-in during the login.
   const std::string issued = api.last_login_issued();
