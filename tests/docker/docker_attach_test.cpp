@@ -229,6 +229,7 @@ class DockerAttachOverSshTest : public DockerAttachTest {
       else
         ::unsetenv(name);
     }
+    if (m_sshd) m_sshd->stop_masters(m_ssh_env.cache_dir() / "ssh");
     m_sshd.reset();
   }
 

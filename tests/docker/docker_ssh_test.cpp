@@ -15,6 +15,7 @@
 #include "broker/docker/connect.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "tests/docker/private_sshd.hpp"
+#include "tests/images/test_images.hpp"
 #include "tests/support/test_env.hpp"
 
 namespace pb {
@@ -24,6 +25,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr const char* k_canary = "sk-ant-oat01-CANARY-test-ssh-0123456789";
+const std::string k_image = test::test_image("claude-2x-dev");
 
 class SshEngine : public ::testing::Test {
  protected:
@@ -39,7 +41,10 @@ class SshEngine : public ::testing::Test {
     m_env.set_env("PATH", m_sshd->path_env());
     m_env.set_env("PARA_BROKER_EXTRA_LABELS", std::string(test::k_test_label) + "=" + m_label);
   }
-  void TearDown() override { test::remove_labelled(m_label); }
+  void TearDown() override {
+    if (m_sshd) m_sshd->stop_masters(m_env.cache_dir() / "ssh");
+    test::remove_labelled(m_label);
+  }
 
   /// The client of this process through the private sshd (DOCKER_HOST and
   /// PATH set for the call, then put back).
@@ -122,19 +127,19 @@ TEST_F(SshEngine, ProbeMountAndReleaseWorkThroughSsh) {
 
   auto doctor = m_env.cli({"doctor"});
   EXPECT_THAT(doctor.out + doctor.err, HasSubstr(m_sshd->url()));
-  auto probe = m_env.cli({"probe", "pb-test/claude-2x-dev", "--json"});
+  auto probe = m_env.cli({"probe", k_image, "--json"});
   ASSERT_EQ(probe.exit_code, 0) << probe.err;
   EXPECT_THAT(probe.out, HasSubstr("\"version\": \"2.1.332\""));
 
   const std::string session = m_env.unique("ssh-s");
-  auto mounted = m_env.cli({"mount", "--image", "pb-test/claude-2x-dev", "--session", session});
+  auto mounted = m_env.cli({"mount", "--image", k_image, "--session", session});
   ASSERT_EQ(mounted.exit_code, 0) << mounted.err;
   EXPECT_THAT(mounted.out, HasSubstr("dst=/para-broker"));
   // The session's config reached its volume (read through the local socket, not ssh).
   auto seen =
       test::docker_cli({"run", "--rm", "--label", std::string(test::k_test_label) + "=" + m_label, "--network", "none",
                         "--mount", "type=volume,src=para-broker-hold-" + session + ",dst=/para-broker/claude",
-                        "--entrypoint", "sh", "pb-test/claude-2x-dev", "-c", "ls -a /para-broker/claude"});
+                        "--entrypoint", "sh", k_image, "-c", "ls -a /para-broker/claude"});
   EXPECT_THAT(seen.out, HasSubstr(".claude.json")) << seen.err;
 
   auto released = m_env.cli({"release", "--session", session});
@@ -150,7 +155,7 @@ TEST_F(SshEngine, SshFailuresAreOneSentenceWithExit5AndNeverAPrompt) {
   // Nothing listens on the port.
   const std::string closed = "ssh://root@127.0.0.1:" + std::to_string(test::PrivateSshd::free_port());
   m_env.set_env("DOCKER_HOST", closed);
-  auto r = m_env.cli({"probe", "pb-test/claude-2x-dev"}, "", 60);
+  auto r = m_env.cli({"probe", k_image}, "", 60);
   EXPECT_EQ(r.exit_code, 5) << r.err;
   EXPECT_THAT(r.err, HasSubstr("ssh exited with 255"));
   EXPECT_THAT(r.err, HasSubstr("Connection refused"));
@@ -159,13 +164,13 @@ TEST_F(SshEngine, SshFailuresAreOneSentenceWithExit5AndNeverAPrompt) {
   m_sshd->forget_host_key();
   m_env.set_env("DOCKER_HOST", m_sshd->url());
   m_env.set_env("PARA_BROKER_SSH_MULTIPLEX", "0");
-  r = m_env.cli({"probe", "pb-test/claude-2x-dev", "--refresh"}, "", 60);
+  r = m_env.cli({"probe", k_image, "--refresh"}, "", 60);
   EXPECT_EQ(r.exit_code, 5) << r.err;
   EXPECT_THAT(r.err, HasSubstr("Host key verification failed"));
 
   // A URL ssh could read as an option never reaches ssh.
   m_env.set_env("DOCKER_HOST", "ssh://-oProxyCommand=touch%20x@127.0.0.1");
-  r = m_env.cli({"probe", "pb-test/claude-2x-dev"}, "", 60);
+  r = m_env.cli({"probe", k_image}, "", 60);
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_THAT(r.err, HasSubstr("not a usable ssh URL"));
 }

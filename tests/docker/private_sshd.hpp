@@ -7,6 +7,7 @@
 // The server runs `docker system dial-stdio` with this machine's docker CLI,
 // which reaches the local daemon: ssh://root@127.0.0.1:PORT is this daemon.
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -67,8 +68,18 @@ class PrivateSshd {
                     const_cast<char*>("-E"),
                     log.data(),
                     nullptr};
-    if (::posix_spawn(&m_pid, argv[0], nullptr, nullptr, argv, environ) != 0)
-      throw std::runtime_error("cannot start /usr/sbin/sshd");
+    // Its log goes to -E; its descriptors 0-2 (and those of the session
+    // children it forks, which outlive it while a multiplexing master holds
+    // their connection) must not be the test's: ctest waits for its output
+    // pipe to close.
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    ::posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    const int spawned = ::posix_spawn(&m_pid, argv[0], &actions, nullptr, argv, environ);
+    ::posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) throw std::runtime_error("cannot start /usr/sbin/sshd");
     for (int i = 0; i < 100 && !accepts(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (!accepts()) throw std::runtime_error("sshd did not listen on 127.0.0.1:" + std::to_string(m_port));
   }
@@ -81,6 +92,17 @@ class PrivateSshd {
   }
   PrivateSshd(const PrivateSshd&) = delete;
   PrivateSshd& operator=(const PrivateSshd&) = delete;
+
+  /// Asks every multiplexing master whose socket is in `control_dir` (the
+  /// broker's `<cache>/ssh`) to exit, so none outlives the test.
+  void stop_masters(const std::filesystem::path& control_dir) const {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(control_dir, ec)) {
+      if (!entry.is_socket(ec)) continue;
+      run_process({"/usr/bin/ssh", "-F", (m_dir / "ssh_config").string(), "-o", "ControlPath=" + entry.path().string(),
+                   "-O", "exit", "127.0.0.1"});
+    }
+  }
 
   unsigned short port() const { return m_port; }
   /// DOCKER_HOST for this server.
