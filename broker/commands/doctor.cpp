@@ -65,10 +65,11 @@ CommandSpec doctor_spec() {
                 auto v = (*docker)->version();
                 if (v.ok()) {
                   checks.push_back({"docker", true,
-                                    (*docker)->endpoint() + " answers: Docker " + v->server_version + ", API " +
-                                        v->api_version + " (daemon speaks up to " + v->server_api_version +
+                                    (*docker)->endpoint() + " answers: " + v->engine + " " + v->server_version +
+                                        ", API " + v->api_version + " (daemon speaks up to " + v->server_api_version +
                                         "); endpoint chosen by " + (*docker)->endpoint_origin()});
                   docker_json["reachable"] = true;
+                  docker_json["engine"] = v->engine;
                   docker_json["server_version"] = v->server_version;
                   docker_json["api_version"] = v->api_version;
                   docker_json["server_api_version"] = v->server_api_version;

@@ -229,6 +229,15 @@ std::filesystem::path ssh_control_dir() {
 
 Result<std::shared_ptr<DockerClient>> connect(const EngineConfig& config) {
   const std::string& h = config.host;
+  // The docker CLI reads an ssh endpoint with Go's url.Parse, which folds the
+  // scheme to lower case: SSH://host is ssh://host.
+  if (h.size() > 6 && !h.starts_with("ssh://") && h.find("://") == 3 &&
+      std::equal(h.begin(), h.begin() + 3, "ssh",
+                 [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+    EngineConfig lower = config;
+    lower.host = "ssh" + h.substr(3);
+    return connect(lower);
+  }
   if (h.starts_with("ssh://")) {
     PB_TRY_STATUS(parse_ssh_url(h, config.origin));
     EngineConfig c = config;

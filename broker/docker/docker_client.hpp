@@ -41,6 +41,7 @@ struct DockerVersion {
   std::string min_api_version;     ///< oldest the daemon accepts
   std::string os;                  ///< "linux"
   std::string arch;                ///< "amd64"
+  std::string engine = "Docker";   ///< "Docker", or "Podman" (its Docker-compatible API)
 };
 
 // ---------------------------------------------------------------- streams

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <cstring>
 #include <mutex>
@@ -282,6 +283,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
 
   Result<std::string> container_create(const ContainerSpec& spec) override {
     const std::string op = "create a container from image '" + printable(spec.image) + "'";
+    PB_TRY_STATUS(create_labelled_volumes_on_podman(spec));
     json body = {{"Image", spec.image},
                  {"Tty", spec.tty},
                  {"OpenStdin", spec.open_stdin},
@@ -639,6 +641,27 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     return "/containers/" + url_encode(id) + "/archive?path=" + url_encode(path);
   }
 
+  /// Podman's Docker-compatible API creates the volume a mount names, as
+  /// Docker does, but drops the mount's VolumeOptions.Labels (measured with
+  /// Podman 4.3.1): a keeper's volume would be unlabelled, so nothing would
+  /// know it as para-broker's. On Podman such volumes are created first, with
+  /// their labels (an existing volume is left as it is, as Docker leaves it).
+  Status create_labelled_volumes_on_podman(const ContainerSpec& spec) {
+    const bool labels_wanted = std::any_of(spec.mounts.begin(), spec.mounts.end(), [](const MountSpec& m) {
+      return m.type == MountSpec::Type::volume && !m.volume_labels.empty();
+    });
+    if (!labels_wanted) return {};
+    PB_TRY(std::string api, negotiated());
+    (void)api;
+    if (!m_libpod.load()) return {};
+    for (const auto& m : spec.mounts) {
+      if (m.type != MountSpec::Type::volume || m.volume_labels.empty()) continue;
+      PB_TRY(VolumeInfo v, volume_create(m.source, m.volume_labels));
+      (void)v;
+    }
+    return {};
+  }
+
   /// The API version to use, negotiated once: from the Api-Version header of
   /// GET /_ping (what the docker CLI does; the daemon answers it without
   /// gathering anything), else from GET /version. A daemon whose oldest API
@@ -655,6 +678,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
       PB_TRY(HttpResponse r, channel->round_trip({"GET", "/_ping", {}, {}, false}, k_json_limit));
       auto h = r.headers.find("api-version");
       if (r.status == 200 && h != r.headers.end()) server_api = h->second;
+      if (r.headers.count("libpod-api-version") != 0) m_libpod = true;
     }
     if (server_api.empty()) {
       PB_TRY(DockerVersion v, fetch_version());
@@ -668,6 +692,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
 
   /// Takes the API version from a response's Api-Version header, when none is chosen yet.
   void learn_api_version(const HttpResponse& r) {
+    if (r.headers.count("libpod-api-version") != 0) m_libpod = true;
     auto h = r.headers.find("api-version");
     if (h == r.headers.end()) return;
     auto api = choose_api(h->second, {});
@@ -689,6 +714,10 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     v.min_api_version = str(j, "MinAPIVersion");
     v.os = str(j, "Os");
     v.arch = str(j, "Arch");
+    // Podman answers /version with its own components; its Version is Podman's.
+    if (auto c = j.find("Components"); c != j.end() && c->is_array())
+      for (const auto& component : *c)
+        if (component.is_object() && str(component, "Name") == "Podman Engine") v.engine = "Podman";
     return v;
   }
 
@@ -827,7 +856,8 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
  private:
   EngineConfig m_config;
   std::mutex m_mutex;
-  std::string m_api;  ///< negotiated version, empty until the first call
+  std::string m_api;                  ///< negotiated version, empty until the first call
+  std::atomic<bool> m_libpod{false};  ///< the engine is Podman (its responses carry Libpod-Api-Version)
 };
 
 /// A chunked PUT of a tar stream into a container.

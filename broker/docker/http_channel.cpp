@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -112,8 +114,10 @@ bool is_ip_address(const std::string& host) {
 
 /// The ssh child of an ssh:// channel, as the docker CLI's connection helper
 /// runs it: its stdin and stdout are one end of a socket pair (the channel
-/// speaks HTTP over the other end), its stderr a pipe kept for the sentence
-/// when the connection fails. It gets our environment without the
+/// speaks HTTP over the other end), its stderr an unlinked temporary file
+/// kept for the sentence when the connection fails (a file, not a pipe: what
+/// ssh writes there during a long stream, a chatty LogLevel say, can never
+/// fill a pipe nobody reads and stop it). It gets our environment without the
 /// PARA_BROKER_* variables, and no terminal: with no terminal of ours either,
 /// BatchMode keeps it from waiting for an answer nobody gives.
 class SshProcess {
@@ -126,18 +130,19 @@ class SshProcess {
   /// Starts ssh; the channel's end of the socket pair, or why not.
   Result<int> start(const SshTarget& target) {
     int pair[2];
-    int err[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
       return fail(ErrorKind::failure, std::string("cannot make a socket pair for ssh: ") + std::strerror(errno));
-    if (::pipe(err) != 0) {
+    const int err = stderr_file();
+    if (err < 0) {
       const int e = errno;
       ::close(pair[0]);
       ::close(pair[1]);
-      return fail(ErrorKind::failure, std::string("cannot make a pipe for ssh: ") + std::strerror(e));
+      return fail(ErrorKind::failure,
+                  std::string("cannot make a temporary file for ssh's messages: ") + std::strerror(e));
     }
     // Close-on-exec at once (the child's ends reach it through dup2, which
     // clears the flag), and the spawn closes everything else of ours.
-    for (int fd : {pair[0], pair[1], err[0], err[1]}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    for (int fd : {pair[0], pair[1], err}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     std::vector<std::string> args = ssh_arguments(target, ssh_control_dir());
     args.insert(args.begin(), "ssh");
     std::vector<char*> argv;
@@ -154,7 +159,7 @@ class SshProcess {
     setup |= posix_spawn_file_actions_init(&actions);
     setup |= posix_spawn_file_actions_adddup2(&actions, pair[1], STDIN_FILENO);
     setup |= posix_spawn_file_actions_adddup2(&actions, pair[1], STDOUT_FILENO);
-    setup |= posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+    setup |= posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
     posix_spawnattr_t attr;
     setup |= posix_spawnattr_init(&attr);
     // A session of its own, as the docker CLI starts ssh: no terminal to
@@ -184,15 +189,14 @@ class SshProcess {
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     ::close(pair[1]);
-    ::close(err[1]);
     if (rc != 0) {
       ::close(pair[0]);
-      ::close(err[0]);
+      ::close(err);
       return fail(ErrorKind::unreachable, std::string("cannot run ssh to reach Docker over ssh://: ") +
                                               std::strerror(rc) + " (is an OpenSSH client on PATH?)");
     }
     m_pid = pid;
-    m_err = err[0];
+    m_err = err;
     // Asio sets SO_NOSIGPIPE only on sockets it makes: an ssh that dies while
     // we write must not end us with SIGPIPE.
     (void)platform::socket_without_sigpipe(pair[0]);
@@ -241,19 +245,29 @@ class SshProcess {
     return true;
   }
 
+  /// A file for ssh's stderr: made private (0600) in the temporary
+  /// directory and unlinked at once, so only the two descriptors know it.
+  static int stderr_file() {
+    const char* dir = std::getenv("TMPDIR");
+    std::string pattern = std::string(dir != nullptr && *dir == '/' ? dir : "/tmp") + "/para-broker-ssh.XXXXXX";
+    const int fd = ::mkstemp(pattern.data());
+    if (fd >= 0) ::unlink(pattern.c_str());
+    return fd;
+  }
+
   /// The last 4 KiB of what ssh wrote on stderr (a long banner must not hide its last line).
   std::string read_stderr() {
     std::string out;
     if (m_err < 0) return out;
-    char buf[4096];
-    for (int reads = 0; reads < 1024; ++reads) {
-      pollfd p{m_err, POLLIN, 0};
-      if (::poll(&p, 1, 0) <= 0) break;
-      const ssize_t n = ::read(m_err, buf, sizeof buf);
-      if (n <= 0) break;
-      out.append(buf, static_cast<std::size_t>(n));
-      if (out.size() > 4096) out.erase(0, out.size() - 4096);
-    }
+    struct stat st {};
+    if (::fstat(m_err, &st) != 0 || st.st_size <= 0) return out;
+    const off_t from = st.st_size > 4096 ? st.st_size - 4096 : 0;
+    out.resize(static_cast<std::size_t>(st.st_size - from));
+    ssize_t n;
+    do {
+      n = ::pread(m_err, out.data(), out.size(), from);
+    } while (n < 0 && errno == EINTR);
+    out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
     return out;
   }
 

@@ -151,6 +151,18 @@ TEST_F(SshEngine, ProbeMountAndReleaseWorkThroughSsh) {
   }
 }
 
+TEST_F(SshEngine, SshThatWritesMuchOnStderrNeverStallsTheConnection) {
+  // Far more than a pipe holds, written before ssh connects: nobody reads
+  // ssh's stderr while the connection works, so it must not be a pipe.
+  m_sshd->make_chatty(1 << 20);
+  m_env.set_env("PARA_BROKER_SSH_MULTIPLEX", "0");
+  auto probe = m_env.cli({"probe", k_image, "--json"}, "", 120);
+  EXPECT_EQ(probe.exit_code, 0) << probe.err;
+  EXPECT_THAT(probe.out, HasSubstr("\"version\": \"2.1.332\""));
+  auto doctor = m_env.cli({"doctor"}, "", 60);
+  EXPECT_THAT(doctor.out + doctor.err, HasSubstr(m_sshd->url() + " answers"));
+}
+
 TEST_F(SshEngine, SshFailuresAreOneSentenceWithExit5AndNeverAPrompt) {
   // Nothing listens on the port.
   const std::string closed = "ssh://root@127.0.0.1:" + std::to_string(test::PrivateSshd::free_port());

@@ -13,9 +13,13 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 
+#include "broker/docker/connect.hpp"
+#include "broker/docker/docker_client.hpp"
+#include "tests/support/tar_builder.hpp"
 #include "tests/support/test_env.hpp"
 
 extern char** environ;  // NOLINT: POSIX declares it nowhere
@@ -74,7 +78,7 @@ class PodmanApi : public ::testing::Test {
 
 TEST_F(PodmanApi, DoctorAndAnImageAuditWorkThroughPodmansService) {
   auto doctor = m_env.cli({"doctor"});
-  EXPECT_THAT(doctor.out + doctor.err, HasSubstr("unix://" + m_socket.string() + " answers"));
+  EXPECT_THAT(doctor.out + doctor.err, HasSubstr("unix://" + m_socket.string() + " answers: Podman 4."));
 
   auto audit = m_env.cli({"audit", "--image", m_image, "--json"});
   EXPECT_EQ(audit.exit_code, 10) << audit.err;
@@ -85,6 +89,55 @@ TEST_F(PodmanApi, DoctorAndAnImageAuditWorkThroughPodmansService) {
   EXPECT_EQ(all.exit_code, 10) << all.err;
   EXPECT_THAT(all.out, HasSubstr(m_image));
   EXPECT_THAT(all.out + all.err, Not(HasSubstr(k_canary)));
+}
+
+TEST_F(PodmanApi, AKeepersVolumeCarriesItsLabelsAndIsFilledWithoutAStart) {
+  // What mount does with a keeper, through the client itself: a container
+  // that is never started makes the session's volume (Podman drops a mount's
+  // VolumeOptions.Labels, so the client creates the volume first there), and
+  // the archive API writes into the volume and reads it back.
+  ::setenv("DOCKER_HOST", ("unix://" + m_socket.string()).c_str(), 1);
+  auto docker = broker::docker::connect_from_environment();
+  ::unsetenv("DOCKER_HOST");
+  ASSERT_TRUE(docker.ok()) << docker.error().message;
+  const std::string volume = "pb-test-podman-" + m_label;
+  struct Cleanup {
+    std::string container, volume;
+    ~Cleanup() {
+      if (!container.empty()) (void)test::run_process({"podman", "rm", "-f", container});
+      (void)test::run_process({"podman", "volume", "rm", "-f", volume});
+    }
+  } cleanup{"", volume};
+
+  broker::ContainerSpec spec;
+  spec.image = m_image;
+  spec.cmd = {"para-broker-keeper-is-never-started"};
+  spec.network_mode = "none";
+  spec.labels[test::k_test_label] = m_label;
+  broker::MountSpec m;
+  m.type = broker::MountSpec::Type::volume;
+  m.source = volume;
+  m.target = "/para-broker";
+  m.no_copy = true;
+  m.volume_labels = {{test::k_test_label, m_label}, {"para-broker.role", "session"}};
+  spec.mounts.push_back(m);
+  auto id = (*docker)->container_create(spec);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  cleanup.container = *id;
+
+  auto info = (*docker)->volume_inspect(volume);
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_EQ(info->labels["para-broker.role"], "session");
+  EXPECT_EQ(info->labels[test::k_test_label], m_label);
+
+  auto put = (*docker)->archive_put(*id, "/para-broker");
+  ASSERT_TRUE(put.ok()) << put.error().message;
+  const std::string tar = test::make_tar({{"marker", "filled through the archive API\n"}});
+  ASSERT_TRUE((*put)->write(std::as_bytes(std::span(tar.data(), tar.size()))).ok());
+  ASSERT_TRUE((*put)->finish().ok());
+  auto got = (*docker)->archive_get(*id, "/para-broker/marker");
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->stat.size, 31);
 }
 
 }  // namespace

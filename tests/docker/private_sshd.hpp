@@ -113,6 +113,14 @@ class PrivateSshd {
     const char* path = ::getenv("PATH");
     return bin_dir().string() + ":" + (path != nullptr ? path : "/usr/bin:/bin");
   }
+  /// Makes the `ssh` on bin_dir() write `bytes` of chatter to stderr before
+  /// it connects (as a verbose LogLevel or a long banner would).
+  void make_chatty(std::size_t bytes) const {
+    write(m_dir / "bin" / "ssh", "#!/bin/sh\nhead -c " + std::to_string(bytes) +
+                                     " /dev/zero | tr '\\0' x >&2\nexec /usr/bin/ssh -F " +
+                                     (m_dir / "ssh_config").string() + " \"$@\"\n");
+    std::filesystem::permissions(m_dir / "bin" / "ssh", std::filesystem::perms::owner_all);
+  }
   /// Forgets the server's host key: the next connection meets an unknown host.
   void forget_host_key() const { write(m_dir / "known_hosts", ""); }
 

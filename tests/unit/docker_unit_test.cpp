@@ -330,6 +330,19 @@ TEST(DockerSsh, UrlsAreReadAsTheDockerCliReadsThem) {
   EXPECT_EQ(t->path, "") << "a lone / names no socket";
 }
 
+TEST(DockerSsh, TheSchemeIsReadInAnyCaseAsGoReadsIt) {
+  broker::docker::EngineConfig c;
+  c.origin = "DOCKER_HOST";
+  for (const char* host : {"SSH://root@example.com:2222", "Ssh://root@example.com:2222"}) {
+    c.host = host;
+    auto client = broker::docker::connect(c);
+    ASSERT_TRUE(client.ok()) << host << ": " << client.error().message;
+    EXPECT_EQ((*client)->endpoint(), "ssh://root@example.com:2222");
+  }
+  c.host = "SSHX://example.com";
+  EXPECT_FALSE(broker::docker::connect(c).ok());
+}
+
 TEST(DockerSsh, UrlsSshCouldMisreadAreUsageErrorsNamingWhereTheyCameFrom) {
   using broker::docker::parse_ssh_url;
   for (const char* url :
