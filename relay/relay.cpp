@@ -146,9 +146,14 @@ int Relay::run(int stop_fd, int recheck_ms) {
       if (a) return true;
     return false;
   };
-  for (std::size_t i = 0; i < m_dirs.size(); ++i) watch(i);
+  std::string served;
+  for (std::size_t i = 0; i < m_dirs.size(); ++i)
+    if (watch(i))
+      served += (served.empty() ? "" : ", ") + m_dirs[i].path() + " (" + std::to_string(m_dirs[i].uid()) + ":" +
+                std::to_string(m_dirs[i].gid()) + ")";
   if (!any_active()) return 1;
   reconcile();
+  say("watching " + served);
 
   alignas(inotify_event) char buf[16 * 1024];
   for (;;) {

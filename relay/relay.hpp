@@ -8,7 +8,9 @@
 // and copies it into every directory whose login is older. It never
 // refreshes a token and never talks to anything but its directories.
 //
-// Output: one line on the log per copy, refusal and failure, never a secret:
+// Output: one line on the log per copy, refusal and failure, never a secret,
+// and one once the start-up copies are done and every directory is watched:
+//   relay: watching /relay/0 (0:0), /relay/1 (1234:1234)
 //   relay: /relay/0 -> /relay/1 (expires 2026-12-06T15:00:00Z)
 //   relay: /relay/2: refused: its expiresAt is more than 24 hours away
 // A directory's refusal is said once until its file changes to another
