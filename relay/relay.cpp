@@ -6,6 +6,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -156,16 +157,21 @@ int Relay::run(int stop_fd, int recheck_ms) {
   say("watching " + served);
 
   alignas(inotify_event) char buf[16 * 1024];
+  // A deadline, not poll's timeout alone: events more often than recheck_ms must not put the re-check off.
+  using steady = std::chrono::steady_clock;
+  auto next_recheck = steady::now() + std::chrono::milliseconds(recheck_ms);
   for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_recheck - steady::now()).count();
     pollfd fds[2] = {{stop_fd, POLLIN, 0}, {inotify.get(), POLLIN, 0}};
-    const int n = poll(fds, 2, recheck_ms);
+    const int n = poll(fds, 2, static_cast<int>(std::max<long long>(left, 0)));
     if (n < 0) {
       if (errno == EINTR) continue;
       say(std::string("poll failed: ") + std::strerror(errno));
       return 1;
     }
     if (fds[0].revents != 0) return 0;
-    if (n == 0) {
+    if (steady::now() >= next_recheck) {
+      next_recheck = steady::now() + std::chrono::milliseconds(recheck_ms);
       // The safety net: directories that could not be opened are tried again, then everything is re-read.
       for (std::size_t i = 0; i < m_dirs.size(); ++i)
         if (!m_active[i] && m_dirs[i].reopen()) {
@@ -173,7 +179,7 @@ int Relay::run(int stop_fd, int recheck_ms) {
           if (watch(i)) say(m_dirs[i].path() + ": served again");
         }
       reconcile();
-      continue;
+      if (n == 0) continue;
     }
     std::vector<bool> changed_dirs(m_dirs.size()), lost(m_dirs.size());
     bool overflow = false;

@@ -417,6 +417,37 @@ TEST_F(RelayFiles, TheLoopServesADirectoryThatWasReplaced) {
   EXPECT_NE(loop_log.str().find("the directory was replaced"), std::string::npos) << loop_log.str();
 }
 
+TEST_F(RelayFiles, TheReCheckFindsALoginNoEventAnnounced) {
+  const auto t = now_ms();
+  write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
+  std::ostringstream loop_log;
+  Relay relay(open_dirs(), "", nullptr, loop_log);
+  LoopRunner loop(relay, 200);
+  const std::string ta = login("a", 0)["claudeAiOauth"]["accessToken"];
+  ASSERT_TRUE(wait_for_token(creds("b"), ta));
+  // Put in place by link(2): inotify says IN_CREATE, which the relay does not act on; the re-check finds it.
+  const json linked = login("linked", t + 2 * k_hour);
+  write_in_place(dir("b") / "staging", linked.dump());
+  fs::remove(creds("b"));
+  ASSERT_EQ(link((dir("b") / "staging").c_str(), creds("b").c_str()), 0);
+  fs::remove(dir("b") / "staging");
+  EXPECT_TRUE(wait_for_token(creds("a"), linked["claudeAiOauth"]["accessToken"])) << loop_log.str();
+  // Events more often than the re-check do not put it off.
+  write_in_place(dir("c") / "staging", login("c", t + 3 * k_hour).dump());
+  fs::remove(creds("c"));
+  ASSERT_EQ(link((dir("c") / "staging").c_str(), creds("c").c_str()), 0);
+  fs::remove(dir("c") / "staging");
+  const auto end = std::chrono::steady_clock::now() + 2s;
+  bool copied = false;
+  for (int i = 0; std::chrono::steady_clock::now() < end && !copied; ++i) {
+    write_in_place(dir("a") / "noise", std::to_string(i));  // an event every 20 ms, for another name
+    std::this_thread::sleep_for(20ms);
+    copied = access_token(creds("a")) == login("c", 0)["claudeAiOauth"]["accessToken"];
+  }
+  EXPECT_TRUE(copied) << loop_log.str();
+  EXPECT_EQ(loop.stop(), 0);
+}
+
 struct Spawned {
   pid_t pid = -1;
   fs::path err;
