@@ -329,7 +329,24 @@ def writeback():
     put("writeback", "no-claude-json", login(1800028800000))
 
 
+def relay():
+    # One login volume's .credentials.json, a NUL, another's (fuzz/relay_fuzz.cpp).
+    def login(expires, tag="new", extra="", oauth_extra=""):
+        return ('{"claudeAiOauth":{"accessToken":"' + FAKE_OAT + tag + '","refreshToken":"' + FAKE_ORT + tag +
+                '","expiresAt":' + str(expires) + ',"scopes":["user:inference"],"subscriptionType":"max"' +
+                oauth_extra + '}' + extra + '}')
+    target = login(1800003600000, "old", ',"mcpOAuth":{"s":{"accessToken":"fake-test-mcp"}}',
+                   ',"accountUuid":"00000000-0000-4000-8000-0000000000a1"')
+    put("relay", "refresh", login(1800028800000) + "\0" + target)
+    put("relay", "far-expiry", login(9000000000000000) + "\0" + target)
+    put("relay", "planted-key", login(1800028800000, extra=',"pluginSecrets":{"x":"y"}') + "\0" + target)
+    put("relay", "other-account",
+        login(1800028800000, oauth_extra=',"accountUuid":"00000000-0000-4000-8000-0000000000ff"') + "\0" + target)
+    put("relay", "torn-target", login(1800028800000) + "\0" + target[:40])
+    put("relay", "no-target", login(1800028800000))
+
+
 for f in (docker_http, docker_json, image_scan, content_matcher, volume_tar, probe_output, probe_cache, probe_image,
-          vault_files, findings, writeback):
+          vault_files, findings, writeback, relay):
     f()
 

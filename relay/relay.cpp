@@ -1,0 +1,286 @@
+#include "relay/relay.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <map>
+
+#include "relay/args.hpp"
+
+namespace pb::relay {
+namespace {
+
+constexpr std::uint32_t k_file_events = IN_CLOSE_WRITE | IN_MOVED_TO;
+// The directory itself going away (deleted, moved, unmounted): open it again.
+constexpr std::uint32_t k_dir_events = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED;
+constexpr int k_copy_attempts = 3;
+
+std::int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Relay::Relay(std::vector<LoginDir> dirs, std::string account_uuid, Clock now_ms, std::ostream& log)
+    : m_dirs(std::move(dirs)),
+      m_account_uuid(std::move(account_uuid)),
+      m_now(now_ms ? std::move(now_ms) : Clock(system_now_ms)),
+      m_log(log),
+      m_last_refusal(m_dirs.size()),
+      m_active(m_dirs.size(), true) {}
+
+void Relay::say(const std::string& line) {
+  m_log << "relay: " << line << '\n' << std::flush;
+}
+
+void Relay::note_refusal(std::size_t index, const std::string& reason) {
+  if (m_last_refusal[index] == reason) return;
+  m_last_refusal[index] = reason;
+  say(m_dirs[index].path() + ": refused: " + reason);
+}
+
+Judgement Relay::judge(const FileRead& r) const {
+  switch (r.status) {
+    case FileRead::Status::ok:
+      return judge_login(r.text.view(), m_now(), m_account_uuid);
+    case FileRead::Status::absent:
+      return Judgement{std::nullopt, "there is no " + std::string(k_credentials_file)};
+    case FileRead::Status::refused:
+      break;
+  }
+  return Judgement{std::nullopt, r.reason};
+}
+
+void Relay::reconcile() {
+  std::optional<std::size_t> best;
+  std::optional<Login> best_login;
+  for (std::size_t i = 0; i < m_dirs.size(); ++i) {
+    if (!m_active[i]) continue;
+    const FileRead r = m_dirs[i].read();
+    Judgement j = judge(r);
+    if (!j.login) {
+      if (r.status != FileRead::Status::absent) note_refusal(i, j.reason);
+      continue;
+    }
+    m_last_refusal[i].clear();
+    if (!best_login || j.login->expires_at > best_login->expires_at) {
+      best = i;
+      best_login = std::move(j.login);
+    }
+  }
+  if (best) propagate(*best, *best_login);
+}
+
+void Relay::changed(std::size_t index) {
+  if (index >= m_dirs.size() || !m_active[index]) return;
+  const FileRead r = m_dirs[index].read();
+  const Judgement j = judge(r);
+  if (!j.login) {
+    if (r.status != FileRead::Status::absent) note_refusal(index, j.reason);
+    return;
+  }
+  m_last_refusal[index].clear();
+  propagate(index, *j.login);
+}
+
+void Relay::propagate(std::size_t from, const Login& login) {
+  for (std::size_t to = 0; to < m_dirs.size(); ++to)
+    if (to != from && m_active[to]) copy_into(from, to, login);
+}
+
+void Relay::copy_into(std::size_t from, std::size_t to, const Login& login) {
+  const std::string route = m_dirs[from].path() + " -> " + m_dirs[to].path();
+  for (int attempt = 0; attempt < k_copy_attempts; ++attempt) {
+    const FileRead current = m_dirs[to].read();
+    if (!is_newer(login, judge(current))) return;
+    const SecretString text =
+        compose(login, current.status == FileRead::Status::ok ? std::optional(current.text.view()) : std::nullopt);
+    auto done = m_dirs[to].replace(text.view(), current);
+    if (!done) {
+      say(route + ": copy failed: " + done.error().message);
+      return;
+    }
+    if (*done) {
+      say(route + " (expires " + utc(login.expires_at) + ")");
+      return;
+    }
+    // The target changed while the copy was written: judge it again.
+  }
+  say(route + ": not copied: the target kept changing");
+}
+
+int Relay::run(int stop_fd, int recheck_ms) {
+  Fd inotify(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!inotify) {
+    say(std::string("cannot start inotify: ") + std::strerror(errno));
+    return 1;
+  }
+  std::map<int, std::size_t> watched;  // watch descriptor -> directory
+  // Watches a directory's path and makes sure the watch is on the directory
+  // this relay holds open: the path could have been replaced in between.
+  auto watch = [&](std::size_t i) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      const int wd = inotify_add_watch(inotify.get(), m_dirs[i].path().c_str(),
+                                       k_file_events | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
+      if (wd >= 0 && m_dirs[i].path_is_current()) {
+        watched[wd] = i;
+        return true;
+      }
+      if (wd >= 0) inotify_rm_watch(inotify.get(), wd);
+      if (!m_dirs[i].reopen()) break;
+    }
+    m_active[i] = false;
+    say(m_dirs[i].path() + ": cannot be watched; no longer served");
+    return false;
+  };
+  auto any_active = [&] {
+    for (bool a : m_active)
+      if (a) return true;
+    return false;
+  };
+  std::string served;
+  for (std::size_t i = 0; i < m_dirs.size(); ++i)
+    if (watch(i))
+      served += (served.empty() ? "" : ", ") + m_dirs[i].path() + " (" + std::to_string(m_dirs[i].uid()) + ":" +
+                std::to_string(m_dirs[i].gid()) + ")";
+  if (!any_active()) return 1;
+  reconcile();
+  say("watching " + served);
+
+  alignas(inotify_event) char buf[16 * 1024];
+  // A deadline, not poll's timeout alone: events more often than recheck_ms must not put the re-check off.
+  using steady = std::chrono::steady_clock;
+  auto next_recheck = steady::now() + std::chrono::milliseconds(recheck_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_recheck - steady::now()).count();
+    pollfd fds[2] = {{stop_fd, POLLIN, 0}, {inotify.get(), POLLIN, 0}};
+    const int n = poll(fds, 2, static_cast<int>(std::max<long long>(left, 0)));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      say(std::string("poll failed: ") + std::strerror(errno));
+      return 1;
+    }
+    if (fds[0].revents != 0) return 0;
+    if (steady::now() >= next_recheck) {
+      next_recheck = steady::now() + std::chrono::milliseconds(recheck_ms);
+      // The safety net: directories that could not be opened are tried again, then everything is re-read.
+      for (std::size_t i = 0; i < m_dirs.size(); ++i)
+        if (!m_active[i] && m_dirs[i].reopen()) {
+          m_active[i] = true;
+          if (watch(i)) say(m_dirs[i].path() + ": served again");
+        }
+      reconcile();
+      if (n == 0) continue;
+    }
+    std::vector<bool> changed_dirs(m_dirs.size()), lost(m_dirs.size());
+    bool overflow = false;
+    for (;;) {
+      const ssize_t len = ::read(inotify.get(), buf, sizeof buf);
+      if (len < 0 && errno == EINTR) continue;
+      if (len <= 0) break;  // EAGAIN: drained
+      for (char* p = buf; p < buf + len;) {
+        const auto* ev = reinterpret_cast<const inotify_event*>(p);
+        p += sizeof(inotify_event) + ev->len;
+        if (ev->mask & IN_Q_OVERFLOW) {
+          overflow = true;
+          continue;
+        }
+        auto it = watched.find(ev->wd);
+        if (it == watched.end()) continue;
+        if (ev->mask & k_dir_events) {
+          lost[it->second] = true;
+          if (ev->mask & IN_IGNORED) watched.erase(it);
+        } else if ((ev->mask & k_file_events) && ev->len > 0 && std::strcmp(ev->name, k_credentials_file) == 0) {
+          changed_dirs[it->second] = true;
+        }
+      }
+    }
+    for (std::size_t i = 0; i < m_dirs.size(); ++i) {
+      if (!lost[i] || !m_active[i]) continue;
+      for (auto it = watched.begin(); it != watched.end();) {
+        if (it->second == i) {
+          inotify_rm_watch(inotify.get(), it->first);
+          it = watched.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (auto r = m_dirs[i].reopen(); !r) {
+        m_active[i] = false;
+        say(m_dirs[i].path() + ": the directory is gone (" + r.error().message + "); no longer served");
+        continue;
+      }
+      if (watch(i)) say(m_dirs[i].path() + ": the directory was replaced; serving the new one");
+      overflow = true;  // a new directory: reconcile everything
+    }
+    if (!any_active()) return 1;
+    if (overflow) {
+      reconcile();
+      continue;
+    }
+    for (std::size_t i = 0; i < m_dirs.size(); ++i)
+      if (changed_dirs[i]) changed(i);
+  }
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  auto options = parse_args(args);
+  if (!options) {
+    std::cerr << "para-broker-relay: " << options.error().message << "\n\n" << usage();
+    return 2;
+  }
+  if (options->help) {
+    std::cout << usage();
+    return 0;
+  }
+  if (options->version) {
+    std::cout << "para-broker-relay " << PB_VERSION << '\n';
+    return 0;
+  }
+  signal(SIGPIPE, SIG_IGN);  // a closed stderr must not end the relay
+  // SIGTERM and SIGINT arrive through a signalfd. They are blocked, so they
+  // reach it even as a container's PID 1, which the kernel would otherwise
+  // spare from signals it has no handler for.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  if (sigprocmask(SIG_BLOCK, &stop, nullptr) != 0) {
+    std::cerr << "relay: cannot block SIGTERM: " << std::strerror(errno) << '\n';
+    return 1;
+  }
+  Fd signals(signalfd(-1, &stop, SFD_CLOEXEC));
+  if (!signals) {
+    std::cerr << "relay: cannot create a signalfd: " << std::strerror(errno) << '\n';
+    return 1;
+  }
+  std::vector<LoginDir> dirs;
+  for (const auto& spec : options->dirs) {
+    auto dir = LoginDir::open(spec.path, spec.uid, spec.gid);
+    if (!dir) {
+      std::cerr << "relay: " << dir.error().message << '\n';
+      return 1;
+    }
+    dirs.push_back(std::move(*dir));
+  }
+  Relay relay(std::move(dirs), options->account_uuid, nullptr, std::cerr);
+  try {
+    return relay.run(signals.get());
+  } catch (const std::exception&) {
+    // what() is not printed: a parser's message may quote the input.
+    std::cerr << "relay: stopped by an unexpected error\n";
+    return 1;
+  }
+}
+
+}  // namespace pb::relay

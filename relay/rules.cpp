@@ -1,0 +1,150 @@
+#include "relay/rules.hpp"
+
+#include <string.h>  // explicit_bzero
+
+#include <algorithm>
+#include <ctime>
+#include <stdexcept>
+
+#include "vault/json_numbers.hpp"  // header only: whole numbers out of hostile JSON
+
+namespace pb::relay {
+namespace {
+
+using nlohmann::json;
+
+/// Fields Claude Code keeps in claudeAiOauth that move with a login
+/// (write-back's k_login_fields, CLAUDE-CODE-FACTS.md).
+constexpr const char* k_moving_fields[] = {"accessToken",   "refreshToken",         "expiresAt",
+                                           "scopes",        "subscriptionType",     "isMax",
+                                           "rateLimitTier", "refreshTokenExpiresAt"};
+// accountUuid and organizationUuid say whose login it is: never taken from another volume.
+
+bool token_ok(const json& o, const char* key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->is_string()) return false;
+  const auto& s = it->get_ref<const std::string&>();
+  return !s.empty() && s.size() <= k_max_token && std::all_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+}
+
+/// The file as a JSON object, or nullopt (with `why`) when it is not one.
+std::optional<json> parse_object(std::string_view text, std::string* why) {
+  json::parser_callback_t depth_guard = [](int depth, json::parse_event_t, json&) {
+    if (depth > k_max_json_depth) throw std::length_error("too deep");
+    return true;
+  };
+  try {
+    auto j = json::parse(text.begin(), text.end(), depth_guard);
+    if (!j.is_object()) {
+      wipe_json(j);
+      if (why != nullptr) *why = "it is not a JSON object";
+      return std::nullopt;
+    }
+    return j;
+  } catch (const std::exception&) {
+    if (why != nullptr) *why = "it is not well-formed JSON (or nests too deep)";
+    return std::nullopt;
+  }
+}
+
+struct Wiper {
+  json& j;
+  ~Wiper() { wipe_json(j); }
+};
+
+Judgement refuse(std::string why) {
+  Judgement j;
+  j.reason = std::move(why);
+  return j;
+}
+
+}  // namespace
+
+void wipe(void* data, std::size_t size) noexcept {
+  if (data != nullptr && size != 0) explicit_bzero(data, size);
+}
+
+void wipe_json(nlohmann::json& j) noexcept {
+  if (j.is_string()) {
+    auto& s = j.get_ref<std::string&>();
+    wipe(s.data(), s.size());
+  } else if (j.is_structured()) {
+    for (auto& v : j) wipe_json(v);
+  }
+}
+
+bool Login::same_pair(const Login& other) const {
+  return fields.value("accessToken", json()) == other.fields.value("accessToken", json()) &&
+         fields.value("refreshToken", json()) == other.fields.value("refreshToken", json());
+}
+
+Judgement judge_login(std::string_view file, std::int64_t now_ms, std::string_view account_uuid) {
+  if (file.empty()) return refuse("it is empty (being rewritten?)");
+  if (file.size() > k_max_file_size) return refuse("it is larger than 64 KiB");
+  std::string why;
+  auto doc = parse_object(file, &why);
+  if (!doc) return refuse(why);
+  Wiper w{*doc};
+  auto oauth = doc->find("claudeAiOauth");
+  if (oauth == doc->end() || !oauth->is_object()) return refuse("it holds no OAuth login");
+  if (!token_ok(*oauth, "accessToken")) return refuse("its access token is missing or malformed");
+  if (!token_ok(*oauth, "refreshToken")) return refuse("its refresh token is missing or malformed");
+  auto exp_it = oauth->find("expiresAt");
+  const auto expires = exp_it == oauth->end() ? std::nullopt : vault::whole_number<std::int64_t>(*exp_it);
+  if (!expires) return refuse("its expiresAt is not a whole number");
+  if (*expires > now_ms + k_max_token_lifetime_ms) return refuse("its expiresAt is more than 24 hours away");
+  if (!account_uuid.empty()) {
+    auto acc = oauth->find("accountUuid");
+    if (acc != oauth->end() && !(acc->is_string() && acc->get_ref<const std::string&>() == account_uuid))
+      return refuse("its accountUuid names another account");
+  }
+  Judgement j;
+  j.login.emplace();
+  j.login->expires_at = *expires;
+  for (const char* field : k_moving_fields) {
+    auto it = oauth->find(field);
+    if (it != oauth->end()) j.login->fields[field] = *it;
+  }
+  return j;
+}
+
+bool is_newer(const Login& source, const Judgement& target) {
+  if (!target.login) return true;
+  return !source.same_pair(*target.login) && source.expires_at > target.login->expires_at;
+}
+
+SecretString compose(const Login& source, std::optional<std::string_view> target_file) {
+  json out = json::object();
+  if (target_file)
+    if (auto doc = parse_object(*target_file, nullptr)) out = std::move(*doc);
+  Wiper w{out};
+  auto oauth = out.find("claudeAiOauth");
+  if (oauth == out.end() || !oauth->is_object()) {
+    out["claudeAiOauth"] = json::object();
+    oauth = out.find("claudeAiOauth");
+  }
+  for (const char* field : k_moving_fields) {
+    auto old = oauth->find(field);
+    if (old != oauth->end()) wipe_json(*old);
+    auto from = source.fields.find(field);
+    if (from != source.fields.end()) {
+      (*oauth)[field] = *from;
+    } else if (old != oauth->end()) {
+      oauth->erase(old);
+    }
+  }
+  return SecretString(out.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+std::string utc(std::int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return "an unrepresentable date";
+  char buf[32];
+  if (std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) return "an unrepresentable date";
+  return buf;
+}
+
+}  // namespace pb::relay

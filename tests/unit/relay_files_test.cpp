@@ -1,0 +1,536 @@
+// relay/login_dir and relay/relay on real directories (the test runs as root,
+// so owners can be set): reconcile, in-place and rename updates through the
+// inotify loop, every hostile file a session could put in its own login
+// volume, and the executable itself (arguments, SIGTERM, no token in its
+// output).
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "relay/login_dir.hpp"
+#include "relay/relay.hpp"
+
+extern char** environ;
+
+namespace pb::relay {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr std::int64_t k_hour = 3'600'000;
+constexpr const char* k_canary = "CANARY-relay-7f3a";
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json login(const std::string& tag, std::int64_t expires) {
+  return {{"claudeAiOauth",
+           {{"accessToken", std::string("sk-ant-oat01-") + k_canary + "-" + tag},
+            {"refreshToken", std::string("sk-ant-ort01-") + k_canary + "-" + tag},
+            {"expiresAt", expires},
+            {"scopes", {"user:inference"}},
+            {"subscriptionType", "max"}}}};
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// Writes `text` to `p` the way Claude Code 2.x does: a temp file renamed over.
+void write_by_rename(const fs::path& p, const std::string& text, uid_t uid, gid_t gid) {
+  const fs::path tmp = p.string() + ".tmp-writer";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  ASSERT_EQ(chown(tmp.c_str(), uid, gid), 0);
+  ASSERT_EQ(chmod(tmp.c_str(), 0600), 0);
+  fs::rename(tmp, p);
+}
+
+/// Writes `text` into `p` the way Claude Code 1.0.x does: open O_TRUNC, write, close.
+void write_in_place(const fs::path& p, const std::string& text) {
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ::close(fd);
+}
+
+std::string access_token(const fs::path& p) {
+  auto j = json::parse(read_file(p), nullptr, false);
+  if (!j.is_object() || !j.contains("claudeAiOauth")) return {};
+  return j["claudeAiOauth"].value("accessToken", "");
+}
+
+class RelayFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "the relay's file tests set owners: run them as root";
+    std::random_device rd;
+    root = fs::temp_directory_path() / ("pb-relay-test-" + std::to_string(rd()));
+    for (const char* d : {"a", "b", "c"}) fs::create_directories(root / d);
+    ASSERT_EQ(chown((root / "b").c_str(), 1234, 1234), 0);
+    ASSERT_EQ(chown((root / "c").c_str(), 1001, 1002), 0);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+
+  fs::path dir(const char* d) const { return root / d; }
+  fs::path creds(const char* d) const { return root / d / k_credentials_file; }
+
+  std::vector<LoginDir> open_dirs() {
+    std::vector<LoginDir> dirs;
+    const std::pair<const char*, std::pair<uid_t, gid_t>> specs[] = {
+        {"a", {0, 0}}, {"b", {1234, 1234}}, {"c", {1001, 1002}}};
+    for (const auto& [name, owner] : specs) {
+      auto d = LoginDir::open(dir(name).string(), owner.first, owner.second);
+      EXPECT_TRUE(d) << d.error().message;
+      dirs.push_back(std::move(*d));
+    }
+    return dirs;
+  }
+
+  void expect_owner(const char* d, uid_t uid, gid_t gid) {
+    struct stat st {};
+    ASSERT_EQ(lstat(creds(d).c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    EXPECT_EQ(st.st_uid, uid);
+    EXPECT_EQ(st.st_gid, gid);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+  }
+
+  /// No temp file of the relay's is left in any directory.
+  void expect_no_temp_files() {
+    for (const char* d : {"a", "b", "c"})
+      for (const auto& e : fs::directory_iterator(dir(d)))
+        EXPECT_EQ(e.path().filename().string().find(".relay-"), std::string::npos) << e.path();
+  }
+
+  fs::path root;
+  std::ostringstream log;
+};
+
+TEST_F(RelayFiles, ReadsOnlyASingleLinkedRegularFile) {
+  auto dirs = open_dirs();
+  EXPECT_EQ(dirs[0].read().status, FileRead::Status::absent);
+  write_in_place(creds("a"), "{}");
+  auto r = dirs[0].read();
+  EXPECT_EQ(r.status, FileRead::Status::ok);
+  EXPECT_EQ(r.text.str(), "{}");
+
+  // A hardlink to another file: not a login, whichever name is read.
+  write_in_place(dir("b") / "elsewhere", login("x", now_ms()).dump());
+  ASSERT_EQ(link((dir("b") / "elsewhere").c_str(), creds("b").c_str()), 0);
+  EXPECT_EQ(dirs[1].read().reason, "it has more than one link");
+  fs::remove(creds("b"));
+
+  // A symbolic link, even to a genuine login next to it.
+  fs::create_symlink(dir("b") / "elsewhere", creds("b"));
+  EXPECT_EQ(dirs[1].read().reason, "it is a symbolic link");
+  fs::remove(creds("b"));
+
+  // A FIFO: refused without blocking (nobody writes to it).
+  ASSERT_EQ(mkfifo(creds("b").c_str(), 0600), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(dirs[1].read().reason, "it is not a regular file");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  fs::remove(creds("b"));
+
+  // A device (/dev/zero's numbers: it would read forever), a directory.
+  ASSERT_EQ(mknod(creds("b").c_str(), S_IFCHR | 0600, makedev(1, 5)), 0);
+  EXPECT_EQ(dirs[1].read().reason, "it is not a regular file");
+  fs::remove(creds("b"));
+  fs::create_directory(creds("b"));
+  EXPECT_EQ(dirs[1].read().reason, "it is not a regular file");
+  fs::remove(creds("b"));
+
+  // Larger than 64 KiB.
+  write_in_place(creds("b"), std::string(k_max_file_size + 1, ' '));
+  EXPECT_EQ(dirs[1].read().reason, "it is larger than 64 KiB");
+}
+
+TEST_F(RelayFiles, OpensADirectoryButNotALinkToOne) {
+  fs::create_directory_symlink(dir("a"), root / "link");
+  EXPECT_FALSE(LoginDir::open((root / "link").string(), 0, 0));
+  EXPECT_FALSE(LoginDir::open((root / "missing").string(), 0, 0));
+  write_in_place(root / "file", "x");
+  EXPECT_FALSE(LoginDir::open((root / "file").string(), 0, 0));
+}
+
+TEST_F(RelayFiles, ReplaceSetsOwnerAndModeAndPutsNothingOverAChangedFile) {
+  auto dirs = open_dirs();
+  write_by_rename(creds("b"), "old", 1234, 1234);
+  const auto judged = dirs[1].read();
+  auto done = dirs[1].replace("new", judged);
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_TRUE(*done);
+  EXPECT_EQ(read_file(creds("b")), "new");
+  expect_owner("b", 1234, 1234);
+
+  // The target's session rewrote it after the relay read it: nothing is put over it.
+  const auto stale = dirs[1].read();
+  write_in_place(creds("b"), "the session's own");
+  done = dirs[1].replace("relay's", stale);
+  ASSERT_TRUE(done);
+  EXPECT_FALSE(*done);
+  EXPECT_EQ(read_file(creds("b")), "the session's own");
+
+  // A symbolic link in its place is replaced, not followed.
+  write_in_place(root / "outside", "outside");
+  fs::remove(creds("c"));
+  fs::create_symlink(root / "outside", creds("c"));
+  done = dirs[2].replace("copied", dirs[2].read());
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(*done);
+  EXPECT_EQ(read_file(root / "outside"), "outside");
+  EXPECT_FALSE(fs::is_symlink(creds("c")));
+  expect_owner("c", 1001, 1002);
+  expect_no_temp_files();
+}
+
+TEST_F(RelayFiles, ReconcileCopiesTheNewestLoginIntoEveryOlderOne) {
+  const auto t = now_ms();
+  json a = login("a", t + k_hour);
+  a["mcpOAuth"] = {{"a-server", {{"accessToken", "a-mcp"}}}};
+  json b = login("b", t + 2 * k_hour);
+  b["mcpOAuth"] = {{"b-server", {{"accessToken", "b-mcp"}}}};
+  b["plantedKey"] = "from b";
+  write_by_rename(creds("a"), a.dump(), 0, 0);
+  write_by_rename(creds("b"), b.dump(), 1234, 1234);
+  // c has no login yet.
+  Relay relay(open_dirs(), "", nullptr, log);
+  relay.reconcile();
+
+  for (const char* d : {"a", "c"}) EXPECT_EQ(access_token(creds(d)), b["claudeAiOauth"]["accessToken"]) << d;
+  const auto out_a = json::parse(read_file(creds("a")));
+  EXPECT_EQ(out_a["mcpOAuth"], a["mcpOAuth"]);  // a keeps its own
+  EXPECT_FALSE(out_a.contains("plantedKey"));
+  const auto out_c = json::parse(read_file(creds("c")));
+  EXPECT_EQ(out_c.size(), 1u);  // nothing but the login
+  EXPECT_EQ(read_file(creds("b")), b.dump());
+  expect_owner("a", 0, 0);
+  expect_owner("c", 1001, 1002);
+  expect_no_temp_files();
+  const std::string dir_b = dir("b").string();
+  EXPECT_NE(log.str().find("relay: " + dir_b + " -> " + dir("a").string() + " (expires "), std::string::npos)
+      << log.str();
+  EXPECT_NE(log.str().find("relay: " + dir_b + " -> " + dir("c").string() + " (expires "), std::string::npos);
+  EXPECT_EQ(log.str().find(k_canary), std::string::npos) << log.str();
+
+  // A second reconcile has nothing to do.
+  log.str("");
+  relay.reconcile();
+  EXPECT_EQ(log.str(), "");
+}
+
+TEST_F(RelayFiles, HostileFilesAreNeitherCopiedNorStopTheRelay) {
+  const auto t = now_ms();
+  const json a = login("a", t + k_hour);
+  write_by_rename(creds("a"), a.dump(), 0, 0);
+  write_by_rename(creds("c"), a.dump(), 1001, 1002);
+  Relay relay(open_dirs(), "00000000-0000-4000-8000-0000000000a1", nullptr, log);
+  auto expect_unchanged = [&](const std::string& what) {
+    relay.changed(1);
+    relay.reconcile();
+    EXPECT_EQ(read_file(creds("a")), a.dump()) << what;
+    EXPECT_EQ(read_file(creds("c")), a.dump()) << what;
+  };
+
+  // A far expiry.
+  write_by_rename(creds("b"), login("far", t + 25 * k_hour).dump(), 1234, 1234);
+  expect_unchanged("far expiry");
+  // Another account.
+  json other = login("other", t + 2 * k_hour);
+  other["claudeAiOauth"]["accountUuid"] = "00000000-0000-4000-8000-0000000000b2";
+  write_by_rename(creds("b"), other.dump(), 1234, 1234);
+  expect_unchanged("another account");
+  // A symbolic link to a newer login; a hardlink to one.
+  write_in_place(dir("b") / "newer", login("newer", t + 2 * k_hour).dump());
+  fs::remove(creds("b"));
+  fs::create_symlink(dir("b") / "newer", creds("b"));
+  expect_unchanged("symlink");
+  fs::remove(creds("b"));
+  ASSERT_EQ(link((dir("b") / "newer").c_str(), creds("b").c_str()), 0);
+  expect_unchanged("hardlink");
+  fs::remove(creds("b"));
+  // A FIFO and a torn (empty) file.
+  ASSERT_EQ(mkfifo(creds("b").c_str(), 0600), 0);
+  expect_unchanged("fifo");
+  fs::remove(creds("b"));
+  write_in_place(creds("b"), "");
+  expect_unchanged("empty");
+
+  const std::string b_refused = "relay: " + dir("b").string() + ": refused: ";
+  for (const char* reason :
+       {"its expiresAt is more than 24 hours away", "its accountUuid names another account", "it is a symbolic link",
+        "it has more than one link", "it is not a regular file", "it is empty (being rewritten?)"})
+    EXPECT_NE(log.str().find(b_refused + reason + "\n"), std::string::npos) << reason << "\n" << log.str();
+  // Each refusal is said once, though judged twice.
+  EXPECT_EQ(log.str().find(b_refused + "it is a symbolic link"), log.str().rfind(b_refused + "it is a symbolic link"));
+  EXPECT_EQ(log.str().find(k_canary), std::string::npos);
+
+  // A genuine refresh after all that goes through, and a foreign key in it stays behind.
+  json genuine = login("genuine", t + 2 * k_hour);
+  genuine["mcpOAuth"] = {{"planted", {{"accessToken", "x"}}}};
+  write_by_rename(creds("b"), genuine.dump(), 1234, 1234);
+  relay.changed(1);
+  for (const char* d : {"a", "c"}) {
+    const auto out = json::parse(read_file(creds(d)));
+    EXPECT_EQ(out["claudeAiOauth"]["accessToken"], genuine["claudeAiOauth"]["accessToken"]) << d;
+    EXPECT_FALSE(out.contains("mcpOAuth")) << d;
+  }
+}
+
+TEST_F(RelayFiles, PoisonedOrUnreadableTargetsGetTheLogin) {
+  const auto t = now_ms();
+  write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
+  write_by_rename(creds("b"), login("far", t + 48 * k_hour).dump(), 1234, 1234);
+  ASSERT_EQ(mkfifo(creds("c").c_str(), 0600), 0);
+  Relay relay(open_dirs(), "", nullptr, log);
+  relay.reconcile();
+  EXPECT_EQ(access_token(creds("b")), login("a", 0)["claudeAiOauth"]["accessToken"]);
+  EXPECT_EQ(access_token(creds("c")), login("a", 0)["claudeAiOauth"]["accessToken"]);
+  expect_owner("b", 1234, 1234);
+  expect_owner("c", 1001, 1002);
+}
+
+/// Runs a Relay's loop on a thread until stop() (a pipe as its stop descriptor).
+class LoopRunner {
+ public:
+  LoopRunner(Relay& relay, int recheck_ms = k_recheck_ms) {
+    if (pipe2(m_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    m_thread = std::thread([this, &relay, recheck_ms] { m_rc = relay.run(m_pipe[0], recheck_ms); });
+  }
+  ~LoopRunner() {
+    stop();
+    ::close(m_pipe[0]);
+  }
+  int stop() {
+    if (m_thread.joinable()) {
+      [[maybe_unused]] auto n = ::write(m_pipe[1], "x", 1);
+      m_thread.join();
+      ::close(m_pipe[1]);
+    }
+    return m_rc;
+  }
+
+ private:
+  int m_pipe[2] = {-1, -1};
+  std::thread m_thread;
+  int m_rc = -1;
+};
+
+/// Waits up to `limit` for `p` to hold the access token `want`.
+bool wait_for_token(const fs::path& p, const std::string& want, std::chrono::milliseconds limit = 2000ms) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (access_token(p) == want) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
+TEST_F(RelayFiles, TheLoopCopiesRenamedAndRewrittenLogins) {
+  const auto t = now_ms();
+  write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
+  write_by_rename(creds("b"), login("b", t + 2 * k_hour).dump(), 1234, 1234);
+  std::ostringstream loop_log;
+  Relay relay(open_dirs(), "", nullptr, loop_log);
+  LoopRunner loop(relay);
+  // Start-up reconciles.
+  const std::string tb = login("b", 0)["claudeAiOauth"]["accessToken"];
+  EXPECT_TRUE(wait_for_token(creds("a"), tb));
+  EXPECT_TRUE(wait_for_token(creds("c"), tb));
+
+  // 2.x: renamed into place in c.
+  const json renamed = login("renamed", t + 3 * k_hour);
+  write_by_rename(creds("c"), renamed.dump(), 1001, 1002);
+  EXPECT_TRUE(wait_for_token(creds("a"), renamed["claudeAiOauth"]["accessToken"]));
+  EXPECT_TRUE(wait_for_token(creds("b"), renamed["claudeAiOauth"]["accessToken"]));
+
+  // 1.0.x: rewritten in place in b.
+  const json in_place = login("in-place", t + 4 * k_hour);
+  write_in_place(creds("b"), in_place.dump());
+  EXPECT_TRUE(wait_for_token(creds("a"), in_place["claudeAiOauth"]["accessToken"]));
+  EXPECT_TRUE(wait_for_token(creds("c"), in_place["claudeAiOauth"]["accessToken"]));
+
+  // An older login renamed into a is not copied (and a keeps it: it is a's own).
+  write_by_rename(creds("a"), login("older", t + k_hour).dump(), 0, 0);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(access_token(creds("b")), in_place["claudeAiOauth"]["accessToken"]);
+  EXPECT_EQ(access_token(creds("c")), in_place["claudeAiOauth"]["accessToken"]);
+
+  EXPECT_EQ(loop.stop(), 0);
+  expect_owner("a", 0, 0);
+  expect_owner("b", 1234, 1234);
+  expect_owner("c", 1001, 1002);
+  expect_no_temp_files();
+  EXPECT_EQ(loop_log.str().find(k_canary), std::string::npos) << loop_log.str();
+}
+
+TEST_F(RelayFiles, TheLoopServesADirectoryThatWasReplaced) {
+  const auto t = now_ms();
+  write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
+  std::ostringstream loop_log;
+  Relay relay(open_dirs(), "", nullptr, loop_log);
+  LoopRunner loop(relay);
+  const std::string ta = login("a", 0)["claudeAiOauth"]["accessToken"];
+  ASSERT_TRUE(wait_for_token(creds("c"), ta));
+
+  // c is moved away and a new directory takes its path: the relay serves the new one.
+  fs::rename(dir("c"), root / "c-old");
+  fs::create_directory(dir("c"));
+  EXPECT_TRUE(wait_for_token(creds("c"), ta)) << loop_log.str();
+  expect_owner("c", 1001, 1002);
+  const json newer = login("newer", t + 2 * k_hour);
+  write_by_rename(creds("c"), newer.dump(), 1001, 1002);
+  EXPECT_TRUE(wait_for_token(creds("a"), newer["claudeAiOauth"]["accessToken"])) << loop_log.str();
+  // The old directory is no longer written.
+  EXPECT_EQ(access_token(root / "c-old" / k_credentials_file), ta);
+  EXPECT_EQ(loop.stop(), 0);
+  EXPECT_NE(loop_log.str().find("the directory was replaced"), std::string::npos) << loop_log.str();
+}
+
+TEST_F(RelayFiles, TheReCheckFindsALoginNoEventAnnounced) {
+  const auto t = now_ms();
+  write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
+  std::ostringstream loop_log;
+  Relay relay(open_dirs(), "", nullptr, loop_log);
+  LoopRunner loop(relay, 200);
+  const std::string ta = login("a", 0)["claudeAiOauth"]["accessToken"];
+  ASSERT_TRUE(wait_for_token(creds("b"), ta));
+  // Put in place by link(2): inotify says IN_CREATE, which the relay does not act on; the re-check finds it.
+  const json linked = login("linked", t + 2 * k_hour);
+  write_in_place(dir("b") / "staging", linked.dump());
+  fs::remove(creds("b"));
+  ASSERT_EQ(link((dir("b") / "staging").c_str(), creds("b").c_str()), 0);
+  fs::remove(dir("b") / "staging");
+  EXPECT_TRUE(wait_for_token(creds("a"), linked["claudeAiOauth"]["accessToken"])) << loop_log.str();
+  // Events more often than the re-check do not put it off.
+  write_in_place(dir("c") / "staging", login("c", t + 3 * k_hour).dump());
+  fs::remove(creds("c"));
+  ASSERT_EQ(link((dir("c") / "staging").c_str(), creds("c").c_str()), 0);
+  fs::remove(dir("c") / "staging");
+  const auto end = std::chrono::steady_clock::now() + 2s;
+  bool copied = false;
+  for (int i = 0; std::chrono::steady_clock::now() < end && !copied; ++i) {
+    write_in_place(dir("a") / "noise", std::to_string(i));  // an event every 20 ms, for another name
+    std::this_thread::sleep_for(20ms);
+    copied = access_token(creds("a")) == login("c", 0)["claudeAiOauth"]["accessToken"];
+  }
+  EXPECT_TRUE(copied) << loop_log.str();
+  EXPECT_EQ(loop.stop(), 0);
+}
+
+struct Spawned {
+  pid_t pid = -1;
+  fs::path err;
+};
+
+Spawned spawn_relay(const std::vector<std::string>& args, const fs::path& err) {
+  std::vector<std::string> argv{PB_RELAY_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> p;
+  for (auto& a : argv) p.push_back(a.data());
+  p.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  Spawned s;
+  s.err = err;
+  if (posix_spawn(&s.pid, argv[0].c_str(), &fa, nullptr, p.data(), environ) != 0) s.pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return s;
+}
+
+int wait_exit(pid_t pid, std::chrono::seconds limit = 10s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > end) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_F(RelayFiles, TheExecutableRefusesBadArgumentsWithUsage) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{},
+                                               {dir("a").string() + ":0:0"},
+                                               {"--bogus", "/a:0:0", "/b:0:0"},
+                                               {dir("a").string() + ":0:0", dir("b").string() + ":4294967295:0"}}) {
+    const auto err = root / "usage.txt";
+    auto s = spawn_relay(args, err);
+    ASSERT_GT(s.pid, 0);
+    EXPECT_EQ(wait_exit(s.pid), 2);
+    EXPECT_NE(read_file(err).find("usage: para-broker-relay"), std::string::npos) << read_file(err);
+    fs::remove(err);
+  }
+  // A directory that is not there: exit 1, a sentence.
+  auto s = spawn_relay({dir("a").string() + ":0:0", (root / "missing").string() + ":1:1"}, root / "missing.txt");
+  EXPECT_EQ(wait_exit(s.pid), 1);
+  EXPECT_NE(read_file(root / "missing.txt").find("cannot open the directory"), std::string::npos);
+}
+
+TEST_F(RelayFiles, TheExecutableRelaysAndExitsZeroOnSigtermWithoutPrintingAToken) {
+  const auto t = now_ms();
+  write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
+  write_by_rename(creds("b"), login("far", t + 30 * k_hour).dump(), 1234, 1234);
+  for (int sig : {SIGTERM, SIGINT}) {
+    const auto err = root / ("relay-" + std::to_string(sig) + ".txt");
+    auto s = spawn_relay(
+        {dir("a").string() + ":0:0", dir("b").string() + ":1234:1234", dir("c").string() + ":1001:1002"}, err);
+    ASSERT_GT(s.pid, 0);
+    const std::string want = login(sig == SIGTERM ? "a" : "next", 0)["claudeAiOauth"]["accessToken"];
+    if (sig == SIGINT) {
+      std::this_thread::sleep_for(100ms);  // its watches are in place
+      write_in_place(creds("c"), login("next", t + 2 * k_hour).dump());
+      EXPECT_TRUE(wait_for_token(creds("a"), want));
+    }
+    EXPECT_TRUE(wait_for_token(creds("b"), want)) << read_file(err);
+    EXPECT_TRUE(wait_for_token(creds("c"), want)) << read_file(err);
+    kill(s.pid, sig);
+    EXPECT_EQ(wait_exit(s.pid), 0) << read_file(err);
+    const std::string out = read_file(err);
+    EXPECT_NE(out.find("relay: " + dir("b").string() + ": refused: its expiresAt is more than 24 hours away"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find(" -> " + dir("b").string() + " (expires "), std::string::npos) << out;
+    EXPECT_EQ(out.find(k_canary), std::string::npos) << out;
+    EXPECT_EQ(out.find("sk-ant"), std::string::npos) << out;
+    write_by_rename(creds("b"), login("far", t + 30 * k_hour).dump(), 1234, 1234);
+  }
+}
+
+}  // namespace
+}  // namespace pb::relay
