@@ -12,6 +12,7 @@
 #include "broker/commands/vault_view.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/labels.hpp"
+#include "broker/liveness.hpp"
 #include "core/text.hpp"
 
 namespace pb::broker::audit {
@@ -127,18 +128,10 @@ DockerPart collect_docker(DockerClient& docker) {
   labels::disown_inherited_roles(docker, *containers);
   const long long now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  // Which containers use which volume, and which sessions have a container.
-  std::map<std::string, std::vector<std::string>> users;  // volume -> container names
-  std::map<std::string, std::size_t> users_left_over;     // volume -> how many of them are leftovers
-  std::set<std::string> container_names;
-  std::map<std::string, std::vector<std::string>> by_session;  // session label -> container names
   for (const auto& c : *containers) {
     const std::string name = c.names.empty() ? short_id(c.id) : c.names.front();
-    for (const auto& n : c.names) container_names.insert(n);
-    if (auto s = label_of(c.labels, labels::k_session); !s.empty()) by_session[s].push_back(name);
     // The rule gc removes them by (broker/labels.hpp).
     const labels::Leftover kind = labels::leftover(c, now, labels::k_default_grace_seconds);
-    const bool left_over = kind != labels::Leftover::none && kind != labels::Leftover::running_login;
     if (kind == labels::Leftover::probe)
       part.leftovers.push_back({name, "probe", c.state, "left by a probe that was killed"});
     if (kind == labels::Leftover::login)
@@ -147,31 +140,21 @@ DockerPart collect_docker(DockerClient& docker) {
            "left by a login that did not finish; its staging volume holds that login unencrypted"});
     if (kind == labels::Leftover::import)
       part.leftovers.push_back({name, "import", c.state, "left by an import that was killed"});
-    // A volume's keeper (never started) lives and dies with the volume: it is no use of it.
-    if (label_of(c.labels, labels::k_managed) == "1" && label_of(c.labels, labels::k_role) == "helper") continue;
-    if (volumes->empty()) continue;
-    auto info = docker.container_inspect(c.id);
-    if (!info) continue;  // removed meanwhile
-    for (const auto& m : info->mounts) {
-      if (m.type != "volume" || m.name.empty()) continue;
-      users[m.name].push_back(name);
-      if (left_over) ++users_left_over[m.name];
-    }
   }
   std::sort(part.leftovers.begin(), part.leftovers.end(),
             [](const LeftoverContainer& a, const LeftoverContainer& b) { return a.name < b.name; });
-  // The same rules as `gc` (broker/dispatch): a hold lives while its session's
-  // container (para-<session>) exists or its config volume is mounted; a shared
-  // volume lives while a container mounts it or a live hold holds it.
-  auto session_containers = [&](const std::string& session) {
-    std::vector<std::string> out = by_session[session];
-    const std::string para_name = "para-" + session;
-    if (container_names.count(para_name) != 0 && std::find(out.begin(), out.end(), para_name) == out.end())
-      out.push_back(para_name);
-    return out;
-  };
-
-  std::map<std::string, std::size_t> live_holds;  // shared volume -> holds that are live
+  // Who uses what, judged by the rules gc acts on (broker/liveness.hpp).
+  liveness::Usage usage;
+  if (!volumes->empty()) {
+    auto observed = liveness::observe(docker, *containers, now, labels::k_default_grace_seconds);
+    if (!observed) {
+      part.looked = false;
+      part.error = observed.error().message;
+      return part;
+    }
+    usage = std::move(*observed);
+  }
+  std::map<std::string, std::size_t> live_holds;  // login volume -> holds that are live
   for (const auto& v : *volumes) {
     VolumeUse u;
     u.name = v.name;
@@ -181,32 +164,34 @@ DockerPart collect_docker(DockerClient& docker) {
     u.shared = label_of(v.labels, labels::k_volume);
     u.image = label_of(v.labels, labels::k_image);
     if (u.role == "hold") {
-      u.containers = session_containers(u.session);
       // A session's own config volume is used by its container; an empty hold
       // of an earlier release counts the users of the volume it holds.
       const bool config_hold = !label_of(v.labels, labels::k_config).empty();
-      if (u.containers.empty() && users[config_hold ? u.name : u.shared].empty() &&
-          !labels::is_young_hold(v.labels, now, labels::k_default_grace_seconds)) {
+      auto verdict = liveness::hold(v, config_hold, usage, now, labels::k_default_grace_seconds);
+      u.containers = verdict.containers;
+      if (verdict.live()) {
+        ++live_holds[u.shared];
+      } else {
         u.stale = true;
         u.why = "no container of session '" + u.session + "' exists";
-      } else {
-        ++live_holds[u.shared];
       }
-    } else {
-      u.containers = users[u.name];
-      // A login's staging volume outlives its container only when the login
-      // was killed (or the container is a leftover itself); it then holds
-      // that login in plain text (gc's rule).
-      if (u.role == "staging" && u.containers.size() == users_left_over[u.name] &&
-          !labels::is_young(v.labels, labels::k_created_at, now, labels::k_default_grace_seconds)) {
+    } else if (u.role == "staging") {
+      auto verdict = liveness::staging(v, usage, now, labels::k_default_grace_seconds);
+      u.containers = verdict.containers;
+      if (!verdict.live()) {
         u.stale = true;
         u.why = "left by a login that did not finish, it holds that login unencrypted";
       }
+    } else {
+      u.containers = usage.users[u.name];
     }
     part.volumes.push_back(std::move(u));
   }
   for (auto& u : part.volumes) {
-    if (u.role != "session" || !u.containers.empty() || live_holds[u.name] > 0) continue;
+    if (u.role != "session") continue;
+    VolumeInfo info;
+    info.name = u.name;
+    if (liveness::login_volume(info, usage, live_holds[u.name]).live()) continue;
     u.stale = true;
     u.why = "no container uses it and no live session holds it";
   }
@@ -283,7 +268,10 @@ void attach_credentials(Report& report, const vault::Listing& listing) {
   for (auto& v : report.docker.volumes) {
     const bool ours = std::any_of(listing.entries.begin(), listing.entries.end(),
                                   [&](const vault::EntryMeta& m) { return m.id == v.credential; });
-    if (v.stale && !ours && v.role != "staging") v.why += "; its credential is not in this vault, so gc leaves it";
+    if (v.stale && !ours && v.role != "staging") {
+      v.why += "; its credential is not in this vault, so gc leaves it";
+      v.gc_leaves = true;
+    }
   }
   for (const auto& m : listing.entries) {
     CredentialRow row;
@@ -316,7 +304,7 @@ std::vector<std::string> Report::attention() const {
   for (const auto& v : docker.volumes)
     if (v.stale)
       out.push_back("volume " + v.name + " is stale (" + v.why + ")" +
-                    (v.why.find("gc leaves it") == std::string::npos ? "; remove it with 'para-broker gc'" : ""));
+                    (v.gc_leaves ? "" : "; remove it with 'para-broker gc'"));
   for (const auto& c : docker.leftovers)
     out.push_back("container " + c.name + " is stale (" + c.why + "); remove it with 'para-broker gc'");
   if (images) {

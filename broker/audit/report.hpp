@@ -44,8 +44,9 @@ struct VolumeUse {
   std::string shared;      ///< holds: the shared volume they hold
   std::string image;
   std::vector<std::string> containers;  ///< names of containers that use it (or its session)
-  bool stale = false;                   ///< gc removes it
+  bool stale = false;                   ///< gc removes it (unless gc_leaves)
   std::string why;                      ///< when stale
+  bool gc_leaves = false;               ///< stale, but of a credential another vault holds: gc leaves it
 };
 
 /// A container a killed probe, import or login left behind (gc removes it).

@@ -16,6 +16,7 @@
 #include "broker/dispatch/writeback.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/labels.hpp"
+#include "broker/liveness.hpp"
 #include "broker/probe/probe_runner.hpp"
 #include "core/fault.hpp"
 #include "core/files.hpp"
@@ -1244,32 +1245,23 @@ Result<GcResult> gc_leftovers(DockerClient& docker, long long grace_seconds) {
 Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_seconds) {
   GcResult r;
   const long long now = unix_now();
-  // Which volumes containers use (helpers aside: they are judged under the lock).
+  // Which volumes containers use, by the rules audit reports from (keepers
+  // aside: they are judged under the lock).
   PB_TRY(std::vector<ContainerSummary> containers, docker.container_list({}));
   labels::disown_inherited_roles(docker, containers);
-  std::set<std::string> used;
-  std::set<std::string> names;
+  PB_TRY(liveness::Usage usage, liveness::observe(docker, containers, now, grace_seconds));
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> helpers_by_credential;  // id, volume
   std::set<std::string> legacy_keepers;  ///< ids of keepers still named `para-…` (before the rename)
   for (const auto& c : containers) {
-    for (const auto& n : c.names) names.insert(n.size() > 0 && n.front() == '/' ? n.substr(1) : n);
-    if (label_of(c.labels, labels::k_managed) == "1" && label_of(c.labels, labels::k_role) == "helper") {
-      helpers_by_credential[label_of(c.labels, labels::k_credential)].emplace_back(
-          c.id, label_of(c.labels, labels::k_volume));
-      const std::string volume = label_of(c.labels, labels::k_volume);
-      for (const auto& n : c.names)
-        if (!volume.empty() && (n == legacy_keeper_name(volume) || n == "/" + legacy_keeper_name(volume)))
-          legacy_keepers.insert(c.id);
-      continue;
-    }
-    auto info = docker.container_inspect(c.id);
-    if (!info) {
-      if (info.error().kind == ErrorKind::not_found) continue;  // removed meanwhile
-      return std::move(info).error();
-    }
-    for (const auto& m : info->mounts)
-      if (m.type == "volume") used.insert(m.name);
+    if (label_of(c.labels, labels::k_managed) != "1" || label_of(c.labels, labels::k_role) != "helper") continue;
+    helpers_by_credential[label_of(c.labels, labels::k_credential)].emplace_back(c.id,
+                                                                                 label_of(c.labels, labels::k_volume));
+    const std::string volume = label_of(c.labels, labels::k_volume);
+    for (const auto& n : c.names)
+      if (!volume.empty() && (n == legacy_keeper_name(volume) || n == "/" + legacy_keeper_name(volume)))
+        legacy_keepers.insert(c.id);
   }
+  auto used = [&](const std::string& volume) { return usage.users.count(volume) != 0; };
   PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(labels::filter("hold")));
   PB_TRY(std::vector<VolumeInfo> shared, docker.volume_list(labels::filter("session")));
   std::set<std::string> credentials;
@@ -1297,15 +1289,16 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
       }
       // A session's own config volume is in use while its container mounts it;
       // an empty hold of an earlier release while any container mounts the volume.
-      const bool in_use = used.count(*config ? h.name : vol) > 0;
-      const bool container = names.count("para-" + session) > 0 || docker.container_inspect("para-" + session).ok();
-      if (container || in_use) {
+      auto verdict = liveness::hold(h, *config, usage, now, grace_seconds);
+      // A session container made since the list counts too (para makes it right after mount).
+      if (verdict.reason == liveness::Reason::session_container || verdict.reason == liveness::Reason::mounted ||
+          docker.container_inspect("para-" + session).ok()) {
         held.insert(vol);
         held.insert(h.name);
         r.kept.push_back(h.name + ": session " + session + " still has a container");
         continue;
       }
-      if (labels::is_young_hold(h.labels, now, grace_seconds)) {
+      if (verdict.reason == liveness::Reason::young) {
         held.insert(vol);
         held.insert(h.name);
         r.kept.push_back(h.name + ": session " + session + " was mounted less than " + std::to_string(grace_seconds) +
@@ -1349,7 +1342,7 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
            docker.volume_list(with(labels::filter("session"), labels::k_credential, cred)));
     for (const auto& vol : cred_shared) {
       if (held.count(vol.name)) continue;
-      if (used.count(vol.name)) {
+      if (liveness::login_volume(vol, usage, 0).live()) {
         r.kept.push_back(vol.name + ": a container still mounts it");
         continue;
       }
@@ -1380,7 +1373,7 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
     // it goes even when its volume is held, and the next release or sync
     // makes it again under its new name.
     for (const auto& [id, vol] : helpers_by_credential[cred]) {
-      if ((held.count(vol) || used.count(vol)) && !legacy_keepers.count(id)) continue;
+      if ((held.count(vol) || used(vol)) && !legacy_keepers.count(id)) continue;
       if (auto s = docker.container_remove(id, true, false); s || s.error().kind == ErrorKind::not_found) {
         r.removed_helpers.push_back(id);
         PB_CRASH_POINT("dispatch.gc.helper_removed");
