@@ -3,6 +3,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -233,6 +235,10 @@ int Relay::run(int stop_fd, int recheck_ms) {
 }
 
 int run(int argc, char** argv) {
+  // A crash must not leave a core file with tokens in it, nor may anything ptrace it.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
   std::vector<std::string_view> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   auto options = parse_args(args);
   if (!options) {

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -512,6 +513,18 @@ TEST_F(RelayFiles, TheExecutableRelaysAndExitsZeroOnSigtermWithoutPrintingAToken
         {dir("a").string() + ":0:0", dir("b").string() + ":1234:1234", dir("c").string() + ":1001:1002"}, err);
     ASSERT_GT(s.pid, 0);
     const std::string want = login(sig == SIGTERM ? "a" : "next", 0)["claudeAiOauth"]["accessToken"];
+    if (sig == SIGTERM) {
+      // No core file: a crash must not write its tokens to disk.
+      std::this_thread::sleep_for(100ms);
+      const std::string limits = read_file("/proc/" + std::to_string(s.pid) + "/limits");
+      const auto at = limits.find("Max core file size");
+      ASSERT_NE(at, std::string::npos) << limits;
+      std::istringstream line(limits.substr(at + std::strlen("Max core file size")));
+      std::string soft, hard;
+      line >> soft >> hard;
+      EXPECT_EQ(soft, "0");
+      EXPECT_EQ(hard, "0");
+    }
     if (sig == SIGINT) {
       std::this_thread::sleep_for(100ms);  // its watches are in place
       write_in_place(creds("c"), login("next", t + 2 * k_hour).dump());
