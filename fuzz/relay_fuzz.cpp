@@ -47,10 +47,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)pb::relay::is_newer(login, before);
 
   const auto text = pb::relay::compose(login, target);
-  const auto out = json::parse(text.str(), nullptr, false);
+  json old = target ? json::parse(target->begin(), target->end(), nullptr, false) : json::object();
+  if (!text) {
+    if (!target) __builtin_trap();  // only a present file that is not an object (or nests too deep) is left alone
+    return 0;
+  }
+  const auto out = json::parse(text->str(), nullptr, false);
   if (!out.is_object() || !out.contains("claudeAiOauth") || !out["claudeAiOauth"].is_object()) __builtin_trap();
-  json old = target ? json::parse(target->begin(), target->end(), nullptr, false) : json();
-  if (!old.is_object()) old = json::object();
+  if (!old.is_object()) __builtin_trap();  // never rebuilt from {}
   for (const auto& [k, v] : out.items())
     if (k != "claudeAiOauth" && (!old.contains(k) || old[k] != v)) __builtin_trap();  // nothing planted
   for (const auto& [k, v] : old.items())

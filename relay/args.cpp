@@ -92,7 +92,15 @@ std::string usage() {
          "then on every change. Runs until SIGTERM or SIGINT (exit 0).\n"
          "\n"
          "  --account-uuid UUID  refuse a login whose accountUuid names another account\n"
-         "  --help, --version\n";
+         "                       (case aside). Claude Code's .credentials.json normally has\n"
+         "                       no accountUuid, so this alone does not keep another\n"
+         "                       account's login out: the account of a login is in each\n"
+         "                       session's .claude.json, which the relay does not see.\n"
+         "  --help, --version\n"
+         "\n"
+         "Run it as root with no more than: --cap-drop ALL --cap-add CHOWN\n"
+         "--cap-add DAC_OVERRIDE --network none --read-only\n"
+         "--security-opt no-new-privileges --log-opt max-size=1m\n";
 }
 
 Result<Options> parse_args(std::span<const std::string_view> args) {
@@ -118,6 +126,8 @@ Result<Options> parse_args(std::span<const std::string_view> args) {
         if (!o.account_uuid.empty()) return usage_error("--account-uuid is given twice");
         if (!valid_uuid(v)) return usage_error("--account-uuid must be a UUID (8-4-4-4-12 hexadecimal digits)");
         o.account_uuid = std::string(v);
+        for (char& c : o.account_uuid)
+          if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');  // compared case-insensitively
       } else {
         return usage_error("unknown option '" + std::string(a.substr(0, 40)) + "'");
       }

@@ -9,7 +9,7 @@
 // component, no empty one); UID:GID the owner its .credentials.json must
 // have, decimal, at most 4294967294 (4294967295 is chown's "leave it"). At
 // least two directories, none equal to or inside another. UUID is
-// 8-4-4-4-12 hexadecimal digits.
+// 8-4-4-4-12 hexadecimal digits, kept in lower case (compared case-insensitively).
 
 #include <sys/types.h>
 

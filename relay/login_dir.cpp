@@ -147,9 +147,11 @@ Result<bool> LoginDir::replace(std::string_view text, const FileRead& judged) co
     if (n <= 0) return io_error("cannot write a temp file in " + m_path, n < 0 ? errno : EIO);
     done += static_cast<std::size_t>(n);
   }
+  // The mode before the owner: once the file is another user's, changing its
+  // mode would need CAP_FOWNER, which the relay does not have.
+  if (fchmod(fd.get(), 0600) != 0) return io_error("cannot set the temp file's mode in " + m_path, errno);
   if (fchown(fd.get(), m_uid, m_gid) != 0)
     return io_error("cannot give the temp file in " + m_path + " its owner", errno);
-  if (fchmod(fd.get(), 0600) != 0) return io_error("cannot set the temp file's mode in " + m_path, errno);
   if (fsync(fd.get()) != 0) return io_error("cannot sync the temp file in " + m_path, errno);
   fd.reset();
   // The target's own session may have rewritten it since it was judged: put

@@ -10,7 +10,8 @@
 //     not block the relay; a device or FIFO is refused by its fstatat before
 //     it is opened);
 //   - it is written by a temp file of its own (O_CREAT|O_EXCL|O_NOFOLLOW,
-//     0600), given the directory's owner, fsynced, and renamed over
+//     0600), given mode 0600 and then the directory's owner (in that order:
+//     the relay has CAP_CHOWN but not CAP_FOWNER), fsynced, and renamed over
 //     .credentials.json; the directory is fsynced afterwards.
 
 #include <sys/types.h>

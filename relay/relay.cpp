@@ -3,6 +3,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -35,17 +37,41 @@ Relay::Relay(std::vector<LoginDir> dirs, std::string account_uuid, Clock now_ms,
       m_account_uuid(std::move(account_uuid)),
       m_now(now_ms ? std::move(now_ms) : Clock(system_now_ms)),
       m_log(log),
-      m_last_refusal(m_dirs.size()),
-      m_active(m_dirs.size(), true) {}
+      m_refusals(m_dirs.size()),
+      m_refusal_lines(m_dirs.size()),
+      m_copy_lines(m_dirs.size()),
+      m_note_lines(m_dirs.size()),
+      m_active(m_dirs.size(), true),
+      m_watched(m_dirs.size(), false) {}
+
+int Relay::add_watch(int inotify_fd, const char* path, std::uint32_t mask) {
+  return inotify_add_watch(inotify_fd, path, mask);
+}
 
 void Relay::say(const std::string& line) {
   m_log << "relay: " << line << '\n' << std::flush;
 }
 
+void Relay::say_limited(LineLimit& limit, std::string line) {
+  const std::int64_t now = m_now();
+  if (now < limit.next_ms) {
+    ++limit.suppressed;
+    return;
+  }
+  if (limit.suppressed != 0) line += " (" + std::to_string(limit.suppressed) + " more suppressed)";
+  limit.suppressed = 0;
+  limit.next_ms = now + k_log_interval_ms;
+  say(line);
+}
+
+void Relay::accepted(std::size_t index) {
+  m_refusals[index].clear();
+}
+
 void Relay::note_refusal(std::size_t index, const std::string& reason) {
-  if (m_last_refusal[index] == reason) return;
-  m_last_refusal[index] = reason;
-  say(m_dirs[index].path() + ": refused: " + reason);
+  // The reasons are a few fixed phrases (and errno's texts): the set stays small.
+  if (!m_refusals[index].insert(reason).second) return;
+  say_limited(m_refusal_lines[index], m_dirs[index].path() + ": refused: " + reason);
 }
 
 Judgement Relay::judge(const FileRead& r) const {
@@ -71,54 +97,79 @@ void Relay::reconcile() {
       if (r.status != FileRead::Status::absent) note_refusal(i, j.reason);
       continue;
     }
-    m_last_refusal[i].clear();
+    accepted(i);
     if (!best_login || j.login->expires_at > best_login->expires_at) {
       best = i;
       best_login = std::move(j.login);
     }
   }
-  if (best) propagate(*best, *best_login);
+  if (best) propagate(*best, *best_login, true);
 }
 
-void Relay::changed(std::size_t index) {
-  if (index >= m_dirs.size() || !m_active[index]) return;
+bool Relay::changed(std::size_t index) {
+  if (index >= m_dirs.size() || !m_active[index]) return false;
   const FileRead r = m_dirs[index].read();
   const Judgement j = judge(r);
   if (!j.login) {
-    if (r.status != FileRead::Status::absent) note_refusal(index, j.reason);
-    return;
+    if (r.status == FileRead::Status::absent) return false;
+    note_refusal(index, j.reason);
+    return true;
   }
-  m_last_refusal[index].clear();
-  propagate(index, *j.login);
+  accepted(index);
+  return propagate(index, *j.login, false);
 }
 
-void Relay::propagate(std::size_t from, const Login& login) {
+bool Relay::propagate(std::size_t from, const Login& login, bool reconciling) {
+  bool wrote = false;
   for (std::size_t to = 0; to < m_dirs.size(); ++to)
-    if (to != from && m_active[to]) copy_into(from, to, login);
+    if (to != from && m_active[to]) wrote = copy_into(from, to, login, reconciling) || wrote;
+  return wrote;
 }
 
-void Relay::copy_into(std::size_t from, std::size_t to, const Login& login) {
+bool Relay::copy_into(std::size_t from, std::size_t to, const Login& login, bool reconciling) {
   const std::string route = m_dirs[from].path() + " -> " + m_dirs[to].path();
   for (int attempt = 0; attempt < k_copy_attempts; ++attempt) {
     const FileRead current = m_dirs[to].read();
-    if (!is_newer(login, judge(current))) return;
-    const SecretString text =
-        compose(login, current.status == FileRead::Status::ok ? std::optional(current.text.view()) : std::nullopt);
-    auto done = m_dirs[to].replace(text.view(), current);
+    const Judgement held = judge(current);
+    if (!is_newer(login, held)) return false;
+    // Only a directory without the file gets a fresh one; a file that is not a
+    // JSON object (half written in place, garbage, not a regular file) is left
+    // alone until its next event or re-check, its keys kept.
+    std::optional<SecretString> text;
+    if (current.status == FileRead::Status::absent)
+      text = compose(login, std::nullopt);
+    else if (current.status == FileRead::Status::ok)
+      text = compose(login, current.text.view());
+    if (!text) {
+      note_refusal(to, held.reason);
+      return false;
+    }
+    if (text->view().size() > k_max_file_size) {
+      say_limited(m_copy_lines[to], route + ": not copied: the target's file would be larger than 64 KiB");
+      return true;
+    }
+    auto done = m_dirs[to].replace(text->view(), current);
     if (!done) {
-      say(route + ": copy failed: " + done.error().message);
-      return;
+      say_limited(m_copy_lines[to], route + ": copy failed: " + done.error().message);
+      return true;
     }
     if (*done) {
-      say(route + " (expires " + utc(login.expires_at) + ")");
-      return;
+      say_limited(m_copy_lines[to], route + " (expires " + utc(login.expires_at) + ")");
+      // A planted replay (expiresAt up to 24 hours away) wins over genuine refreshes for up to
+      // 16 hours; a re-check that puts another pair over an unexpired one says so.
+      if (reconciling && held.login && held.login->expires_at > m_now())
+        say_limited(m_note_lines[to], m_dirs[to].path() + ": its unexpired login (expires " +
+                                          utc(held.login->expires_at) + ") was replaced by " + m_dirs[from].path() +
+                                          "'s, which expires later");
+      return true;
     }
     // The target changed while the copy was written: judge it again.
   }
-  say(route + ": not copied: the target kept changing");
+  say_limited(m_copy_lines[to], route + ": not copied: the target kept changing");
+  return true;
 }
 
-int Relay::run(int stop_fd, int recheck_ms) {
+int Relay::run(int stop_fd, int recheck_ms, int coalesce_ms) {
   Fd inotify(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!inotify) {
     say(std::string("cannot start inotify: ") + std::strerror(errno));
@@ -126,20 +177,35 @@ int Relay::run(int stop_fd, int recheck_ms) {
   }
   std::map<int, std::size_t> watched;  // watch descriptor -> directory
   // Watches a directory's path and makes sure the watch is on the directory
-  // this relay holds open: the path could have been replaced in between.
-  auto watch = [&](std::size_t i) {
+  // this relay holds open: the path could have been replaced in between. A
+  // directory that cannot be opened is no longer served (the re-check tries
+  // it again); one that is open but cannot be watched is served by the
+  // re-check alone, and its watch is tried again at every re-check.
+  auto watch = [&](std::size_t i, bool quiet) {
+    int error = 0;
     for (int attempt = 0; attempt < 3; ++attempt) {
-      const int wd = inotify_add_watch(inotify.get(), m_dirs[i].path().c_str(),
-                                       k_file_events | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
+      const int wd = add_watch(inotify.get(), m_dirs[i].path().c_str(),
+                               k_file_events | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
+      if (wd < 0) error = errno;
       if (wd >= 0 && m_dirs[i].path_is_current()) {
         watched[wd] = i;
+        m_watched[i] = true;
         return true;
       }
       if (wd >= 0) inotify_rm_watch(inotify.get(), wd);
-      if (!m_dirs[i].reopen()) break;
+      if (wd < 0 && m_dirs[i].path_is_current()) break;  // the watch itself fails, on the directory held
+      if (auto r = m_dirs[i].reopen(); !r) {
+        m_active[i] = false;
+        m_watched[i] = false;
+        say(m_dirs[i].path() + ": cannot be opened (" + r.error().message + "); no longer served");
+        return false;
+      }
     }
-    m_active[i] = false;
-    say(m_dirs[i].path() + ": cannot be watched; no longer served");
+    m_watched[i] = false;
+    if (!quiet)
+      say(m_dirs[i].path() + ": cannot be watched (" +
+          (error != 0 ? std::string(std::strerror(error)) : std::string("its path keeps changing")) +
+          "); served by the re-check alone");
     return false;
   };
   auto any_active = [&] {
@@ -149,7 +215,7 @@ int Relay::run(int stop_fd, int recheck_ms) {
   };
   std::string served;
   for (std::size_t i = 0; i < m_dirs.size(); ++i)
-    if (watch(i))
+    if (watch(i, false))
       served += (served.empty() ? "" : ", ") + m_dirs[i].path() + " (" + std::to_string(m_dirs[i].uid()) + ":" +
                 std::to_string(m_dirs[i].gid()) + ")";
   if (!any_active()) return 1;
@@ -157,11 +223,27 @@ int Relay::run(int stop_fd, int recheck_ms) {
   say("watching " + served);
 
   alignas(inotify_event) char buf[16 * 1024];
-  // A deadline, not poll's timeout alone: events more often than recheck_ms must not put the re-check off.
+  // Deadlines, not poll's timeout alone: events more often than recheck_ms must not put the re-check off.
   using steady = std::chrono::steady_clock;
+  const auto window = std::chrono::milliseconds(coalesce_ms);
   auto next_recheck = steady::now() + std::chrono::milliseconds(recheck_ms);
+  // Per directory: when its events were last handled, and whether an event waits for its window to end.
+  std::vector<steady::time_point> handled(m_dirs.size(), steady::now() - window);
+  std::vector<bool> pending(m_dirs.size());
+  auto reconciled = steady::now();
+  bool reconcile_pending = false;
+  auto reconcile_now = [&] {
+    reconcile();
+    reconciled = steady::now();
+    reconcile_pending = false;
+    std::fill(pending.begin(), pending.end(), false);  // everything was just read
+  };
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_recheck - steady::now()).count();
+    auto deadline = next_recheck;
+    for (std::size_t i = 0; i < m_dirs.size(); ++i)
+      if (pending[i]) deadline = std::min(deadline, handled[i] + window);
+    if (reconcile_pending) deadline = std::min(deadline, reconciled + window);
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - steady::now()).count();
     pollfd fds[2] = {{stop_fd, POLLIN, 0}, {inotify.get(), POLLIN, 0}};
     const int n = poll(fds, 2, static_cast<int>(std::max<long long>(left, 0)));
     if (n < 0) {
@@ -172,18 +254,20 @@ int Relay::run(int stop_fd, int recheck_ms) {
     if (fds[0].revents != 0) return 0;
     if (steady::now() >= next_recheck) {
       next_recheck = steady::now() + std::chrono::milliseconds(recheck_ms);
-      // The safety net: directories that could not be opened are tried again, then everything is re-read.
-      for (std::size_t i = 0; i < m_dirs.size(); ++i)
+      // The safety net: directories that could not be opened or watched are tried again, then everything is re-read.
+      for (std::size_t i = 0; i < m_dirs.size(); ++i) {
         if (!m_active[i] && m_dirs[i].reopen()) {
           m_active[i] = true;
-          if (watch(i)) say(m_dirs[i].path() + ": served again");
+          if (watch(i, false)) say(m_dirs[i].path() + ": served again");
+        } else if (m_active[i] && !m_watched[i] && watch(i, true)) {
+          say(m_dirs[i].path() + ": watched again");
         }
-      reconcile();
-      if (n == 0) continue;
+      }
+      reconcile_now();
     }
-    std::vector<bool> changed_dirs(m_dirs.size()), lost(m_dirs.size());
+    std::vector<bool> lost(m_dirs.size());
     bool overflow = false;
-    for (;;) {
+    while (n > 0 && fds[1].revents != 0) {
       const ssize_t len = ::read(inotify.get(), buf, sizeof buf);
       if (len < 0 && errno == EINTR) continue;
       if (len <= 0) break;  // EAGAIN: drained
@@ -200,7 +284,7 @@ int Relay::run(int stop_fd, int recheck_ms) {
           lost[it->second] = true;
           if (ev->mask & IN_IGNORED) watched.erase(it);
         } else if ((ev->mask & k_file_events) && ev->len > 0 && std::strcmp(ev->name, k_credentials_file) == 0) {
-          changed_dirs[it->second] = true;
+          pending[it->second] = true;
         }
       }
     }
@@ -214,25 +298,33 @@ int Relay::run(int stop_fd, int recheck_ms) {
           ++it;
         }
       }
+      m_watched[i] = false;
       if (auto r = m_dirs[i].reopen(); !r) {
         m_active[i] = false;
         say(m_dirs[i].path() + ": the directory is gone (" + r.error().message + "); no longer served");
         continue;
       }
-      if (watch(i)) say(m_dirs[i].path() + ": the directory was replaced; serving the new one");
+      if (watch(i, false)) say(m_dirs[i].path() + ": the directory was replaced; serving the new one");
       overflow = true;  // a new directory: reconcile everything
     }
     if (!any_active()) return 1;
-    if (overflow) {
-      reconcile();
-      continue;
-    }
+    if (overflow) reconcile_pending = true;
+    const auto now = steady::now();
+    if (reconcile_pending && now >= reconciled + window) reconcile_now();
     for (std::size_t i = 0; i < m_dirs.size(); ++i)
-      if (changed_dirs[i]) changed(i);
+      if (pending[i] && now >= handled[i] + window) {
+        pending[i] = false;
+        // The window starts with work done (a copy, a refusal), not with the echo of the relay's own copy.
+        if (changed(i)) handled[i] = now;
+      }
   }
 }
 
 int run(int argc, char** argv) {
+  // A crash must not leave a core file with tokens in it, nor may anything ptrace it.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
   std::vector<std::string_view> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   auto options = parse_args(args);
   if (!options) {

@@ -29,6 +29,33 @@ bool token_ok(const json& o, const char* key) {
   });
 }
 
+bool printable_string(const json& v, std::size_t max) {
+  if (!v.is_string()) return false;
+  const auto& s = v.get_ref<const std::string&>();
+  return s.size() <= max && std::all_of(s.begin(), s.end(), [](char c) {
+           return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+         });
+}
+
+/// Why a moving field other than the tokens and expiresAt breaks its rule, or empty.
+std::string other_fields_refusal(const json& oauth) {
+  if (auto it = oauth.find("scopes"); it != oauth.end()) {
+    if (!it->is_array() || it->size() > k_max_scopes ||
+        !std::all_of(it->begin(), it->end(), [](const json& v) { return printable_string(v, k_max_short_field); }))
+      return "its scopes are not a list of at most 32 short printable strings";
+  }
+  for (const char* key : {"subscriptionType", "rateLimitTier"}) {
+    auto it = oauth.find(key);
+    if (it != oauth.end() && !it->is_null() && !printable_string(*it, k_max_short_field))
+      return std::string("its ") + key + " is not a short printable string";
+  }
+  if (auto it = oauth.find("isMax"); it != oauth.end() && !it->is_boolean()) return "its isMax is not true or false";
+  if (auto it = oauth.find("refreshTokenExpiresAt");
+      it != oauth.end() && !it->is_null() && !vault::whole_number<std::int64_t>(*it))
+    return "its refreshTokenExpiresAt is not a whole number";
+  return {};
+}
+
 /// The file as a JSON object, or nullopt (with `why`) when it is not one.
 std::optional<json> parse_object(std::string_view text, std::string* why) {
   json::parser_callback_t depth_guard = [](int depth, json::parse_event_t, json&) {
@@ -47,6 +74,14 @@ std::optional<json> parse_object(std::string_view text, std::string* why) {
     if (why != nullptr) *why = "it is not well-formed JSON (or nests too deep)";
     return std::nullopt;
   }
+}
+
+/// Whether two uuids are equal, whatever the case of their hexadecimal digits.
+bool same_uuid(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+           return lower(x) == lower(y);
+         });
 }
 
 struct Wiper {
@@ -95,9 +130,10 @@ Judgement judge_login(std::string_view file, std::int64_t now_ms, std::string_vi
   const auto expires = exp_it == oauth->end() ? std::nullopt : vault::whole_number<std::int64_t>(*exp_it);
   if (!expires) return refuse("its expiresAt is not a whole number");
   if (*expires > now_ms + k_max_token_lifetime_ms) return refuse("its expiresAt is more than 24 hours away");
+  if (auto bad = other_fields_refusal(*oauth); !bad.empty()) return refuse(std::move(bad));
   if (!account_uuid.empty()) {
     auto acc = oauth->find("accountUuid");
-    if (acc != oauth->end() && !(acc->is_string() && acc->get_ref<const std::string&>() == account_uuid))
+    if (acc != oauth->end() && !(acc->is_string() && same_uuid(acc->get_ref<const std::string&>(), account_uuid)))
       return refuse("its accountUuid names another account");
   }
   Judgement j;
@@ -115,10 +151,13 @@ bool is_newer(const Login& source, const Judgement& target) {
   return !source.same_pair(*target.login) && source.expires_at > target.login->expires_at;
 }
 
-SecretString compose(const Login& source, std::optional<std::string_view> target_file) {
+std::optional<SecretString> compose(const Login& source, std::optional<std::string_view> target_file) {
   json out = json::object();
-  if (target_file)
-    if (auto doc = parse_object(*target_file, nullptr)) out = std::move(*doc);
+  if (target_file) {
+    auto doc = parse_object(*target_file, nullptr);
+    if (!doc) return std::nullopt;  // present but not an object: maybe half written; never rebuilt from {}
+    out = std::move(*doc);
+  }
   Wiper w{out};
   auto oauth = out.find("claudeAiOauth");
   if (oauth == out.end() || !oauth->is_object()) {

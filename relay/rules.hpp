@@ -17,7 +17,17 @@
 //     most k_max_token bytes;
 //   - expiresAt must be a whole number no later than now + 24 hours: a far
 //     expiry would win every later comparison and block every genuine refresh;
-//   - with an account uuid, the login's accountUuid, when present, must be it;
+//   - the other moving fields have their types and bounds: scopes a list of at
+//     most k_max_scopes printable strings of at most k_max_short_field bytes,
+//     subscriptionType and rateLimitTier such a string or null, isMax a
+//     boolean, refreshTokenExpiresAt a whole number or null (a field of
+//     another type, e.g. floats that print longer than they are read, could
+//     inflate the target's file past the read limit and lose its keys);
+//   - with an account uuid, the login's accountUuid, when present, must be it
+//     (case aside). Claude Code's .credentials.json normally carries no
+//     accountUuid (the account lives in each session's .claude.json, which the
+//     relay does not see), so this check alone does not keep another account's
+//     login out: see docs/dispatch.md, the relay paragraph;
 //   - a login is newer than a target's when its token pair differs and its
 //     expiresAt is later. A target whose file breaks a rule holds no login.
 
@@ -35,6 +45,10 @@ inline constexpr std::int64_t k_max_token_lifetime_ms = 24LL * 60 * 60 * 1000;
 inline constexpr std::size_t k_max_file_size = 64u << 10;
 /// The longest token the relay accepts (write-back's bound).
 inline constexpr std::size_t k_max_token = 16u << 10;
+/// The most scopes a login may list.
+inline constexpr std::size_t k_max_scopes = 32;
+/// The longest scope, subscriptionType or rateLimitTier.
+inline constexpr std::size_t k_max_short_field = 128;
 /// The deepest JSON nesting the relay parses.
 inline constexpr int k_max_json_depth = 64;
 
@@ -99,11 +113,14 @@ Judgement judge_login(std::string_view file, std::int64_t now_ms, std::string_vi
 /// acceptable login, or another token pair expiring earlier.
 bool is_newer(const Login& source, const Judgement& target);
 
-/// The text the target's .credentials.json gets: `target_file` (when it is a
-/// JSON object; else an empty one) with the moving fields of claudeAiOauth
-/// taken from `source`. The target's account fields, and fields of its login
-/// the relay does not know, stay.
-SecretString compose(const Login& source, std::optional<std::string_view> target_file);
+/// The text the target's .credentials.json gets: `target_file` (nullopt: the
+/// target has no file; then an empty object) with the moving fields of
+/// claudeAiOauth taken from `source`. The target's other top-level keys, its
+/// account fields, and fields of its login the relay does not know, stay.
+/// nullopt when `target_file` is not a JSON object: a file being rewritten in
+/// place, or garbage, is left alone rather than rebuilt without its keys. The
+/// caller refuses a result larger than k_max_file_size.
+std::optional<SecretString> compose(const Login& source, std::optional<std::string_view> target_file);
 
 /// An expiry for the log: "2026-12-06T15:00:00Z".
 std::string utc(std::int64_t ms);

@@ -83,14 +83,51 @@ class RelayDocker : public ::testing::Test {
 
   std::string labelled() const { return std::string(k_test_label) + "=" + label; }
 
+  // The relay runs as docs/dispatch.md says it must: root with no capability but CHOWN and
+  // DAC_OVERRIDE, no network, a read-only root, no new privileges, a capped log. Its binary
+  // comes in a volume of its own (docker cp cannot write a read-only root).
   void start_relay() {
-    auto c = docker_cli({"create", "--label", labelled(), "--network", "none", "--user", "0:0", "-v",
-                         vol_a + ":/relay/0", "-v", vol_b + ":/relay/1", "--entrypoint", "/para-broker-relay", image,
-                         "/relay/0:0:0", "/relay/1:1234:1234"});
+    vol_bin = "pb-test-relay-" + label + "-bin";
+    auto v = docker_cli({"volume", "create", "--label", labelled(), vol_bin});
+    ASSERT_EQ(v.exit_code, 0) << v.err;
+    auto loader = docker_cli(
+        {"create", "--label", labelled(), "--network", "none", "-v", vol_bin + ":/bin-relay", image, "true"});
+    ASSERT_EQ(loader.exit_code, 0) << loader.err;
+    const std::string loader_id = loader.out.substr(0, loader.out.find('\n'));
+    auto cp = docker_cli({"cp", PB_RELAY_BINARY, loader_id + ":/bin-relay/para-broker-relay"});
+    docker_cli({"rm", "-f", loader_id});
+    ASSERT_EQ(cp.exit_code, 0) << cp.err;
+    auto c = docker_cli({"create",
+                         "--label",
+                         labelled(),
+                         "--network",
+                         "none",
+                         "--user",
+                         "0:0",
+                         "--cap-drop",
+                         "ALL",
+                         "--cap-add",
+                         "CHOWN",
+                         "--cap-add",
+                         "DAC_OVERRIDE",
+                         "--read-only",
+                         "--security-opt",
+                         "no-new-privileges",
+                         "--log-opt",
+                         "max-size=1m",
+                         "-v",
+                         vol_bin + ":/bin-relay:ro",
+                         "-v",
+                         vol_a + ":/relay/0",
+                         "-v",
+                         vol_b + ":/relay/1",
+                         "--entrypoint",
+                         "/bin-relay/para-broker-relay",
+                         image,
+                         "/relay/0:0:0",
+                         "/relay/1:1234:1234"});
     ASSERT_EQ(c.exit_code, 0) << c.err;
     relay = c.out.substr(0, c.out.find('\n'));
-    auto cp = docker_cli({"cp", PB_RELAY_BINARY, relay + ":/para-broker-relay"});
-    ASSERT_EQ(cp.exit_code, 0) << cp.err;
     auto s = docker_cli({"start", relay});
     ASSERT_EQ(s.exit_code, 0) << s.err;
     // It says so once it watches both directories (after its start-up copies).
@@ -143,7 +180,7 @@ class RelayDocker : public ::testing::Test {
     EXPECT_EQ(out.find("sk-ant"), std::string::npos) << out;
   }
 
-  std::string label, vol_a, vol_b, image, relay;
+  std::string label, vol_a, vol_b, vol_bin, image, relay;
 };
 
 TEST_F(RelayDocker, StartUpCopiesTheNewerLoginAndAChangeByRenameReachesTheOtherVolume) {
@@ -201,7 +238,8 @@ TEST_F(RelayDocker, HostileChangesAreNotPropagated) {
 
   const std::string out = logs();
   EXPECT_NE(out.find("relay: /relay/1: refused: it is a symbolic link"), std::string::npos) << out;
-  EXPECT_NE(out.find("relay: /relay/1: refused: its expiresAt is more than 24 hours away"), std::string::npos) << out;
+  // The second refusal came within 10 s of the first: held back (one line per directory per 10 s).
+  EXPECT_EQ(out.find("relay: /relay/1: refused: its expiresAt is more than 24 hours away"), std::string::npos) << out;
   auto running = docker_cli({"inspect", "-f", "{{.State.Running}}", relay});
   EXPECT_EQ(running.out, "true\n");
   stop_relay();

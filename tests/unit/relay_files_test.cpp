@@ -14,7 +14,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -241,6 +243,10 @@ TEST_F(RelayFiles, ReconcileCopiesTheNewestLoginIntoEveryOlderOne) {
   EXPECT_NE(log.str().find("relay: " + dir_b + " -> " + dir("a").string() + " (expires "), std::string::npos)
       << log.str();
   EXPECT_NE(log.str().find("relay: " + dir_b + " -> " + dir("c").string() + " (expires "), std::string::npos);
+  // a's own login had not expired: a planted replay could be behind such a copy, so it is said.
+  EXPECT_NE(log.str().find("relay: " + dir("a").string() + ": its unexpired login (expires "), std::string::npos)
+      << log.str();
+  EXPECT_EQ(log.str().find("relay: " + dir("c").string() + ": its unexpired"), std::string::npos) << log.str();
   EXPECT_EQ(log.str().find(k_canary), std::string::npos) << log.str();
 
   // A second reconcile has nothing to do.
@@ -254,8 +260,12 @@ TEST_F(RelayFiles, HostileFilesAreNeitherCopiedNorStopTheRelay) {
   const json a = login("a", t + k_hour);
   write_by_rename(creds("a"), a.dump(), 0, 0);
   write_by_rename(creds("c"), a.dump(), 1001, 1002);
-  Relay relay(open_dirs(), "00000000-0000-4000-8000-0000000000a1", nullptr, log);
+  // A clock the test moves on, past the interval between two refusal lines of one directory.
+  std::int64_t clock = t;
+  Relay relay(
+      open_dirs(), "00000000-0000-4000-8000-0000000000a1", [&clock] { return clock; }, log);
   auto expect_unchanged = [&](const std::string& what) {
+    clock += k_log_interval_ms;
     relay.changed(1);
     relay.reconcile();
     EXPECT_EQ(read_file(creds("a")), a.dump()) << what;
@@ -307,25 +317,131 @@ TEST_F(RelayFiles, HostileFilesAreNeitherCopiedNorStopTheRelay) {
   }
 }
 
-TEST_F(RelayFiles, PoisonedOrUnreadableTargetsGetTheLogin) {
+TEST_F(RelayFiles, APoisonedTargetGetsTheLoginAndKeepsItsKeysAnUnreadableOneIsLeftAlone) {
   const auto t = now_ms();
+  const std::string ta = login("a", 0)["claudeAiOauth"]["accessToken"];
+  const json mcp = {{"server", {{"accessToken", "b-mcp"}}}};
   write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
-  write_by_rename(creds("b"), login("far", t + 48 * k_hour).dump(), 1234, 1234);
+  json far = login("far", t + 48 * k_hour);
+  far["mcpOAuth"] = mcp;
+  write_by_rename(creds("b"), far.dump(), 1234, 1234);
   ASSERT_EQ(mkfifo(creds("c").c_str(), 0600), 0);
   Relay relay(open_dirs(), "", nullptr, log);
   relay.reconcile();
-  EXPECT_EQ(access_token(creds("b")), login("a", 0)["claudeAiOauth"]["accessToken"]);
-  EXPECT_EQ(access_token(creds("c")), login("a", 0)["claudeAiOauth"]["accessToken"]);
+  // A JSON object whose login is refused: the login is replaced, the other keys stay.
+  EXPECT_EQ(access_token(creds("b")), ta);
+  EXPECT_EQ(json::parse(read_file(creds("b")))["mcpOAuth"], mcp);
   expect_owner("b", 1234, 1234);
+  // Not a regular file: left alone.
+  EXPECT_TRUE(fs::is_fifo(creds("c")));
+  fs::remove(creds("c"));
+
+  // 1.0.x rewriting c in place, read half written: left alone, not rebuilt from {} without its keys.
+  json c = login("c", t - k_hour);
+  c["mcpOAuth"] = mcp;
+  const std::string half = c.dump().substr(0, c.dump().size() / 2);
+  write_by_rename(creds("c"), half, 1001, 1002);
+  relay.reconcile();
+  EXPECT_EQ(read_file(creds("c")), half);
+  write_in_place(creds("c"), "");
+  relay.reconcile();
+  EXPECT_EQ(read_file(creds("c")), "");
+  // Its writer finished: an expired login of its own, which is replaced with the keys kept.
+  write_in_place(creds("c"), c.dump());
+  relay.reconcile();
+  EXPECT_EQ(access_token(creds("c")), ta);
+  EXPECT_EQ(json::parse(read_file(creds("c")))["mcpOAuth"], mcp);
+  // A refused login in an object (a type the relay does not copy): replaced, keys kept.
+  c["claudeAiOauth"]["isMax"] = "yes";
+  write_in_place(creds("c"), c.dump());
+  relay.reconcile();
+  EXPECT_EQ(access_token(creds("c")), ta);
+  EXPECT_EQ(json::parse(read_file(creds("c")))["mcpOAuth"], mcp);
+  // No file at all: a fresh one.
+  fs::remove(creds("c"));
+  relay.reconcile();
+  EXPECT_EQ(access_token(creds("c")), ta);
   expect_owner("c", 1001, 1002);
+  EXPECT_EQ(log.str().find(k_canary), std::string::npos) << log.str();
+}
+
+TEST_F(RelayFiles, ACopyThatWouldOutgrowTheReadLimitIsNotWritten) {
+  const auto t = now_ms();
+  // b's login is as large as the rules allow; c keeps 60 KiB of keys of its own.
+  json b = login("b", t + 2 * k_hour);
+  b["claudeAiOauth"]["accessToken"] = "sk-ant-oat01-" + std::string(8000, 'A');
+  b["claudeAiOauth"]["refreshToken"] = "sk-ant-ort01-" + std::string(8000, 'R');
+  write_by_rename(creds("b"), b.dump(), 1234, 1234);
+  json c = login("c", t + k_hour);
+  c["mcpOAuth"] = {{"server", {{"accessToken", std::string(60 * 1024, 'm')}}}};
+  ASSERT_LE(c.dump().size(), k_max_file_size);
+  write_by_rename(creds("c"), c.dump(), 1001, 1002);
+  std::int64_t clock = t;
+  Relay relay(
+      open_dirs(), "", [&clock] { return clock; }, log);
+  for (int i = 0; i < 3; ++i, clock += k_log_interval_ms) relay.reconcile();
+  // Written, c could not be read back and would lose its keys at the next copy: c keeps its own file.
+  EXPECT_EQ(read_file(creds("c")), c.dump());
+  EXPECT_EQ(access_token(creds("a")), b["claudeAiOauth"]["accessToken"]);
+  EXPECT_NE(log.str().find("relay: " + dir("b").string() + " -> " + dir("c").string() +
+                           ": not copied: the target's file would be larger than 64 KiB"),
+            std::string::npos)
+      << log.str();
+}
+
+TEST_F(RelayFiles, RefusalsAreSaidOncePerReasonAndAtMostOncePerIntervalPerDirectory) {
+  const auto t = now_ms();
+  write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
+  std::int64_t clock = t;
+  Relay relay(
+      open_dirs(), "", [&clock] { return clock; }, log);
+  relay.reconcile();
+  log.str("");
+  const std::string b_refused = "relay: " + dir("b").string() + ": refused: ";
+  auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = log.str().find(what); at != std::string::npos; at = log.str().find(what, at + 1)) ++n;
+    return n;
+  };
+  // A session alternating two bad files, fast: the first is said, the second held back, then neither again.
+  for (int i = 0; i < 200; ++i) {
+    write_in_place(creds("b"), i % 2 == 0 ? "garbage" : "");
+    relay.changed(1);
+    clock += 10;
+  }
+  EXPECT_EQ(count(b_refused), 1u) << log.str();
+  // A third reason, once the interval is over: said, with the count of what was held back.
+  clock += k_log_interval_ms;
+  write_in_place(creds("b"), "[]");
+  relay.changed(1);
+  EXPECT_NE(log.str().find(b_refused + "it is not a JSON object (1 more suppressed)\n"), std::string::npos)
+      << log.str();
+  // Long after, the reasons already seen are still not said again ...
+  clock += 100 * k_log_interval_ms;
+  for (const char* bad : {"garbage", "", "[]"}) {
+    write_in_place(creds("b"), bad);
+    relay.changed(1);
+  }
+  EXPECT_EQ(count(b_refused), 2u) << log.str();
+  // ... until an acceptable login comes from that directory.
+  write_in_place(creds("b"), login("b", t + 2 * k_hour).dump());
+  relay.changed(1);
+  write_in_place(creds("b"), "garbage");
+  relay.changed(1);
+  EXPECT_EQ(count(b_refused), 3u) << log.str();
+  // Another directory's lines are counted on their own.
+  write_in_place(creds("c"), "garbage");
+  relay.changed(2);
+  EXPECT_EQ(count("relay: " + dir("c").string() + ": refused: "), 1u) << log.str();
 }
 
 /// Runs a Relay's loop on a thread until stop() (a pipe as its stop descriptor).
 class LoopRunner {
  public:
-  LoopRunner(Relay& relay, int recheck_ms = k_recheck_ms) {
+  LoopRunner(Relay& relay, int recheck_ms = k_recheck_ms, int coalesce_ms = k_coalesce_ms) {
     if (pipe2(m_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-    m_thread = std::thread([this, &relay, recheck_ms] { m_rc = relay.run(m_pipe[0], recheck_ms); });
+    m_thread =
+        std::thread([this, &relay, recheck_ms, coalesce_ms] { m_rc = relay.run(m_pipe[0], recheck_ms, coalesce_ms); });
   }
   ~LoopRunner() {
     stop();
@@ -448,6 +564,75 @@ TEST_F(RelayFiles, TheReCheckFindsALoginNoEventAnnounced) {
   EXPECT_EQ(loop.stop(), 0);
 }
 
+TEST_F(RelayFiles, TheLoopCopiesFromOneSourceAboutOncePerSecondHoweverOftenItChanges) {
+  const auto t = now_ms();
+  write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
+  std::ostringstream loop_log;
+  // A clock that moves on by a log interval whenever it is read, so that every copy is said and can be counted.
+  std::atomic<std::int64_t> clock{t};
+  Relay relay(
+      open_dirs(), "", [&clock] { return clock += k_log_interval_ms; }, loop_log);
+  LoopRunner loop(relay);
+  ASSERT_TRUE(wait_for_token(creds("b"), login("a", 0)["claudeAiOauth"]["accessToken"]));
+  std::this_thread::sleep_for(std::chrono::milliseconds(k_coalesce_ms + 100));  // the start-up's windows are over
+
+  // b's session rewrites its file 30 times in about three seconds, each a later login, each
+  // after the relay copied the one before (unbounded, every one would be copied).
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 30; ++i) {
+    write_by_rename(creds("b"), login("storm-" + std::to_string(i), t + 2 * k_hour + i).dump(), 1234, 1234);
+    std::this_thread::sleep_for(100ms);
+  }
+  const auto storm_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  // The last one arrives, within a window of the storm's end.
+  const std::string last = login("storm-29", 0)["claudeAiOauth"]["accessToken"];
+  EXPECT_TRUE(wait_for_token(creds("a"), last, 3s)) << loop_log.str();
+  EXPECT_TRUE(wait_for_token(creds("c"), last, 3s)) << loop_log.str();
+  EXPECT_EQ(loop.stop(), 0);
+  const std::string copy_line = "relay: " + dir("b").string() + " -> " + dir("a").string() + " (expires ";
+  const std::string out = loop_log.str();
+  int copies = 0;
+  for (auto at = out.find(copy_line); at != std::string::npos; at = out.find(copy_line, at + 1)) ++copies;
+  EXPECT_GE(copies, 2);
+  EXPECT_LE(copies, storm_ms / k_coalesce_ms + 2) << "a storm of " << storm_ms << " ms\n" << out;
+  expect_no_temp_files();
+}
+
+/// A relay that cannot watch directory c (as when inotify's watches run out).
+class RelayThatCannotWatchC : public Relay {
+ public:
+  using Relay::Relay;
+
+ protected:
+  int add_watch(int inotify_fd, const char* path, std::uint32_t mask) override {
+    if (std::string_view(path).ends_with("/c")) {
+      errno = ENOSPC;
+      return -1;
+    }
+    return Relay::add_watch(inotify_fd, path, mask);
+  }
+};
+
+TEST_F(RelayFiles, ADirectoryThatCannotBeWatchedIsStillServedByTheReCheck) {
+  const auto t = now_ms();
+  write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
+  std::ostringstream loop_log;
+  RelayThatCannotWatchC relay(open_dirs(), "", nullptr, loop_log);
+  LoopRunner loop(relay, 200);
+  EXPECT_TRUE(wait_for_token(creds("c"), login("a", 0)["claudeAiOauth"]["accessToken"])) << loop_log.str();
+  const json newer = login("newer", t + 2 * k_hour);
+  write_by_rename(creds("c"), newer.dump(), 1001, 1002);
+  EXPECT_TRUE(wait_for_token(creds("a"), newer["claudeAiOauth"]["accessToken"])) << loop_log.str();
+  EXPECT_TRUE(wait_for_token(creds("b"), newer["claudeAiOauth"]["accessToken"])) << loop_log.str();
+  EXPECT_EQ(loop.stop(), 0);
+  EXPECT_NE(loop_log.str().find("relay: " + dir("c").string() +
+                                ": cannot be watched (No space left on device); served by the re-check alone"),
+            std::string::npos)
+      << loop_log.str();
+  EXPECT_EQ(loop_log.str().find("no longer served"), std::string::npos) << loop_log.str();
+}
+
 struct Spawned {
   pid_t pid = -1;
   fs::path err;
@@ -512,6 +697,18 @@ TEST_F(RelayFiles, TheExecutableRelaysAndExitsZeroOnSigtermWithoutPrintingAToken
         {dir("a").string() + ":0:0", dir("b").string() + ":1234:1234", dir("c").string() + ":1001:1002"}, err);
     ASSERT_GT(s.pid, 0);
     const std::string want = login(sig == SIGTERM ? "a" : "next", 0)["claudeAiOauth"]["accessToken"];
+    if (sig == SIGTERM) {
+      // No core file: a crash must not write its tokens to disk.
+      std::this_thread::sleep_for(100ms);
+      const std::string limits = read_file("/proc/" + std::to_string(s.pid) + "/limits");
+      const auto at = limits.find("Max core file size");
+      ASSERT_NE(at, std::string::npos) << limits;
+      std::istringstream line(limits.substr(at + std::strlen("Max core file size")));
+      std::string soft, hard;
+      line >> soft >> hard;
+      EXPECT_EQ(soft, "0");
+      EXPECT_EQ(hard, "0");
+    }
     if (sig == SIGINT) {
       std::this_thread::sleep_for(100ms);  // its watches are in place
       write_in_place(creds("c"), login("next", t + 2 * k_hour).dump());

@@ -142,7 +142,9 @@ TEST(RelayRules, ComposeKeepsTheTargetsOwnKeysAndAccount) {
   target["claudeAiOauth"]["refreshTokenExpiresAt"] = 5;  // a login field the source does not have: goes
   target["claudeAiOauth"]["ownField"] = "kept";
   target["mcpOAuth"] = {{"mine", {{"accessToken", "target-mcp"}}}};
-  const auto out = json::parse(compose(*s.login, target.dump()).str());
+  const auto composed = compose(*s.login, target.dump());
+  ASSERT_TRUE(composed);
+  const auto out = json::parse(composed->str());
 
   EXPECT_EQ(out["mcpOAuth"], target["mcpOAuth"]);
   EXPECT_FALSE(out.contains("pluginSecrets"));
@@ -158,16 +160,75 @@ TEST(RelayRules, ComposeKeepsTheTargetsOwnKeysAndAccount) {
   EXPECT_EQ(out.size(), 2u);
 }
 
-TEST(RelayRules, ComposeIntoATargetThatIsNotAnObjectWritesTheLoginAlone) {
+TEST(RelayRules, ComposeWritesAFreshFileOnlyWhereThereIsNone) {
   auto s = judge(login("new", k_now + k_hour));
   ASSERT_TRUE(s.login);
-  for (const std::optional<std::string_view> target :
-       {std::optional<std::string_view>(), std::optional<std::string_view>("not json"),
-        std::optional<std::string_view>("[1]"), std::optional<std::string_view>("{\"claudeAiOauth\":3,\"k\":1}")}) {
-    const auto out = json::parse(compose(*s.login, target).str());
-    EXPECT_EQ(out["claudeAiOauth"], (*s.login).fields);
-    EXPECT_EQ(out.size(), target && target->find("\"k\"") != std::string_view::npos ? 2u : 1u);
+  // No file: the login alone.
+  const auto fresh = compose(*s.login, std::nullopt);
+  ASSERT_TRUE(fresh);
+  const auto out = json::parse(fresh->str());
+  EXPECT_EQ(out["claudeAiOauth"], (*s.login).fields);
+  EXPECT_EQ(out.size(), 1u);
+  // A file that is not a JSON object (half written in place, garbage) is never rebuilt from {}.
+  for (const std::string_view target :
+       {"", "not json", "[1]", "{\"mcpOAuth\":{\"s\":{\"accessToken\":\"m\"}},\"claudeAiOauth\":{\"acc"})
+    EXPECT_FALSE(compose(*s.login, target)) << target;
+  // An object whose login is not one: its login is replaced, its keys stay.
+  const auto kept = compose(*s.login, std::string_view("{\"claudeAiOauth\":3,\"k\":1}"));
+  ASSERT_TRUE(kept);
+  const auto out_kept = json::parse(kept->str());
+  EXPECT_EQ(out_kept["claudeAiOauth"], (*s.login).fields);
+  EXPECT_EQ(out_kept["k"], 1);
+}
+
+TEST(RelayRules, EveryMovingFieldHasItsTypeAndBounds) {
+  auto with = [](const char* key, json value) {
+    json j = login("a", k_now + k_hour);
+    j["claudeAiOauth"][key] = std::move(value);
+    return j;
+  };
+  const std::string scopes_refused = "its scopes are not a list of at most 32 short printable strings";
+  // Floats print longer than they are read ("1e9" becomes "1000000000.0"): they could inflate the target's file.
+  EXPECT_EQ(refusal(json::parse(R"({"claudeAiOauth":{"accessToken":"a","refreshToken":"r","expiresAt":1,)"
+                                R"("scopes":[1e9,1e9,1e9]}})")),
+            scopes_refused);
+  EXPECT_EQ(refusal(with("scopes", "user:inference")), scopes_refused);
+  EXPECT_EQ(refusal(with("scopes", json::array({"a", 7}))), scopes_refused);
+  EXPECT_EQ(refusal(with("scopes", json::array({std::string(129, 's')}))), scopes_refused);
+  EXPECT_EQ(refusal(with("scopes", json::array({"user:\ninference"}))), scopes_refused);
+  EXPECT_EQ(refusal(with("scopes", json::array({json::object()}))), scopes_refused);
+  EXPECT_EQ(refusal(with("scopes", std::vector<std::string>(33, "s"))), scopes_refused);
+  EXPECT_TRUE(judge(with("scopes", std::vector<std::string>(32, std::string(128, 's')))).login);
+  EXPECT_TRUE(judge(with("scopes", json::array())).login);
+  for (const char* key : {"subscriptionType", "rateLimitTier"}) {
+    const std::string refused = std::string("its ") + key + " is not a short printable string";
+    EXPECT_EQ(refusal(with(key, 7)), refused);
+    EXPECT_EQ(refusal(with(key, 1e300)), refused);
+    EXPECT_EQ(refusal(with(key, json::array({"max"}))), refused);
+    EXPECT_EQ(refusal(with(key, std::string(129, 'm'))), refused);
+    EXPECT_EQ(refusal(with(key, "max\x01")), refused);
+    EXPECT_TRUE(judge(with(key, nullptr)).login) << key;
+    EXPECT_TRUE(judge(with(key, "Max 20x")).login) << key;
   }
+  EXPECT_EQ(refusal(with("isMax", "yes")), "its isMax is not true or false");
+  EXPECT_EQ(refusal(with("isMax", 1)), "its isMax is not true or false");
+  EXPECT_EQ(refusal(with("isMax", nullptr)), "its isMax is not true or false");
+  EXPECT_TRUE(judge(with("isMax", true)).login);
+  const std::string rte = "its refreshTokenExpiresAt is not a whole number";
+  EXPECT_EQ(refusal(with("refreshTokenExpiresAt", 1.5)), rte);
+  EXPECT_EQ(refusal(with("refreshTokenExpiresAt", 1e300)), rte);
+  EXPECT_EQ(refusal(with("refreshTokenExpiresAt", "soon")), rte);
+  EXPECT_TRUE(judge(with("refreshTokenExpiresAt", nullptr)).login);
+  EXPECT_TRUE(judge(with("refreshTokenExpiresAt", k_now + 30 * 24 * k_hour)).login);
+}
+
+TEST(RelayRules, TheAccountIsComparedWhateverItsCase) {
+  json j = login("a", k_now + k_hour);
+  j["claudeAiOauth"]["accountUuid"] = "00000000-0000-4000-8000-0000000000A1";
+  EXPECT_TRUE(judge(j, k_uuid).login);
+  EXPECT_TRUE(judge(j, "00000000-0000-4000-8000-0000000000A1").login);
+  j["claudeAiOauth"]["accountUuid"] = "00000000-0000-4000-8000-0000000000B1";
+  EXPECT_EQ(refusal(j, k_uuid), "its accountUuid names another account");
 }
 
 TEST(RelayRules, ExpiryIsShownInUtc) {
@@ -191,6 +252,9 @@ TEST(RelayArgs, TakesDirectoriesWithOwnersAndAnAccount) {
   auto eq = parse({"/a:0:0", std::string("--account-uuid=") + k_uuid, "/b:1:1"});
   ASSERT_TRUE(eq) << eq.error().message;
   EXPECT_EQ(eq->account_uuid, k_uuid);
+  auto upper = parse({"--account-uuid", "00000000-0000-4000-8000-0000000000A1", "/a:0:0", "/b:1:1"});
+  ASSERT_TRUE(upper) << upper.error().message;
+  EXPECT_EQ(upper->account_uuid, k_uuid);  // kept in lower case
   EXPECT_TRUE(parse({"--help"})->help);
   EXPECT_TRUE(parse({"--version"})->version);
 }
