@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "vault/json_numbers.hpp"  // header only: whole numbers out of hostile JSON
+#include "vault/login_limits.hpp"  // header only: the bounds write-back keeps too
 
 namespace pb::relay {
 namespace {
@@ -19,15 +20,6 @@ constexpr const char* k_moving_fields[] = {"accessToken",   "refreshToken",     
                                            "scopes",        "subscriptionType",     "isMax",
                                            "rateLimitTier", "refreshTokenExpiresAt"};
 // accountUuid and organizationUuid say whose login it is: never taken from another volume.
-
-bool token_ok(const json& o, const char* key) {
-  auto it = o.find(key);
-  if (it == o.end() || !it->is_string()) return false;
-  const auto& s = it->get_ref<const std::string&>();
-  return !s.empty() && s.size() <= k_max_token && std::all_of(s.begin(), s.end(), [](char c) {
-    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
-  });
-}
 
 bool printable_string(const json& v, std::size_t max) {
   if (!v.is_string()) return false;
@@ -124,8 +116,8 @@ Judgement judge_login(std::string_view file, std::int64_t now_ms, std::string_vi
   Wiper w{*doc};
   auto oauth = doc->find("claudeAiOauth");
   if (oauth == doc->end() || !oauth->is_object()) return refuse("it holds no OAuth login");
-  if (!token_ok(*oauth, "accessToken")) return refuse("its access token is missing or malformed");
-  if (!token_ok(*oauth, "refreshToken")) return refuse("its refresh token is missing or malformed");
+  if (!vault::is_token(*oauth, "accessToken")) return refuse("its access token is missing or malformed");
+  if (!vault::is_token(*oauth, "refreshToken")) return refuse("its refresh token is missing or malformed");
   auto exp_it = oauth->find("expiresAt");
   const auto expires = exp_it == oauth->end() ? std::nullopt : vault::whole_number<std::int64_t>(*exp_it);
   if (!expires) return refuse("its expiresAt is not a whole number");

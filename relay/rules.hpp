@@ -37,14 +37,16 @@
 #include <string>
 #include <string_view>
 
+#include "vault/login_limits.hpp"  // header only
+
 namespace pb::relay {
 
 /// The longest access-token lifetime a login may claim, from now (write-back's).
-inline constexpr std::int64_t k_max_token_lifetime_ms = 24LL * 60 * 60 * 1000;
+inline constexpr std::int64_t k_max_token_lifetime_ms = vault::k_max_token_lifetime_ms;
 /// The largest .credentials.json the relay reads (a login is about 500 bytes).
 inline constexpr std::size_t k_max_file_size = 64u << 10;
 /// The longest token the relay accepts (write-back's bound).
-inline constexpr std::size_t k_max_token = 16u << 10;
+inline constexpr std::size_t k_max_token = vault::k_max_token;
 /// The most scopes a login may list.
 inline constexpr std::size_t k_max_scopes = 32;
 /// The longest scope, subscriptionType or rateLimitTier.

@@ -10,6 +10,7 @@
 #include "vault/entry.hpp"
 #include "vault/json_numbers.hpp"
 #include "vault/json_wipe.hpp"
+#include "vault/login_limits.hpp"
 
 namespace pb::broker::dispatch {
 namespace {
@@ -20,22 +21,12 @@ using nlohmann::json;
 constexpr const char* k_login_fields[] = {
     "accessToken",   "refreshToken",          "expiresAt",   "scopes",          "subscriptionType", "isMax",
     "rateLimitTier", "refreshTokenExpiresAt", "accountUuid", "organizationUuid"};
-constexpr std::size_t k_max_token = 16u << 10;
 
 WritebackDecision refuse(std::string why) {
   WritebackDecision d;
   d.verdict = WritebackDecision::Verdict::refuse;
   d.reason = std::move(why);
   return d;
-}
-
-bool token_ok(const json& o, const char* key) {
-  auto it = o.find(key);
-  if (it == o.end() || !it->is_string()) return false;
-  const auto& s = it->get_ref<const std::string&>();
-  return !s.empty() && s.size() <= k_max_token && std::all_of(s.begin(), s.end(), [](char c) {
-    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
-  });
 }
 
 std::string str(const json& o, const char* key) {
@@ -127,8 +118,8 @@ WritebackDecision judge_writeback(const vault::DecodedEntry& stored, ByteSpan vo
     return refuse("the stored credential has no OAuth login to update");
   auto new_oauth = new_doc->find("claudeAiOauth");
   if (new_oauth == new_doc->end() || !new_oauth->is_object()) return refuse("it holds no OAuth login");
-  if (!token_ok(*new_oauth, "accessToken")) return refuse("its access token is missing or malformed");
-  if (old_oauth->contains("refreshToken") && !token_ok(*new_oauth, "refreshToken"))
+  if (!vault::is_token(*new_oauth, "accessToken")) return refuse("its access token is missing or malformed");
+  if (old_oauth->contains("refreshToken") && !vault::is_token(*new_oauth, "refreshToken"))
     return refuse("its refresh token is missing or malformed");
   auto exp_it = new_oauth->find("expiresAt");
   const auto expires = exp_it == new_oauth->end() ? std::nullopt : vault::whole_number<std::int64_t>(*exp_it);

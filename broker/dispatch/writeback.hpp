@@ -30,6 +30,7 @@
 #include <string>
 
 #include "core/secure_buffer.hpp"
+#include "vault/login_limits.hpp"
 
 namespace pb::vault {
 struct DecodedEntry;
@@ -38,7 +39,7 @@ struct DecodedEntry;
 namespace pb::broker::dispatch {
 
 /// The longest access-token lifetime a write-back may claim, from now.
-inline constexpr std::int64_t k_max_token_lifetime_ms = 24LL * 60 * 60 * 1000;
+inline constexpr std::int64_t k_max_token_lifetime_ms = vault::k_max_token_lifetime_ms;
 
 struct WritebackDecision {
   enum class Verdict {
