@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>  // renameat2, RENAME_EXCHANGE
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -519,9 +520,12 @@ TEST_F(RelayFiles, TheLoopServesADirectoryThatWasReplaced) {
   const std::string ta = login("a", 0)["claudeAiOauth"]["accessToken"];
   ASSERT_TRUE(wait_for_token(creds("c"), ta));
 
-  // c is moved away and a new directory takes its path: the relay serves the new one.
-  fs::rename(dir("c"), root / "c-old");
-  fs::create_directory(dir("c"));
+  // A new directory takes c's path, in one step (renameat2's exchange; two
+  // renames would leave a moment without c, when the relay may look and find
+  // it gone): the relay serves the new one.
+  fs::create_directory(root / "c-old");
+  ASSERT_EQ(::renameat2(AT_FDCWD, dir("c").c_str(), AT_FDCWD, (root / "c-old").c_str(), RENAME_EXCHANGE), 0)
+      << std::strerror(errno);
   EXPECT_TRUE(wait_for_token(creds("c"), ta)) << loop_log.str();
   expect_owner("c", 1001, 1002);
   const json newer = login("newer", t + 2 * k_hour);
