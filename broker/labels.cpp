@@ -25,6 +25,11 @@ Labels managed(std::string_view role) {
   return l;
 }
 
+std::string label_of(const Labels& labels, const char* key) {
+  auto it = labels.find(key);
+  return it == labels.end() ? std::string() : it->second;
+}
+
 bool is_young_hold(const Labels& hold, long long now, long long grace) {
   return is_young(hold, k_mounted_at, now, grace);
 }

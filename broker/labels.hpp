@@ -37,6 +37,9 @@ inline constexpr const char* k_container_prefix = "pb-";
 /// from under a session that is starting.
 inline constexpr long long k_default_grace_seconds = 300;
 
+/// The value of label `key`, or "" when absent.
+std::string label_of(const Labels& labels, const char* key);
+
 /// Whether a hold was mounted less than `grace` seconds before `now` (a hold
 /// without the label, or with a date in the future beyond a minute, is not young).
 bool is_young_hold(const Labels& hold, long long now, long long grace);

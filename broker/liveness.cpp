@@ -7,10 +7,7 @@
 namespace pb::broker::liveness {
 namespace {
 
-std::string label_of(const Labels& labels, const char* key) {
-  auto it = labels.find(key);
-  return it == labels.end() ? std::string{} : it->second;
-}
+using labels::label_of;
 
 std::string bare(const std::string& name) {
   return !name.empty() && name.front() == '/' ? name.substr(1) : name;
@@ -72,9 +69,9 @@ Verdict hold(const VolumeInfo& hold, bool config_hold, const Usage& usage, long 
   return v;
 }
 
-Verdict login_volume(const VolumeInfo& volume, const Usage& usage, std::size_t live_holds) {
+Verdict login_volume(const std::string& volume, const Usage& usage, std::size_t live_holds) {
   Verdict v;
-  v.containers = users_of(usage, volume.name);
+  v.containers = users_of(usage, volume);
   v.reason = !v.containers.empty() ? Reason::mounted : live_holds > 0 ? Reason::held : Reason::stale;
   return v;
 }

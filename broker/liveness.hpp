@@ -54,7 +54,7 @@ struct Verdict {
 Verdict hold(const VolumeInfo& hold, bool config_hold, const Usage& usage, long long now, long long grace);
 
 /// A login volume lives while a container mounts it or a live hold names it.
-Verdict login_volume(const VolumeInfo& volume, const Usage& usage, std::size_t live_holds);
+Verdict login_volume(const std::string& volume, const Usage& usage, std::size_t live_holds);
 
 /// A login's staging volume (a fresh login in plain text) is stale once it is
 /// older than `grace` and nothing but leftovers uses it.

@@ -20,10 +20,7 @@ namespace {
 
 constexpr std::int64_t k_day_ms = 24LL * 3600 * 1000;
 
-std::string label_of(const Labels& labels, const char* key) {
-  auto it = labels.find(key);
-  return it == labels.end() ? std::string{} : it->second;
-}
+using labels::label_of;
 
 std::string human_bytes(std::uint64_t b) {
   std::ostringstream s;
@@ -188,10 +185,7 @@ DockerPart collect_docker(DockerClient& docker) {
     part.volumes.push_back(std::move(u));
   }
   for (auto& u : part.volumes) {
-    if (u.role != "session") continue;
-    VolumeInfo info;
-    info.name = u.name;
-    if (liveness::login_volume(info, usage, live_holds[u.name]).live()) continue;
+    if (u.role != "session" || liveness::login_volume(u.name, usage, live_holds[u.name]).live()) continue;
     u.stale = true;
     u.why = "no container uses it and no live session holds it";
   }

@@ -44,10 +44,7 @@ long long unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string label_of(const Labels& l, const char* key) {
-  auto it = l.find(key);
-  return it == l.end() ? std::string() : it->second;
-}
+using labels::label_of;
 
 std::string eq(const char* key, const std::string& value) {
   return std::string(key) + "=" + value;
@@ -1342,7 +1339,7 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
            docker.volume_list(with(labels::filter("session"), labels::k_credential, cred)));
     for (const auto& vol : cred_shared) {
       if (held.count(vol.name)) continue;
-      if (liveness::login_volume(vol, usage, 0).live()) {
+      if (liveness::login_volume(vol.name, usage, 0).live()) {
         r.kept.push_back(vol.name + ": a container still mounts it");
         continue;
       }

@@ -9,7 +9,6 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -250,7 +249,7 @@ class SshProcess {
   static int stderr_file() {
     const char* dir = std::getenv("TMPDIR");
     std::string pattern = std::string(dir != nullptr && *dir == '/' ? dir : "/tmp") + "/para-broker-ssh.XXXXXX";
-    const int fd = ::mkstemp(pattern.data());
+    const int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
     if (fd >= 0) ::unlink(pattern.c_str());
     return fd;
   }

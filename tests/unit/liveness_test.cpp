@@ -59,12 +59,11 @@ TEST(Liveness, AHoldLivesWhileItsConfigIsMountedOrForTheGracePeriod) {
 }
 
 TEST(Liveness, ALoginVolumeLivesWhileMountedOrHeld) {
-  VolumeInfo login;
-  login.name = "para-broker-shared-x";
+  const std::string login = "para-broker-shared-x";
   liveness::Usage usage;
   EXPECT_EQ(liveness::login_volume(login, usage, 0).reason, liveness::Reason::stale);
   EXPECT_EQ(liveness::login_volume(login, usage, 2).reason, liveness::Reason::held);
-  usage.users[login.name] = {"c1"};
+  usage.users[login] = {"c1"};
   auto v = liveness::login_volume(login, usage, 0);
   EXPECT_EQ(v.reason, liveness::Reason::mounted);
   EXPECT_EQ(v.containers, std::vector<std::string>{"c1"});
