@@ -28,7 +28,9 @@ Result<Usage> observe(DockerClient& docker, const std::vector<ContainerSummary>&
     const std::string name = c.names.empty() ? c.id.substr(0, 12) : bare(c.names.front());
     for (const auto& n : c.names) usage.names.insert(bare(n));
     if (auto s = label_of(c.labels, labels::k_session); !s.empty()) usage.by_session[s].push_back(name);
-    if (label_of(c.labels, labels::k_managed) == "1" && label_of(c.labels, labels::k_role) == "helper") continue;
+    const bool managed = label_of(c.labels, labels::k_managed) == "1";
+    if (managed && label_of(c.labels, labels::k_role) == "helper") continue;
+    const bool relay = managed && label_of(c.labels, labels::k_role) == "relay";
     const labels::Leftover kind = labels::leftover(c, now, grace);
     const bool left_over = kind != labels::Leftover::none && kind != labels::Leftover::running_login;
     auto info = docker.container_inspect(c.id);
@@ -38,6 +40,10 @@ Result<Usage> observe(DockerClient& docker, const std::vector<ContainerSummary>&
     }
     for (const auto& m : info->mounts) {
       if (m.type != "volume" || m.name.empty()) continue;
+      if (relay) {
+        usage.relays[m.name].push_back(name);
+        continue;
+      }
       usage.users[m.name].push_back(name);
       if (left_over) ++usage.leftover_users[m.name];
     }

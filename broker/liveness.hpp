@@ -22,6 +22,10 @@ struct Usage {
   std::map<std::string, std::vector<std::string>> users;
   /// volume -> how many of its users are leftovers gc removes (labels::leftover)
   std::map<std::string, std::size_t> leftover_users;
+  /// volume -> names of the relays that mount it (not users either: a relay
+  /// serves the login volumes that are live for other reasons, and is made
+  /// again without one before it is removed)
+  std::map<std::string, std::vector<std::string>> relays;
   /// session label -> names of the containers that carry it
   std::map<std::string, std::vector<std::string>> by_session;
 };

@@ -32,6 +32,10 @@ void harden_process() noexcept;
 /// since its fsync leaves the data in the drive's cache. 0, or -1 with errno.
 int sync_file(int fd) noexcept;
 
+/// The absolute path of this process's own executable (Linux: /proc/self/exe;
+/// macOS: _NSGetExecutablePath, resolved); nullopt where it cannot be told.
+std::optional<std::string> executable_path();
+
 /// For a posix_spawn: that the child gets no descriptor of ours but those the
 /// file actions give it (glibc 2.34+: closefrom; macOS:
 /// POSIX_SPAWN_CLOEXEC_DEFAULT in `flags`; elsewhere the caller's CLOEXEC

@@ -130,6 +130,14 @@ int sync_file(int fd) noexcept {
   return ::fsync(fd);
 }
 
+std::optional<std::string> executable_path() {
+  std::string buf(4096, '\0');
+  const ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size());
+  if (n <= 0 || static_cast<std::size_t>(n) >= buf.size()) return std::nullopt;
+  buf.resize(static_cast<std::size_t>(n));
+  return buf;
+}
+
 KeyCache& key_cache() {
   static KernelKeyring cache;
   return cache;

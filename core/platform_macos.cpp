@@ -16,6 +16,7 @@
 #include <CoreFoundation/CoreFoundation.h>
 #include <Security/Security.h>
 #include <fcntl.h>
+#include <mach-o/dyld.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <memory>
 #include <type_traits>
 
@@ -146,6 +148,16 @@ void harden_process() noexcept {
   const rlimit none{0, 0};
   ::setrlimit(RLIMIT_CORE, &none);
   ::ptrace(PT_DENY_ATTACH, 0, nullptr, 0);
+}
+
+std::optional<std::string> executable_path() {
+  std::uint32_t size = 0;
+  ::_NSGetExecutablePath(nullptr, &size);
+  std::string buf(size + 1, '\0');
+  if (::_NSGetExecutablePath(buf.data(), &size) != 0) return std::nullopt;
+  char resolved[PATH_MAX];
+  if (::realpath(buf.c_str(), resolved) == nullptr) return std::nullopt;
+  return std::string(resolved);
 }
 
 int sync_file(int fd) noexcept {

@@ -38,6 +38,10 @@ int sync_file(int fd) noexcept {
   return ::fsync(fd);
 }
 
+std::optional<std::string> executable_path() {
+  return std::nullopt;
+}
+
 KeyCache& key_cache() {
   return no_key_cache();
 }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"  // header only: Result and Error
 #include "relay/rules.hpp"
@@ -84,7 +85,11 @@ class LoginDir {
   /// Replaces .credentials.json by `text` (owner uid:gid, mode 0600), unless
   /// the file no longer is what `judged` read: then returns false and writes
   /// nothing, and the caller judges again. Errors name the step, never the text.
-  Result<bool> replace(std::string_view text, const FileRead& judged) const;
+  /// The new file is visible as soon as it is renamed into place; its fsync
+  /// (and the directory's) comes after that, or, with `unsynced`, is left to
+  /// the caller (the file and the directory are put there), so that copies
+  /// into several directories become visible one right after the other.
+  Result<bool> replace(std::string_view text, const FileRead& judged, std::vector<Fd>* unsynced = nullptr) const;
 
   /// Opens the path again, after the directory was replaced or unmounted.
   Result<void> reopen();

@@ -121,12 +121,16 @@ bool Relay::changed(std::size_t index) {
 
 bool Relay::propagate(std::size_t from, const Login& login, bool reconciling) {
   bool wrote = false;
+  std::vector<Fd> unsynced;  // every copy visible first, then durable
   for (std::size_t to = 0; to < m_dirs.size(); ++to)
-    if (to != from && m_active[to]) wrote = copy_into(from, to, login, reconciling) || wrote;
+    if (to != from && m_active[to]) wrote = copy_into(from, to, login, reconciling, unsynced) || wrote;
+  for (const auto& fd : unsynced)
+    if (fd) fsync(fd.get());
   return wrote;
 }
 
-bool Relay::copy_into(std::size_t from, std::size_t to, const Login& login, bool reconciling) {
+bool Relay::copy_into(std::size_t from, std::size_t to, const Login& login, bool reconciling,
+                      std::vector<Fd>& unsynced) {
   const std::string route = m_dirs[from].path() + " -> " + m_dirs[to].path();
   for (int attempt = 0; attempt < k_copy_attempts; ++attempt) {
     const FileRead current = m_dirs[to].read();
@@ -148,7 +152,7 @@ bool Relay::copy_into(std::size_t from, std::size_t to, const Login& login, bool
       say_limited(m_copy_lines[to], route + ": not copied: the target's file would be larger than 64 KiB");
       return true;
     }
-    auto done = m_dirs[to].replace(text->view(), current);
+    auto done = m_dirs[to].replace(text->view(), current, &unsynced);
     if (!done) {
       say_limited(m_copy_lines[to], route + ": copy failed: " + done.error().message);
       return true;

@@ -108,7 +108,7 @@ class Relay {
 
   Judgement judge(const FileRead& r) const;
   bool propagate(std::size_t from, const Login& login, bool reconciling);
-  bool copy_into(std::size_t from, std::size_t to, const Login& login, bool reconciling);
+  bool copy_into(std::size_t from, std::size_t to, const Login& login, bool reconciling, std::vector<Fd>& unsynced);
   void accepted(std::size_t index);
   void note_refusal(std::size_t index, const std::string& reason);
   void say(const std::string& line);

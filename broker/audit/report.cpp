@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "broker/commands/vault_view.hpp"
+#include "broker/dispatch/dispatch.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/labels.hpp"
 #include "broker/liveness.hpp"
@@ -181,10 +182,19 @@ DockerPart collect_docker(DockerClient& docker) {
       }
     } else {
       u.containers = usage.users[u.name];
+      // The relay copies refreshed logins between the login volumes it mounts.
+      for (const auto& relay : usage.relays[u.name]) u.containers.push_back(relay + " (relay)");
     }
     part.volumes.push_back(std::move(u));
   }
+  std::set<std::string> with_login;  // credentials with a login volume beside a lock volume
+  for (const auto& u : part.volumes)
+    if (u.role == "session" && dispatch::is_beside_lock(u.name)) with_login.insert(u.credential);
   for (auto& u : part.volumes) {
+    if (u.role == "lock" && u.containers.empty() && !with_login.count(u.credential)) {
+      u.stale = true;
+      u.why = "no login volume of its credential is left";
+    }
     if (u.role != "session" || liveness::login_volume(u.name, usage, live_holds[u.name]).live()) continue;
     u.stale = true;
     u.why = "no container uses it and no live session holds it";

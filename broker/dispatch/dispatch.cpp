@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "broker/dispatch/json_object.hpp"
+#include "broker/dispatch/relay_container.hpp"
 #include "broker/dispatch/seed_cache.hpp"
 #include "broker/dispatch/volume_tar.hpp"
 #include "broker/dispatch/writeback.hpp"
@@ -418,8 +419,8 @@ Result<std::vector<TreeEntry>> compose_tree(const ImageSeed& image, const vault:
 }
 
 Status put_tree(DockerClient& docker, const std::string& helper, const std::string& parent, const std::string& root,
-                const std::vector<TreeEntry>& tree, std::uint32_t uid, std::uint32_t gid) {
-  PB_TRY(SecureBytes tar, render_tree(root, tree, uid, gid));
+                const std::vector<TreeEntry>& tree, std::uint32_t uid, std::uint32_t gid, std::uint32_t root_mode = 0) {
+  PB_TRY(SecureBytes tar, render_tree(root, tree, uid, gid, root_mode));
   PB_TRY(std::unique_ptr<ByteWriter> w, docker.archive_put(helper, parent));
   PB_TRY_STATUS(w->write(std::as_bytes(std::span(tar.data(), tar.size()))));
   return w->finish();
@@ -429,10 +430,11 @@ Status put_tree(DockerClient& docker, const std::string& helper, const std::stri
 /// archive is extracted into target's parent with target's own directory as
 /// its root entry, so that the volume root gets the owner and mode too.
 Status put_volume(DockerClient& docker, const std::string& helper, const std::string& target,
-                  const std::vector<TreeEntry>& tree, std::uint32_t uid, std::uint32_t gid) {
+                  const std::vector<TreeEntry>& tree, std::uint32_t uid, std::uint32_t gid,
+                  std::uint32_t root_mode = 0) {
   auto slash = target.find_last_of('/');
   const std::string parent = slash == 0 || slash == std::string::npos ? "/" : target.substr(0, slash);
-  return put_tree(docker, helper, parent, target.substr(slash + 1), tree, uid, gid);
+  return put_tree(docker, helper, parent, target.substr(slash + 1), tree, uid, gid, root_mode);
 }
 
 /// The mount point a shared volume's label names (volumes made before the
@@ -457,19 +459,52 @@ Result<std::uint32_t> label_id(const VolumeInfo& vol, const char* key) {
   return id;
 }
 
-/// Where a shared volume keeps the login below its mount point: login/ in a
-/// login volume, claude/ (the whole <cfg>) in a volume of an earlier release.
+/// The login-dir label of a login volume beside a lock volume: the login is at its root.
+constexpr const char* k_login_at_root = ".";
+
+/// Where a shared volume keeps the login below its mount point: its root in
+/// a login volume beside a lock volume, login/ in a login volume of the
+/// release before, claude/ (the whole <cfg>) in a volume of an earlier one.
 Result<std::string> login_subdir(const VolumeInfo& vol) {
   const std::string dir = label_of(vol.labels, labels::k_login_dir);
   if (dir.empty()) return std::string(k_config_subdir);
-  if (dir != k_login_subdir)
+  if (dir != k_login_subdir && dir != k_login_at_root)
     return fail(ErrorKind::integrity, "volume " + vol.name + " has a login-dir label para-broker does not know");
+  if ((dir == k_login_at_root) != is_beside_lock(vol.name))
+    return fail(ErrorKind::integrity, "volume " + vol.name + " is not laid out as its name says; remove it");
   return dir;
+}
+
+/// The directory of the login in a container that mounts the volume at `target`.
+std::string login_path(const std::string& target, const std::string& subdir) {
+  return subdir == k_login_at_root ? target : target + "/" + subdir;
+}
+
+/// Where a login volume beside a lock volume is mounted.
+std::string login_target() {
+  return std::string(k_mount_target) + "/" + k_login_subdir;
+}
+
+/// The labels of a lock volume (given to Docker when a keeper's creation makes it).
+Labels lock_labels(const std::string& cred) {
+  Labels l = labels::managed("lock");
+  l[labels::k_credential] = cred;
+  l[labels::k_target] = k_mount_target;
+  return l;
 }
 
 /// The <cfg> every session sees: the hold is mounted there.
 std::string session_config_dir() {
   return std::string(k_mount_target) + "/" + k_config_subdir;
+}
+
+/// What a session's keeper attaches: the session's volumes where the session
+/// has them (a login volume beside a lock volume: the lock volume too).
+std::vector<KeeperMount> session_mounts(const std::string& cred, const std::string& login, const std::string& hold) {
+  if (!is_beside_lock(login)) return {{login, k_mount_target, {}}, {hold, session_config_dir(), {}}};
+  return {{lock_volume_name(cred), k_mount_target, lock_labels(cred)},
+          {login, login_target(), {}},
+          {hold, session_config_dir(), {}}};
 }
 
 /// Whether a hold is the session's own <cfg> (this release) or an empty
@@ -490,8 +525,7 @@ Result<std::string> session_keeper(DockerClient& docker, const VolumeInfo& hold)
   const std::string cred = label_of(hold.labels, labels::k_credential);
   if (image.empty() || login.empty() || cred.empty())
     return fail(ErrorKind::integrity, "hold " + hold.name + " lacks the para-broker labels that say what it holds");
-  return keeper_for(docker, image, hold.name, {{login, k_mount_target, {}}, {hold.name, session_config_dir(), {}}},
-                    cred);
+  return keeper_for(docker, image, hold.name, session_mounts(cred, login, hold.name), cred);
 }
 
 /// The keeper of one of `holds` that exists and is complete (its config
@@ -550,7 +584,7 @@ Result<WriteBack> write_back_volume(DockerClient& docker, vault::Vault& v, const
   }
   if (!keeper) return std::move(keeper).error();
   at.keeper = std::move(*keeper);
-  at.login_dir = target + "/" + subdir;
+  at.login_dir = login_path(target, subdir);
   if (subdir == k_config_subdir) {
     at.cfg_keeper = at.keeper;
     at.cfg = at.login_dir;
@@ -593,6 +627,47 @@ Result<WriteBack> write_back_own(DockerClient& docker, vault::Vault& v, const Vo
   PB_TRY(std::string keeper, existing_session_keeper(docker, {&hold}));
   if (keeper.empty()) return WriteBack{};
   return write_back_detached(docker, v, hold, access, keeper);
+}
+
+/// The login volumes beside a lock volume of `cred` in `logins` that a hold
+/// in `holds` names, but `except`: what its relay must serve.
+std::vector<RelayMember> relay_members(const std::vector<VolumeInfo>& logins, const std::vector<VolumeInfo>& holds,
+                                       const std::string& cred, const std::string& except = {}) {
+  std::set<std::string> held;
+  for (const auto& h : holds)
+    if (label_of(h.labels, labels::k_credential) == cred) held.insert(label_of(h.labels, labels::k_volume));
+  std::vector<RelayMember> out;
+  for (const auto& vol : logins) {
+    if (vol.name == except || !is_beside_lock(vol.name) || !held.count(vol.name) ||
+        label_of(vol.labels, labels::k_credential) != cred)
+      continue;
+    auto uid = label_id(vol, labels::k_uid);
+    auto gid = label_id(vol, labels::k_gid);
+    if (uid && gid) out.push_back({vol.name, *uid, *gid, label_of(vol.labels, labels::k_image)});
+  }
+  return out;
+}
+
+/// Removes the lock volume of `cred` once no login volume beside it is left
+/// in `logins` (but `except`, just removed); one a container still mounts stays for gc.
+/// true when it was removed by this call.
+Result<bool> remove_lock_if_unused(DockerClient& docker, const std::vector<VolumeInfo>& logins, const std::string& cred,
+                                   const std::string& except) {
+  for (const auto& vol : logins)
+    if (vol.name != except && is_beside_lock(vol.name) && label_of(vol.labels, labels::k_credential) == cred)
+      return false;
+  auto lock = docker.volume_inspect(lock_volume_name(cred));
+  if (!lock) {
+    if (lock.error().kind == ErrorKind::not_found) return false;
+    return std::move(lock).error();
+  }
+  if (label_of(lock->labels, labels::k_managed) != "1" || label_of(lock->labels, labels::k_role) != "lock" ||
+      label_of(lock->labels, labels::k_credential) != cred)
+    return false;
+  auto s = docker.volume_remove(lock->name, false);
+  if (s) return true;
+  if (s.error().kind == ErrorKind::not_found || s.error().kind == ErrorKind::conflict) return false;
+  return std::move(s).error();
 }
 
 /// Before a login volume is populated from the vault: another owner's login
@@ -696,9 +771,28 @@ std::string session_key(std::string_view s) {
   return ascii.empty() ? hash : ascii + "-" + hash;
 }
 
-std::string login_volume_name(const std::string& credential_id, std::uint32_t uid, std::uint32_t gid) {
+namespace {
+std::string owner_hash(std::uint32_t uid, std::uint32_t gid) {
   const std::string key = std::to_string(uid) + ":" + std::to_string(gid);
-  return "para-broker-shared-" + credential_id + "-" + vault::to_hex(vault::sha256(as_bytes(key))).substr(0, 12);
+  return vault::to_hex(vault::sha256(as_bytes(key))).substr(0, 12);
+}
+constexpr std::string_view k_login_prefix = "para-broker-user-";
+}  // namespace
+
+std::string login_volume_name(const std::string& credential_id, std::uint32_t uid, std::uint32_t gid) {
+  return std::string(k_login_prefix) + credential_id + "-" + owner_hash(uid, gid);
+}
+
+std::string legacy_login_volume_name(const std::string& credential_id, std::uint32_t uid, std::uint32_t gid) {
+  return "para-broker-shared-" + credential_id + "-" + owner_hash(uid, gid);
+}
+
+std::string lock_volume_name(const std::string& credential_id) {
+  return "para-broker-lock-" + credential_id;
+}
+
+bool is_beside_lock(const std::string& login_volume) {
+  return login_volume.starts_with(k_login_prefix);
 }
 
 std::string hold_volume_name(const std::string& session) {
@@ -718,7 +812,8 @@ std::string legacy_keeper_name(const std::string& volume) {
 }
 
 std::vector<std::pair<std::string, std::string>> mounts_of(const MountResult& r) {
-  return {{r.volume, r.target}, {r.hold, r.config_dir}};
+  if (r.lock.empty()) return {{r.volume, r.target}, {r.hold, r.config_dir}};
+  return {{r.lock, r.target}, {r.volume, r.login_dir}, {r.hold, r.config_dir}};
 }
 
 std::vector<std::pair<std::string, std::string>> env_of(const MountResult& r) {
@@ -749,8 +844,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   r.credential_name = meta.name;
   r.target = k_mount_target;
   r.config_dir = session_config_dir();
-  r.login_dir = r.target + "/" + k_login_subdir;
-  r.volume = login_volume_name(meta.id, report.user.uid, report.user.gid);
+  r.login_dir = login_target();
   r.hold = hold_volume_name(req.session);
   const vault::AccessInfo access{req.session, req.image};
   // Builds that write the login by rename and may not know
@@ -773,8 +867,20 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   // One list answers every question: who holds which volume, whether the
   // volumes exist, and whether a volume that is not this credential's has their names.
   PB_TRY(std::vector<VolumeInfo> volumes, docker.volume_list({}, "para-broker-"));
+  // While sessions of this owner use a login volume of the release before
+  // (no lock volume), a new one joins it: one owner, one file.
+  const std::string legacy = legacy_login_volume_name(meta.id, report.user.uid, report.user.gid);
+  const bool legacy_live = std::any_of(volumes.begin(), volumes.end(), [&](const VolumeInfo& h) {
+    return label_of(h.labels, labels::k_managed) == "1" && label_of(h.labels, labels::k_role) == "hold" &&
+           label_of(h.labels, labels::k_credential) == meta.id && label_of(h.labels, labels::k_volume) == legacy;
+  });
+  r.volume = legacy_live ? legacy : login_volume_name(meta.id, report.user.uid, report.user.gid);
+  if (!legacy_live) r.lock = lock_volume_name(meta.id);
+  const std::string login_at = legacy_live ? r.target : login_target();
+  const std::string login_dir_label = legacy_live ? k_login_subdir : k_login_at_root;
   bool live = false;
   bool existing = false;
+  bool lock_existing = false;
   std::optional<VolumeInfo> own_hold;
   for (const auto& h : volumes) {
     const bool ours =
@@ -784,9 +890,14 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
         return fail(ErrorKind::conflict, "volume " + r.volume + " exists but is not para-broker's; remove it");
       PB_TRY(std::string target, volume_target(h));
       PB_TRY(std::string subdir, login_subdir(h));
-      if (target != r.target || subdir != k_login_subdir)
+      if (target != login_at || subdir != login_dir_label)
         return fail(ErrorKind::integrity, "volume " + r.volume + " is not laid out as a login volume; remove it");
       existing = true;
+    }
+    if (!r.lock.empty() && h.name == r.lock) {
+      if (!ours || label_of(h.labels, labels::k_role) != "lock")
+        return fail(ErrorKind::conflict, "volume " + r.lock + " exists but is not para-broker's; remove it");
+      lock_existing = true;
     }
     const bool hold = label_of(h.labels, labels::k_managed) == "1" && label_of(h.labels, labels::k_role) == "hold";
     if (h.name == r.hold) {
@@ -850,11 +961,11 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       l[labels::k_image] = report.image_id;
       l[labels::k_uid] = std::to_string(report.user.uid);
       l[labels::k_gid] = std::to_string(report.user.gid);
-      l[labels::k_target] = r.target;
-      l[labels::k_login_dir] = k_login_subdir;
+      l[labels::k_target] = login_at;
+      l[labels::k_login_dir] = login_dir_label;
     }
     auto populate = [&]() -> Status {
-      PB_TRY(login_keeper, keeper_for(docker, report.image_id, r.volume, r.target, meta.id, existing, l));
+      PB_TRY(login_keeper, keeper_for(docker, report.image_id, r.volume, login_at, meta.id, existing, l));
       PB_CRASH_POINT("dispatch.mount.helper_created");
       if (existing) {
         // Left behind by an interrupted session: keep a login it refreshed
@@ -869,14 +980,15 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       const auto others = write_back_other_owners(docker, v, volumes, meta.id, r.volume, access);
       r.notes.insert(r.notes.end(), others.begin(), others.end());
       PB_TRY(entry, v.read(meta.id));
-      // The login volume: the login, and <cfg>'s mount point beside it (the
-      // place of Claude Code's lock <cfg>.lock).
-      std::vector<TreeEntry> tree{{k_login_subdir, true, {}, {}}, {k_config_subdir, true, {}, {}}};
+      // The login volume: the login (a legacy one: in login/, and <cfg>'s
+      // mount point beside it, the place of Claude Code's lock <cfg>.lock).
+      std::vector<TreeEntry> tree;
+      const std::string dir = legacy_live ? std::string(k_login_subdir) + "/" : std::string();
+      if (legacy_live) tree = {{k_login_subdir, true, {}, {}}, {k_config_subdir, true, {}, {}}};
       for (const auto& f : entry->files)
-        if (f.name == vault::k_credentials_file)
-          tree.push_back({std::string(k_login_subdir) + "/" + k_credentials_name, false, f.data, {}});
+        if (f.name == vault::k_credentials_file) tree.push_back({dir + k_credentials_name, false, f.data, {}});
       record_use();
-      return put_volume(docker, login_keeper, r.target, tree, report.user.uid, report.user.gid);
+      return put_volume(docker, login_keeper, login_at, tree, report.user.uid, report.user.gid);
     };
     if (auto s = populate(); !s) {
       // No session holds the volume: take back what this mount made.
@@ -914,9 +1026,16 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   // The session's keeper too, under the lock: a release or gc after it finds
   // it with the hold, and no keeper is ever made for volumes that are gone
   // (Docker would make them again, empty and unlabelled).
+  // A lock volume this mount made goes again with the login volume it made
+  // (under the credential's lock: no other login volume beside it came meanwhile).
+  auto take_back_lock = [&] {
+    if (r.lock.empty() || lock_existing) return;
+    if (auto logins = docker.volume_list(with(labels::filter("session"), labels::k_credential, meta.id)))
+      (void)remove_lock_if_unused(docker, *logins, meta.id, r.volume);
+  };
   std::string keeper;
-  if (auto k = keeper_for(docker, report.image_id, r.hold, {{r.volume, r.target, {}}, {r.hold, r.config_dir, {}}},
-                          meta.id, own_hold.has_value());
+  if (auto k = keeper_for(docker, report.image_id, r.hold, session_mounts(meta.id, r.volume, r.hold), meta.id,
+                          own_hold.has_value());
       k) {
     keeper = std::move(*k);
   } else {
@@ -924,10 +1043,34 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     if (!live && !existing) {
       (void)remove_keeper(docker, r.volume);
       (void)docker.volume_remove(r.volume, false);
+      take_back_lock();
     }
     return failed(std::move(k).error());
   }
   PB_CRASH_POINT("dispatch.mount.keeper_created");
+  if (!r.lock.empty()) {
+    // Another user's live login volume of this credential: the relay keeps
+    // the copies one login (made again to serve this volume too).
+    std::vector<RelayMember> members{{r.volume, report.user.uid, report.user.gid, report.image_id}};
+    for (const auto& h : volumes) {
+      const std::string held = label_of(h.labels, labels::k_volume);
+      if (label_of(h.labels, labels::k_managed) != "1" || label_of(h.labels, labels::k_role) != "hold" ||
+          label_of(h.labels, labels::k_credential) != meta.id || !is_beside_lock(held) || held == r.volume)
+        continue;
+      auto login = std::find_if(volumes.begin(), volumes.end(), [&](const VolumeInfo& x) { return x.name == held; });
+      if (login == volumes.end()) continue;
+      auto uid = label_id(*login, labels::k_uid);
+      auto gid = label_id(*login, labels::k_gid);
+      if (uid && gid) members.push_back({held, *uid, *gid, report.image_id});
+    }
+    if (members.size() >= 2) {
+      auto relayed = reconcile_relay(docker, meta.id, members);
+      if (!relayed)
+        r.notes.push_back("the relay could not be set up: " + relayed.error().message);
+      else if (*relayed)
+        r.notes.push_back(**relayed);
+    }
+  }
   lock.reset();
 
   auto seed = [&]() -> Status {
@@ -963,6 +1106,10 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     record_use();
     auto put = put_volume(docker, keeper, r.config_dir, tree, report.user.uid, report.user.gid);
     if (stored.valid()) (void)stored.get();
+    if (!put) return put;
+    // A new lock volume (the session's keeper made it) is root's, 0755: every
+    // user's sessions must be able to take their refresh locks in it.
+    if (!r.lock.empty() && (!lock_existing || !live)) return put_volume(docker, keeper, r.target, {}, 0, 0, 0777);
     return put;
   };
   if (auto s = seed(); !s) {
@@ -975,6 +1122,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
         if (left && left->empty()) {
           (void)remove_keeper(docker, r.volume);
           (void)docker.volume_remove(r.volume, false);
+          take_back_lock();
         }
       }
     }
@@ -1031,12 +1179,29 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   PB_CRASH_POINT("dispatch.release.hold_removed");
   if (shared) {
     PB_TRY(std::vector<VolumeInfo> left, docker.volume_list(with(labels::filter("hold"), labels::k_volume, r.volume)));
+    std::vector<VolumeInfo> logins;
+    if (left.empty() && is_beside_lock(r.volume)) {
+      // The relay must let go of the volume first (Docker keeps a volume a
+      // container mounts), and goes when fewer than two users are left.
+      PB_TRY(std::vector<VolumeInfo> holds,
+             docker.volume_list(with(labels::filter("hold"), labels::k_credential, r.credential_id)));
+      PB_TRY(logins, docker.volume_list(with(labels::filter("session"), labels::k_credential, r.credential_id)));
+      if (!relay_members(logins, holds, r.credential_id, r.volume).empty()) {
+        PB_TRY(std::optional<std::string> note,
+               reconcile_relay(docker, r.credential_id, relay_members(logins, holds, r.credential_id, r.volume)));
+        if (note) r.notes.push_back(*note);
+      }
+    }
     if (left.empty()) {
       PB_TRY_STATUS(remove_keeper(docker, r.volume));
       auto s = docker.volume_remove(r.volume, false);
       if (s) {
         r.volume_removed = true;
         PB_CRASH_POINT("dispatch.release.volume_removed");
+        if (is_beside_lock(r.volume)) {
+          PB_TRY(bool lock_removed, remove_lock_if_unused(docker, logins, r.credential_id, r.volume));
+          (void)lock_removed;
+        }
       } else if (s.error().kind == ErrorKind::conflict) {
         r.notes.push_back("volume " + r.volume +
                           " is still attached to a container; para-broker gc removes it once that container is gone");
@@ -1123,7 +1288,7 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
       PB_TRY(std::string subdir, login_subdir(vol));
       LoginPlace at;
       PB_TRY(at.keeper, keeper_for(docker, label_of(vol.labels, labels::k_image), vol.name, target, cred));
-      at.login_dir = target + "/" + subdir;
+      at.login_dir = login_path(target, subdir);
       if (subdir == k_config_subdir) {
         at.cfg_keeper = at.keeper;
         at.cfg = at.login_dir;
@@ -1213,6 +1378,14 @@ Status remove_leftovers(DockerClient& docker, const std::vector<ContainerSummary
       r.kept.push_back(name + ": " + s.error().message);
     }
   }
+  // A relay's own volume (its program) goes with the relay; one left by a
+  // relay removed without it is removed here (one in use stays: Docker refuses).
+  PB_TRY(std::vector<VolumeInfo> relay_volumes, docker.volume_list(labels::filter("relay")));
+  for (const auto& vol : relay_volumes) {
+    if (!labels::carries_extra(vol.labels)) continue;
+    auto s = docker.volume_remove(vol.name, false);
+    if (s) r.removed_volumes.push_back(vol.name);
+  }
   PB_TRY(std::vector<VolumeInfo> staging, docker.volume_list(labels::filter("staging")));
   for (const auto& vol : staging) {
     if (!labels::carries_extra(vol.labels) || labels::is_young(vol.labels, labels::k_created_at, now, grace_seconds))
@@ -1261,9 +1434,14 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
   auto used = [&](const std::string& volume) { return usage.users.count(volume) != 0; };
   PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(labels::filter("hold")));
   PB_TRY(std::vector<VolumeInfo> shared, docker.volume_list(labels::filter("session")));
+  PB_TRY(std::vector<VolumeInfo> locks, docker.volume_list(labels::filter("lock")));
   std::set<std::string> credentials;
   for (const auto& h : holds) credentials.insert(label_of(h.labels, labels::k_credential));
   for (const auto& s : shared) credentials.insert(label_of(s.labels, labels::k_credential));
+  for (const auto& l : locks) credentials.insert(label_of(l.labels, labels::k_credential));
+  for (const auto& c : containers)
+    if (label_of(c.labels, labels::k_managed) == "1" && label_of(c.labels, labels::k_role) == "relay")
+      credentials.insert(label_of(c.labels, labels::k_credential));
   for (const auto& [cred, keepers] : helpers_by_credential) credentials.insert(cred);
 
   for (const auto& cred : credentials) {
@@ -1337,6 +1515,20 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
     }
     PB_TRY(std::vector<VolumeInfo> cred_shared,
            docker.volume_list(with(labels::filter("session"), labels::k_credential, cred)));
+    // The relay serves the login volumes that stay, so that it lets go of
+    // the others before they are removed (and goes when fewer than two stay).
+    {
+      std::vector<VolumeInfo> staying_holds;
+      for (const auto& h : cred_holds)
+        if (held.count(h.name)) staying_holds.push_back(h);
+      auto relayed = reconcile_relay(docker, cred, relay_members(cred_shared, staying_holds, cred));
+      if (!relayed) {
+        for (const auto& vol : cred_shared) held.insert(vol.name);  // still mounted by the relay
+        r.kept.push_back(relay_name(cred) + ": " + relayed.error().message);
+      } else if (*relayed) {
+        r.notes.push_back(**relayed);
+      }
+    }
     for (const auto& vol : cred_shared) {
       if (held.count(vol.name)) continue;
       if (liveness::login_volume(vol.name, usage, 0).live()) {
@@ -1363,6 +1555,14 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
         held.insert(vol.name);
         r.kept.push_back(vol.name + ": " + s.error().message);
       }
+    }
+    // The lock volume goes with the last login volume beside it.
+    {
+      std::vector<VolumeInfo> left;
+      for (const auto& vol : cred_shared)
+        if (held.count(vol.name) || liveness::login_volume(vol.name, usage, 0).live()) left.push_back(vol);
+      auto lock_removed = remove_lock_if_unused(docker, left, cred, {});
+      if (lock_removed && *lock_removed) r.removed_volumes.push_back(lock_volume_name(cred));
     }
     // A keeper lives as long as its volume: one whose volume is gone or
     // unheld is an orphan (an interrupted mount or release left it).

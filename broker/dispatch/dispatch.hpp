@@ -2,26 +2,37 @@
 // Dispatch: the session volumes behind `mount`, `release`, `sync` and `gc`
 // (design and guarantees: docs/dispatch.md).
 //
-//   login volume   para-broker-shared-<credential id>-<hash(uid, gid)>
+//   lock volume    para-broker-lock-<credential id>
+//                  role=lock; one per credential, shared by the sessions of
+//                  every user; mounted at /para-broker, root's, mode 0777:
+//                  where Claude Code takes its refresh locks beside the
+//                  directories below (1.0.x: claude.lock, 2.x: login.lock)
+//   login volume   para-broker-user-<credential id>-<hash(uid, gid)>
 //                  role=session; one per credential and owner, shared by every
-//                  image that runs as that owner; mounted at /para-broker;
-//                  holds the login at login/.credentials.json and Claude
-//                  Code's refresh lock <cfg>.lock (claude.lock)
+//                  image that runs as that owner; mounted at /para-broker/login;
+//                  holds the login, .credentials.json, at its root
 //   hold volume    para-broker-hold-<session_key(session)>
 //                  role=hold; the session's own <cfg>, mounted at
 //                  /para-broker/claude: the image's settings, commands,
 //                  agents, CLAUDE.md and .claude.json merged with the login
 //                  keys, and .credentials.json as a link into the login volume
+//   relay          pb-relay-<credential id> (relay_container.hpp), while two
+//                  or more users' login volumes are live: copies a refreshed
+//                  login into the other users' login volumes
 //   host lock      <vault>/locks/<credential id>.lock
 //                  flock: held while holds and login volumes of that
 //                  credential are created, populated, written back or removed
 //
 // Volumes are read and written through the archive API of keepers: containers
 // created (never started, no network) from the image: one per login volume
-// (pb-keeper-shared-…) and one per session (pb-keeper-hold-…, both volumes
-// attached as the session sees them). Volumes made by earlier releases
-// (para-broker-<credential>-<hash(image, uid, gid)> holding the whole <cfg>,
-// with empty holds) keep working until their sessions are released.
+// (pb-keeper-user-…) and one per session (pb-keeper-hold-…, its volumes
+// attached as the session sees them). Volumes made by earlier releases keep
+// working until their sessions are released: login volumes
+// para-broker-shared-<credential id>-<hash(uid, gid)> mounted at /para-broker
+// with the login at login/ (no lock volume; a new session of that owner joins
+// such a volume while it is live), and before those
+// para-broker-<credential>-<hash(image, uid, gid)> holding the whole <cfg>,
+// with empty holds.
 
 #include <cstdint>
 #include <functional>
@@ -71,6 +82,14 @@ Status check_session(std::string_view session);
 std::string session_key(std::string_view session);
 /// The login volume of a credential for the runtime owner uid:gid.
 std::string login_volume_name(const std::string& credential_id, std::uint32_t uid, std::uint32_t gid);
+/// What the login volume of a credential and owner was named before the lock
+/// volume (mounted at /para-broker, the login at login/).
+std::string legacy_login_volume_name(const std::string& credential_id, std::uint32_t uid, std::uint32_t gid);
+/// The lock volume of a credential, shared by every user's sessions.
+std::string lock_volume_name(const std::string& credential_id);
+/// Whether a login volume is laid out beside a lock volume (named by
+/// login_volume_name()), not as in earlier releases.
+bool is_beside_lock(const std::string& login_volume);
 std::string hold_volume_name(const std::string& session);
 /// The keeper container of a volume, `pb-keeper-<name without para-broker->`:
 /// no container para-broker creates is named `para-…`, since para counts
@@ -93,10 +112,11 @@ struct MountResult {
   std::string session;
   std::string image_id;
   std::string volume;  ///< the login volume (shared by the credential's sessions of one owner)
+  std::string lock;    ///< the lock volume (shared by all the credential's sessions); "" for a legacy login volume
   std::string hold;    ///< the session's own volume, its <cfg>
   std::string credential_name;
   std::string credential_id;
-  std::string target;      ///< mount point of the login volume in the container
+  std::string target;      ///< where the session's volumes are mounted (the lock volume, or a legacy login volume)
   std::string config_dir;  ///< CLAUDE_CONFIG_DIR in the container, where the hold is mounted
   std::string login_dir;   ///< CLAUDE_SECURESTORAGE_CONFIG_DIR in the container
   bool populated = false;  ///< this call filled the volume (first session)
@@ -106,8 +126,9 @@ struct MountResult {
   std::vector<probes::LoginOverride> conflicts;
 };
 
-/// The session container's volumes, as (volume, mount point): the login
-/// volume, then the session's config inside it (in this order).
+/// The session container's volumes, as (volume, mount point): the lock
+/// volume, the login volume and the session's config inside it (in this
+/// order; a legacy login volume, then the config inside it).
 std::vector<std::pair<std::string, std::string>> mounts_of(const MountResult& r);
 /// The session container's environment: CLAUDE_CONFIG_DIR, and where 2.1
 /// builds that know CLAUDE_SECURESTORAGE_CONFIG_DIR keep the login (older

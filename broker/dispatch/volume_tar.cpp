@@ -51,7 +51,7 @@ class SpanReader final : public ByteReader {
 }  // namespace
 
 Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeEntry>& entries, std::uint32_t uid,
-                                std::uint32_t gid) {
+                                std::uint32_t gid, std::uint32_t root_mode) {
   std::size_t cap = 8192 + root.size() * 2;
   for (const auto& e : entries) cap += e.data.size() + 2048 + (root.size() + e.name.size()) * 2;
   // Declared before the writer: freeing the writer (also on an error path)
@@ -75,13 +75,14 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
   if (archive_write_open_memory(a.get(), buf.data(), buf.size(), &used) != ARCHIVE_OK)
     return fail(ErrorKind::failure, "opening an in-memory archive failed");
   const std::time_t now = std::time(nullptr);
-  auto add = [&](const std::string& name, bool is_dir, const SecureBytes* data, const std::string& link) -> Status {
+  auto add = [&](const std::string& name, bool is_dir, const SecureBytes* data, const std::string& link,
+                 std::uint32_t mode) -> Status {
     ArchiveEntry e(archive_entry_new());
     if (!e) return fail(ErrorKind::failure, "creating an archive entry failed");
     archive_entry_set_pathname(e.get(), name.c_str());
     const bool is_link = !is_dir && !link.empty();
     archive_entry_set_filetype(e.get(), is_dir ? AE_IFDIR : is_link ? AE_IFLNK : AE_IFREG);
-    archive_entry_set_perm(e.get(), is_dir ? 0700 : is_link ? 0777 : 0600);
+    archive_entry_set_perm(e.get(), is_link ? 0777 : mode != 0 ? (mode & 07777) : is_dir ? 0700 : 0600);
     if (is_link) archive_entry_set_symlink(e.get(), link.c_str());
     archive_entry_set_uid(e.get(), uid);
     archive_entry_set_gid(e.get(), gid);
@@ -96,8 +97,9 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
     return {};
   };
   const std::string prefix = root.empty() ? std::string() : root + "/";
-  if (!root.empty()) PB_TRY_STATUS(add(prefix, true, nullptr, {}));
-  for (const auto& e : entries) PB_TRY_STATUS(add(prefix + e.name + (e.is_dir ? "/" : ""), e.is_dir, &e.data, e.link));
+  if (!root.empty()) PB_TRY_STATUS(add(prefix, true, nullptr, {}, root_mode));
+  for (const auto& e : entries)
+    PB_TRY_STATUS(add(prefix + e.name + (e.is_dir ? "/" : ""), e.is_dir, &e.data, e.link, e.mode));
   if (archive_write_close(a.get()) != ARCHIVE_OK) return fail(ErrorKind::failure, "closing an archive failed");
   buf.resize(used);
   return buf;

@@ -33,6 +33,8 @@ struct TreeEntry {
   /// Rendering only: non-empty makes the entry a symbolic link to this
   /// (relative) target; read_tree() never returns links.
   std::string link;
+  /// Rendering only: the permission bits; 0 = 0700 for a directory, 0600 for a file.
+  std::uint32_t mode = 0;
 };
 
 struct TreeLimits {
@@ -44,9 +46,10 @@ struct TreeLimits {
 /// Renders `entries` below the directory `root` (itself an entry; "" = no
 /// root entry, names as they are) as a tar
 /// archive in memory, every entry owned by uid:gid, dirs 0700, files 0600
-/// (links 0777, as the kernel ignores a link's own mode).
+/// (links 0777, as the kernel ignores a link's own mode) unless an entry's
+/// `mode` (or `root_mode`, for root) says otherwise.
 Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeEntry>& entries, std::uint32_t uid,
-                                std::uint32_t gid);
+                                std::uint32_t gid, std::uint32_t root_mode = 0);
 
 /// Reads a tar stream from a container under `limits`; `what` names it in errors.
 /// Names come back as in the archive, without a leading "./" and trailing '/'.

@@ -122,6 +122,7 @@ struct ContainerSpec {
   std::int64_t pids_limit = 0;    ///< 0 = no limit
   bool read_only_rootfs = false;
   std::vector<std::string> cap_drop;      ///< e.g. {"ALL"}
+  std::vector<std::string> cap_add;       ///< e.g. {"CHOWN"}, after cap_drop
   std::vector<std::string> security_opt;  ///< e.g. {"no-new-privileges"}
   bool auto_remove = false;
 };

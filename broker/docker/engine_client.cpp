@@ -308,6 +308,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
     if (spec.memory_bytes > 0) host["Memory"] = spec.memory_bytes;
     if (spec.pids_limit > 0) host["PidsLimit"] = spec.pids_limit;
     if (!spec.cap_drop.empty()) host["CapDrop"] = spec.cap_drop;
+    if (!spec.cap_add.empty()) host["CapAdd"] = spec.cap_add;
     if (!spec.security_opt.empty()) host["SecurityOpt"] = spec.security_opt;
     json mounts = json::array();
     for (const auto& m : spec.mounts) {

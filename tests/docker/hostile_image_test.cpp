@@ -92,7 +92,7 @@ TEST(HostileImage, AnHonestImagesArgumentsAttachParaBrokersVolumeAndNothingElse)
   d.import_login("honest");
   const std::string image = test_image("claude-2x-dev");
   auto args = d.mount(image, "honest1");
-  ASSERT_EQ(args.size(), 8u);
+  ASSERT_EQ(args.size(), 10u);
   std::vector<std::string> create{"create", "--label", std::string(k_test_label) + "=" + d.label};
   create.insert(create.end(), args.begin(), args.end());
   create.insert(create.end(), {image, "true"});
@@ -102,13 +102,14 @@ TEST(HostileImage, AnHonestImagesArgumentsAttachParaBrokersVolumeAndNothingElse)
   auto inspected = docker_cli({"inspect", "--format", "{{json .Mounts}}", id}, 60);
   ASSERT_EQ(inspected.exit_code, 0) << inspected.err;
   auto mounts = nlohmann::json::parse(inspected.out);
-  ASSERT_EQ(mounts.size(), 2u) << inspected.out;
+  ASSERT_EQ(mounts.size(), 3u) << inspected.out;
   std::map<std::string, std::string> by_destination;
   for (const auto& m : mounts) {
     EXPECT_EQ(m["Type"], "volume") << inspected.out;
     by_destination[m["Destination"].get<std::string>()] = m["Name"].get<std::string>();
   }
-  EXPECT_TRUE(by_destination["/para-broker"].starts_with("para-broker-shared-")) << inspected.out;
+  EXPECT_TRUE(by_destination["/para-broker"].starts_with("para-broker-lock-")) << inspected.out;
+  EXPECT_TRUE(by_destination["/para-broker/login"].starts_with("para-broker-user-")) << inspected.out;
   EXPECT_EQ(by_destination["/para-broker/claude"], "para-broker-hold-honest1") << inspected.out;
   EXPECT_EQ(docker_cli({"rm", "-f", id}, 60).exit_code, 0);
   EXPECT_EQ(d.env.cli({"release", "--session", "honest1"}).exit_code, 0);

@@ -410,7 +410,7 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   auto mounted = cli({"mount", "--image", image, "--session", session});
   ASSERT_EQ(mounted.exit_code, 0) << mounted.err;
   const auto mount_args = split_ws(mounted.out);
-  ASSERT_EQ(mount_args.size(), 8u) << mounted.out;
+  ASSERT_EQ(mount_args.size(), 10u) << mounted.out;
   auto other_mounted = cli({"mount", "--image", other_image, "--session", other_session, "--format", "json"});
   ASSERT_EQ(other_mounted.exit_code, 0) << other_mounted.err;
 

@@ -39,17 +39,21 @@ TEST_P(MountRealClaude, CanaryReachesTheApiAndImageSettingsStayVisible) {
   auto mounted = d.env.cli({"mount", "--image", image, "--session", session});
   ASSERT_EQ(mounted.exit_code, 0) << mounted.err;
   const auto args = split_ws(mounted.out);
-  ASSERT_EQ(args.size(), 8u) << mounted.out;
+  ASSERT_EQ(args.size(), 10u) << mounted.out;
   EXPECT_EQ(args[0], "--mount");
   EXPECT_EQ(args[2], "--mount");
-  EXPECT_EQ(args[4], "--env");
+  EXPECT_EQ(args[4], "--mount");
   EXPECT_EQ(args[6], "--env");
-  EXPECT_TRUE(args[1].starts_with("type=volume,src=para-broker-shared-") && args[1].ends_with(",dst=/para-broker") &&
+  EXPECT_EQ(args[8], "--env");
+  EXPECT_TRUE(args[1].starts_with("type=volume,src=para-broker-lock-") && args[1].ends_with(",dst=/para-broker") &&
               std::count(args[1].begin(), args[1].end(), ',') == 2)
       << args[1];
-  EXPECT_EQ(args[3], "type=volume,src=para-broker-hold-" + session + ",dst=/para-broker/claude");
-  EXPECT_EQ(args[5], "CLAUDE_CONFIG_DIR=/para-broker/claude") << "the same place in every image";
-  EXPECT_EQ(args[7], "CLAUDE_SECURESTORAGE_CONFIG_DIR=/para-broker/login");
+  EXPECT_TRUE(args[3].starts_with("type=volume,src=para-broker-user-") &&
+              args[3].ends_with(",dst=/para-broker/login") && std::count(args[3].begin(), args[3].end(), ',') == 2)
+      << args[3];
+  EXPECT_EQ(args[5], "type=volume,src=para-broker-hold-" + session + ",dst=/para-broker/claude");
+  EXPECT_EQ(args[7], "CLAUDE_CONFIG_DIR=/para-broker/claude") << "the same place in every image";
+  EXPECT_EQ(args[9], "CLAUDE_SECURESTORAGE_CONFIG_DIR=/para-broker/login");
   EXPECT_EQ(mounted.out.find(canary), std::string::npos);
   EXPECT_EQ(mounted.err.find(canary), std::string::npos);
 
@@ -137,7 +141,7 @@ TEST(DispatchWriteBack, NewerLoginInTheVolumeReachesTheVaultOlderDoesNot) {
   const std::int64_t base = expiry_from_now(1);
   d.import_login("wb", base);
   auto args = d.mount(k_fast_image, "wb1");
-  ASSERT_EQ(args.size(), 8u);
+  ASSERT_EQ(args.size(), 10u);
   ASSERT_EQ(rewrite_login(d, args, k_fast_image, "sk-ant-oat01-CANARY-test-older-" + d.label, base - 1000).exit_code,
             0);
   ASSERT_EQ(d.env.cli({"release", "--session", "wb1"}).exit_code, 0);
@@ -169,9 +173,9 @@ TEST(DispatchWriteBack, APoisonedVolumeNeverReachesTheVaultOrAnotherSession) {
   const std::string canary = d.import_login("poison", base);
   auto a = d.mount(k_fast_image, "pa");
   auto c = d.mount(k_other_image, "pc");
-  ASSERT_EQ(a.size(), 8u);
-  ASSERT_EQ(c.size(), 8u);
-  ASSERT_NE(a[1], c[1]) << "another owner: a login volume of its own";
+  ASSERT_EQ(a.size(), 10u);
+  ASSERT_EQ(c.size(), 10u);
+  ASSERT_NE(a[3], c[3]) << "another owner: a login volume of its own";
 
   FakeApi api(200);
   const std::string url = api.base_url();
@@ -262,8 +266,8 @@ TEST(DispatchParallel, SixteenSessionsMountAndReleaseOnOneCredential) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out.find(canary), std::string::npos);
     const auto args = split_ws(r.out);
-    ASSERT_EQ(args.size(), 8u) << r.out;
-    logins.insert(args[1]);
+    ASSERT_EQ(args.size(), 10u) << r.out;
+    logins.insert(args[3]);
     configs.insert(args[3]);
   }
   EXPECT_EQ(logins.size(), 1u) << "sessions of one credential and owner share one login volume";
@@ -295,14 +299,14 @@ TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
   auto b = d.mount(k_fast_image, "b");
   auto c = d.mount(k_other_image, "c");
   auto e = d.mount(js_image, "e");
-  ASSERT_EQ(a.size(), 8u);
-  ASSERT_EQ(b.size(), 8u);
-  ASSERT_EQ(c.size(), 8u);
-  ASSERT_EQ(e.size(), 8u);
-  EXPECT_EQ(a[1], b[1]) << "same credential and owner: one login volume";
-  EXPECT_EQ(a[1], e[1]) << "whatever the image and its Claude Code build";
+  ASSERT_EQ(a.size(), 10u);
+  ASSERT_EQ(b.size(), 10u);
+  ASSERT_EQ(c.size(), 10u);
+  ASSERT_EQ(e.size(), 10u);
+  EXPECT_EQ(a[3], b[3]) << "same credential and owner: one login volume";
+  EXPECT_EQ(a[3], e[3]) << "whatever the image and its Claude Code build";
   EXPECT_NE(a[3], b[3]) << "each session its own config";
-  EXPECT_NE(a[1], c[1]) << "another owner: its own login volume";
+  EXPECT_NE(a[3], c[3]) << "another owner: its own login volume";
 
   ASSERT_EQ(rewrite_login(d, a, k_fast_image, "sk-ant-oat01-CANARY-test-rotated-" + d.label, base + 5000).exit_code, 0);
   auto in_b = d.run_in(b, k_fast_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
@@ -417,8 +421,8 @@ TEST(DispatchGc, RemovesStaleHoldsButNeverAVolumeInUse) {
   d.import_login("gc", base);
   auto live = d.mount(k_fast_image, "live");
   auto stale = d.mount(k_other_image, "stale");
-  ASSERT_EQ(live.size(), 8u);
-  ASSERT_EQ(stale.size(), 8u);
+  ASSERT_EQ(live.size(), 10u);
+  ASSERT_EQ(stale.size(), 10u);
   // The live session's container exists (created, as para does before starting it).
   std::vector<std::string> create{"create", "--name", "para-live", "--label",
                                   std::string(k_test_label) + "=" + d.label};

@@ -89,7 +89,7 @@ TEST(DispatchLoad, ThirtyTwoSessionsMountAndReleaseTenTimesOnOneCredential) {
   FakeApi api(900, oauth);
   const std::string resident_image = test_image("claude-2x-dev");
   const auto resident = d.mount(resident_image, "resident");
-  ASSERT_EQ(resident.size(), 8u);
+  ASSERT_EQ(resident.size(), 10u);
 
   std::mutex mu;
   std::vector<std::string> failures;
@@ -111,14 +111,14 @@ TEST(DispatchLoad, ThirtyTwoSessionsMountAndReleaseTenTimesOnOneCredential) {
         auto m = d.env.cli({"mount", "--image", images[which], "--session", session}, "", 240);
         const double tm = seconds_since(t0);
         const auto args = split_ws(m.out);
-        if (m.exit_code != 0 || args.size() != 8u || args[0] != "--mount") {
+        if (m.exit_code != 0 || args.size() != 10u || args[0] != "--mount") {
           fail("mount " + session + ": exit " + std::to_string(m.exit_code) + ": " + m.out + m.err);
         } else {
           std::lock_guard lock(mu);
           // One login volume per credential and owner, whoever created it.
-          if (volume_per_image[which].empty()) volume_per_image[which] = args[1];
-          if (volume_per_image[which] != args[1])
-            failures.push_back("mount " + session + " printed " + args[1] + ", not " + volume_per_image[which]);
+          if (volume_per_image[which].empty()) volume_per_image[which] = args[3];
+          if (volume_per_image[which] != args[3])
+            failures.push_back("mount " + session + " printed " + args[3] + ", not " + volume_per_image[which]);
         }
         if (m.out.find(canary) != std::string::npos || m.err.find(canary) != std::string::npos)
           fail("mount " + session + " printed the token");

@@ -19,6 +19,8 @@
 #include <cstdio>
 #include <future>
 #include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -145,8 +147,8 @@ void three_images_of_one_owner(const std::vector<std::string>& images, bool tls)
   std::vector<std::vector<std::string>> args;
   for (std::size_t i = 0; i < images.size(); ++i) {
     args.push_back(d.mount(images[i], "r" + std::to_string(i)));
-    ASSERT_EQ(args.back().size(), 8u);
-    EXPECT_EQ(args.back()[1], args.front()[1]) << "one owner (root): one login volume";
+    ASSERT_EQ(args.back().size(), 10u);
+    EXPECT_EQ(args.back()[3], args.front()[3]) << "one owner (root): one login volume";
   }
   std::vector<std::future<CommandResult>> runs;
   for (std::size_t i = 0; i < images.size(); ++i)
@@ -251,7 +253,7 @@ void sessions_refresh_during_their_life(const std::vector<std::string>& images, 
   std::vector<std::string> tags;
   for (std::size_t i = 0; i < images.size(); ++i) {
     args.push_back(d.mount(images[i], "l" + std::to_string(i)));
-    ASSERT_EQ(args.back().size(), 8u);
+    ASSERT_EQ(args.back().size(), 10u);
     tags.push_back("life-" + std::to_string(i));
   }
   std::vector<std::future<CommandResult>> runs;
@@ -320,48 +322,120 @@ TEST(DispatchRefresh, SessionsOf2xThatRefreshDuringTheirLifeStayLiveOverTls) {
       {test_image("claude-2x-root"), test_image("claude-2x-xdg"), test_image("claude-2x-configdir")}, true);
 }
 
-// The limit docs/dispatch.md states: images that run as different users get
-// login volumes of their own, copies of one login. Measured here, not hoped
-// for: how many answer when all refresh at once, and that the vault still ends
-// with the live pair.
-TEST(DispatchRefresh, SessionsOfDifferentOwnersAreCopiesAndTheVaultStillEndsLive) {
-  PB_REQUIRE_DOCKER();
-  Dispatch d("refresh-owners");
+/// The relay of the credential, as `docker ps` lists it for this test: "name state" lines.
+std::vector<std::string> relays_of(const Dispatch& d) {
+  auto r = docker_cli({"ps", "-a", "--filter", "label=" + std::string(k_test_label) + "=" + d.label, "--filter",
+                       "label=para-broker.role=relay", "--format", "{{.Names}} {{.State}}"});
+  std::vector<std::string> out;
+  std::string line;
+  for (std::istringstream in(r.out); std::getline(in, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+/// The promise across users: eight sessions of one expired login, two each in
+/// four images that run as four users (root, para 1000, uid 1001 with
+/// XDG_CONFIG_HOME, uid 1002 with CLAUDE_CONFIG_DIR), started at once. They
+/// share the refresh lock in the credential's lock volume; each user has a
+/// login volume of its own, and the relay copies the refreshed pair into the
+/// others before their sessions, waiting on the lock, read it again. Then a
+/// session that starts later in one of the images, and release: the vault
+/// ends with the pair the service issued last, and nothing is left in Docker.
+void four_users(const std::vector<std::string>& images, bool tls) {
+  const char* build = tls ? "2.1.332" : "1.0.31";
+  Dispatch d(tls ? "refresh-users-2x" : "refresh-users");
   const std::string first_refresh = import_expired(d);
   ASSERT_FALSE(::testing::Test::HasFailure());
-  FakeApi api(600, service(first_refresh, d, false));
+  FakeApi api(600, service(first_refresh, d, tls));
 
-  // root, uid 1234 and uid 1000
-  const std::vector<std::string> images{test_image("claude-1031-root"), test_image("claude-1031-dev"),
-                                        test_image("para-claude")};
   std::vector<std::vector<std::string>> args;
-  for (std::size_t i = 0; i < images.size(); ++i) {
-    args.push_back(d.mount(images[i], "o" + std::to_string(i)));
-    ASSERT_EQ(args.back().size(), 8u);
+  std::vector<std::string> session_images;
+  std::set<std::string> logins;
+  for (std::size_t i = 0; i < images.size() * 2; ++i) {
+    const std::string& image = images[i / 2];
+    args.push_back(d.mount(image, "u" + std::to_string(i)));
+    ASSERT_EQ(args.back().size(), 10u);
+    EXPECT_EQ(args.back()[1], args.front()[1]) << "one lock volume for every user";
+    logins.insert(args.back()[3]);
+    session_images.push_back(image);
   }
-  EXPECT_NE(args[0][1], args[1][1]);
-  EXPECT_NE(args[1][1], args[2][1]);
-  std::vector<std::future<CommandResult>> runs;
-  for (std::size_t i = 0; i < images.size(); ++i)
-    runs.push_back(ask(d, api, args[i], images[i], "owners-" + std::to_string(i), 25));
-  int answered = 0;
-  for (auto& f : runs) {
-    const CommandResult r = f.get();
-    answered += r.out.find("pong") != std::string::npos;
-  }
-  std::printf("[ refresh  ] different owners: %d/%zu sessions answered; %zu refreshes granted, %zu refused\n", answered,
-              runs.size(), api.refreshes_granted(), api.refreshes_refused());
-  EXPECT_GE(answered, 1);
-  EXPECT_EQ(api.refreshes_granted(), 1u) << "one copy's refresh rotates the others' token away";
+  EXPECT_EQ(logins.size(), images.size()) << "a login volume per user";
+  const auto relays = relays_of(d);
+  ASSERT_EQ(relays.size(), 1u);
+  EXPECT_TRUE(relays[0].ends_with(" running")) << relays[0];
 
-  for (const char* s : {"o0", "o1", "o2"}) {
+  std::vector<std::future<CommandResult>> runs;
+  for (std::size_t i = 0; i < args.size(); ++i)
+    runs.push_back(ask(d, api, args[i], session_images[i], "users-" + std::to_string(i)));
+  int answered = 0;
+  int torn = 0;
+  std::string failures;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const CommandResult r = runs[i].get();
+    const std::string tag = "users-" + std::to_string(i);
+    if (answers(r) == 1) {
+      ++answered;
+      continue;
+    }
+    int sent = 0;
+    for (const auto& q : api.requests()) sent += q.session == tag && q.target.rfind("/v1/messages", 0) == 0;
+    // 1.0.31's own torn read among sessions of one user (see three_images_of_one_owner).
+    const bool read_no_login = !tls && sent == 0 && r.out.find("Invalid API key") != std::string::npos;
+    torn += read_no_login;
+    failures += "  " + session_images[i] + " (" + tag + "): " + r.out + r.err +
+                "\n  its API calls:" + api_calls_of(api, tag) + "\n";
+  }
+  // What the relay did (it prints no token: checked before it is shown).
+  auto logs = docker_cli({"logs", "-t", relays[0].substr(0, relays[0].find(' '))});
+  EXPECT_EQ(logs.out.find("CANARY"), std::string::npos);
+  EXPECT_EQ(logs.err.find("CANARY"), std::string::npos);
+  const std::string relay_said =
+      logs.out.find("CANARY") == std::string::npos && logs.err.find("CANARY") == std::string::npos
+          ? logs.out + logs.err
+          : std::string("(withheld: it printed a token)\n");
+  std::printf(
+      "[ refresh  ] %s, 8 sessions of four users: %d/%zu answered, %d read the login while another rewrote it; %zu "
+      "refreshes granted, %zu refused\n%s%s             (0.00 s is %lld ms after the epoch) the relay said:\n%s",
+      build, answered, runs.size(), torn, api.refreshes_granted(), api.refreshes_refused(), requests_seen(api).c_str(),
+      timeline(api).c_str(), api.requests().empty() ? 0LL : static_cast<long long>(api.requests().front().time_ms),
+      relay_said.c_str());
+  EXPECT_EQ(answered + torn, static_cast<int>(runs.size())) << failures;
+  if (tls) {
+    EXPECT_EQ(torn, 0) << failures;
+  }
+  EXPECT_EQ(api.refreshes_granted(), 1u) << "one refresh under the shared lock, the others used its pair";
+  EXPECT_EQ(api.refreshes_refused(), 0u) << "a session presented a refresh token another had rotated away";
+
+  // A session that starts later, in another user's image, uses the live pair.
+  args.push_back(d.mount(images[2], "u-late"));
+  const CommandResult late = ask(d, api, args.back(), images[2], "users-late").get();
+  EXPECT_EQ(answers(late), 1) << late.out << late.err << "\n  its API calls:" << api_calls_of(api, "users-late");
+  EXPECT_EQ(api.refreshes_refused(), 0u);
+
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string s = i + 1 == args.size() ? "u-late" : "u" + std::to_string(i);
     auto released = d.env.cli({"release", "--session", s});
     EXPECT_EQ(released.exit_code, 0) << s << ": " << released.err;
   }
   api.stop();
   EXPECT_EQ(d.stored_refresh_token(), api.last_issued()) << "the vault must end with the live refresh token";
-  EXPECT_TRUE(d.volumes().empty());
+  EXPECT_TRUE(d.volumes().empty()) << "login, lock and relay volumes all go with the last session";
+  EXPECT_TRUE(relays_of(d).empty());
   d.verify();
+}
+
+TEST(DispatchRefresh, EightSessionsOfFourUsersAllSurviveRealRefreshes) {
+  PB_REQUIRE_DOCKER();
+  four_users({test_image("claude-1031-root"), test_image("para-claude"), test_image("claude-1031-xdg-1001"),
+              test_image("claude-1031-configdir-1002")},
+             false);
+}
+
+TEST(DispatchRefresh, EightSessionsOfFourUsersOf2xAllSurviveRealRefreshesOverTls) {
+  PB_REQUIRE_DOCKER();
+  four_users({test_image("claude-2x-root"), test_image("para-claude-2x"), test_image("claude-2x-xdg-1001"),
+              test_image("claude-2x-configdir-1002")},
+             true);
 }
 
 // A session of another owner that starts after a refresh gets a login volume
@@ -380,14 +454,14 @@ TEST(DispatchRefresh, ASessionOfAnotherOwnerStartingLaterGetsTheLivePair) {
   const std::string root_image = test_image("claude-1031-root");
   const std::string para_image = test_image("para-claude");  // uid 1000
   const auto first = d.mount(root_image, "l0");
-  ASSERT_EQ(first.size(), 8u);
+  ASSERT_EQ(first.size(), 10u);
   const CommandResult r0 = ask(d, api, first, root_image, "later-0").get();
   EXPECT_EQ(answers(r0), 1) << r0.out << r0.err;
   ASSERT_EQ(api.refreshes_granted(), 1u);
 
   const auto later = d.mount(para_image, "l1");
-  ASSERT_EQ(later.size(), 8u);
-  EXPECT_NE(later[1], first[1]) << "another owner: a login volume of its own";
+  ASSERT_EQ(later.size(), 10u);
+  EXPECT_NE(later[3], first[3]) << "another owner: a login volume of its own";
   const CommandResult r1 = ask(d, api, later, para_image, "later-1").get();
   EXPECT_EQ(answers(r1), 1) << r1.out << r1.err << "\n  its API calls:" << api_calls_of(api, "later-1");
   std::printf("[ refresh  ] a later session of another owner: %s; %zu refreshes granted, %zu refused\n",

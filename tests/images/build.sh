@@ -67,12 +67,22 @@ define claude-1031-configdir claude-1031-root "" "$root_cfg"$'\nENV CLAUDE_CONFI
 define claude-1031-dev claude-1031-root "layer_user_dev" $'USER dev\nENV HOME=/home/dev\nWORKDIR /home/dev'
 define para-claude claude-1031-root "layer_user_para" \
   $'USER para\nENV HOME=/home/para\nWORKDIR /home/para\nLABEL para.version='"$k_para_version"
+# Two more users for sessions of one login across four users (root, para,
+# these two): uid 1001 with XDG_CONFIG_HOME, uid 1002 with CLAUDE_CONFIG_DIR.
+define claude-1031-xdg-1001 claude-1031-root "layer_user_1001" \
+  $'USER u1001\nENV HOME=/home/u1001\nENV XDG_CONFIG_HOME=/home/u1001/.config\nWORKDIR /home/u1001'
+define claude-1031-configdir-1002 claude-1031-root "layer_user_1002" \
+  $'USER u1002\nENV HOME=/home/u1002\nENV CLAUDE_CONFIG_DIR=/home/u1002/claude-config\nWORKDIR /home/u1002'
 define no-shell base "layer_claude_native" "$root_cfg"
 define claude-2x-root no-shell "layer_shell" "$root_cfg"
 define claude-2x-xdg claude-2x-root "" "$root_cfg"$'\nENV XDG_CONFIG_HOME=/root/.config'
 define claude-2x-configdir claude-2x-root "" "$root_cfg"$'\nENV CLAUDE_CONFIG_DIR=/opt/claude-config'
 define claude-2x-dev claude-2x-root "layer_user_dev" \
   $'USER dev\nENV HOME=/home/dev\nWORKDIR /home/dev'
+define claude-2x-xdg-1001 claude-2x-root "layer_user_1001" \
+  $'USER u1001\nENV HOME=/home/u1001\nENV XDG_CONFIG_HOME=/home/u1001/.config\nWORKDIR /home/u1001'
+define claude-2x-configdir-1002 claude-2x-root "layer_user_1002" \
+  $'USER u1002\nENV HOME=/home/u1002\nENV CLAUDE_CONFIG_DIR=/home/u1002/claude-config\nWORKDIR /home/u1002'
 define para-claude-2x claude-2x-root "layer_user_para" \
   $'USER para\nENV HOME=/home/para\nWORKDIR /home/para\nLABEL para.version='"$k_para_version"
 # para's own image as docker/Dockerfile.para-claude builds it: user para with
@@ -274,6 +284,8 @@ user_layer() { # root name uid home
 }
 layer_user_dev() { user_layer "$1" dev 1234 /home/dev; }
 layer_user_para() { user_layer "$1" para 1000 /home/para; }
+layer_user_1001() { user_layer "$1" u1001 1001 /home/u1001; }
+layer_user_1002() { user_layer "$1" u1002 1002 /home/u1002; }
 
 # What docker/Dockerfile.para-claude adds for para: the sudoers line, para's
 # scripts from docker/para/, and a /workspace of para's.

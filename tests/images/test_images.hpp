@@ -45,7 +45,7 @@ inline constexpr const char* k_js_path = "/usr/local/lib/node_modules/@anthropic
 inline constexpr const char* k_native_path = "/usr/local/lib/node_modules/@anthropic-ai/claude-code/bin/claude.exe";
 
 /// Every image with a real Claude Code build.
-inline constexpr std::array<ClaudeTestImage, 10> k_claude_test_images{{
+inline constexpr std::array<ClaudeTestImage, 14> k_claude_test_images{{
     {"claude-1031-root", "1.0.31", "npm-js", k_js_path, "root", 0, 0, "/root", "", "", "/root/.claude",
      "/root/.claude.json"},
     {"claude-1031-xdg", "1.0.31", "npm-js", k_js_path, "root", 0, 0, "/root", "/root/.config", "",
@@ -56,6 +56,10 @@ inline constexpr std::array<ClaudeTestImage, 10> k_claude_test_images{{
      "/home/dev/.claude.json"},
     {"para-claude", "1.0.31", "npm-js", k_js_path, "para", 1000, 1000, "/home/para", "", "", "/home/para/.claude",
      "/home/para/.claude.json"},
+    {"claude-1031-xdg-1001", "1.0.31", "npm-js", k_js_path, "u1001", 1001, 1001, "/home/u1001", "/home/u1001/.config",
+     "", "/home/u1001/.config/claude", "/home/u1001/.claude.json"},
+    {"claude-1031-configdir-1002", "1.0.31", "npm-js", k_js_path, "u1002", 1002, 1002, "/home/u1002", "",
+     "/home/u1002/claude-config", "/home/u1002/claude-config", "/home/u1002/claude-config/.claude.json"},
     {"claude-2x-root", "2.1.332", "npm-native", k_native_path, "root", 0, 0, "/root", "", "", "/root/.claude",
      "/root/.claude.json"},
     {"claude-2x-xdg", "2.1.332", "npm-native", k_native_path, "root", 0, 0, "/root", "/root/.config", "",
@@ -66,6 +70,10 @@ inline constexpr std::array<ClaudeTestImage, 10> k_claude_test_images{{
      "/home/dev/.claude", "/home/dev/.claude.json"},
     {"para-claude-2x", "2.1.332", "npm-native", k_native_path, "para", 1000, 1000, "/home/para", "", "",
      "/home/para/.claude", "/home/para/.claude.json"},
+    {"claude-2x-xdg-1001", "2.1.332", "npm-native", k_native_path, "u1001", 1001, 1001, "/home/u1001",
+     "/home/u1001/.config", "", "/home/u1001/.claude", "/home/u1001/.claude.json"},
+    {"claude-2x-configdir-1002", "2.1.332", "npm-native", k_native_path, "u1002", 1002, 1002, "/home/u1002", "",
+     "/home/u1002/claude-config", "/home/u1002/claude-config", "/home/u1002/claude-config/.claude.json"},
 }};
 
 /// The other images: no Claude Code at all (busybox sh and bash, root); Claude

@@ -324,33 +324,49 @@ TEST_F(DispatchUnit, FirstMountRendersTheLoginVolumeAndTheSessionsOwnConfigThrou
   ASSERT_EQ(docker->created[0].mounts.size(), 1u);
   EXPECT_EQ(docker->created[1].name, "pb-keeper-hold-s1");
   EXPECT_EQ(docker->created[1].labels.at("para-broker.volume"), r->hold);
-  ASSERT_EQ(docker->created[1].mounts.size(), 2u) << "both volumes, where the session has them";
-  EXPECT_EQ(docker->created[1].mounts[0].source, r->volume);
+  EXPECT_EQ(docker->created[0].mounts[0].target, "/para-broker/login");
+  ASSERT_EQ(docker->created[1].mounts.size(), 3u) << "the session's volumes, where the session has them";
+  EXPECT_EQ(docker->created[1].mounts[0].source, r->lock);
   EXPECT_EQ(docker->created[1].mounts[0].target, "/para-broker");
-  EXPECT_EQ(docker->created[1].mounts[1].source, r->hold);
-  EXPECT_EQ(docker->created[1].mounts[1].target, "/para-broker/claude");
+  EXPECT_EQ(docker->created[1].mounts[1].source, r->volume);
+  EXPECT_EQ(docker->created[1].mounts[1].target, "/para-broker/login");
+  EXPECT_EQ(docker->created[1].mounts[2].source, r->hold);
+  EXPECT_EQ(docker->created[1].mounts[2].target, "/para-broker/claude");
+  EXPECT_EQ(r->lock, "para-broker-lock-" + r->credential_id);
+  EXPECT_EQ(broker::dispatch::mounts_of(*r),
+            (std::vector<std::pair<std::string, std::string>>{
+                {r->lock, "/para-broker"}, {r->volume, "/para-broker/login"}, {r->hold, "/para-broker/claude"}}));
   ASSERT_EQ(docker->containers.size(), 2u) << "keepers stay while their volumes live";
   EXPECT_EQ(docker->volumes.count(r->volume), 1u);
+  ASSERT_EQ(docker->volumes.count(r->lock), 1u) << "made by the session's keeper, labelled";
+  EXPECT_EQ(docker->volumes[r->lock].labels["para-broker.role"], "lock");
+  EXPECT_EQ(docker->volumes[r->lock].labels["para-broker.credential"], r->credential_id);
   ASSERT_EQ(docker->volumes.count("para-broker-hold-s1"), 1u);
   EXPECT_EQ(docker->volumes["para-broker-hold-s1"].labels["para-broker.volume"], r->volume);
   EXPECT_EQ(docker->volumes["para-broker-hold-s1"].labels["para-broker.config"], "/para-broker/claude");
 
   const auto uploads = docker->all_uploads();
-  ASSERT_EQ(uploads.size(), 2u);
-  for (const auto& [dir, tar] : uploads)
-    for (const auto& [name, e] : entries(tar)) {
+  ASSERT_EQ(uploads.size(), 3u);
+  for (std::size_t i = 0; i < 2; ++i)
+    for (const auto& [name, e] : entries(uploads[i].second)) {
       EXPECT_EQ(e.uid, 1234) << name;
       EXPECT_EQ(e.gid, 1234) << name;
       EXPECT_EQ(e.mode, e.is_dir ? 0700u : e.link.empty() ? 0600u : 0777u) << name;
     }
-  // The login volume: the login and the place of <cfg> (and of <cfg>.lock beside it), nothing of the image.
-  EXPECT_EQ(uploads[0].first, "/");
+  // The login volume: the login, nothing of the image.
+  EXPECT_EQ(uploads[0].first, "/para-broker");
   auto login = entries(uploads[0].second);
   std::set<std::string> names;
   for (const auto& [name, e] : login) names.insert(name);
-  EXPECT_EQ(names, (std::set<std::string>{"para-broker/", "para-broker/login/", "para-broker/login/.credentials.json",
-                                          "para-broker/claude/"}));
-  EXPECT_THAT(login["para-broker/login/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  EXPECT_EQ(names, (std::set<std::string>{"login/", "login/.credentials.json"}));
+  EXPECT_THAT(login["login/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  // The lock volume, last: root's, and every user may take a lock in it.
+  EXPECT_EQ(uploads[2].first, "/");
+  auto lock = entries(uploads[2].second);
+  ASSERT_EQ(lock.size(), 1u);
+  EXPECT_EQ(lock["para-broker/"].uid, 0);
+  EXPECT_EQ(lock["para-broker/"].gid, 0);
+  EXPECT_EQ(lock["para-broker/"].mode, 0777u);
   // The session's own <cfg>: the image's files, the merged .claude.json, and a link to the login.
   EXPECT_EQ(uploads[1].first, "/para-broker");
   EXPECT_EQ(uploads[1].second.find(k_canary), std::string::npos) << "the login is in the login volume alone";
@@ -375,9 +391,9 @@ TEST_F(DispatchUnit, PathsTheProbeSawAbsentAreNotRead) {
   auto r = mount("s1");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(docker->calls_starting("archive_get").empty()) << "nothing to copy from the image";
-  ASSERT_EQ(docker->all_uploads().size(), 2u);
+  ASSERT_EQ(docker->all_uploads().size(), 3u);
   auto login = entries(docker->all_uploads()[0].second);
-  EXPECT_THAT(login["para-broker/login/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  EXPECT_THAT(login["login/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
   auto tar = entries(docker->all_uploads()[1].second);
   EXPECT_EQ(nlohmann::json::parse(tar["claude/.claude.json"].data)["hasCompletedOnboarding"], true);
 
@@ -694,12 +710,11 @@ TEST_F(DispatchUnit, WhatOneSessionWritesIntoItsConfigNoOtherSessionSees) {
   std::set<std::string> attached;
   for (const auto& m : docker->containers[container_named("pb-keeper-hold-s2")].info.mounts)
     attached.insert(m.name + " at " + m.destination);
-  EXPECT_EQ(attached, (std::set<std::string>{a->volume + " at /para-broker", b->hold + " at /para-broker/claude"}));
+  EXPECT_EQ(attached, (std::set<std::string>{a->lock + " at /para-broker", a->volume + " at /para-broker/login",
+                                             b->hold + " at /para-broker/claude"}));
   // The login volume holds no file that Claude Code runs or reads as settings.
   auto login = entries(docker->all_uploads()[0].second);
-  for (const auto& [name, e] : login)
-    EXPECT_TRUE(name == "para-broker/" || name.starts_with("para-broker/login/") || name == "para-broker/claude/")
-        << name;
+  for (const auto& [name, e] : login) EXPECT_TRUE(name == "login/" || name.starts_with("login/")) << name;
 }
 
 TEST_F(DispatchUnit, AHeldVolumeRemovedByHandIsPopulatedAgainNotJoined) {
@@ -715,9 +730,9 @@ TEST_F(DispatchUnit, AHeldVolumeRemovedByHandIsPopulatedAgainNotJoined) {
   EXPECT_TRUE(r->populated) << "joining would give s2 an empty volume";
   EXPECT_EQ(r->volume, first->volume);
   EXPECT_EQ(docker->volumes.count(r->volume), 1u);
-  ASSERT_EQ(docker->all_uploads().size(), 4u);
-  auto tar = entries(docker->all_uploads()[2].second);
-  EXPECT_THAT(tar["para-broker/login/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
+  ASSERT_EQ(docker->all_uploads().size(), 6u) << "login, config and lock root, twice";
+  auto tar = entries(docker->all_uploads()[3].second);
+  EXPECT_THAT(tar["login/.credentials.json"].data, HasSubstr(std::string(k_canary) + "-work"));
   EXPECT_THAT(r->notes, ::testing::Contains(HasSubstr("populated again")));
 }
 
@@ -765,7 +780,8 @@ TEST_F(DispatchUnit, TheSharedVolumeComesIntoBeingWithItsKeeper) {
   EXPECT_EQ(l.at("para-broker.credential"), r->credential_id);
   EXPECT_EQ(l.at("para-broker.image"), std::string(k_image_id));
   EXPECT_EQ(l.at("para-broker.uid"), "1234");
-  EXPECT_EQ(l.at("para-broker.target"), "/para-broker");
+  EXPECT_EQ(l.at("para-broker.target"), "/para-broker/login");
+  EXPECT_EQ(l.at("para-broker.login-dir"), ".");
   // One record per successful mount.
   auto records = log_records();
   ASSERT_FALSE(records.empty());
@@ -1056,7 +1072,7 @@ TEST_F(DispatchUnit, SyncLeavesAloneAVolumeReleasedWhileItWaitedForTheLock) {
   const bool removed = docker->container_remove(broker::dispatch::keeper_name(a->hold), true, false).ok() &&
                        docker->volume_remove(broker::dispatch::hold_volume_name("s1"), false).ok() &&
                        docker->container_remove(broker::dispatch::keeper_name(a->volume), true, false).ok() &&
-                       docker->volume_remove(a->volume, false).ok();
+                       docker->volume_remove(a->volume, false).ok() && docker->volume_remove(a->lock, false).ok();
   { auto released = std::move(*lock); }
   ASSERT_TRUE(removed);
 
@@ -1178,16 +1194,20 @@ TEST_F(DispatchUnit, ALoginVolumeWhoseLabelsSayOtherwiseIsRefused) {
   auto a = mount("s1");
   ASSERT_TRUE(a.ok()) << a.error().message;
   ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", false).ok());
-  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"para-broker.login-dir", "claude"}, {"para-broker.login-dir", "../etc"}, {"para-broker.target", "/x"}}) {
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"para-broker.login-dir", "claude"},
+                                                        {"para-broker.login-dir", "../etc"},
+                                                        {"para-broker.login-dir", "login"},
+                                                        {"para-broker.target", "/para-broker"},
+                                                        {"para-broker.target", "/x"}}) {
     broker::Labels l = {{"para-broker.managed", "1"},
                         {"para-broker.role", "session"},
                         {"para-broker.credential", a->credential_id},
                         {"para-broker.image", k_image_id},
                         {"para-broker.uid", "1234"},
                         {"para-broker.gid", "1234"},
-                        {"para-broker.target", "/para-broker"},
-                        {"para-broker.login-dir", "login"}};
+                        {"para-broker.target", "/para-broker/login"},
+                        {"para-broker.login-dir", "."}};
     l[key] = value;
     ASSERT_TRUE(docker->volume_create(a->volume, l).ok());
     docker->calls.clear();
@@ -1197,6 +1217,207 @@ TEST_F(DispatchUnit, ALoginVolumeWhoseLabelsSayOtherwiseIsRefused) {
     EXPECT_TRUE(docker->calls_starting("archive_put").empty()) << "the login went nowhere";
     ASSERT_TRUE(docker->volume_remove(a->volume, false).ok());
   }
+}
+
+// The relay (relay_container.hpp): while two users' login volumes of one
+// credential are live, a container copies a refreshed login between them.
+class DispatchRelay : public DispatchUnit {
+ protected:
+  void SetUp() override {
+    DispatchUnit::SetUp();
+    relay_file = env.cache_dir() / "relay-program";
+    std::ofstream(relay_file) << "\x7f"
+                                 "ELF relay stand-in";
+    ::setenv("PARA_BROKER_RELAY", relay_file.c_str(), 1);
+    add_other_image();
+  }
+  void TearDown() override { ::unsetenv("PARA_BROKER_RELAY"); }
+
+  Result<broker::dispatch::MountResult> mount_other(const std::string& session) {
+    return broker::dispatch::mount(*docker, *vault, paths, {k_other_image, session, std::nullopt, {}});
+  }
+  /// The specs of the relays created, in order.
+  std::vector<broker::ContainerSpec> relays() const {
+    std::vector<broker::ContainerSpec> out;
+    for (const auto& c : docker->created)
+      if (c.labels.count("para-broker.role") && c.labels.at("para-broker.role") == "relay") out.push_back(c);
+    return out;
+  }
+  fs::path relay_file;
+};
+
+TEST_F(DispatchRelay, TwoUsersOfOneCredentialGetARelayOverBothLoginVolumesUntilOneIsReleased) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_TRUE(relays().empty()) << "one user: one login volume, nothing to relay";
+  auto b = mount_other("s2");
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_NE(a->volume, b->volume);
+  EXPECT_EQ(a->lock, b->lock) << "one lock volume for every user of the credential";
+  EXPECT_TRUE(b->notes.empty()) << b->notes.front();
+  ASSERT_EQ(relays().size(), 1u);
+  const auto spec = relays().front();
+  EXPECT_EQ(spec.name, "pb-relay-" + a->credential_id);
+  EXPECT_EQ(spec.labels.at("para-broker.credential"), a->credential_id);
+  EXPECT_EQ(spec.user, "0:0");
+  EXPECT_EQ(spec.network_mode, "none");
+  EXPECT_TRUE(spec.read_only_rootfs);
+  EXPECT_EQ(spec.cap_drop, std::vector<std::string>{"ALL"});
+  EXPECT_EQ(spec.cap_add, (std::vector<std::string>{"CHOWN", "DAC_OVERRIDE"}));
+  EXPECT_EQ(spec.security_opt, std::vector<std::string>{"no-new-privileges"});
+  EXPECT_TRUE(spec.env.empty());
+  ASSERT_TRUE(spec.entrypoint.has_value());
+  EXPECT_EQ(*spec.entrypoint, std::vector<std::string>{"/pb-relay/para-broker-relay"});
+  // Each login volume with its owner, in the order of their names.
+  const bool a_first = a->volume < b->volume;
+  const std::vector<std::string> args{"/pb-logins/0:" + std::string(a_first ? "1234:1234" : "4321:4321"),
+                                      "/pb-logins/1:" + std::string(a_first ? "4321:4321" : "1234:1234")};
+  EXPECT_EQ(spec.cmd, args);
+  ASSERT_EQ(spec.mounts.size(), 3u);
+  EXPECT_EQ(spec.mounts[0].source, "") << "its program in an anonymous volume, removed with it";
+  EXPECT_EQ(spec.mounts[0].target, "/pb-relay");
+  EXPECT_EQ(spec.mounts[1].source, a_first ? a->volume : b->volume);
+  EXPECT_EQ(spec.mounts[1].target, "/pb-logins/0");
+  EXPECT_EQ(spec.mounts[2].source, a_first ? b->volume : a->volume);
+  // The program went in through the archive API, root's and executable, and it runs.
+  const std::string relay = container_named("pb-relay-" + a->credential_id);
+  ASSERT_NE(relay, "");
+  const auto& up = docker->containers[relay].uploads;
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0].first, "/pb-relay");
+  auto program = entries(up[0].second);
+  ASSERT_EQ(program.count("para-broker-relay"), 1u);
+  EXPECT_EQ(program["para-broker-relay"].data,
+            "\x7f"
+            "ELF relay stand-in");
+  EXPECT_EQ(program["para-broker-relay"].mode, 0755u);
+  EXPECT_EQ(program["para-broker-relay"].uid, 0);
+  EXPECT_EQ(docker->calls_starting("container_start " + relay).size(), 1u);
+
+  // A session that joins a live login volume changes nothing: the relay stays.
+  auto c = mount("s3");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(relays().size(), 1u);
+  EXPECT_EQ(container_named("pb-relay-" + a->credential_id), relay);
+
+  // The last session of one user goes: the relay lets go of its volume
+  // before the volume is removed, and goes itself (one user left).
+  docker->calls.clear();
+  auto released = broker::dispatch::release(*docker, *vault, "s2", false);
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_TRUE(released->volume_removed);
+  EXPECT_EQ(container_named("pb-relay-" + a->credential_id), "");
+  EXPECT_EQ(docker->calls_starting("container_remove " + relay + " force volumes").size(), 1u);
+  EXPECT_EQ(docker->volumes.count(b->volume), 0u);
+  EXPECT_EQ(docker->volumes.count(a->lock), 1u) << "user a's sessions still lock there";
+  for (const char* s : {"s1", "s3"}) ASSERT_TRUE(broker::dispatch::release(*docker, *vault, s, false).ok());
+  EXPECT_TRUE(docker->volumes.empty()) << "the lock volume goes with the last login volume";
+  EXPECT_TRUE(docker->containers.empty());
+}
+
+TEST_F(DispatchRelay, AThirdUserMakesTheRelayAgainOverAllThree) {
+  auto a = mount("s1");
+  auto b = mount_other("s2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::string first = container_named("pb-relay-" + a->credential_id);
+  ASSERT_NE(first, "");
+  broker::ImageInfo info;
+  info.id = "sha256:00000000000000000000000000000000000000000000000000000000000000cc";
+  docker->images["app:3"] = info;
+  docker->images[info.id] = info;
+  probes::ProbeReport r3 = report;
+  r3.image = "app:3";
+  r3.image_id = info.id;
+  r3.user.uid = r3.user.gid = 0;
+  ASSERT_TRUE(probes::ProbeCache(paths.cache_dir).store(r3).ok());
+  auto c = broker::dispatch::mount(*docker, *vault, paths, {"app:3", "s3", std::nullopt, {}});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(relays().size(), 2u);
+  EXPECT_EQ(relays().back().cmd.size(), 3u);
+  EXPECT_EQ(docker->containers.count(first), 0u) << "Docker cannot add a mount: the old relay went";
+  // gc after the grace, with no session containers: everything goes, relay first.
+  auto gone = broker::dispatch::gc(*docker, *vault, 0);
+  ASSERT_TRUE(gone.ok()) << gone.error().message;
+  EXPECT_TRUE(docker->volumes.empty());
+  EXPECT_TRUE(docker->containers.empty());
+}
+
+TEST_F(DispatchRelay, WithoutTheRelayProgramTwoUsersStillMountAndAreToldTheyAreCopies) {
+  ::setenv("PARA_BROKER_RELAY", (env.cache_dir() / "missing").c_str(), 1);
+  auto a = mount("s1");
+  auto b = mount_other("s2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(relays().empty());
+  ASSERT_EQ(b->notes.size(), 1u);
+  EXPECT_THAT(b->notes[0], HasSubstr("could not be read"));
+  EXPECT_THAT(b->notes[0], HasSubstr("para-broker sync"));
+}
+
+TEST_F(DispatchRelay, AnEngineOfAnotherArchitectureGetsNoRelayAndSaysSo) {
+  docker->version_value.arch = "s390x-not-this";
+  auto a = mount("s1");
+  auto b = mount_other("s2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(relays().empty());
+  ASSERT_EQ(b->notes.size(), 1u);
+  EXPECT_THAT(b->notes[0], HasSubstr("s390x-not-this"));
+}
+
+TEST_F(DispatchRelay, AContainerThatTookTheRelaysNameIsLeftAlone) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok());
+  broker::ContainerSpec squatter;
+  squatter.image = k_image;
+  squatter.name = "pb-relay-" + a->credential_id;
+  ASSERT_TRUE(docker->container_create(squatter).ok());
+  const std::string id = container_named(squatter.name);
+  auto b = mount_other("s2");
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_EQ(b->notes.size(), 1u);
+  EXPECT_THAT(b->notes[0], HasSubstr("not para-broker's relay"));
+  EXPECT_EQ(docker->containers.count(id), 1u);
+}
+
+TEST_F(DispatchUnit, ANewSessionJoinsALiveLoginVolumeOfTheReleaseBefore) {
+  // What the release before made: the login volume at /para-broker with the
+  // login at login/, no lock volume; a session of it is live.
+  auto meta = vault->find("work");
+  ASSERT_TRUE(meta.ok());
+  const std::string legacy = broker::dispatch::legacy_login_volume_name(meta->id, 1234, 1234);
+  ASSERT_TRUE(docker
+                  ->volume_create(legacy, {{"para-broker.managed", "1"},
+                                           {"para-broker.role", "session"},
+                                           {"para-broker.credential", meta->id},
+                                           {"para-broker.image", k_image_id},
+                                           {"para-broker.uid", "1234"},
+                                           {"para-broker.gid", "1234"},
+                                           {"para-broker.target", "/para-broker"},
+                                           {"para-broker.login-dir", "login"}})
+                  .ok());
+  ASSERT_TRUE(docker
+                  ->volume_create("para-broker-hold-s0", {{"para-broker.managed", "1"},
+                                                          {"para-broker.role", "hold"},
+                                                          {"para-broker.session", "s0"},
+                                                          {"para-broker.volume", legacy},
+                                                          {"para-broker.credential", meta->id},
+                                                          {"para-broker.image", k_image_id},
+                                                          {"para-broker.target", "/para-broker"},
+                                                          {"para-broker.config", "/para-broker/claude"}})
+                  .ok());
+  auto r = mount("s1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->volume, legacy) << "one owner, one file";
+  EXPECT_EQ(r->lock, "");
+  EXPECT_EQ(broker::dispatch::mounts_of(*r), (std::vector<std::pair<std::string, std::string>>{
+                                                 {legacy, "/para-broker"}, {r->hold, "/para-broker/claude"}}));
+  EXPECT_EQ(docker->created.back().mounts.size(), 2u);
+  EXPECT_EQ(docker->volumes.count(broker::dispatch::lock_volume_name(meta->id)), 0u);
+  // Once its sessions are gone, the next one gets the new layout.
+  for (const char* s : {"s0", "s1"}) ASSERT_TRUE(broker::dispatch::release(*docker, *vault, s, false).ok());
+  auto next = mount("s2");
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_TRUE(broker::dispatch::is_beside_lock(next->volume));
+  EXPECT_EQ(next->lock, broker::dispatch::lock_volume_name(meta->id));
 }
 
 TEST_F(DispatchUnit, APoisonedLoginIsRefusedLoggedAndNeverSpreadToOtherVolumes) {
@@ -1323,7 +1544,7 @@ TEST_F(DispatchUnit, ANewLoginVolumeStartsWithTheLivePairOfAnotherOwnersSessions
   const auto uploads = docker->all_uploads();
   for (std::size_t i = before; i < uploads.size(); ++i)
     for (const auto& [name, e] : entries(uploads[i].second))
-      if (name == "para-broker/login/.credentials.json") {
+      if (name == "login/.credentials.json") {
         found = true;
         EXPECT_THAT(e.data, HasSubstr("sk-ant-ort01-CANARY-live"));
         EXPECT_EQ(e.uid, 4321);
@@ -1451,7 +1672,8 @@ TEST_F(DispatchUnit, GcKeepsAHoldJustMountedAndRemovesItAfterTheGrace) {
   auto gone = broker::dispatch::gc(*docker, *vault, 0);
   ASSERT_TRUE(gone.ok()) << gone.error().message;
   EXPECT_EQ(gone->removed_holds, std::vector<std::string>{"para-broker-hold-s1"});
-  EXPECT_EQ(gone->removed_volumes, std::vector<std::string>{a->volume});
+  EXPECT_EQ(gone->removed_volumes, (std::vector<std::string>{a->volume, a->lock}))
+      << "the lock volume goes with the last login volume";
   EXPECT_TRUE(docker->volumes.empty());
   EXPECT_TRUE(docker->containers.empty()) << "and goes with its volume";
 }
@@ -1681,8 +1903,12 @@ TEST(DispatchNames, ParasSessionNamesAreTakenAndMadeDockerSafe) {
   EXPECT_EQ(login_volume_name("0123456789abcdef", 1, 1), login_volume_name("0123456789abcdef", 1, 1));
   EXPECT_NE(login_volume_name("0123456789abcdef", 1, 1), login_volume_name("0123456789abcdef", 2, 1));
   EXPECT_NE(login_volume_name("0123456789abcdef", 1, 1), login_volume_name("0123456789abcdef", 1, 2));
-  EXPECT_TRUE(login_volume_name("0123456789abcdef", 1, 1).starts_with("para-broker-shared-0123456789abcdef-"))
+  EXPECT_TRUE(login_volume_name("0123456789abcdef", 1, 1).starts_with("para-broker-user-0123456789abcdef-"))
       << "never a login's staging volume (para-broker-login-…)";
+  EXPECT_TRUE(is_beside_lock(login_volume_name("0123456789abcdef", 1, 1)));
+  EXPECT_TRUE(legacy_login_volume_name("0123456789abcdef", 1, 1).starts_with("para-broker-shared-0123456789abcdef-"));
+  EXPECT_FALSE(is_beside_lock(legacy_login_volume_name("0123456789abcdef", 1, 1)));
+  EXPECT_EQ(lock_volume_name("0123456789abcdef"), "para-broker-lock-0123456789abcdef");
 }
 
 }  // namespace
