@@ -437,6 +437,55 @@ TEST_F(AuditCommand, LiveAndStaleVolumesFromLabels) {
   EXPECT_NE(b.out.find("s1, s2"), std::string::npos) << b.out;
 }
 
+TEST_F(AuditCommand, TheLockVolumeAndTheRelayAreReportedBesideTheLoginVolumes) {
+  const std::string id = import("work", 6LL * 3600 * 1000);
+  auto labels = [&](std::string role, broker::Labels extra) {
+    broker::Labels l{
+        {broker::labels::k_managed, "1"}, {broker::labels::k_role, role}, {broker::labels::k_credential, id}};
+    l.insert(extra.begin(), extra.end());
+    return l;
+  };
+  const std::string a = "para-broker-user-" + id + "-aaaaaaaaaaaa";
+  const std::string b = "para-broker-user-" + id + "-bbbbbbbbbbbb";
+  const std::string lock = "para-broker-lock-" + id;
+  volume(lock, labels("lock", {}));
+  volume(a, labels("session", {}));
+  volume(b, labels("session", {}));
+  volume("para-broker-hold-s1", labels("hold", {{broker::labels::k_session, "s1"}, {broker::labels::k_volume, a}}));
+  volume("para-broker-hold-s2", labels("hold", {{broker::labels::k_session, "s2"}, {broker::labels::k_volume, b}}));
+  volume("0123abcd", labels("relay", {}));  // the relay's own (anonymous) volume
+  container("c1", "para-s1", {lock, a, "para-broker-hold-s1"});
+  container("c2", "para-s2", {lock, b, "para-broker-hold-s2"});
+  container("r1", "pb-relay-" + id, {"0123abcd", a, b});
+  docker->containers["r1"].info.labels = labels("relay", {});
+
+  auto r = audit({"--json"});
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::map<std::string, nlohmann::json> by_name;
+  const auto report = r.json();
+  for (const auto& v : report["docker"]["volumes"]) by_name[v["name"].get<std::string>()] = v;
+  const nlohmann::json relay = "pb-relay-" + id + " (relay)";
+  EXPECT_EQ(by_name[a]["containers"], nlohmann::json({"para-s1", relay})) << "the relay serves it, no user of it";
+  EXPECT_FALSE(by_name[a]["stale"].get<bool>());
+  EXPECT_EQ(by_name[lock]["role"], "lock");
+  EXPECT_EQ(by_name[lock]["containers"], nlohmann::json({"para-s1", "para-s2"}));
+  EXPECT_FALSE(by_name[lock]["stale"].get<bool>());
+  EXPECT_EQ(by_name["0123abcd"]["role"], "relay");
+  EXPECT_EQ(by_name["0123abcd"]["containers"], nlohmann::json({relay}));
+
+  // Every session and login volume gone: the lock volume is left over, and gc takes it.
+  for (const char* c : {"c1", "c2", "r1"}) docker->containers.erase(c);
+  for (const auto& v : {a, b, std::string("para-broker-hold-s1"), std::string("para-broker-hold-s2")})
+    docker->volumes.erase(v);
+  auto left = audit({"--json"});
+  EXPECT_EQ(left.code, 10) << left.out;
+  by_name.clear();
+  const auto after = left.json();
+  for (const auto& v : after["docker"]["volumes"]) by_name[v["name"].get<std::string>()] = v;
+  EXPECT_TRUE(by_name[lock]["stale"].get<bool>());
+  EXPECT_EQ(by_name[lock]["reason"], "no login volume of its credential is left");
+}
+
 TEST_F(AuditCommand, AKilledLoginsStagingVolumeIsStaleAndNamed) {
   import("work", 6LL * 3600 * 1000);
   const auto now = static_cast<long long>(std::time(nullptr));
