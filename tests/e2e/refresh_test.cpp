@@ -400,11 +400,17 @@ void four_users(const std::vector<std::string>& images, bool tls) {
       timeline(api).c_str(), api.requests().empty() ? 0LL : static_cast<long long>(api.requests().front().time_ms),
       relay_said.c_str());
   EXPECT_EQ(answered + torn, static_cast<int>(runs.size())) << failures;
+  EXPECT_EQ(api.refreshes_granted(), 1u) << "one refresh under the shared lock, the others used its pair";
   if (tls) {
     EXPECT_EQ(torn, 0) << failures;
+    EXPECT_EQ(api.refreshes_refused(), 0u) << "a session presented a refresh token another had rotated away";
+  } else {
+    // 1.0.31 frees the lock right after its in-place write; a session of another
+    // user that takes the lock within the relay's copy time (about a millisecond)
+    // reads its own copy before the relay replaced it, presents the rotated-away
+    // token once, is refused, reads the file again and goes on (docs/dispatch.md).
+    EXPECT_LE(api.refreshes_refused(), 1u) << "more than the one window the relay's copy leaves";
   }
-  EXPECT_EQ(api.refreshes_granted(), 1u) << "one refresh under the shared lock, the others used its pair";
-  EXPECT_EQ(api.refreshes_refused(), 0u) << "a session presented a refresh token another had rotated away";
 
   // A session that starts later, in another user's image, uses the live pair.
   args.push_back(d.mount(images[2], "u-late"));
@@ -422,6 +428,13 @@ void four_users(const std::vector<std::string>& images, bool tls) {
   EXPECT_TRUE(d.volumes().empty()) << "login, lock and relay volumes all go with the last session";
   EXPECT_TRUE(relays_of(d).empty());
   d.verify();
+}
+
+TEST(DispatchRefresh, SessionsOf2xOfFourUsersThatRefreshDuringTheirLifeStayLiveOverTls) {
+  PB_REQUIRE_DOCKER();
+  sessions_refresh_during_their_life({test_image("claude-2x-root"), test_image("para-claude-2x"),
+                                      test_image("claude-2x-xdg-1001"), test_image("claude-2x-configdir-1002")},
+                                     true);
 }
 
 TEST(DispatchRefresh, EightSessionsOfFourUsersAllSurviveRealRefreshes) {
