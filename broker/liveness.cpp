@@ -31,6 +31,7 @@ Result<Usage> observe(DockerClient& docker, const std::vector<ContainerSummary>&
     const bool managed = label_of(c.labels, labels::k_managed) == "1";
     if (managed && label_of(c.labels, labels::k_role) == "helper") continue;
     const bool relay = managed && label_of(c.labels, labels::k_role) == "relay";
+    if (relay && c.state != "running") usage.relays_down.push_back(name + " (" + c.state + ")");
     const labels::Leftover kind = labels::leftover(c, now, grace);
     const bool left_over = kind != labels::Leftover::none && kind != labels::Leftover::running_login;
     auto info = docker.container_inspect(c.id);

@@ -26,6 +26,8 @@ struct Usage {
   /// serves the login volumes that are live for other reasons, and is made
   /// again without one before it is removed)
   std::map<std::string, std::vector<std::string>> relays;
+  /// relays that do not run: "name (state)"
+  std::vector<std::string> relays_down;
   /// session label -> names of the containers that carry it
   std::map<std::string, std::vector<std::string>> by_session;
 };

@@ -1,5 +1,6 @@
 #include "relay/login_dir.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -118,6 +119,24 @@ FileRead LoginDir::read() const {
   wipe(text.data() + got, text.size() - got);
   text.resize(got);
   return r;
+}
+
+std::size_t LoginDir::remove_stale_temps() const {
+  const int copy = fcntl(m_fd.get(), F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return 0;
+  DIR* d = fdopendir(copy);
+  if (d == nullptr) {
+    ::close(copy);
+    return 0;
+  }
+  const std::string prefix = std::string(k_credentials_file) + ".relay-";
+  std::vector<std::string> stale;
+  while (const dirent* e = readdir(d))
+    if (std::string_view(e->d_name).starts_with(prefix)) stale.emplace_back(e->d_name);
+  closedir(d);
+  std::size_t removed = 0;
+  for (const auto& name : stale) removed += unlinkat(m_fd.get(), name.c_str(), 0) == 0;
+  return removed;
 }
 
 Result<bool> LoginDir::replace(std::string_view text, const FileRead& judged, std::vector<Fd>* unsynced) const {

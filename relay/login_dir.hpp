@@ -91,6 +91,10 @@ class LoginDir {
   /// into several directories become visible one right after the other.
   Result<bool> replace(std::string_view text, const FileRead& judged, std::vector<Fd>* unsynced = nullptr) const;
 
+  /// Removes the temp files a relay killed mid-copy left (`.credentials.json.relay-*`:
+  /// a login in them, perhaps still root's). How many were removed.
+  std::size_t remove_stale_temps() const;
+
   /// Opens the path again, after the directory was replaced or unmounted.
   Result<void> reopen();
 

@@ -223,6 +223,10 @@ int Relay::run(int stop_fd, int recheck_ms, int coalesce_ms) {
       served += (served.empty() ? "" : ", ") + m_dirs[i].path() + " (" + std::to_string(m_dirs[i].uid()) + ":" +
                 std::to_string(m_dirs[i].gid()) + ")";
   if (!any_active()) return 1;
+  for (std::size_t i = 0; i < m_dirs.size(); ++i)
+    if (m_active[i])
+      if (const std::size_t n = m_dirs[i].remove_stale_temps(); n > 0)
+        say(m_dirs[i].path() + ": removed " + std::to_string(n) + " temp file(s) a stopped relay left");
   reconcile();
   say("watching " + served);
 

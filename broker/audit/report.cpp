@@ -152,6 +152,7 @@ DockerPart collect_docker(DockerClient& docker) {
     }
     usage = std::move(*observed);
   }
+  part.relays_down = usage.relays_down;
   std::map<std::string, std::size_t> live_holds;  // login volume -> holds that are live
   for (const auto& v : *volumes) {
     VolumeUse u;
@@ -305,6 +306,10 @@ std::vector<std::string> Report::attention() const {
   }
   for (const auto& d : damaged) out.push_back(d.message);
   if (!docker.looked) out.push_back("Docker could not be asked which volumes hold credentials: " + docker.error);
+  for (const auto& relay : docker.relays_down)
+    out.push_back("relay " + relay +
+                  " does not run: sessions of different users of its credential are copies until the next mount, "
+                  "release, sync or gc makes it again (docker logs says why it stopped)");
   for (const auto& v : docker.volumes)
     if (v.stale)
       out.push_back("volume " + v.name + " is stale (" + v.why + ")" +

@@ -62,6 +62,8 @@ struct DockerPart {
   std::string endpoint;
   std::string error;  ///< why Docker could not be asked
   std::vector<VolumeUse> volumes;
+  /// relays (pb-relay-<credential>) that do not run: "name (state)"
+  std::vector<std::string> relays_down;
   std::vector<LeftoverContainer> leftovers;
 };
 

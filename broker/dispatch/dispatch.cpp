@@ -630,20 +630,24 @@ Result<WriteBack> write_back_own(DockerClient& docker, vault::Vault& v, const Vo
 }
 
 /// The login volumes beside a lock volume of `cred` in `logins` that a hold
-/// in `holds` names, but `except`: what its relay must serve.
+/// in `holds` names (or that `also` names: volumes a container still uses),
+/// but `except`: what its relay must serve.
 std::vector<RelayMember> relay_members(const std::vector<VolumeInfo>& logins, const std::vector<VolumeInfo>& holds,
-                                       const std::string& cred, const std::string& except = {}) {
-  std::set<std::string> held;
+                                       const std::string& cred, const std::string& except = {},
+                                       const std::set<std::string>& also = {}) {
+  auto managed = [&](const VolumeInfo& v, const char* role) {
+    return label_of(v.labels, labels::k_managed) == "1" && label_of(v.labels, labels::k_role) == role &&
+           label_of(v.labels, labels::k_credential) == cred;
+  };
+  std::set<std::string> held = also;
   for (const auto& h : holds)
-    if (label_of(h.labels, labels::k_credential) == cred) held.insert(label_of(h.labels, labels::k_volume));
+    if (managed(h, "hold")) held.insert(label_of(h.labels, labels::k_volume));
   std::vector<RelayMember> out;
   for (const auto& vol : logins) {
-    if (vol.name == except || !is_beside_lock(vol.name) || !held.count(vol.name) ||
-        label_of(vol.labels, labels::k_credential) != cred)
-      continue;
+    if (vol.name == except || !is_beside_lock(vol.name) || !held.count(vol.name) || !managed(vol, "session")) continue;
     auto uid = label_id(vol, labels::k_uid);
     auto gid = label_id(vol, labels::k_gid);
-    if (uid && gid) out.push_back({vol.name, *uid, *gid, label_of(vol.labels, labels::k_image)});
+    if (uid && gid) out.push_back({vol.name, *uid, *gid});
   }
   return out;
 }
@@ -1051,18 +1055,8 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   if (!r.lock.empty()) {
     // Another user's live login volume of this credential: the relay keeps
     // the copies one login (made again to serve this volume too).
-    std::vector<RelayMember> members{{r.volume, report.user.uid, report.user.gid, report.image_id}};
-    for (const auto& h : volumes) {
-      const std::string held = label_of(h.labels, labels::k_volume);
-      if (label_of(h.labels, labels::k_managed) != "1" || label_of(h.labels, labels::k_role) != "hold" ||
-          label_of(h.labels, labels::k_credential) != meta.id || !is_beside_lock(held) || held == r.volume)
-        continue;
-      auto login = std::find_if(volumes.begin(), volumes.end(), [&](const VolumeInfo& x) { return x.name == held; });
-      if (login == volumes.end()) continue;
-      auto uid = label_id(*login, labels::k_uid);
-      auto gid = label_id(*login, labels::k_gid);
-      if (uid && gid) members.push_back({held, *uid, *gid, report.image_id});
-    }
+    std::vector<RelayMember> members = relay_members(volumes, volumes, meta.id, r.volume);
+    members.push_back({r.volume, report.user.uid, report.user.gid});
     if (members.size() >= 2) {
       auto relayed = reconcile_relay(docker, meta.id, members);
       if (!relayed)
@@ -1120,6 +1114,11 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       if (auto relock = lock_credential(v, meta.id)) {
         auto left = docker.volume_list(with(labels::filter("hold"), labels::k_volume, r.volume));
         if (left && left->empty()) {
+          // The relay made for this mount lets go of the volume first.
+          auto holds = docker.volume_list(with(labels::filter("hold"), labels::k_credential, meta.id));
+          auto logins = docker.volume_list(with(labels::filter("session"), labels::k_credential, meta.id));
+          if (!r.lock.empty() && holds && logins)
+            (void)reconcile_relay(docker, meta.id, relay_members(*logins, *holds, meta.id, r.volume));
           (void)remove_keeper(docker, r.volume);
           (void)docker.volume_remove(r.volume, false);
           take_back_lock();
@@ -1180,17 +1179,20 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   if (shared) {
     PB_TRY(std::vector<VolumeInfo> left, docker.volume_list(with(labels::filter("hold"), labels::k_volume, r.volume)));
     std::vector<VolumeInfo> logins;
+    std::vector<VolumeInfo> holds;
+    // What the relay could not do is said, not fatal: the hold is gone already,
+    // and Docker keeps a volume the relay still mounts.
+    auto relay = [&](const std::vector<RelayMember>& members) {
+      auto relayed = reconcile_relay(docker, r.credential_id, members);
+      if (!relayed) r.notes.push_back("the relay could not be set up again: " + relayed.error().message);
+      if (relayed && *relayed) r.notes.push_back(**relayed);
+    };
     if (left.empty() && is_beside_lock(r.volume)) {
       // The relay must let go of the volume first (Docker keeps a volume a
       // container mounts), and goes when fewer than two users are left.
-      PB_TRY(std::vector<VolumeInfo> holds,
-             docker.volume_list(with(labels::filter("hold"), labels::k_credential, r.credential_id)));
+      PB_TRY(holds, docker.volume_list(with(labels::filter("hold"), labels::k_credential, r.credential_id)));
       PB_TRY(logins, docker.volume_list(with(labels::filter("session"), labels::k_credential, r.credential_id)));
-      if (!relay_members(logins, holds, r.credential_id, r.volume).empty()) {
-        PB_TRY(std::optional<std::string> note,
-               reconcile_relay(docker, r.credential_id, relay_members(logins, holds, r.credential_id, r.volume)));
-        if (note) r.notes.push_back(*note);
-      }
+      relay(relay_members(logins, holds, r.credential_id, r.volume));
     }
     if (left.empty()) {
       PB_TRY_STATUS(remove_keeper(docker, r.volume));
@@ -1199,12 +1201,14 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
         r.volume_removed = true;
         PB_CRASH_POINT("dispatch.release.volume_removed");
         if (is_beside_lock(r.volume)) {
-          PB_TRY(bool lock_removed, remove_lock_if_unused(docker, logins, r.credential_id, r.volume));
-          (void)lock_removed;
+          auto lock_removed = remove_lock_if_unused(docker, logins, r.credential_id, r.volume);
+          if (!lock_removed) r.notes.push_back("the lock volume stays for gc: " + lock_removed.error().message);
         }
       } else if (s.error().kind == ErrorKind::conflict) {
         r.notes.push_back("volume " + r.volume +
                           " is still attached to a container; para-broker gc removes it once that container is gone");
+        // A container still uses it: the relay serves it again meanwhile.
+        if (is_beside_lock(r.volume)) relay(relay_members(logins, holds, r.credential_id, {}, {r.volume}));
       } else if (s.error().kind != ErrorKind::not_found) {
         return std::move(s).error();
       }
@@ -1268,6 +1272,12 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
     PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
     PB_TRY(std::vector<VolumeInfo> shared,
            docker.volume_list(with(labels::filter("session"), labels::k_credential, cred)));
+    // A relay that stopped is made again here too (sync runs from para's status loop).
+    if (const auto members = relay_members(shared, holds, cred); members.size() >= 2) {
+      auto relayed = reconcile_relay(docker, cred, members);
+      if (!relayed) r.notes.push_back("the relay could not be set up: " + relayed.error().message);
+      if (relayed && *relayed) r.notes.push_back(**relayed);
+    }
     std::map<std::string, std::vector<const VolumeInfo*>> held;  // login volume -> its holds
     for (const auto& h : holds) held[label_of(h.labels, labels::k_volume)].push_back(&h);
     std::vector<VolumeInfo> vols;
@@ -1377,14 +1387,6 @@ Status remove_leftovers(DockerClient& docker, const std::vector<ContainerSummary
     } else {
       r.kept.push_back(name + ": " + s.error().message);
     }
-  }
-  // A relay's own volume (its program) goes with the relay; one left by a
-  // relay removed without it is removed here (one in use stays: Docker refuses).
-  PB_TRY(std::vector<VolumeInfo> relay_volumes, docker.volume_list(labels::filter("relay")));
-  for (const auto& vol : relay_volumes) {
-    if (!labels::carries_extra(vol.labels)) continue;
-    auto s = docker.volume_remove(vol.name, false);
-    if (s) r.removed_volumes.push_back(vol.name);
   }
   PB_TRY(std::vector<VolumeInfo> staging, docker.volume_list(labels::filter("staging")));
   for (const auto& vol : staging) {
@@ -1521,7 +1523,11 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
       std::vector<VolumeInfo> staying_holds;
       for (const auto& h : cred_holds)
         if (held.count(h.name)) staying_holds.push_back(h);
-      auto relayed = reconcile_relay(docker, cred, relay_members(cred_shared, staying_holds, cred));
+      std::set<std::string> used_by_containers;  // kept below whatever their holds say
+      for (const auto& vol : cred_shared)
+        if (liveness::login_volume(vol.name, usage, 0).live()) used_by_containers.insert(vol.name);
+      auto relayed =
+          reconcile_relay(docker, cred, relay_members(cred_shared, staying_holds, cred, {}, used_by_containers));
       if (!relayed) {
         for (const auto& vol : cred_shared) held.insert(vol.name);  // still mounted by the relay
         r.kept.push_back(relay_name(cred) + ": " + relayed.error().message);
@@ -1556,14 +1562,6 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
         r.kept.push_back(vol.name + ": " + s.error().message);
       }
     }
-    // The lock volume goes with the last login volume beside it.
-    {
-      std::vector<VolumeInfo> left;
-      for (const auto& vol : cred_shared)
-        if (held.count(vol.name) || liveness::login_volume(vol.name, usage, 0).live()) left.push_back(vol);
-      auto lock_removed = remove_lock_if_unused(docker, left, cred, {});
-      if (lock_removed && *lock_removed) r.removed_volumes.push_back(lock_volume_name(cred));
-    }
     // A keeper lives as long as its volume: one whose volume is gone or
     // unheld is an orphan (an interrupted mount or release left it).
     // A keeper still named `para-…` counts against para's container limit:
@@ -1575,6 +1573,15 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
         r.removed_helpers.push_back(id);
         PB_CRASH_POINT("dispatch.gc.helper_removed");
       }
+    }
+    // The lock volume goes with the last login volume beside it (after the
+    // keepers, which may still attach it).
+    {
+      std::vector<VolumeInfo> left;
+      for (const auto& vol : cred_shared)
+        if (held.count(vol.name) || liveness::login_volume(vol.name, usage, 0).live()) left.push_back(vol);
+      auto lock_removed = remove_lock_if_unused(docker, left, cred, {});
+      if (lock_removed && *lock_removed) r.removed_volumes.push_back(lock_volume_name(cred));
     }
   }
   PB_TRY_STATUS(remove_leftovers(docker, containers, now, grace_seconds, r));

@@ -11,6 +11,7 @@
 #include "core/files.hpp"
 #include "core/platform.hpp"
 #include "core/text.hpp"
+#include "vault/crypto.hpp"
 
 namespace fs = std::filesystem;
 
@@ -19,11 +20,11 @@ namespace {
 
 using labels::label_of;
 
-/// The relay's own directory (an anonymous volume, so that the root can be
-/// read-only: Docker refuses an upload into a read-only root) and where the
-/// login volumes are mounted.
-constexpr const char* k_bin_dir = "/pb-relay";
 constexpr const char* k_program = "para-broker-relay";
+/// The image the relay runs from: the program alone, at its root.
+constexpr const char* k_image_repo = "para-broker-relay";
+constexpr const char* k_image_role = "relay-image";
+/// Where the login volumes are mounted in the relay's container.
 constexpr const char* k_logins_dir = "/pb-logins";
 /// The label that names the set a relay serves ("<volume>:<uid>:<gid>,…").
 constexpr const char* k_serves = "para-broker.serves";
@@ -37,19 +38,91 @@ std::string serves_label(const std::vector<RelayMember>& members) {
   return out;
 }
 
-Status remove_relay(DockerClient& docker, const std::string& id) {
-  // Its anonymous volume (the binary) goes with it.
-  auto s = docker.container_remove(id, true, true);
+/// Stops the relay with SIGTERM first (it ends between copies, so it leaves
+/// no temp file with a login in it), then removes it.
+Status remove_relay(DockerClient& docker, const ContainerInfo& relay) {
+  if (relay.state.running && docker.container_kill(relay.id, "SIGTERM"))
+    (void)docker.container_wait(relay.id, std::chrono::seconds(3));
+  auto s = docker.container_remove(relay.id, true, true);
   if (!s && s.error().kind != ErrorKind::not_found) return s;
   return {};
 }
 
-/// Creates, fills and starts the relay; the container is removed again on any failure.
+/// The ELF machine (e_machine) a Linux engine of Docker's architecture runs.
+std::optional<std::uint16_t> elf_machine(std::string_view arch) {
+  if (arch == "amd64") return 62;     // EM_X86_64
+  if (arch == "arm64") return 183;    // EM_AARCH64
+  if (arch == "arm") return 40;       // EM_ARM
+  if (arch == "ppc64le") return 21;   // EM_PPC64
+  if (arch == "s390x") return 22;     // EM_S390
+  if (arch == "riscv64") return 243;  // EM_RISCV
+  return std::nullopt;
+}
+
+/// The relay program, read and checked against the engine: a Linux engine,
+/// and an ELF executable for its architecture (a relay that cannot run there
+/// would start and die at once).
+Result<SecureBytes> relay_program(DockerClient& docker) {
+  auto path = relay_binary_path();
+  if (!path) return fail(ErrorKind::not_found, "the relay program could not be found");
+  PB_TRY(DockerVersion engine, docker.version());
+  if (!engine.os.empty() && engine.os != "linux")
+    return fail(ErrorKind::failure,
+                "the Docker engine runs " + printable(engine.os, 32) + " containers, not Linux ones");
+  auto binary = read_file(*path, k_max_binary);
+  if (!binary)
+    return fail(ErrorKind::not_found,
+                "the relay program " + *path + " could not be read (" + binary.error().message + ")");
+  const auto& b = *binary;
+  const bool elf = b.size() > 20 && b[0] == 0x7f && b[1] == 'E' && b[2] == 'L' && b[3] == 'F';
+  const auto machine = elf_machine(engine.arch.empty() ? build_arch() : engine.arch);
+  const std::uint16_t has =
+      elf ? static_cast<std::uint16_t>(b[5] == 2 ? (b[18] << 8) | b[19] : b[18] | (b[19] << 8)) : 0;
+  if (!elf || !machine || has != *machine)
+    return fail(ErrorKind::failure, "the Docker engine runs on " + printable(engine.arch, 32) +
+                                        " and the relay program " + *path + " is not a Linux program for it");
+  return std::move(*binary);
+}
+
+std::string relay_image_name(const SecureBytes& program) {
+  return std::string(k_image_repo) + ":" + vault::to_hex(vault::sha256(ByteSpan(program))).substr(0, 16);
+}
+
+/// The image the relay runs from: nothing but the program, imported once per
+/// engine under a name its content decides. Not an image of the sessions:
+/// what such an image declares would come along (a HEALTHCHECK would run a
+/// command of the image's in the relay's container, as root with its
+/// capabilities over every user's login volume).
+Result<std::string> relay_image(DockerClient& docker, const std::string& ref, const SecureBytes& binary) {
+  auto is_ours = [](const ImageInfo& i) {
+    return label_of(i.labels, labels::k_managed) == "1" && label_of(i.labels, labels::k_role) == k_image_role;
+  };
+  auto found = docker.image_inspect(ref);
+  if (found) {
+    if (is_ours(*found)) return ref;
+    return fail(ErrorKind::conflict, "image " + ref + " exists but is not para-broker's relay; remove it");
+  }
+  if (found.error().kind != ErrorKind::not_found) return std::move(found).error();
+  std::vector<std::string> changes{"ENTRYPOINT [\"/" + std::string(k_program) + "\"]", "USER 0:0"};
+  for (const auto& [k, v] : labels::managed(k_image_role)) changes.push_back("LABEL " + k + "=\"" + v + "\"");
+  TreeEntry program{k_program, false, binary, {}};
+  program.mode = 0755;
+  PB_TRY(SecureBytes tar, render_tree("", {program}, 0, 0));
+  PB_TRY(std::unique_ptr<ByteWriter> w, docker.image_import(ref, changes));
+  PB_TRY_STATUS(w->write(std::as_bytes(std::span(tar.data(), tar.size()))));
+  PB_TRY_STATUS(w->finish());
+  PB_TRY(ImageInfo made, docker.image_inspect(ref));
+  if (!is_ours(made)) return fail(ErrorKind::conflict, "image " + ref + " is not the relay image just imported");
+  return ref;
+}
+
+/// Creates and starts the relay; the container is removed again on any failure.
 Status start_relay(DockerClient& docker, const std::string& credential_id, const std::vector<RelayMember>& members,
-                   const SecureBytes& binary) {
+                   const std::string& image) {
   ContainerSpec spec;
   spec.name = relay_name(credential_id);
-  spec.entrypoint = std::vector<std::string>{std::string(k_bin_dir) + "/" + k_program};
+  spec.image = image;
+  spec.entrypoint = std::vector<std::string>{std::string("/") + k_program};
   spec.cmd = relay_args(members);
   spec.user = "0:0";
   spec.network_mode = "none";
@@ -62,13 +135,6 @@ Status start_relay(DockerClient& docker, const std::string& credential_id, const
   spec.labels = labels::managed("relay");
   spec.labels[labels::k_credential] = credential_id;
   spec.labels[k_serves] = serves_label(members);
-  MountSpec bin;
-  bin.type = MountSpec::Type::volume;
-  bin.target = k_bin_dir;  // no source: anonymous, removed with the container
-  bin.no_copy = true;
-  bin.volume_labels = labels::managed("relay");
-  bin.volume_labels[labels::k_credential] = credential_id;
-  spec.mounts.push_back(std::move(bin));
   for (std::size_t i = 0; i < members.size(); ++i) {
     MountSpec m;
     m.type = MountSpec::Type::volume;
@@ -77,34 +143,21 @@ Status start_relay(DockerClient& docker, const std::string& credential_id, const
     m.no_copy = true;
     spec.mounts.push_back(std::move(m));
   }
-  // Any member's image serves: the first one that still exists.
-  std::optional<Error> last;
-  std::string id;
-  std::vector<std::string> tried;
-  for (const auto& m : members) {
-    if (m.image.empty() || std::find(tried.begin(), tried.end(), m.image) != tried.end()) continue;
-    tried.push_back(m.image);
-    spec.image = m.image;
-    auto made = docker.container_create(spec);
-    if (made) {
-      id = std::move(*made);
-      break;
-    }
-    if (made.error().kind != ErrorKind::not_found) return std::move(made).error();
-    last = std::move(made).error();
+  spec.labels[labels::k_image] = image;
+  PB_TRY(std::string id, docker.container_create(spec));
+  if (auto started = docker.container_start(id); !started) {
+    ContainerInfo made;
+    made.id = id;
+    (void)remove_relay(docker, made);
+    return started;
   }
-  if (id.empty()) return last ? std::move(*last) : fail(ErrorKind::not_found, "no image to make it from");
-  auto filled = [&]() -> Status {
-    TreeEntry program{k_program, false, binary, {}};
-    program.mode = 0755;
-    PB_TRY(SecureBytes tar, render_tree("", {program}, 0, 0));
-    PB_TRY(std::unique_ptr<ByteWriter> w, docker.archive_put(id, k_bin_dir));
-    PB_TRY_STATUS(w->write(std::as_bytes(std::span(tar.data(), tar.size()))));
-    PB_TRY_STATUS(w->finish());
-    return docker.container_start(id);
-  }();
-  if (!filled) (void)remove_relay(docker, id);
-  return filled;
+  // One that dies at once (it could not open a directory, inotify failed) is
+  // kept for its log; the next mount, release, sync or gc makes it again.
+  PB_TRY(ContainerInfo info, docker.container_inspect(id));
+  if (!info.state.running && info.state.status != "created")
+    return fail(ErrorKind::failure, "it stopped at once (exit code " + std::to_string(info.state.exit_code) +
+                                        "; docker logs " + relay_name(credential_id) + " says why)");
+  return {};
 }
 
 }  // namespace
@@ -164,26 +217,30 @@ Result<std::optional<std::string>> reconcile_relay(DockerClient& docker, const s
       return std::optional<std::string>("container " + name +
                                         " exists but is not para-broker's relay; sessions of different users of this "
                                         "credential are copies until it is removed (run para-broker sync meanwhile)");
-    if (members.size() >= 2 && found->state.running && label_of(found->labels, k_serves) == serves_label(members))
-      return std::optional<std::string>();
-    PB_TRY_STATUS(remove_relay(docker, found->id));
   }
-  if (members.size() < 2) return std::optional<std::string>();
+  if (members.size() < 2) {
+    if (found) PB_TRY_STATUS(remove_relay(docker, *found));
+    return std::optional<std::string>();
+  }
 
   const std::string copies =
       "; sessions of different users of this credential are copies of its login (run para-broker sync while they "
       "run)";
-  auto path = relay_binary_path();
-  if (!path) return std::optional<std::string>("the relay program could not be found" + copies);
-  PB_TRY(DockerVersion engine, docker.version());
-  if (!engine.arch.empty() && engine.arch != build_arch())
-    return std::optional<std::string>("the Docker engine runs on " + printable(engine.arch, 32) +
-                                      " and this para-broker's relay program on " + build_arch() + copies);
-  auto binary = read_file(*path, k_max_binary);
-  if (!binary)
-    return std::optional<std::string>("the relay program " + *path + " could not be read (" + binary.error().message +
-                                      ")" + copies);
-  if (auto s = start_relay(docker, credential_id, members, *binary); !s)
+  // The relay keeps serving when it serves this set with this program; else it is made again.
+  auto program = relay_program(docker);
+  if (!program) {
+    if (found) PB_TRY_STATUS(remove_relay(docker, *found));
+    return std::optional<std::string>(program.error().message + copies);
+  }
+  const std::string ref = relay_image_name(*program);
+  if (found && found->state.running && label_of(found->labels, k_serves) == serves_label(members) &&
+      label_of(found->labels, labels::k_image) == ref)
+    return std::optional<std::string>();
+  if (found) PB_TRY_STATUS(remove_relay(docker, *found));
+  auto image = relay_image(docker, ref, *program);
+  if (!image)
+    return std::optional<std::string>("the relay's image could not be made (" + image.error().message + ")" + copies);
+  if (auto s = start_relay(docker, credential_id, members, ref); !s)
     return std::optional<std::string>("the relay could not be started (" + s.error().message + ")" + copies);
   return std::optional<std::string>();
 }

@@ -8,10 +8,11 @@
 // It exists while two or more users' login volumes are live and is made again
 // whenever that set changes (Docker cannot add a mount to a container): a
 // login volume can be removed only once no relay mounts it. Created from an
-// image one of the sessions runs (any image: the relay is a static binary),
-// the binary uploaded through the archive API into an anonymous volume of its
-// own, so the root stays read-only; it runs as 0:0 with no capability but
-// CHOWN and DAC_OVERRIDE, no network and no new privileges.
+// image of its own, `para-broker-relay:<content hash>`, that holds the static
+// program alone (imported through the API once per engine, so it works with
+// remote engines and no session image's configuration comes along); it runs
+// as 0:0 with no capability but CHOWN and DAC_OVERRIDE, a read-only root, no
+// network and no new privileges.
 
 #include <cstdint>
 #include <optional>
@@ -31,7 +32,6 @@ struct RelayMember {
   std::string volume;
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
-  std::string image;  ///< an image that can make the relay's container (the volume's, or a session's)
 };
 
 /// The relay container's name for a credential.

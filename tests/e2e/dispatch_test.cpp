@@ -268,11 +268,11 @@ TEST(DispatchParallel, SixteenSessionsMountAndReleaseOnOneCredential) {
     const auto args = split_ws(r.out);
     ASSERT_EQ(args.size(), 10u) << r.out;
     logins.insert(args[3]);
-    configs.insert(args[3]);
+    configs.insert(args[5]);
   }
   EXPECT_EQ(logins.size(), 1u) << "sessions of one credential and owner share one login volume";
   EXPECT_EQ(configs.size(), static_cast<std::size_t>(k_sessions)) << "and each has its own config";
-  EXPECT_EQ(d.volumes().size(), static_cast<std::size_t>(k_sessions + 1));
+  EXPECT_EQ(d.volumes().size(), static_cast<std::size_t>(k_sessions + 2)) << "and one lock volume";
 
   std::vector<std::future<CommandResult>> releases;
   for (int i = 0; i < k_sessions; ++i)
@@ -305,7 +305,7 @@ TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
   ASSERT_EQ(e.size(), 10u);
   EXPECT_EQ(a[3], b[3]) << "same credential and owner: one login volume";
   EXPECT_EQ(a[3], e[3]) << "whatever the image and its Claude Code build";
-  EXPECT_NE(a[3], b[3]) << "each session its own config";
+  EXPECT_NE(a[5], b[5]) << "each session its own config";
   EXPECT_NE(a[3], c[3]) << "another owner: its own login volume";
 
   ASSERT_EQ(rewrite_login(d, a, k_fast_image, "sk-ant-oat01-CANARY-test-rotated-" + d.label, base + 5000).exit_code, 0);

@@ -165,7 +165,12 @@ class ImportWriter final : public ByteWriter {
       if (c.starts_with("LABEL ")) {
         std::istringstream words(c.substr(6));
         for (std::string kv; words >> kv;)
-          if (auto eq = kv.find('='); eq != std::string::npos) info.labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+          if (auto eq = kv.find('='); eq != std::string::npos) {
+            std::string value = kv.substr(eq + 1);  // LABEL k="v" as the daemon reads it: without the quotes
+            if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+              value = value.substr(1, value.size() - 2);
+            info.labels[kv.substr(0, eq)] = value;
+          }
       } else if (c.starts_with("USER ")) {
         info.user = c.substr(5);
       }

@@ -1226,8 +1226,17 @@ class DispatchRelay : public DispatchUnit {
   void SetUp() override {
     DispatchUnit::SetUp();
     relay_file = env.cache_dir() / "relay-program";
-    std::ofstream(relay_file) << "\x7f"
-                                 "ELF relay stand-in";
+    // An ELF header for x86-64 (what the fake engine runs, amd64), then anything.
+    relay_bytes.assign(64, '\0');
+    relay_bytes.replace(0, 4,
+                        "\x7f"
+                        "ELF");
+    relay_bytes[4] = 2;    // 64-bit
+    relay_bytes[5] = 1;    // little-endian
+    relay_bytes[16] = 2;   // an executable
+    relay_bytes[18] = 62;  // EM_X86_64
+    relay_bytes += "relay stand-in";
+    std::ofstream(relay_file, std::ios::binary) << relay_bytes;
     ::setenv("PARA_BROKER_RELAY", relay_file.c_str(), 1);
     add_other_image();
   }
@@ -1244,6 +1253,7 @@ class DispatchRelay : public DispatchUnit {
     return out;
   }
   fs::path relay_file;
+  std::string relay_bytes;
 };
 
 TEST_F(DispatchRelay, TwoUsersOfOneCredentialGetARelayOverBothLoginVolumesUntilOneIsReleased) {
@@ -1267,31 +1277,30 @@ TEST_F(DispatchRelay, TwoUsersOfOneCredentialGetARelayOverBothLoginVolumesUntilO
   EXPECT_EQ(spec.security_opt, std::vector<std::string>{"no-new-privileges"});
   EXPECT_TRUE(spec.env.empty());
   ASSERT_TRUE(spec.entrypoint.has_value());
-  EXPECT_EQ(*spec.entrypoint, std::vector<std::string>{"/pb-relay/para-broker-relay"});
+  EXPECT_EQ(*spec.entrypoint, std::vector<std::string>{"/para-broker-relay"});
   // Each login volume with its owner, in the order of their names.
   const bool a_first = a->volume < b->volume;
   const std::vector<std::string> args{"/pb-logins/0:" + std::string(a_first ? "1234:1234" : "4321:4321"),
                                       "/pb-logins/1:" + std::string(a_first ? "4321:4321" : "1234:1234")};
   EXPECT_EQ(spec.cmd, args);
-  ASSERT_EQ(spec.mounts.size(), 3u);
-  EXPECT_EQ(spec.mounts[0].source, "") << "its program in an anonymous volume, removed with it";
-  EXPECT_EQ(spec.mounts[0].target, "/pb-relay");
-  EXPECT_EQ(spec.mounts[1].source, a_first ? a->volume : b->volume);
-  EXPECT_EQ(spec.mounts[1].target, "/pb-logins/0");
-  EXPECT_EQ(spec.mounts[2].source, a_first ? b->volume : a->volume);
-  // The program went in through the archive API, root's and executable, and it runs.
-  const std::string relay = container_named("pb-relay-" + a->credential_id);
-  ASSERT_NE(relay, "");
-  const auto& up = docker->containers[relay].uploads;
-  ASSERT_EQ(up.size(), 1u);
-  EXPECT_EQ(up[0].first, "/pb-relay");
-  auto program = entries(up[0].second);
-  ASSERT_EQ(program.count("para-broker-relay"), 1u);
-  EXPECT_EQ(program["para-broker-relay"].data,
-            "\x7f"
-            "ELF relay stand-in");
+  ASSERT_EQ(spec.mounts.size(), 2u) << "the login volumes, nothing else";
+  EXPECT_EQ(spec.mounts[0].source, a_first ? a->volume : b->volume);
+  EXPECT_EQ(spec.mounts[0].target, "/pb-logins/0");
+  EXPECT_EQ(spec.mounts[1].source, a_first ? b->volume : a->volume);
+  // Its image holds the program alone, imported once, named by its content:
+  // nothing of a session's image (its health check would run in here).
+  EXPECT_TRUE(spec.image.starts_with("para-broker-relay:")) << spec.image;
+  ASSERT_EQ(docker->imports.count(spec.image), 1u);
+  auto program = entries(docker->imports[spec.image]);
+  ASSERT_EQ(program.size(), 1u);
+  EXPECT_EQ(program["para-broker-relay"].data, relay_bytes);
   EXPECT_EQ(program["para-broker-relay"].mode, 0755u);
   EXPECT_EQ(program["para-broker-relay"].uid, 0);
+  EXPECT_EQ(docker->images[spec.image].labels["para-broker.role"], "relay-image");
+  EXPECT_EQ(docker->calls_starting("image_import").size(), 1u);
+  // It runs.
+  const std::string relay = container_named("pb-relay-" + a->credential_id);
+  ASSERT_NE(relay, "");
   EXPECT_EQ(docker->calls_starting("container_start " + relay).size(), 1u);
 
   // A session that joins a live login volume changes nothing: the relay stays.
@@ -1334,6 +1343,7 @@ TEST_F(DispatchRelay, AThirdUserMakesTheRelayAgainOverAllThree) {
   ASSERT_TRUE(c.ok()) << c.error().message;
   ASSERT_EQ(relays().size(), 2u);
   EXPECT_EQ(relays().back().cmd.size(), 3u);
+  EXPECT_EQ(docker->calls_starting("image_import").size(), 1u) << "its image is there already";
   EXPECT_EQ(docker->containers.count(first), 0u) << "Docker cannot add a mount: the old relay went";
   // gc after the grace, with no session containers: everything goes, relay first.
   auto gone = broker::dispatch::gc(*docker, *vault, 0);
@@ -1361,6 +1371,64 @@ TEST_F(DispatchRelay, AnEngineOfAnotherArchitectureGetsNoRelayAndSaysSo) {
   EXPECT_TRUE(relays().empty());
   ASSERT_EQ(b->notes.size(), 1u);
   EXPECT_THAT(b->notes[0], HasSubstr("s390x-not-this"));
+}
+
+TEST_F(DispatchRelay, ARelayProgramThatIsNoLinuxProgramForTheEngineIsNotStarted) {
+  for (const auto& [what, bytes] : std::vector<std::pair<std::string, std::string>>{
+           {"a script", "#!/bin/sh\nexit 0\n"},
+           {"an arm64 program", relay_bytes.substr(0, 18) + std::string("\xb7\x00", 2) + relay_bytes.substr(20)}}) {
+    std::ofstream(relay_file, std::ios::binary | std::ios::trunc) << bytes;
+    auto a = mount("s1-" + std::to_string(bytes.size()));
+    auto b = mount_other("s2-" + std::to_string(bytes.size()));
+    ASSERT_TRUE(a.ok() && b.ok()) << what;
+    EXPECT_TRUE(relays().empty()) << what;
+    ASSERT_EQ(b->notes.size(), 1u) << what;
+    EXPECT_THAT(b->notes[0], HasSubstr("is not a Linux program for it")) << what;
+    for (const auto& s : {a->session, b->session})
+      ASSERT_TRUE(broker::dispatch::release(*docker, *vault, s, false).ok());
+  }
+  docker->version_value.os = "windows";
+  std::ofstream(relay_file, std::ios::binary | std::ios::trunc) << relay_bytes;
+  auto a = mount("w1");
+  auto b = mount_other("w2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(relays().empty());
+  ASSERT_EQ(b->notes.size(), 1u);
+  EXPECT_THAT(b->notes[0], HasSubstr("runs windows containers"));
+}
+
+TEST_F(DispatchRelay, AFailedMountOfASecondUserTakesItsVolumeBackFromTheRelay) {
+  auto a = mount("s1");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  // Image B's config is hostile: its mount fails after the relay was made for it.
+  docker->image_archives["/home/dev/.claude"] = make_tar({{".claude/", ""}, {".claude/../../etc/passwd", "x"}});
+  auto b = mount_other("s2");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().kind, ErrorKind::unsafe_input) << b.error().message;
+  EXPECT_EQ(relays().size(), 1u) << "made while the mount went on";
+  EXPECT_EQ(container_named("pb-relay-" + a->credential_id), "") << "and gone with it, one user left";
+  std::set<std::string> left;
+  for (const auto& [name, v] : docker->volumes) left.insert(name);
+  EXPECT_EQ(left, (std::set<std::string>{a->volume, a->lock, a->hold})) << "no volume of user b is left";
+}
+
+TEST_F(DispatchRelay, AVolumeAContainerStillUsesAfterItsReleaseIsRelayedStill) {
+  auto a = mount("s1");
+  auto b = mount_other("s2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  FakeDocker::Container still;
+  still.info.id = "still";
+  still.info.name = "para-s2-still";
+  still.info.state.status = "running";
+  still.info.state.running = true;
+  still.info.mounts.push_back({"volume", b->volume, "/v", "/para-broker/login", true});
+  docker->containers["still"] = still;
+  auto released = broker::dispatch::release(*docker, *vault, "s2", false);
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  EXPECT_FALSE(released->volume_removed);
+  EXPECT_THAT(released->notes, ::testing::Contains(HasSubstr("still attached to a container")));
+  ASSERT_NE(container_named("pb-relay-" + a->credential_id), "") << "its user's session still runs";
+  EXPECT_EQ(relays().back().cmd.size(), 2u);
 }
 
 TEST_F(DispatchRelay, AContainerThatTookTheRelaysNameIsLeftAlone) {

@@ -537,6 +537,23 @@ TEST_F(RelayFiles, TheLoopServesADirectoryThatWasReplaced) {
   EXPECT_NE(loop_log.str().find("the directory was replaced"), std::string::npos) << loop_log.str();
 }
 
+TEST_F(RelayFiles, TempFilesAKilledRelayLeftAreRemovedAtStart) {
+  const auto t = now_ms();
+  write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
+  const fs::path left = dir("b") / ".credentials.json.relay-0123456789abcdef";
+  write_in_place(left, login("left", t + k_hour).dump());
+  std::ostringstream loop_log;
+  {
+    Relay relay(open_dirs(), "", nullptr, loop_log);
+    LoopRunner loop(relay);
+    ASSERT_TRUE(wait_for_token(creds("b"), login("a", 0)["claudeAiOauth"]["accessToken"]));
+    EXPECT_EQ(loop.stop(), 0);
+  }
+  EXPECT_FALSE(fs::exists(left)) << "a login in a temp file nobody renames";
+  EXPECT_NE(loop_log.str().find(dir("b").string() + ": removed 1 temp file(s) a stopped relay left"), std::string::npos)
+      << loop_log.str();
+}
+
 TEST_F(RelayFiles, TheReCheckFindsALoginNoEventAnnounced) {
   const auto t = now_ms();
   write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
