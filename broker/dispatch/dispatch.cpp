@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <future>
@@ -276,11 +277,104 @@ struct WriteBack {
   std::string note;
 };
 
+Result<std::string> existing_session_keeper(DockerClient& docker, const std::vector<const VolumeInfo*>& holds);
+std::string session_config_dir();
+
+/// Logins refused at write-back, remembered per credential (beside its host
+/// lock, as HMACs of their refresh tokens under a key of the vault's, never the
+/// tokens): a refused login that reached other volumes (the shared file of a
+/// user, the relay between users) is refused there too, also once the
+/// session that showed it for what it is was released. Read and written under
+/// the credential's lock; the newest 64 are kept.
+class RefusedLogins {
+ public:
+  RefusedLogins(const vault::Vault& v, const std::string& credential_id)
+      : m_file(v.options().home / "locks" / (credential_id + ".refused")), m_vault(v) {}
+
+  /// The tag of a login: HMAC-SHA-256 of its refresh token (else its access token), 32 hex digits.
+  std::optional<std::string> tag(const SecureBytes& credentials) const {
+    auto j = parse_json_object(ByteSpan(credentials), "a login");
+    if (!j) return std::nullopt;
+    vault::JsonWiper w{*j};
+    auto o = j->find("claudeAiOauth");
+    if (o == j->end() || !o->is_object()) return std::nullopt;
+    std::string token;
+    for (const char* k : {"refreshToken", "accessToken"})
+      if (auto t = o->find(k); token.empty() && t != o->end() && t->is_string()) token = t->get<std::string>();
+    if (token.empty()) return std::nullopt;
+    auto key = m_vault.derive_key("refused logins v1");
+    if (!key) return std::nullopt;
+    const auto mac = vault::hmac_sha256(ByteSpan(*key), as_bytes(token));
+    secure_wipe(token.data(), token.size());
+    return vault::to_hex(ByteSpan(mac.data(), mac.size())).substr(0, 32);
+  }
+  bool contains(const std::string& tag) const {
+    for (const auto& t : read())
+      if (t == tag) return true;
+    return false;
+  }
+  void add(const std::string& tag) const {
+    auto tags = read();
+    if (std::find(tags.begin(), tags.end(), tag) != tags.end()) return;
+    tags.push_back(tag);
+    if (tags.size() > 64) tags.erase(tags.begin(), tags.end() - 64);
+    std::string text;
+    for (const auto& t : tags) text += t + "\n";
+    (void)write_file_atomic(m_file, as_bytes(text));
+  }
+
+ private:
+  std::vector<std::string> read() const {
+    std::vector<std::string> out;
+    auto bytes = read_file(m_file, 64 * 40);
+    if (!bytes) return out;
+    std::string line;
+    for (auto b : *bytes) {
+      const char c = static_cast<char>(b);
+      if (c != '\n') {
+        line += c;
+        continue;
+      }
+      if (line.size() == 32 && std::all_of(line.begin(), line.end(), [](char x) { return std::isxdigit(x) != 0; }))
+        out.push_back(line);
+      line.clear();
+    }
+    return out;
+  }
+  std::filesystem::path m_file;
+  const vault::Vault& m_vault;
+};
+
+/// A login one session writes reaches every session of the credential (its
+/// user's through the shared file, the other users' through the relay), and a
+/// write-back may read it through any of them: so a newer login is taken only
+/// when no session of the credential shows another account, or none, in its
+/// .claude.json (read through session keepers that exist; one that cannot be
+/// read or does not parse tells nothing). Empty, or why not.
+Result<std::string> another_session_objects(DockerClient& docker, const vault::EntryMeta& meta) {
+  PB_TRY(std::vector<VolumeInfo> holds,
+         docker.volume_list(with(labels::filter("hold"), labels::k_credential, meta.id)));
+  for (const auto& h : holds) {
+    PB_TRY(std::string keeper, existing_session_keeper(docker, {&h}));
+    if (keeper.empty()) continue;
+    auto cj = get_file(docker, keeper, session_config_dir() + "/" + k_claude_json_name, k_max_volume_claude_json,
+                       ".claude.json in volume " + h.name);
+    if (!cj || !*cj) continue;
+    if (auto why = other_account_shown(meta, &**cj); !why.empty())
+      return "session '" + printable(label_of(h.labels, labels::k_session), 140) +
+             "' of this credential shows another account (" + why +
+             "), and every session of a credential uses one "
+             "login";
+  }
+  return std::string();
+}
+
 /// Stores a volume's login in the vault when judge_writeback() accepts it as
-/// a newer login of the same account; a refusal is logged and reported, and
-/// the vault keeps its login.
+/// a newer login of the same account, and no other session of the credential
+/// objects (with `docker`); a refusal is logged and reported, and the vault
+/// keeps its login.
 Result<WriteBack> write_back(vault::Vault& v, const std::string& credential_id, const VolumeLogin& login,
-                             const std::string& volume, const vault::AccessInfo& access) {
+                             const std::string& volume, const vault::AccessInfo& access, DockerClient* docker) {
   WriteBack out;
   if (!login.credentials) return out;
   PB_TRY(vault::DecodedEntry entry, v.read(credential_id));
@@ -305,11 +399,31 @@ Result<WriteBack> write_back(vault::Vault& v, const std::string& credential_id, 
                entry.meta.fingerprint, "no session of volume " + volume + " is left to show the account", 0}));
     return out;
   }
+  const RefusedLogins refused_logins(v, credential_id);
+  const auto tag = refused_logins.tag(*login.credentials);
   if (d.verdict == WritebackDecision::Verdict::refuse) {
+    // Remembered when the login itself was judged (another account, a far
+    // expiry, foreign keys), not when only its account could not be shown
+    // (a .claude.json read while being rewritten must not bar a genuine refresh).
+    if (tag && !d.account_unshown) refused_logins.add(*tag);
     out.refused =
         "the login in volume " + volume + " was not written back: " + d.reason + "; the vault keeps its login";
     PB_TRY_STATUS(v.log({"writeback", entry.meta.id, entry.meta.name, access.session, access.image, "refused",
                          entry.meta.fingerprint, d.reason, 0}));
+    return out;
+  }
+  std::string objection;
+  if (tag && refused_logins.contains(*tag))
+    objection = "it is a login refused before, in this or another volume of the credential";
+  if (objection.empty() && docker != nullptr) {
+    PB_TRY(objection, another_session_objects(*docker, entry.meta));
+  }
+  if (!objection.empty()) {
+    if (tag) refused_logins.add(*tag);
+    out.refused =
+        "the login in volume " + volume + " was not written back: " + objection + "; the vault keeps its login";
+    PB_TRY_STATUS(v.log({"writeback", entry.meta.id, entry.meta.name, access.session, access.image, "refused",
+                         entry.meta.fingerprint, objection, 0}));
     return out;
   }
   vault::Capture c;
@@ -596,7 +710,7 @@ Result<WriteBack> write_back_volume(DockerClient& docker, vault::Vault& v, const
     }
   }
   PB_TRY(VolumeLogin login, read_volume_login(docker, at, vol.name, stored_expiry(v, cred)));
-  return write_back(v, cred, login, vol.name, access);
+  return write_back(v, cred, login, vol.name, access, &docker);
 }
 
 /// A session whose Claude Code replaced the link <cfg>/.credentials.json with
@@ -615,7 +729,7 @@ Result<WriteBack> write_back_detached(DockerClient& docker, vault::Vault& v, con
   at.login_dir = at.cfg = session_config_dir();
   at.cfg_keeper = at.keeper;
   PB_TRY(VolumeLogin login, read_volume_login(docker, at, hold.name, stored_expiry(v, cred)));
-  return write_back(v, cred, login, hold.name, access);
+  return write_back(v, cred, login, hold.name, access, &docker);
 }
 
 /// write_back_detached() for a hold whose login volume may be gone: then only
@@ -976,7 +1090,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
         // before replacing it (its sessions' .claude.json went with their holds).
         PB_TRY(VolumeLogin old,
                read_volume_login(docker, {login_keeper, r.login_dir, {}, {}}, r.volume, stored_expiry(v, meta.id)));
-        PB_TRY(WriteBack wb, write_back(v, meta.id, old, r.volume, access));
+        PB_TRY(WriteBack wb, write_back(v, meta.id, old, r.volume, access, &docker));
         if (wb.wrote) r.notes.push_back("a newer login left in volume " + r.volume + " was written back first");
         if (!wb.note.empty()) r.notes.push_back(wb.note);
         if (!wb.refused.empty()) r.notes.push_back(wb.refused + " (the volume is populated anew)");
@@ -1312,10 +1426,24 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
       PB_TRY(VolumeLogin login, read_volume_login(docker, at, vol.name, stored_expiry(v, cred)));
       open.push_back({vol, std::move(at), std::move(login)});
     }
+    {
+      // One login can be in several volumes (the relay copies what passes its
+      // own rules, e.g. without foreign keys): a login refused in one is
+      // refused in all, so they are judged together before any is written back.
+      PB_TRY(vault::DecodedEntry stored, v.read(cred));
+      const RefusedLogins refused(v, cred);
+      for (const auto& l : open) {
+        if (!l.login.credentials) continue;
+        const SecureBytes* cj = l.login.claude_json ? &*l.login.claude_json : nullptr;
+        const auto d = judge_writeback(stored, ByteSpan(*l.login.credentials), cj, unix_now_ms());
+        if (d.verdict == WritebackDecision::Verdict::refuse && !d.account_unshown)
+          if (auto t = refused.tag(*l.login.credentials)) refused.add(*t);
+      }
+    }
     for (auto& l : open) {
       SyncResult::Volume out{l.vol.name, cred, false, false, {}};
       if (!only_volume || l.vol.name == *only_volume) {
-        PB_TRY(WriteBack wb, write_back(v, cred, l.login, l.vol.name, {session.value_or(""), ""}));
+        PB_TRY(WriteBack wb, write_back(v, cred, l.login, l.vol.name, {session.value_or(""), ""}, &docker));
         out.wrote_back = wb.wrote;
         out.refused = std::move(wb.refused);
         if (!wb.note.empty()) r.notes.push_back(wb.note);

@@ -76,6 +76,21 @@ std::string account_mismatch(const vault::EntryMeta& meta, const json& oauth, co
   return {};
 }
 
+}  // namespace
+
+std::string other_account_shown(const vault::EntryMeta& stored, const SecureBytes* session_claude_json) {
+  if (session_claude_json == nullptr || session_claude_json->empty()) return {};
+  // A file that does not parse (read while Claude Code rewrote it) tells nothing.
+  auto reduced = vault::reduce_claude_json(ByteSpan(*session_claude_json), session_claude_json->size() + 1);
+  if (!reduced) return {};
+  auto cfg = parse_json_object(ByteSpan(*reduced), ".claude.json");
+  if (!cfg) return {};
+  vault::JsonWiper w{*cfg};
+  return account_mismatch(stored, json::object(), session_claude_json);
+}
+
+namespace {
+
 /// Fields that say whose login it is: never taken from a volume. The stored
 /// values stay; where the vault has none, the volume does not get to set them.
 bool is_account_field(const std::string& key) {

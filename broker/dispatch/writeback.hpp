@@ -34,7 +34,8 @@
 
 namespace pb::vault {
 struct DecodedEntry;
-}
+struct EntryMeta;
+}  // namespace pb::vault
 
 namespace pb::broker::dispatch {
 
@@ -66,6 +67,11 @@ std::optional<std::int64_t> claimed_expiry(ByteSpan credentials);
 /// now + k_max_token_lifetime_ms (a poisoned vault) counts as none, so that a
 /// believable login can replace it.
 std::optional<std::int64_t> believable_expiry(std::optional<std::int64_t> stored, std::int64_t now_ms);
+
+/// Why a session's .claude.json shows another account than the stored one,
+/// or none (an object without `oauthAccount`); empty when it shows the stored
+/// one or cannot tell (nullptr: absent, unreadable).
+std::string other_account_shown(const vault::EntryMeta& stored, const SecureBytes* session_claude_json);
 
 /// Judges a volume's login against the entry it came from. `volume_claude_json`
 /// is the volume's .claude.json (nullptr when absent or unreadable); it is read

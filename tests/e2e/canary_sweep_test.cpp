@@ -471,7 +471,7 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   const std::string upper = cj[0]["GraphDriver"]["Data"].value("UpperDir", "");
   docker({"logs", container});
   const auto volumes = d.volumes();
-  ASSERT_EQ(volumes.size(), 4u) << "two login volumes (two owners) and two holds";
+  ASSERT_EQ(volumes.size(), 5u) << "two login volumes (two owners), two holds and the lock volume";
   std::vector<std::string> volume_inspect{"volume", "inspect"};
   volume_inspect.insert(volume_inspect.end(), volumes.begin(), volumes.end());
   auto vinspected = docker(volume_inspect);

@@ -213,19 +213,24 @@ TEST(DispatchWriteBack, APoisonedVolumeNeverReachesTheVaultOrAnotherSession) {
     return R"({"claudeAiOauth":{"accessToken":")" + attacker + R"(","refreshToken":"sk-ant-ort01-CANARY-test-)" +
            R"(attacker","expiresAt":)" + expires + "}" + extra + "}";
   };
+  // `relayed`: what the relay's own rules let through to the sessions of
+  // other users (its login fields alone), as one user's shared file always
+  // gave it to that user's sessions; the vault takes none of it, from any volume.
   struct Attack {
     const char* what;
     std::string credentials;
     std::string claude_json;
+    bool relayed;
   };
   const std::vector<Attack> attacks = {
-      {"far expiry", creds("9000000000000000", ""), "{" + own_account + "}"},
-      {"other account", creds(soon, ""), R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-00000000beef"}})"},
-      {"missing account", creds(soon, ""), R"({"hasCompletedOnboarding":true})"},
+      {"far expiry", creds("9000000000000000", ""), "{" + own_account + "}", false},
+      {"other account", creds(soon, ""), R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-00000000beef"}})",
+       true},
+      {"missing account", creds(soon, ""), R"({"hasCompletedOnboarding":true})", true},
       {"extra keys", creds(soon, R"(,"mcpOAuth":{"evil":{"accessToken":"CANARY-test-attacker-mcp"}})"),
-       "{" + own_account + "}"},
+       "{" + own_account + "}", true},
       {"api keys", creds("9000000000000000", ""),
-       R"({"primaryApiKey":"sk-ant-api03-CANARY-test-attacker",)" + own_account + "}"},
+       R"({"primaryApiKey":"sk-ant-api03-CANARY-test-attacker",)" + own_account + "}", false},
   };
   for (const auto& at : attacks) {
     auto w =
@@ -238,14 +243,22 @@ TEST(DispatchWriteBack, APoisonedVolumeNeverReachesTheVaultOrAnotherSession) {
     EXPECT_NE(synced.err.find("the vault keeps its login"), std::string::npos) << at.what << ": " << synced.err;
     EXPECT_EQ(fingerprint(), before) << at.what << ": the vault's login changed";
     auto in_c = d.run_in(c, k_other_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
-    EXPECT_EQ(in_c.out.find("attacker"), std::string::npos) << at.what << ": another session received it";
+    EXPECT_EQ(in_c.out.find("attacker-mcp"), std::string::npos) << at.what << ": foreign keys reached another user";
+    if (!at.relayed) {
+      EXPECT_EQ(in_c.out.find("attacker"), std::string::npos) << at.what << ": another session received it";
+    }
   }
   auto released = d.env.cli({"release", "--session", "pa"});
   EXPECT_EQ(released.exit_code, 7) << released.err;
   EXPECT_EQ(fingerprint(), before);
-  EXPECT_EQ(count_ops(access_log(d.env), "writeback", "refused"), attacks.size() + 1);
+  // c's copy of the attacker's login (the relay's) is refused too: the same
+  // login, refused before, also once the session that showed it is gone.
+  auto released_c = d.env.cli({"release", "--session", "pc"});
+  EXPECT_EQ(released_c.exit_code, 7) << released_c.err;
+  EXPECT_NE(released_c.err.find("refused before"), std::string::npos) << released_c.err;
+  EXPECT_EQ(fingerprint(), before);
+  EXPECT_GE(count_ops(access_log(d.env), "writeback", "refused"), attacks.size() + 2);
   EXPECT_TRUE(d.files_containing("attacker").empty()) << "nothing of the attack is stored";
-  EXPECT_EQ(d.env.cli({"release", "--session", "pc"}).exit_code, 0);
   EXPECT_TRUE(d.volumes().empty());
   d.verify();
 }
@@ -313,16 +326,17 @@ TEST(DispatchSharing, LiveSessionsSeeEachOthersRefresh) {
   EXPECT_NE(in_b.out.find("CANARY-test-rotated-"), std::string::npos) << in_b.out;
   auto in_e = d.run_in(e, js_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
   EXPECT_NE(in_e.out.find("CANARY-test-rotated-"), std::string::npos) << in_e.out;
-  auto in_c = d.run_in(c, k_other_image, "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
-  EXPECT_EQ(in_c.out.find("CANARY-test-rotated-"), std::string::npos) << "c is a copy until sync";
+  // Another owner's session has a copy of its own, which the relay brought up
+  // to date (within milliseconds; the container's start takes longer), with
+  // its owner's uid and mode.
+  auto in_c = d.run_in(
+      c, k_other_image,
+      "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"; stat -L -c '%u:%g %a' \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
+  EXPECT_NE(in_c.out.find("CANARY-test-rotated-"), std::string::npos) << "the relay copied it: " << in_c.out;
+  EXPECT_NE(in_c.out.find("1000:1000 600"), std::string::npos) << in_c.out;
 
   auto synced = d.env.cli({"sync"});
   ASSERT_EQ(synced.exit_code, 0) << synced.err;
-  in_c = d.run_in(
-      c, k_other_image,
-      "cat \"$CLAUDE_CONFIG_DIR/.credentials.json\"; stat -L -c '%u:%g %a' \"$CLAUDE_CONFIG_DIR/.credentials.json\"");
-  EXPECT_NE(in_c.out.find("CANARY-test-rotated-"), std::string::npos) << in_c.out;
-  EXPECT_NE(in_c.out.find("1000:1000 600"), std::string::npos) << in_c.out;
   EXPECT_EQ(d.stored_expiry(), base + 5000);
 
   for (const char* s : {"a", "b", "c", "e"}) EXPECT_EQ(d.env.cli({"release", "--session", s}).exit_code, 0);
@@ -449,7 +463,7 @@ TEST(DispatchGc, RemovesStaleHoldsButNeverAVolumeInUse) {
   EXPECT_EQ(j["removed_volumes"].size(), 1u);
   EXPECT_EQ(d.stored_expiry(), base + 9000);
   auto vols = d.volumes();
-  EXPECT_EQ(vols.size(), 2u);  // the live session's hold and shared volume
+  EXPECT_EQ(vols.size(), 3u);  // the live session's hold, its login volume and the lock volume
   EXPECT_NE(std::find(vols.begin(), vols.end(), "para-broker-hold-live"), vols.end());
 
   // Its container gone, the live session is stale too.

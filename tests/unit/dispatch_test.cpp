@@ -870,7 +870,8 @@ TEST_F(DispatchUnit, ReleaseReadsClaudeJsonOnlyForANewerLogin) {
   auto newer = broker::dispatch::release(*docker, *vault, "s2", true);
   ASSERT_TRUE(newer.ok()) << newer.error().message;
   EXPECT_TRUE(newer->wrote_back);
-  EXPECT_EQ(docker->calls_starting("archive_get").size(), 3u) << "and then the session's .claude.json";
+  EXPECT_EQ(docker->calls_starting("archive_get").size(), 4u)
+      << "and then the session's .claude.json, and every live session's (here the same) for another account";
 }
 
 TEST_F(DispatchUnit, AHoldIsNeverHandedToAnotherImageOrSession) {
@@ -1429,6 +1430,63 @@ TEST_F(DispatchRelay, AVolumeAContainerStillUsesAfterItsReleaseIsRelayedStill) {
   EXPECT_THAT(released->notes, ::testing::Contains(HasSubstr("still attached to a container")));
   ASSERT_NE(container_named("pb-relay-" + a->credential_id), "") << "its user's session still runs";
   EXPECT_EQ(relays().back().cmd.size(), 2u);
+}
+
+// A session that logs in to another account: its user's file, and through the
+// relay every other user's, hold that login. No volume may bring it into the
+// vault: not the other users' (whose own sessions show the stored account),
+// and not after the session that showed it for what it is was released.
+TEST_F(DispatchRelay, ALoginOneSessionShowsAsAnotherAccountsIsRefusedFromEveryVolume) {
+  const std::int64_t newer = now_ms() + 8 * k_hour_ms;
+  const auto stored = vault->find("work")->expires_at;
+  auto other_account = [&](const broker::dispatch::MountResult& m) {
+    plant(container_named(broker::dispatch::keeper_name(m.hold)), "/para-broker/claude/.claude.json",
+          R"({"oauthAccount":{"accountUuid":"00000000-0000-4000-8000-00000000beef"}})");
+  };
+  // The other user's session is released first: the first session objects.
+  auto a = mount("s1");
+  auto b = mount_other("s2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  plant_refreshed(*a, "test-other", newer);
+  other_account(*a);
+  plant_refreshed(*b, "test-other", newer);  // the relay's copy; b's session shows the stored account
+  auto rb = broker::dispatch::release(*docker, *vault, "s2", true);
+  ASSERT_TRUE(rb.ok()) << rb.error().message;
+  EXPECT_THAT(rb->refused, HasSubstr("session 's1' of this credential shows another account")) << rb->refused;
+  EXPECT_EQ(vault->find("work")->expires_at, stored);
+  auto ra = broker::dispatch::release(*docker, *vault, "s1", true);
+  ASSERT_TRUE(ra.ok()) << ra.error().message;
+  EXPECT_THAT(ra->refused, HasSubstr("another account")) << ra->refused;
+  EXPECT_EQ(vault->find("work")->expires_at, stored);
+
+  // The other way round: once the session that showed it is released, its
+  // copy in the other user's volume is still refused, as a login refused before.
+  auto c = mount("s3");
+  auto e = mount_other("s4");
+  ASSERT_TRUE(c.ok() && e.ok());
+  plant_refreshed(*c, "test-other2", newer);
+  other_account(*c);
+  plant_refreshed(*e, "test-other2", newer);
+  auto rc = broker::dispatch::release(*docker, *vault, "s3", true);
+  ASSERT_TRUE(rc.ok()) << rc.error().message;
+  EXPECT_THAT(rc->refused, HasSubstr("another account"));
+  auto re = broker::dispatch::release(*docker, *vault, "s4", true);
+  ASSERT_TRUE(re.ok()) << re.error().message;
+  EXPECT_THAT(re->refused, HasSubstr("refused before")) << re->refused;
+  EXPECT_EQ(vault->find("work")->expires_at, stored);
+  // Remembered as tags, never as tokens.
+  std::ifstream in(env.vault_home() / "locks" / (a->credential_id + ".refused"));
+  const std::string remembered((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(remembered.find("CANARY"), std::string::npos);
+  EXPECT_EQ(std::count(remembered.begin(), remembered.end(), '\n'), 2) << remembered;
+
+  // A genuine refresh of the stored account goes in as before.
+  auto f = mount("s5");
+  ASSERT_TRUE(f.ok());
+  plant_refreshed(*f, "test-genuine", newer + 1000);
+  auto rf = broker::dispatch::release(*docker, *vault, "s5", true);
+  ASSERT_TRUE(rf.ok()) << rf.error().message;
+  EXPECT_TRUE(rf->wrote_back) << rf->refused;
 }
 
 TEST_F(DispatchRelay, AContainerThatTookTheRelaysNameIsLeftAlone) {
