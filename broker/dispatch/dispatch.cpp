@@ -345,16 +345,21 @@ class RefusedLogins {
   const vault::Vault& m_vault;
 };
 
-/// A login one session writes reaches every session of the credential (its
-/// user's through the shared file, the other users' through the relay), and a
-/// write-back may read it through any of them: so a newer login is taken only
-/// when no session of the credential shows another account, or none, in its
-/// .claude.json (read through session keepers that exist; one that cannot be
-/// read or does not parse tells nothing). Empty, or why not.
-Result<std::string> another_session_objects(DockerClient& docker, const vault::EntryMeta& meta) {
+/// A login one user's session writes reaches the other users' login volumes
+/// through the relay, and a write-back may read it through any of them: so a
+/// newer login from a login volume beside the lock volume is taken only when
+/// no session of another user's login volume shows another account, or
+/// none, in its .claude.json (read through session keepers that exist; one
+/// that cannot be read or does not parse tells nothing). The sessions of
+/// `login_volume` itself are the ones judge_writeback() read. Empty, or why not.
+Result<std::string> another_session_objects(DockerClient& docker, const vault::EntryMeta& meta,
+                                            const std::string& login_volume) {
+  if (!is_beside_lock(login_volume)) return std::string();  // no relay reaches it
   PB_TRY(std::vector<VolumeInfo> holds,
          docker.volume_list(with(labels::filter("hold"), labels::k_credential, meta.id)));
   for (const auto& h : holds) {
+    const std::string held = label_of(h.labels, labels::k_volume);
+    if (held == login_volume || !is_beside_lock(held)) continue;
     PB_TRY(std::string keeper, existing_session_keeper(docker, {&h}));
     if (keeper.empty()) continue;
     auto cj = get_file(docker, keeper, session_config_dir() + "/" + k_claude_json_name, k_max_volume_claude_json,
@@ -374,7 +379,8 @@ Result<std::string> another_session_objects(DockerClient& docker, const vault::E
 /// objects (with `docker`); a refusal is logged and reported, and the vault
 /// keeps its login.
 Result<WriteBack> write_back(vault::Vault& v, const std::string& credential_id, const VolumeLogin& login,
-                             const std::string& volume, const vault::AccessInfo& access, DockerClient* docker) {
+                             const std::string& volume, const vault::AccessInfo& access, DockerClient* docker,
+                             const std::string& login_volume) {
   WriteBack out;
   if (!login.credentials) return out;
   PB_TRY(vault::DecodedEntry entry, v.read(credential_id));
@@ -416,7 +422,7 @@ Result<WriteBack> write_back(vault::Vault& v, const std::string& credential_id, 
   if (tag && refused_logins.contains(*tag))
     objection = "it is a login refused before, in this or another volume of the credential";
   if (objection.empty() && docker != nullptr) {
-    PB_TRY(objection, another_session_objects(*docker, entry.meta));
+    PB_TRY(objection, another_session_objects(*docker, entry.meta, login_volume));
   }
   if (!objection.empty()) {
     if (tag) refused_logins.add(*tag);
@@ -710,7 +716,7 @@ Result<WriteBack> write_back_volume(DockerClient& docker, vault::Vault& v, const
     }
   }
   PB_TRY(VolumeLogin login, read_volume_login(docker, at, vol.name, stored_expiry(v, cred)));
-  return write_back(v, cred, login, vol.name, access, &docker);
+  return write_back(v, cred, login, vol.name, access, &docker, vol.name);
 }
 
 /// A session whose Claude Code replaced the link <cfg>/.credentials.json with
@@ -729,7 +735,7 @@ Result<WriteBack> write_back_detached(DockerClient& docker, vault::Vault& v, con
   at.login_dir = at.cfg = session_config_dir();
   at.cfg_keeper = at.keeper;
   PB_TRY(VolumeLogin login, read_volume_login(docker, at, hold.name, stored_expiry(v, cred)));
-  return write_back(v, cred, login, hold.name, access, &docker);
+  return write_back(v, cred, login, hold.name, access, &docker, label_of(hold.labels, labels::k_volume));
 }
 
 /// write_back_detached() for a hold whose login volume may be gone: then only
@@ -1090,7 +1096,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
         // before replacing it (its sessions' .claude.json went with their holds).
         PB_TRY(VolumeLogin old,
                read_volume_login(docker, {login_keeper, r.login_dir, {}, {}}, r.volume, stored_expiry(v, meta.id)));
-        PB_TRY(WriteBack wb, write_back(v, meta.id, old, r.volume, access, &docker));
+        PB_TRY(WriteBack wb, write_back(v, meta.id, old, r.volume, access, &docker, r.volume));
         if (wb.wrote) r.notes.push_back("a newer login left in volume " + r.volume + " was written back first");
         if (!wb.note.empty()) r.notes.push_back(wb.note);
         if (!wb.refused.empty()) r.notes.push_back(wb.refused + " (the volume is populated anew)");
@@ -1443,7 +1449,7 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
     for (auto& l : open) {
       SyncResult::Volume out{l.vol.name, cred, false, false, {}};
       if (!only_volume || l.vol.name == *only_volume) {
-        PB_TRY(WriteBack wb, write_back(v, cred, l.login, l.vol.name, {session.value_or(""), ""}, &docker));
+        PB_TRY(WriteBack wb, write_back(v, cred, l.login, l.vol.name, {session.value_or(""), ""}, &docker, l.vol.name));
         out.wrote_back = wb.wrote;
         out.refused = std::move(wb.refused);
         if (!wb.note.empty()) r.notes.push_back(wb.note);

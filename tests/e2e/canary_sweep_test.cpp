@@ -489,7 +489,7 @@ TEST_P(CanarySweep, TheLoginIsInPlainTextOnlyInsideTheSessionVolume) {
   ASSERT_FALSE(in_volumes.empty()) << "the search did not find the login in the session volume; it proves nothing";
   EXPECT_EQ(
       std::count_if(in_volumes.begin(), in_volumes.end(),
-                    [](const std::string& h) { return h.ends_with("/login/.credentials.json: rotated access token"); }),
+                    [](const std::string& h) { return h.ends_with("/_data/.credentials.json: rotated access token"); }),
       2)
       << "the refreshed login is in both sessions' volumes:" << joined(in_volumes);
   ASSERT_FALSE(upper.empty()) << "no writable layer in docker inspect (storage driver not overlay2?)";
