@@ -43,12 +43,19 @@ std::string utc(std::int64_t ms) {
   return buf;
 }
 
+/// A volume's .claude.json, when present and an object (the caller wipes it).
+std::optional<json> parsed_claude_json(const SecureBytes* claude_json) {
+  if (claude_json == nullptr || claude_json->empty()) return std::nullopt;
+  auto reduced = vault::reduce_claude_json(ByteSpan(*claude_json), claude_json->size() + 1);
+  if (!reduced) return std::nullopt;
+  auto cfg = parse_json_object(ByteSpan(*reduced), ".claude.json");
+  if (!cfg) return std::nullopt;
+  return std::move(*cfg);
+}
+
 /// The account the volume's .claude.json shows: its oauthAccount's accountUuid and e-mail.
 std::pair<std::string, std::string> shown_account(const SecureBytes* claude_json) {
-  if (claude_json == nullptr || claude_json->empty()) return {};
-  auto reduced = vault::reduce_claude_json(ByteSpan(*claude_json), claude_json->size() + 1);
-  if (!reduced) return {};
-  auto cfg = parse_json_object(ByteSpan(*reduced), ".claude.json");
+  auto cfg = parsed_claude_json(claude_json);
   if (!cfg) return {};
   vault::JsonWiper w{*cfg};
   auto a = cfg->find("oauthAccount");
@@ -79,13 +86,12 @@ std::string account_mismatch(const vault::EntryMeta& meta, const json& oauth, co
 }  // namespace
 
 std::string other_account_shown(const vault::EntryMeta& stored, const SecureBytes* session_claude_json) {
-  if (session_claude_json == nullptr || session_claude_json->empty()) return {};
-  // A file that does not parse (read while Claude Code rewrote it) tells nothing.
-  auto reduced = vault::reduce_claude_json(ByteSpan(*session_claude_json), session_claude_json->size() + 1);
-  if (!reduced) return {};
-  auto cfg = parse_json_object(ByteSpan(*reduced), ".claude.json");
-  if (!cfg) return {};
-  vault::JsonWiper w{*cfg};
+  {
+    // A file that does not parse (read while Claude Code rewrote it) tells nothing.
+    auto cfg = parsed_claude_json(session_claude_json);
+    if (!cfg) return {};
+    vault::JsonWiper w{*cfg};
+  }
   return account_mismatch(stored, json::object(), session_claude_json);
 }
 

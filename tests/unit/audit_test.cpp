@@ -336,6 +336,14 @@ class AuditCommand : public ::testing::Test {
     return a;
   }
 
+  /// The labels para-broker gives a volume of `role` of credential `id`, and `extra`.
+  static broker::Labels role_labels(const std::string& id, const std::string& role, const broker::Labels& extra) {
+    broker::Labels l{
+        {broker::labels::k_managed, "1"}, {broker::labels::k_role, role}, {broker::labels::k_credential, id}};
+    l.insert(extra.begin(), extra.end());
+    return l;
+  }
+
   void volume(const std::string& name, broker::Labels l) {
     docker->volumes[name] = {name, "local", "/v/" + name, std::move(l)};
   }
@@ -396,12 +404,7 @@ TEST_F(AuditCommand, ExpiringAndExpiredAreExit10AndSaySo) {
 
 TEST_F(AuditCommand, LiveAndStaleVolumesFromLabels) {
   const std::string id = import("work", 6LL * 3600 * 1000);
-  auto labels = [&](std::string role, broker::Labels extra) {
-    broker::Labels l{
-        {broker::labels::k_managed, "1"}, {broker::labels::k_role, role}, {broker::labels::k_credential, id}};
-    l.insert(extra.begin(), extra.end());
-    return l;
-  };
+  auto labels = [&](const std::string& role, const broker::Labels& extra) { return role_labels(id, role, extra); };
   volume("para-broker-shared-a", labels("session", {}));
   volume("para-broker-hold-s1",
          labels("hold", {{broker::labels::k_session, "s1"}, {broker::labels::k_volume, "para-broker-shared-a"}}));
@@ -439,12 +442,7 @@ TEST_F(AuditCommand, LiveAndStaleVolumesFromLabels) {
 
 TEST_F(AuditCommand, TheLockVolumeAndTheRelayAreReportedBesideTheLoginVolumes) {
   const std::string id = import("work", 6LL * 3600 * 1000);
-  auto labels = [&](std::string role, broker::Labels extra) {
-    broker::Labels l{
-        {broker::labels::k_managed, "1"}, {broker::labels::k_role, role}, {broker::labels::k_credential, id}};
-    l.insert(extra.begin(), extra.end());
-    return l;
-  };
+  auto labels = [&](const std::string& role, const broker::Labels& extra) { return role_labels(id, role, extra); };
   const std::string a = "para-broker-user-" + id + "-aaaaaaaaaaaa";
   const std::string b = "para-broker-user-" + id + "-bbbbbbbbbbbb";
   const std::string lock = "para-broker-lock-" + id;
