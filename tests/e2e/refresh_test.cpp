@@ -282,6 +282,17 @@ void sessions_refresh_during_their_life(const std::vector<std::string>& images, 
       "%zu refused; /v1/messages %zu, %zu of them refused\n%s",
       build, k_expires_in, k_runs, answered, runs.size() * k_runs, api.refreshes_granted(), api.refreshes_refused(),
       messages, messages_refused, failures.c_str());
+  if (tls) {
+    // A session that starts after those refreshes, in the last image (another
+    // user's, when the images run as several users), answers with the live pair.
+    const auto late = d.mount(images.back(), "l-late");
+    ASSERT_EQ(late.size(), 10u);
+    const std::size_t refused_before = api.refreshes_refused();
+    const CommandResult r = ask(d, api, late, images.back(), "life-late", 75).get();
+    EXPECT_EQ(answers(r), 1) << r.out << r.err << "\n  its API calls:" << api_calls_of(api, "life-late");
+    EXPECT_EQ(api.refreshes_refused(), refused_before) << "the late session was given a revoked refresh token";
+    EXPECT_EQ(d.env.cli({"release", "--session", "l-late"}).exit_code, 0);
+  }
   // The refresh token on file in the login volume when the sessions are done.
   const CommandResult file =
       d.run_in(args[0], images[0], "cat /para-broker/login/.credentials.json", {"--network", "none"});
