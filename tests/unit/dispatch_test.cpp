@@ -462,10 +462,13 @@ class SeedCacheUnit : public DispatchUnit {
   }
   fs::path seed_file(const std::string& image_id = k_image_id) const { return cache().file_for(image_id).value(); }
 
-  /// The session's config as its last upload wrote it.
+  /// The session's config as its last upload of it wrote it (a first mount
+  /// also sets the lock volume's root through the same keeper, into "/").
   std::map<std::string, TarEntry> config_of(const std::string& session) {
     const auto& uploads = docker->containers[container_named("pb-keeper-hold-" + session)].uploads;
-    return uploads.empty() ? std::map<std::string, TarEntry>{} : entries(uploads.back().second);
+    for (auto it = uploads.rbegin(); it != uploads.rend(); ++it)
+      if (it->first == "/para-broker") return entries(it->second);
+    return {};
   }
 
   /// Mounts a new session of `image`; true if it read the image's config (both places) again.

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>  // renameat2, RENAME_EXCHANGE
 #include <cstring>
@@ -554,6 +555,22 @@ TEST_F(RelayFiles, TempFilesAKilledRelayLeftAreRemovedAtStart) {
       << loop_log.str();
 }
 
+/// Puts `staging` in place of `target` by link(2), which inotify announces
+/// only as IN_CREATE. The relay may give the directory a fresh file in the
+/// moment between the removal and the link (it serves a directory without
+/// one): then again.
+bool link_in_place(const fs::path& staging, const fs::path& target) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    fs::remove(target);
+    if (link(staging.c_str(), target.c_str()) == 0) {
+      fs::remove(staging);
+      return true;
+    }
+    if (errno != EEXIST) return false;
+  }
+  return false;
+}
+
 TEST_F(RelayFiles, TheReCheckFindsALoginNoEventAnnounced) {
   const auto t = now_ms();
   write_by_rename(creds("a"), login("a", t + k_hour).dump(), 0, 0);
@@ -565,15 +582,11 @@ TEST_F(RelayFiles, TheReCheckFindsALoginNoEventAnnounced) {
   // Put in place by link(2): inotify says IN_CREATE, which the relay does not act on; the re-check finds it.
   const json linked = login("linked", t + 2 * k_hour);
   write_in_place(dir("b") / "staging", linked.dump());
-  fs::remove(creds("b"));
-  ASSERT_EQ(link((dir("b") / "staging").c_str(), creds("b").c_str()), 0);
-  fs::remove(dir("b") / "staging");
+  ASSERT_TRUE(link_in_place(dir("b") / "staging", creds("b")));
   EXPECT_TRUE(wait_for_token(creds("a"), linked["claudeAiOauth"]["accessToken"])) << loop_log.str();
   // Events more often than the re-check do not put it off.
   write_in_place(dir("c") / "staging", login("c", t + 3 * k_hour).dump());
-  fs::remove(creds("c"));
-  ASSERT_EQ(link((dir("c") / "staging").c_str(), creds("c").c_str()), 0);
-  fs::remove(dir("c") / "staging");
+  ASSERT_TRUE(link_in_place(dir("c") / "staging", creds("c")));
   const auto end = std::chrono::steady_clock::now() + 2s;
   bool copied = false;
   for (int i = 0; std::chrono::steady_clock::now() < end && !copied; ++i) {
