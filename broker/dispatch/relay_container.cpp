@@ -28,6 +28,20 @@ constexpr const char* k_image_role = "relay-image";
 constexpr const char* k_logins_dir = "/pb-logins";
 /// The label that names the set a relay serves ("<volume>:<uid>:<gid>,…").
 constexpr const char* k_serves = "para-broker.serves";
+/// The label that names the program file it was made from ("<size>:<mtime>"):
+/// a relay that serves its set from the same file is kept without reading the file again.
+constexpr const char* k_program_stamp = "para-broker.program";
+
+/// The relay program file's stamp; "" when it cannot be told.
+std::string program_stamp(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return {};
+  const auto size = fs::file_size(path, ec);
+  if (ec) return {};
+  const auto written = fs::last_write_time(path, ec);
+  if (ec) return {};
+  return std::to_string(size) + ":" + std::to_string(written.time_since_epoch().count());
+}
 /// A larger file is not the relay (2.4 MB in Release).
 constexpr std::uint64_t k_max_binary = 64ull << 20;
 
@@ -118,7 +132,7 @@ Result<std::string> relay_image(DockerClient& docker, const std::string& ref, co
 
 /// Creates and starts the relay; the container is removed again on any failure.
 Status start_relay(DockerClient& docker, const std::string& credential_id, const std::vector<RelayMember>& members,
-                   const std::string& image) {
+                   const std::string& image, const std::string& stamp) {
   ContainerSpec spec;
   spec.name = relay_name(credential_id);
   spec.image = image;
@@ -144,6 +158,7 @@ Status start_relay(DockerClient& docker, const std::string& credential_id, const
     spec.mounts.push_back(std::move(m));
   }
   spec.labels[labels::k_image] = image;
+  spec.labels[k_program_stamp] = stamp;
   PB_TRY(std::string id, docker.container_create(spec));
   if (auto started = docker.container_start(id); !started) {
     ContainerInfo made;
@@ -226,21 +241,26 @@ Result<std::optional<std::string>> reconcile_relay(DockerClient& docker, const s
   const std::string copies =
       "; sessions of different users of this credential are copies of its login (run para-broker sync while they "
       "run)";
-  // The relay keeps serving when it serves this set with this program; else it is made again.
+  // The relay keeps serving when it serves this set with this program; else
+  // it is made again. The file's stamp tells without reading it (mount and
+  // sync of several users come here every time).
+  const auto path = relay_binary_path();
+  const std::string stamp = path ? program_stamp(*path) : std::string();
+  const bool serves = found && found->state.running && label_of(found->labels, k_serves) == serves_label(members);
+  if (serves && !stamp.empty() && label_of(found->labels, k_program_stamp) == stamp)
+    return std::optional<std::string>();
   auto program = relay_program(docker);
   if (!program) {
     if (found) PB_TRY_STATUS(remove_relay(docker, *found));
     return std::optional<std::string>(program.error().message + copies);
   }
   const std::string ref = relay_image_name(*program);
-  if (found && found->state.running && label_of(found->labels, k_serves) == serves_label(members) &&
-      label_of(found->labels, labels::k_image) == ref)
-    return std::optional<std::string>();
+  if (serves && label_of(found->labels, labels::k_image) == ref) return std::optional<std::string>();
   if (found) PB_TRY_STATUS(remove_relay(docker, *found));
   auto image = relay_image(docker, ref, *program);
   if (!image)
     return std::optional<std::string>("the relay's image could not be made (" + image.error().message + ")" + copies);
-  if (auto s = start_relay(docker, credential_id, members, ref); !s)
+  if (auto s = start_relay(docker, credential_id, members, ref, stamp); !s)
     return std::optional<std::string>("the relay could not be started (" + s.error().message + ")" + copies);
   return std::optional<std::string>();
 }

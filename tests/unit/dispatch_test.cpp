@@ -1355,6 +1355,27 @@ TEST_F(DispatchRelay, AThirdUserMakesTheRelayAgainOverAllThree) {
   EXPECT_TRUE(docker->containers.empty());
 }
 
+TEST_F(DispatchRelay, ARelayIsKeptWithoutReadingItsProgramAgainAndReplacedWhenTheProgramChanges) {
+  auto a = mount("s1");
+  auto b = mount_other("s2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(relays().size(), 1u);
+  // A join of a live user: the relay serves the same set from the same file.
+  docker->calls.clear();
+  auto c = mount("s3");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(relays().size(), 1u);
+  EXPECT_TRUE(docker->calls_starting("version").empty()) << "the program was not read and checked again";
+  EXPECT_TRUE(docker->calls_starting("image_inspect para-broker-relay").empty());
+  // A new para-broker installed beside it: the relay is made again from the new program.
+  std::ofstream(relay_file, std::ios::binary | std::ios::app) << "v2";
+  auto e = mount("s4");
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  ASSERT_EQ(relays().size(), 2u);
+  EXPECT_NE(relays().back().image, relays().front().image);
+  EXPECT_EQ(relays().back().cmd, relays().front().cmd) << "the same set";
+}
+
 TEST_F(DispatchRelay, WithoutTheRelayProgramTwoUsersStillMountAndAreToldTheyAreCopies) {
   ::setenv("PARA_BROKER_RELAY", (env.cache_dir() / "missing").c_str(), 1);
   auto a = mount("s1");
