@@ -40,7 +40,9 @@ std::string program_stamp(const std::string& path) {
   if (ec) return {};
   const auto written = fs::last_write_time(path, ec);
   if (ec) return {};
-  return std::to_string(size) + ":" + std::to_string(written.time_since_epoch().count());
+  // libc++ counts file times in a 128-bit integer, which to_string does not take.
+  const auto ticks = static_cast<long long>(written.time_since_epoch().count());
+  return std::to_string(size) + ":" + std::to_string(ticks);
 }
 /// A larger file is not the relay (2.4 MB in Release).
 constexpr std::uint64_t k_max_binary = 64ull << 20;
