@@ -1,4 +1,4 @@
-#include "broker/run.hpp"
+#include "broker/commands/run.hpp"
 
 int main(int argc, char** argv) {
   return pb::broker::run(argc, argv);

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "vault/json_numbers.hpp"
+#include "core/json.hpp"
 
 namespace pb::probes {
 
@@ -69,7 +69,7 @@ bool is_name(const std::string& n) {
 
 Facts parse(const json& j) {
   if (!j.is_object()) bad("it is not a JSON object");
-  if (!j.contains("probe") || vault::whole_number<int>(j["probe"]) != 1) bad("it does not come from probe version 1");
+  if (!j.contains("probe") || whole_number<int>(j["probe"]) != 1) bad("it does not come from probe version 1");
   Facts f;
   f.uid = opt_id(j, "uid");
   f.gid = opt_id(j, "gid");

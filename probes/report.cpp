@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/json.hpp"
 #include "core/names.hpp"
 #include "core/text.hpp"
-#include "vault/json_numbers.hpp"
 
 namespace pb::probes {
 
@@ -39,7 +39,7 @@ std::optional<bool> get_opt_bool(const json& j, const char* key) {
 
 /// A uid or gid: a whole number that fits, not a float or a negative number cast.
 std::uint32_t id_of(const json& j) {
-  auto v = vault::whole_number<std::uint32_t>(j);
+  auto v = whole_number<std::uint32_t>(j);
   if (!v) throw BadReport{};
   return *v;
 }
@@ -121,7 +121,7 @@ std::string report_to_json(const ProbeReport& r, int indent) {
 Result<ProbeReport> report_from_json(std::string_view text) {
   try {
     json j = json::parse(text);
-    if (!j.is_object() || !j.contains("schema") || vault::whole_number<int>(j["schema"]) != 1) throw BadReport{};
+    if (!j.is_object() || !j.contains("schema") || whole_number<int>(j["schema"]) != 1) throw BadReport{};
     ProbeReport r;
     r.image = j.at("image").get<std::string>();
     r.image_id = j.at("image_id").get<std::string>();

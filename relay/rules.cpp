@@ -6,7 +6,7 @@
 #include <ctime>
 #include <stdexcept>
 
-#include "vault/json_numbers.hpp"  // header only: whole numbers out of hostile JSON
+#include "core/json.hpp"           // header only: whole numbers out of hostile JSON
 #include "vault/login_limits.hpp"  // header only: the bounds write-back keeps too
 
 namespace pb::relay {
@@ -43,7 +43,7 @@ std::string other_fields_refusal(const json& oauth) {
   }
   if (auto it = oauth.find("isMax"); it != oauth.end() && !it->is_boolean()) return "its isMax is not true or false";
   if (auto it = oauth.find("refreshTokenExpiresAt");
-      it != oauth.end() && !it->is_null() && !vault::whole_number<std::int64_t>(*it))
+      it != oauth.end() && !it->is_null() && !whole_number<std::int64_t>(*it))
     return "its refreshTokenExpiresAt is not a whole number";
   return {};
 }
@@ -119,7 +119,7 @@ Judgement judge_login(std::string_view file, std::int64_t now_ms, std::string_vi
   if (!vault::is_token(*oauth, "accessToken")) return refuse("its access token is missing or malformed");
   if (!vault::is_token(*oauth, "refreshToken")) return refuse("its refresh token is missing or malformed");
   auto exp_it = oauth->find("expiresAt");
-  const auto expires = exp_it == oauth->end() ? std::nullopt : vault::whole_number<std::int64_t>(*exp_it);
+  const auto expires = exp_it == oauth->end() ? std::nullopt : whole_number<std::int64_t>(*exp_it);
   if (!expires) return refuse("its expiresAt is not a whole number");
   if (*expires > now_ms + k_max_token_lifetime_ms) return refuse("its expiresAt is more than 24 hours away");
   if (auto bad = other_fields_refusal(*oauth); !bad.empty()) return refuse(std::move(bad));

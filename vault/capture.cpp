@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "core/files.hpp"
-#include "vault/json_numbers.hpp"
+#include "core/json.hpp"
 #include "vault/json_wipe.hpp"
 
 namespace fs = std::filesystem;

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vault/json_numbers.hpp"
+#include "core/json.hpp"
 
 namespace pb::vault {
 namespace {

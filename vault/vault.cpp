@@ -14,8 +14,8 @@
 #include "core/c_handles.hpp"
 #include "core/fault.hpp"
 #include "core/files.hpp"
+#include "core/json.hpp"
 #include "core/platform.hpp"
-#include "vault/json_numbers.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

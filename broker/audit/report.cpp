@@ -9,12 +9,13 @@
 #include <set>
 #include <sstream>
 
-#include "broker/commands/vault_view.hpp"
 #include "broker/dispatch/dispatch.hpp"
 #include "broker/docker/docker_client.hpp"
-#include "broker/labels.hpp"
-#include "broker/liveness.hpp"
+#include "broker/objects/labels.hpp"
+#include "broker/objects/liveness.hpp"
+#include "core/json.hpp"
 #include "core/text.hpp"
+#include "vault/view.hpp"
 
 namespace pb::broker::audit {
 namespace {
@@ -65,10 +66,6 @@ std::string fate_text(const ImageFinding& f) {
       return "overwritten in layer " + std::to_string(f.fate_layer + 1) + ", still in the image";
   }
   return {};
-}
-
-nlohmann::json opt_json(const std::optional<std::int64_t>& v) {
-  return v ? nlohmann::json(*v) : nlohmann::json();
 }
 
 std::string credential_label(const vault::EntryMeta& m) {
@@ -128,7 +125,7 @@ DockerPart collect_docker(DockerClient& docker) {
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   for (const auto& c : *containers) {
     const std::string name = c.names.empty() ? short_id(c.id) : c.names.front();
-    // The rule gc removes them by (broker/labels.hpp).
+    // The rule gc removes them by (broker/objects/labels.hpp).
     const labels::Leftover kind = labels::leftover(c, now, labels::k_default_grace_seconds);
     if (kind == labels::Leftover::probe)
       part.leftovers.push_back({name, "probe", c.state, "left by a probe that was killed"});
@@ -141,7 +138,7 @@ DockerPart collect_docker(DockerClient& docker) {
   }
   std::sort(part.leftovers.begin(), part.leftovers.end(),
             [](const LeftoverContainer& a, const LeftoverContainer& b) { return a.name < b.name; });
-  // Who uses what, judged by the rules gc acts on (broker/liveness.hpp).
+  // Who uses what, judged by the rules gc acts on (broker/objects/liveness.hpp).
   liveness::Usage usage;
   if (!volumes->empty()) {
     auto observed = liveness::observe(docker, *containers, now, labels::k_default_grace_seconds);
@@ -296,12 +293,12 @@ std::vector<std::string> Report::attention() const {
   for (const auto& c : credentials) {
     if (c.state == ExpiryState::expired)
       out.push_back(credential_label(c.meta) + ": its stored token expired at " +
-                    commands::format_time(c.meta.expires_at) + " UTC" +
+                    vault::format_time(c.meta.expires_at) + " UTC" +
                     (c.meta.kind == "oauth" ? "; the next session renews it if its refresh token still works, "
                                               "else log in again"
                                             : "; log in again"));
     if (c.state == ExpiryState::expiring)
-      out.push_back(credential_label(c.meta) + ": its token expires at " + commands::format_time(c.meta.expires_at) +
+      out.push_back(credential_label(c.meta) + ": its token expires at " + vault::format_time(c.meta.expires_at) +
                     " UTC, within " + std::to_string(warn_days) + " days; create a new one");
   }
   for (const auto& d : damaged) out.push_back(d.message);
@@ -351,16 +348,16 @@ void write_table(const Report& r, std::ostream& out) {
     for (const auto& c : r.credentials) {
       const auto& m = c.meta;
       out << std::left << std::setw(16) << m.name << std::setw(12) << m.kind << std::setw(24)
-          << commands::mask_account(m.account) << std::setw(6) << (m.plan.empty() ? "-" : m.plan) << std::setw(18)
-          << commands::format_time(m.expires_at) << std::setw(10) << expiry_state_name(c.state) << std::setw(18)
-          << commands::format_time(m.created) << std::setw(18) << commands::format_time(m.updated) << std::setw(18)
-          << commands::format_time(m.last_used) << (c.sessions.empty() ? "-" : join(c.sessions, ", ")) << "\n";
+          << vault::mask_account(m.account) << std::setw(6) << (m.plan.empty() ? "-" : m.plan) << std::setw(18)
+          << vault::format_time(m.expires_at) << std::setw(10) << expiry_state_name(c.state) << std::setw(18)
+          << vault::format_time(m.created) << std::setw(18) << vault::format_time(m.updated) << std::setw(18)
+          << vault::format_time(m.last_used) << (c.sessions.empty() ? "-" : join(c.sessions, ", ")) << "\n";
     }
   } else if (r.vault_exists) {
     out << "  none stored\n";
   }
   for (const auto& c : r.credentials)
-    if (auto note = commands::previous_note(c.meta); !note.empty()) out << "  note: " << note << "\n";
+    if (auto note = vault::previous_note(c.meta); !note.empty()) out << "  note: " << note << "\n";
   for (const auto& d : r.damaged) out << "  DAMAGED " << d.id << ": " << d.message << "\n";
 
   out << "\nVOLUMES (" << (r.docker.endpoint.empty() ? "Docker" : r.docker.endpoint) << ")\n";
@@ -442,14 +439,14 @@ void write_json(const Report& r, std::ostream& out) {
     creds.push_back({{"name", m.name},
                      {"id", m.id},
                      {"kind", m.kind},
-                     {"account", commands::mask_account(m.account)},
+                     {"account", vault::mask_account(m.account)},
                      {"plan", m.plan},
                      {"source", m.source},
-                     {"expires_at", opt_json(m.expires_at)},
+                     {"expires_at", json_or_null(m.expires_at)},
                      {"state", expiry_state_name(c.state)},
                      {"created", m.created},
                      {"last_captured", m.updated},
-                     {"last_mounted", opt_json(m.last_used)},
+                     {"last_mounted", json_or_null(m.last_used)},
                      {"replaced_at", m.previous ? json(m.previous->replaced_at) : json()},
                      {"volumes", c.volumes},
                      {"sessions", c.sessions}});

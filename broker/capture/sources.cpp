@@ -1,10 +1,9 @@
 #include "broker/capture/sources.hpp"
 
-#include <iostream>
-
 #include "broker/capture/tar_policy.hpp"
 #include "broker/docker/docker_client.hpp"
-#include "broker/labels.hpp"
+#include "broker/docker/guards.hpp"
+#include "broker/objects/labels.hpp"
 #include "broker/probe/probe_runner.hpp"
 #include "probes/report.hpp"
 
@@ -113,38 +112,6 @@ Result<ImageCapture> capture_from_image(DockerClient& docker, const Paths& paths
   PB_TRY(out.capture, read_login(docker, id, out.files, "image:" + image, "image " + image));
   PB_TRY_STATUS(guard.remove());
   return out;
-}
-
-ContainerGuard::~ContainerGuard() {
-  if (m_done) return;
-  auto s = remove();
-  if (!s.ok()) std::cerr << "para-broker: warning: " << s.error().message << "\n";
-}
-
-Status ContainerGuard::remove() {
-  if (m_done) return {};
-  m_done = true;
-  auto s = m_docker->container_remove(m_id, true, true);
-  if (!s.ok() && s.error().kind != ErrorKind::not_found)
-    return fail(s.error().kind, "could not remove container " + m_id.substr(0, 12) + " (" + s.error().message +
-                                    "); remove it with: docker rm -f " + m_id.substr(0, 12));
-  return {};
-}
-
-VolumeGuard::~VolumeGuard() {
-  if (m_done) return;
-  auto s = remove();
-  if (!s.ok()) std::cerr << "para-broker: warning: " << s.error().message << "\n";
-}
-
-Status VolumeGuard::remove() {
-  if (m_done) return {};
-  m_done = true;
-  auto s = m_docker->volume_remove(m_name, true);
-  if (!s.ok() && s.error().kind != ErrorKind::not_found)
-    return fail(s.error().kind, "could not remove volume " + m_name + " (" + s.error().message +
-                                    "); remove it with: docker volume rm " + m_name);
-  return {};
 }
 
 }  // namespace pb::broker::capture

@@ -50,35 +50,4 @@ struct ImageCapture {
 /// image, reads the baked files, removes the container on every path.
 Result<ImageCapture> capture_from_image(DockerClient& docker, const Paths& paths, const std::string& image);
 
-/// Removes a container (force, with its anonymous volumes) when it goes out of scope.
-class ContainerGuard {
- public:
-  ContainerGuard(DockerClient& docker, std::string id) : m_docker(&docker), m_id(std::move(id)) {}
-  ~ContainerGuard();
-  ContainerGuard(const ContainerGuard&) = delete;
-  ContainerGuard& operator=(const ContainerGuard&) = delete;
-  /// Removes it now; the error (if any) names the container so the user can remove it.
-  Status remove();
-
- private:
-  DockerClient* m_docker;
-  std::string m_id;
-  bool m_done = false;
-};
-
-/// Removes a volume when it goes out of scope.
-class VolumeGuard {
- public:
-  VolumeGuard(DockerClient& docker, std::string name) : m_docker(&docker), m_name(std::move(name)) {}
-  ~VolumeGuard();
-  VolumeGuard(const VolumeGuard&) = delete;
-  VolumeGuard& operator=(const VolumeGuard&) = delete;
-  Status remove();
-
- private:
-  DockerClient* m_docker;
-  std::string m_name;
-  bool m_done = false;
-};
-
 }  // namespace pb::broker::capture

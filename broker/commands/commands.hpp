@@ -1,7 +1,7 @@
 #pragma once
 // One function per subcommand file; commands/table.cpp lists them.
 
-#include "broker/command.hpp"
+#include "broker/commands/command.hpp"
 
 namespace pb::broker::commands {
 

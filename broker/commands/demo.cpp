@@ -17,12 +17,12 @@
 #include <random>
 
 #include "broker/commands/commands.hpp"
+#include "broker/commands/run.hpp"
 #include "broker/commands/vault_view.hpp"
 #include "broker/dispatch/dispatch.hpp"
 #include "broker/docker/docker_client.hpp"
-#include "broker/labels.hpp"
+#include "broker/objects/labels.hpp"
 #include "broker/probe/probe_runner.hpp"
-#include "broker/run.hpp"
 #include "core/c_handles.hpp"
 #include "core/files.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <ostream>
 
-#include "broker/command.hpp"
+#include "broker/commands/command.hpp"
 #include "broker/dispatch/holds.hpp"
 #include "vault/vault.hpp"
 

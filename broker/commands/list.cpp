@@ -9,6 +9,7 @@
 #include "broker/commands/commands.hpp"
 #include "broker/commands/vault_view.hpp"
 #include "broker/dispatch/holds.hpp"
+#include "core/json.hpp"
 
 namespace pb::broker::commands {
 namespace {
@@ -16,10 +17,6 @@ namespace {
 struct Options {
   bool json = false;
 };
-
-nlohmann::json opt_json(const std::optional<std::int64_t>& v) {
-  return v ? nlohmann::json(*v) : nlohmann::json();
-}
 
 }  // namespace
 
@@ -57,11 +54,11 @@ CommandSpec list_spec() {
                        {"kind", m.kind},
                        {"account", mask_account(m.account)},
                        {"plan", m.plan},
-                       {"expires_at", opt_json(m.expires_at)},
+                       {"expires_at", json_or_null(m.expires_at)},
                        {"source", m.source},
                        {"created", m.created},
                        {"updated", m.updated},
-                       {"last_used", opt_json(m.last_used)},
+                       {"last_used", json_or_null(m.last_used)},
                        {"replaced_at", m.previous ? nlohmann::json(m.previous->replaced_at) : nlohmann::json()},
                        {"mounts", mounts_of(m.id) ? nlohmann::json(*mounts_of(m.id)) : nlohmann::json()}});
                 for (const auto& d : l.damaged) j["damaged"].push_back({{"id", d.id}, {"message", d.message}});

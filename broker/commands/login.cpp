@@ -30,7 +30,8 @@
 #include "broker/dispatch/dispatch.hpp"
 #include "broker/docker/connect.hpp"
 #include "broker/docker/docker_client.hpp"
-#include "broker/labels.hpp"
+#include "broker/docker/guards.hpp"
+#include "broker/objects/labels.hpp"
 #include "broker/probe/probe_runner.hpp"
 #include "core/c_handles.hpp"
 #include "core/files.hpp"
@@ -177,7 +178,7 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   staging[labels::k_created_at] = std::to_string(static_cast<long long>(std::time(nullptr)));
   PB_TRY(VolumeInfo vi, docker->volume_create(volume, staging));
   (void)vi;
-  capture::VolumeGuard volume_guard(*docker, volume);
+  VolumeGuard volume_guard(*docker, volume);
 
   spec.image = opt.image;
   // Not `para-…`: para counts and removes those (labels::k_container_prefix).
@@ -192,7 +193,7 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   spec.extra_hosts = network.extra_hosts;
   spec.env.insert(spec.env.end(), network.env.begin(), network.env.end());
   PB_TRY(std::string id, docker->container_create(spec));
-  capture::ContainerGuard container_guard(*docker, id);
+  ContainerGuard container_guard(*docker, id);
 
   // The staging directories belong to the runtime user before Claude starts.
   std::vector<StagedEntry> staged;

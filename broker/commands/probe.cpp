@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "broker/commands/commands.hpp"
+#include "broker/dispatch/seed_cache.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/probe/probe_runner.hpp"
 #include "probes/report.hpp"
@@ -42,6 +43,8 @@ CommandSpec probe_spec() {
               po.refresh = opt->refresh;
               po.timeout = std::chrono::seconds(opt->timeout);
               PB_TRY(probes::ProbeReport report, probe_image(*docker, ctx.paths, opt->image, po));
+              // What mounts cached of the image goes too: the next mount reads it again.
+              if (opt->refresh) (void)dispatch::SeedCache::drop(ctx.paths.cache_dir, report.image_id);
               if (opt->json)
                 ctx.out << probes::report_to_json(report) << "\n";
               else

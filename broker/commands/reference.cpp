@@ -3,7 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <sstream>
 
-#include "broker/command.hpp"
+#include "broker/commands/command.hpp"
 
 namespace pb::broker::commands {
 namespace {

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "broker/command.hpp"
+#include "broker/commands/command.hpp"
 #include "vault/vault.hpp"
 
 namespace pb::broker::commands {

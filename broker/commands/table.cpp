@@ -1,4 +1,4 @@
-#include "broker/command.hpp"
+#include "broker/commands/command.hpp"
 #include "broker/commands/commands.hpp"
 
 namespace pb::broker {

@@ -42,7 +42,7 @@
 #include <utility>
 #include <vector>
 
-#include "broker/labels.hpp"
+#include "broker/objects/labels.hpp"
 #include "core/error.hpp"
 #include "core/paths.hpp"
 #include "probes/report.hpp"

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "broker/labels.hpp"
+#include "broker/objects/labels.hpp"
 
 namespace pb::broker::dispatch {
 

@@ -7,7 +7,7 @@
 
 #include "broker/dispatch/volume_tar.hpp"
 #include "broker/docker/docker_client.hpp"
-#include "broker/labels.hpp"
+#include "broker/objects/labels.hpp"
 #include "core/files.hpp"
 #include "core/platform.hpp"
 #include "core/text.hpp"

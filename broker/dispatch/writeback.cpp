@@ -5,10 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/dispatch/json_object.hpp"
+#include "core/json.hpp"
 #include "core/text.hpp"
 #include "vault/capture.hpp"
 #include "vault/entry.hpp"
-#include "vault/json_numbers.hpp"
 #include "vault/json_wipe.hpp"
 #include "vault/login_limits.hpp"
 
@@ -113,7 +113,7 @@ std::optional<std::int64_t> claimed_expiry(ByteSpan credentials) {
   if (oauth == j->end() || !oauth->is_object()) return std::nullopt;
   auto exp = oauth->find("expiresAt");
   if (exp == oauth->end()) return std::nullopt;
-  return vault::whole_number<std::int64_t>(*exp);
+  return whole_number<std::int64_t>(*exp);
 }
 
 std::optional<std::int64_t> believable_expiry(std::optional<std::int64_t> stored, std::int64_t now_ms) {
@@ -143,7 +143,7 @@ WritebackDecision judge_writeback(const vault::DecodedEntry& stored, ByteSpan vo
   if (old_oauth->contains("refreshToken") && !vault::is_token(*new_oauth, "refreshToken"))
     return refuse("its refresh token is missing or malformed");
   auto exp_it = new_oauth->find("expiresAt");
-  const auto expires = exp_it == new_oauth->end() ? std::nullopt : vault::whole_number<std::int64_t>(*exp_it);
+  const auto expires = exp_it == new_oauth->end() ? std::nullopt : whole_number<std::int64_t>(*exp_it);
   if (!expires) return refuse("its expiresAt is not a whole number");
 
   // Unchanged (the file as the vault wrote it): nothing to judge.

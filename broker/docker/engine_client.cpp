@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/docker/http_channel.hpp"
-#include "vault/json_numbers.hpp"
+#include "core/json.hpp"
 
 namespace pb::broker::docker {
 
@@ -115,7 +115,7 @@ std::string str(const json& j, const char* key) {
 /// cast, undefined for 1e300) reads as missing.
 std::int64_t num(const json& j, const char* key) {
   auto it = j.find(key);
-  return it != j.end() ? vault::whole_number<std::int64_t>(*it).value_or(0) : 0;
+  return it != j.end() ? whole_number<std::int64_t>(*it).value_or(0) : 0;
 }
 bool flag(const json& j, const char* key) {
   auto it = j.find(key);

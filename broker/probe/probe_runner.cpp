@@ -7,9 +7,9 @@
 #include <optional>
 #include <sstream>
 
-#include "broker/dispatch/seed_cache.hpp"
 #include "broker/docker/docker_client.hpp"
-#include "broker/labels.hpp"
+#include "broker/docker/guards.hpp"
+#include "broker/objects/labels.hpp"
 #include "core/c_handles.hpp"
 #include "core/text.hpp"
 #include "probes/cache.hpp"
@@ -28,20 +28,6 @@ namespace {
 constexpr std::size_t k_max_small_file = 1024 * 1024;  // /etc/passwd, package.json, settings.json
 constexpr std::size_t k_max_changes = 20000;
 const char* const k_default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Removes the container on every path out of the probe.
-class ContainerGuard {
- public:
-  ContainerGuard(DockerClient& d, std::string id) : m_docker(d), m_id(std::move(id)) {}
-  ContainerGuard(const ContainerGuard&) = delete;
-  ContainerGuard& operator=(const ContainerGuard&) = delete;
-  ~ContainerGuard() { (void)m_docker.container_remove(m_id, true, true); }
-  const std::string& id() const { return m_id; }
-
- private:
-  DockerClient& m_docker;
-  std::string m_id;
-};
 
 struct ArchiveSource {
   ByteReader* reader = nullptr;
@@ -501,8 +487,6 @@ Result<ProbeReport> probe_image(DockerClient& docker, const Paths& paths, const 
   const ImageInfo& info = *inspected;
 
   probes::ProbeCache cache(paths.cache_dir);
-  // What mounts cached of the image goes too: a refresh reads it again.
-  if (options.refresh) (void)dispatch::SeedCache::drop(paths.cache_dir, info.id);
   if (!options.refresh) {
     const std::string version(probes::embedded_knowledge_version());
     if (auto hit = cache.load(info.id, version); hit && (!options.research || hit->method == "research")) {

@@ -7,9 +7,12 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "broker/dispatch/seed_cache.hpp"
 #include "tests/images/test_images.hpp"
 #include "tests/support/test_env.hpp"
 
@@ -188,8 +191,14 @@ TEST_F(ProbeDocker, CacheIsPrivateKeyedByImageIdAndRefreshable) {
   json b = probe_json(tag);
   EXPECT_EQ(b["claude"]["version"], "2.1.332");
   docker_cli({"rmi", tag});
+  // A refresh drops what mounts cached of the image too (a planted seed file stands for it).
+  auto seed = broker::dispatch::SeedCache(m_env.cache_dir(), {}).file_for(id);
+  ASSERT_TRUE(seed.ok());
+  std::filesystem::create_directories(seed->parent_path());
+  std::ofstream(*seed) << "seed";
   json refreshed = probe_json(image, {"--refresh"});
   EXPECT_EQ(refreshed["locations"], cold["locations"]);
+  EXPECT_FALSE(std::filesystem::exists(*seed)) << *seed;
 }
 
 }  // namespace

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/command.hpp"
+#include "broker/commands/command.hpp"
 #include "broker/docker/docker_client.hpp"
 
 namespace pb::test {

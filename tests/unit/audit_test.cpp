@@ -17,9 +17,9 @@
 
 #include "broker/audit/content_matcher.hpp"
 #include "broker/audit/image_scan.hpp"
+#include "broker/commands/run.hpp"
 #include "broker/docker/docker_client.hpp"
-#include "broker/labels.hpp"
-#include "broker/run.hpp"
+#include "broker/objects/labels.hpp"
 #include "core/files.hpp"
 #include "tests/support/fake_docker.hpp"
 #include "tests/support/test_env.hpp"

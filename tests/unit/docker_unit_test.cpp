@@ -10,10 +10,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "broker/command.hpp"
+#include "broker/commands/command.hpp"
+#include "broker/commands/run.hpp"
 #include "broker/docker/connect.hpp"
 #include "broker/docker/engine_client.hpp"
-#include "broker/run.hpp"
 #include "core/paths.hpp"
 #include "tests/support/fake_docker.hpp"
 #include "tests/support/test_env.hpp"

@@ -18,7 +18,7 @@
 
 #include <unistd.h>
 
-#include "broker/command.hpp"
+#include "broker/commands/command.hpp"
 #include "broker/commands/reference.hpp"
 #include "tests/support/test_env.hpp"
 

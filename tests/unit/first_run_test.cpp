@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <sstream>
 
-#include "broker/command.hpp"
-#include "broker/run.hpp"
+#include "broker/commands/command.hpp"
+#include "broker/commands/run.hpp"
 #include "tests/support/fake_docker.hpp"
 #include "tests/support/test_env.hpp"
 

@@ -12,6 +12,7 @@
 #include "broker/dispatch/volume_tar.hpp"
 #include "broker/docker/engine_client.hpp"
 #include "broker/probe/probe_runner.hpp"
+#include "core/json.hpp"
 #include "core/text.hpp"
 #include "fuzz/support/fake_daemon.hpp"
 #include "probes/report.hpp"
@@ -19,7 +20,6 @@
 #include "tests/support/test_env.hpp"
 #include "vault/capture.hpp"
 #include "vault/entry.hpp"
-#include "vault/json_numbers.hpp"
 
 namespace pb {
 namespace {
@@ -47,7 +47,6 @@ TEST(FuzzRegressions, PrintableKeepsAsciiAndBounds) {
 
 TEST(FuzzRegressions, WholeNumbersRefuseFloatsAndOverflow) {
   using nlohmann::json;
-  using vault::whole_number;
   EXPECT_EQ(whole_number<std::int64_t>(json::parse("1700000000000")), 1700000000000);
   EXPECT_EQ(whole_number<std::int64_t>(json::parse("-5")), -5);
   EXPECT_EQ(whole_number<std::int64_t>(json::parse("1e300")), std::nullopt);

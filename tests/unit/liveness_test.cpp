@@ -1,12 +1,12 @@
 // broker/liveness: the one rule gc acts on and audit reports from.
 
-#include "broker/liveness.hpp"
+#include "broker/objects/liveness.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "broker/labels.hpp"
+#include "broker/objects/labels.hpp"
 #include "tests/support/fake_docker.hpp"
 
 namespace pb {

@@ -12,8 +12,8 @@
 #include <sstream>
 
 #include "broker/capture/login_network.hpp"
-#include "broker/command.hpp"
-#include "broker/run.hpp"
+#include "broker/commands/command.hpp"
+#include "broker/commands/run.hpp"
 #include "tests/support/fake_docker.hpp"
 #include "tests/support/test_env.hpp"
 

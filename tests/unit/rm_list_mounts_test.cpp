@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "broker/labels.hpp"
-#include "broker/run.hpp"
+#include "broker/commands/run.hpp"
+#include "broker/objects/labels.hpp"
 #include "core/files.hpp"
 #include "probes/cache.hpp"
 #include "probes/knowledge.hpp"

@@ -1,4 +1,4 @@
-#include "broker/run.hpp"
+#include "broker/commands/run.hpp"
 
 #include <unistd.h>
 

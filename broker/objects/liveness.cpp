@@ -1,8 +1,8 @@
-#include "broker/liveness.hpp"
+#include "broker/objects/liveness.hpp"
 
 #include <algorithm>
 
-#include "broker/labels.hpp"
+#include "broker/objects/labels.hpp"
 
 namespace pb::broker::liveness {
 namespace {

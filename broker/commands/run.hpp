@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/command.hpp"
+#include "broker/commands/command.hpp"
 
 namespace pb::broker {
 

@@ -2,7 +2,8 @@
 // Whole numbers out of JSON that someone else wrote (a file on disk, the
 // Docker daemon, a container). nlohmann's get<int64_t>() casts whatever number
 // it holds: a float like 1e300 is undefined behaviour, 2^64-1 wraps to -1,
-// and 3.7 becomes 3. These helpers take integers in range and nothing else.
+// and 3.7 becomes 3. These helpers take integers in range and nothing else,
+// and write optional numbers back as null.
 
 #include <concepts>
 #include <cstdint>
@@ -10,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-namespace pb::vault {
+namespace pb {
 
 /// The value of `j` when it is an integer (not a float) that T can hold.
 template <std::integral T>
@@ -40,4 +41,9 @@ T whole_number_or_throw(const nlohmann::json& j) {
   throw nlohmann::json::type_error::create(302, "expected a whole number in range", &j);
 }
 
-}  // namespace pb::vault
+/// An optional number as JSON: the number, or null.
+inline nlohmann::json json_or_null(const std::optional<std::int64_t>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json();
+}
+
+}  // namespace pb

@@ -1,4 +1,4 @@
-#include "broker/labels.hpp"
+#include "broker/objects/labels.hpp"
 
 #include <map>
 
