@@ -154,12 +154,13 @@ DockerPart collect_docker(DockerClient& docker) {
   for (const auto& v : *volumes) {
     VolumeUse u;
     u.name = v.name;
-    u.role = label_of(v.labels, labels::k_role);
+    u.role = labels::role_of(v.labels);
+    u.role_label = label_of(v.labels, labels::k_role);
     u.credential = label_of(v.labels, labels::k_credential);
     u.session = label_of(v.labels, labels::k_session);
     u.shared = label_of(v.labels, labels::k_volume);
     u.image = label_of(v.labels, labels::k_image);
-    if (u.role == "hold") {
+    if (u.role == Role::hold) {
       // A session's own config volume is used by its container; an empty hold
       // of an earlier release counts the users of the volume it holds.
       const bool config_hold = !label_of(v.labels, labels::k_config).empty();
@@ -171,7 +172,7 @@ DockerPart collect_docker(DockerClient& docker) {
         u.stale = true;
         u.why = "no container of session '" + u.session + "' exists";
       }
-    } else if (u.role == "staging") {
+    } else if (u.role == Role::staging) {
       auto verdict = liveness::staging(v, usage, now, labels::k_default_grace_seconds);
       u.containers = verdict.containers;
       if (!verdict.live()) {
@@ -187,18 +188,19 @@ DockerPart collect_docker(DockerClient& docker) {
   }
   std::set<std::string> with_login;  // credentials with a login volume beside a lock volume
   for (const auto& u : part.volumes)
-    if (u.role == "session" && dispatch::is_beside_lock(u.name)) with_login.insert(u.credential);
+    if (u.role == Role::login && dispatch::is_beside_lock(u.name)) with_login.insert(u.credential);
   for (auto& u : part.volumes) {
-    if (u.role == "lock" && u.containers.empty() && !with_login.count(u.credential)) {
+    if (u.role == Role::lock && u.containers.empty() && !with_login.count(u.credential)) {
       u.stale = true;
       u.why = "no login volume of its credential is left";
     }
-    if (u.role != "session" || liveness::login_volume(u.name, usage, live_holds[u.name]).live()) continue;
+    if (u.role != Role::login || liveness::login_volume(u.name, usage, live_holds[u.name]).live()) continue;
     u.stale = true;
     u.why = "no container uses it and no live session holds it";
   }
-  std::sort(part.volumes.begin(), part.volumes.end(),
-            [](const VolumeUse& a, const VolumeUse& b) { return std::tie(a.role, a.name) < std::tie(b.role, b.name); });
+  std::sort(part.volumes.begin(), part.volumes.end(), [](const VolumeUse& a, const VolumeUse& b) {
+    return std::tie(a.role_label, a.name) < std::tie(b.role_label, b.name);
+  });
   return part;
 }
 
@@ -270,7 +272,7 @@ void attach_credentials(Report& report, const vault::Listing& listing) {
   for (auto& v : report.docker.volumes) {
     const bool ours = std::any_of(listing.entries.begin(), listing.entries.end(),
                                   [&](const vault::EntryMeta& m) { return m.id == v.credential; });
-    if (v.stale && !ours && v.role != "staging") {
+    if (v.stale && !ours && v.role != Role::staging) {
       v.why += "; its credential is not in this vault, so gc leaves it";
       v.gc_leaves = true;
     }
@@ -281,8 +283,8 @@ void attach_credentials(Report& report, const vault::Listing& listing) {
     row.state = expiry_state(m, report.now_ms, report.warn_days);
     for (const auto& v : report.docker.volumes) {
       if (v.credential != m.id) continue;
-      if (v.role == "session") row.volumes.push_back(v.name + (v.stale ? " (stale)" : ""));
-      if (v.role == "hold") row.sessions.push_back(v.session + (v.stale ? " (stale)" : ""));
+      if (v.role == Role::login) row.volumes.push_back(v.name + (v.stale ? " (stale)" : ""));
+      if (v.role == Role::hold) row.sessions.push_back(v.session + (v.stale ? " (stale)" : ""));
     }
     report.credentials.push_back(std::move(row));
   }
@@ -370,7 +372,7 @@ void write_table(const Report& r, std::ostream& out) {
         << std::setw(16) << "SESSION" << std::setw(24) << "CONTAINERS"
         << "STATE\n";
     for (const auto& v : r.docker.volumes)
-      out << std::left << std::setw(44) << v.name << std::setw(9) << v.role << std::setw(18)
+      out << std::left << std::setw(44) << v.name << std::setw(9) << v.role_label << std::setw(18)
           << (v.credential.empty() ? "-" : v.credential) << std::setw(16) << (v.session.empty() ? "-" : v.session)
           << std::setw(24) << (v.containers.empty() ? "-" : join(v.containers, ","))
           << (v.stale ? "stale: " + v.why : "live") << "\n";
@@ -459,7 +461,7 @@ void write_json(const Report& r, std::ostream& out) {
   json vols = json::array();
   for (const auto& v : r.docker.volumes)
     vols.push_back({{"name", v.name},
-                    {"role", v.role},
+                    {"role", v.role_label},
                     {"credential", v.credential},
                     {"session", v.session},
                     {"shared_volume", v.shared},

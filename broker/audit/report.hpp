@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "broker/audit/image_scan.hpp"
+#include "broker/objects/labels.hpp"
 #include "vault/vault.hpp"
 
 namespace pb::broker {
@@ -38,10 +39,11 @@ ExpiryState expiry_state(const vault::EntryMeta& meta, std::int64_t now_ms, int 
 /// A volume para-broker made, as Docker's labels describe it.
 struct VolumeUse {
   std::string name;
-  std::string role;        ///< "session", "hold", "staging", …
-  std::string credential;  ///< entry id
-  std::string session;     ///< holds
-  std::string shared;      ///< holds: the shared volume they hold
+  std::optional<Role> role;  ///< nullopt: a role this release does not know
+  std::string role_label;    ///< as the label says: "session", "hold", "staging", …
+  std::string credential;    ///< entry id
+  std::string session;       ///< holds
+  std::string shared;        ///< holds: the shared volume they hold
   std::string image;
   std::vector<std::string> containers;  ///< names of containers that use it (or its session)
   bool stale = false;                   ///< gc removes it (unless gc_leaves)

@@ -103,7 +103,7 @@ Result<ImageCapture> capture_from_image(DockerClient& docker, const Paths& paths
   // Never started: the command only satisfies `create` for images without one.
   spec.entrypoint = std::vector<std::string>{"/nonexistent/para-broker-never-started"};
   spec.network_mode = "none";
-  spec.labels = labels::managed("helper");
+  spec.labels = labels::managed(Role::reader);
   PB_TRY(std::string id, docker.container_create(spec));
   ContainerGuard guard(docker, id);
   ImageCapture out;

@@ -31,7 +31,6 @@ namespace fs = std::filesystem;
 namespace pb::broker::commands {
 namespace {
 
-constexpr const char* k_role = "demo";
 constexpr const char* k_credential = "demo";
 constexpr const char* k_version = "1.0.40";
 constexpr const char* k_busybox = "/bin/busybox";
@@ -197,7 +196,7 @@ Result<std::string> read_busybox() {
 Status build_image(DockerClient& docker, const std::string& ref, const std::string& busybox) {
   std::vector<std::string> changes{"USER demo", "ENV HOME=/home/demo", "ENV PATH=/usr/local/bin:/bin",
                                    "WORKDIR /home/demo", "CMD [\"claude\"]"};
-  for (const auto& [k, v] : labels::managed(k_role)) changes.push_back("LABEL " + k + "=\"" + v + "\"");
+  for (const auto& [k, v] : labels::managed(Role::demo)) changes.push_back("LABEL " + k + "=\"" + v + "\"");
   PB_TRY(auto writer, docker.image_import(ref, changes));
   RootfsWriter w(*writer);
   const std::string pkg = "usr/local/lib/node_modules/@anthropic-ai/claude-code";
@@ -332,7 +331,7 @@ Result<int> run_demo(Context& ctx) {
     for (const auto& [key, value] : dispatch::env_of(m)) spec.env.push_back(key + "=" + value);
     for (const auto& [volume, target] : dispatch::mounts_of(m))
       spec.mounts.push_back({MountSpec::Type::volume, volume, target, false, false, {}});
-    spec.labels = labels::managed(k_role);
+    spec.labels = labels::managed(Role::demo);
     spec.labels[labels::k_session] = m.session;
     spec.network_mode = "none";
     PB_TRY(std::string id, docker->container_create(spec));

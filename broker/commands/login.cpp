@@ -172,7 +172,7 @@ Result<int> run_login(Context& ctx, const Options& opt) {
 
   std::string suffix = random_suffix();
   std::string volume = "para-broker-login-" + suffix;
-  Labels staging = labels::managed("staging");
+  Labels staging = labels::managed(Role::staging);
   // gc takes a staging volume only once it is older than its grace: the login
   // container that will use it is created right after.
   staging[labels::k_created_at] = std::to_string(static_cast<long long>(std::time(nullptr)));
@@ -187,7 +187,7 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   spec.cmd = {"/login"};
   spec.tty = true;
   spec.open_stdin = true;
-  spec.labels = labels::managed("staging");
+  spec.labels = labels::managed(Role::staging);
   spec.mounts.push_back({MountSpec::Type::volume, volume, mount_target, false, false, {}});
   spec.network_mode = network.network_mode;
   spec.extra_hosts = network.extra_hosts;

@@ -75,8 +75,8 @@ Status retire_legacy_keeper(DockerClient& docker, const std::string& volume) {
     if (info.error().kind == ErrorKind::not_found) return {};
     return std::move(info).error();
   }
-  if (label_of(info->labels, labels::k_managed) != "1" || label_of(info->labels, labels::k_role) != "helper" ||
-      label_of(info->labels, labels::k_volume) != volume || info->state.running)
+  if (!labels::has_role(info->labels, Role::keeper) || label_of(info->labels, labels::k_volume) != volume ||
+      info->state.running)
     return {};
   auto s = docker.container_remove(info->id, true, false);
   if (!s && s.error().kind != ErrorKind::not_found) return s;
@@ -106,8 +106,8 @@ Result<std::string> keeper_for(DockerClient& docker, const std::string& image, c
         return mi.type == "volume" && mi.name == k.volume && mi.destination == k.target;
       });
     });
-    return label_of(info.labels, labels::k_managed) == "1" && label_of(info.labels, labels::k_role) == "helper" &&
-           label_of(info.labels, labels::k_volume) == volume && mounts_all && !info.state.running;
+    return labels::has_role(info.labels, Role::keeper) && label_of(info.labels, labels::k_volume) == volume &&
+           mounts_all && !info.state.running;
   };
   auto refuse = [&] {
     return fail(ErrorKind::conflict, "container " + keeper_name(volume) + " exists but is not the keeper of volume " +
@@ -128,7 +128,7 @@ Result<std::string> keeper_for(DockerClient& docker, const std::string& image, c
   spec.entrypoint = std::vector<std::string>{};
   spec.cmd = {"para-broker-keeper-is-never-started"};
   spec.network_mode = "none";
-  spec.labels = labels::managed("helper");
+  spec.labels = labels::managed(Role::keeper);
   spec.labels[labels::k_credential] = credential_id;
   spec.labels[labels::k_volume] = volume;
   for (const auto& k : mounts) {
@@ -356,7 +356,7 @@ Result<std::string> another_session_objects(DockerClient& docker, const vault::E
                                             const std::string& login_volume) {
   if (!is_beside_lock(login_volume)) return std::string();  // no relay reaches it
   PB_TRY(std::vector<VolumeInfo> holds,
-         docker.volume_list(with(labels::filter("hold"), labels::k_credential, meta.id)));
+         docker.volume_list(with(labels::filter(Role::hold), labels::k_credential, meta.id)));
   for (const auto& h : holds) {
     const std::string held = label_of(h.labels, labels::k_volume);
     if (held == login_volume || !is_beside_lock(held)) continue;
@@ -607,7 +607,7 @@ std::string login_target() {
 
 /// The labels of a lock volume (given to Docker when a keeper's creation makes it).
 Labels lock_labels(const std::string& cred) {
-  Labels l = labels::managed("lock");
+  Labels l = labels::managed(Role::lock);
   l[labels::k_credential] = cred;
   l[labels::k_target] = k_mount_target;
   return l;
@@ -659,8 +659,8 @@ Result<std::string> existing_session_keeper(DockerClient& docker, const std::vec
       if (info.error().kind == ErrorKind::not_found) continue;
       return std::move(info).error();
     }
-    if (label_of(info->labels, labels::k_managed) != "1" || label_of(info->labels, labels::k_role) != "helper" ||
-        label_of(info->labels, labels::k_volume) != h->name || info->state.running)
+    if (!labels::has_role(info->labels, Role::keeper) || label_of(info->labels, labels::k_volume) != h->name ||
+        info->state.running)
       continue;
     if (docker.archive_stat(info->id, session_config_dir() + "/" + k_claude_json_name)) return info->id;
   }
@@ -673,8 +673,7 @@ Result<bool> remove_hold(DockerClient& docker, const std::string& hold) {
   auto keeper = docker.container_inspect(keeper_name(hold));
   if (!keeper && keeper.error().kind != ErrorKind::not_found) return std::move(keeper).error();
   // Only a keeper of this hold: a container that took the name is not ours to remove.
-  if (keeper && label_of(keeper->labels, labels::k_managed) == "1" &&
-      label_of(keeper->labels, labels::k_role) == "helper" && label_of(keeper->labels, labels::k_volume) == hold) {
+  if (keeper && labels::has_role(keeper->labels, Role::keeper) && label_of(keeper->labels, labels::k_volume) == hold) {
     if (auto s = docker.container_remove(keeper->id, true, false); !s && s.error().kind != ErrorKind::not_found)
       return std::move(s).error();
   }
@@ -755,16 +754,16 @@ Result<WriteBack> write_back_own(DockerClient& docker, vault::Vault& v, const Vo
 std::vector<RelayMember> relay_members(const std::vector<VolumeInfo>& logins, const std::vector<VolumeInfo>& holds,
                                        const std::string& cred, const std::string& except = {},
                                        const std::set<std::string>& also = {}) {
-  auto managed = [&](const VolumeInfo& v, const char* role) {
-    return label_of(v.labels, labels::k_managed) == "1" && label_of(v.labels, labels::k_role) == role &&
-           label_of(v.labels, labels::k_credential) == cred;
+  auto managed = [&](const VolumeInfo& v, Role role) {
+    return labels::has_role(v.labels, role) && label_of(v.labels, labels::k_credential) == cred;
   };
   std::set<std::string> held = also;
   for (const auto& h : holds)
-    if (managed(h, "hold")) held.insert(label_of(h.labels, labels::k_volume));
+    if (managed(h, Role::hold)) held.insert(label_of(h.labels, labels::k_volume));
   std::vector<RelayMember> out;
   for (const auto& vol : logins) {
-    if (vol.name == except || !is_beside_lock(vol.name) || !held.count(vol.name) || !managed(vol, "session")) continue;
+    if (vol.name == except || !is_beside_lock(vol.name) || !held.count(vol.name) || !managed(vol, Role::login))
+      continue;
     auto uid = label_id(vol, labels::k_uid);
     auto gid = label_id(vol, labels::k_gid);
     if (uid && gid) out.push_back({vol.name, *uid, *gid});
@@ -785,9 +784,7 @@ Result<bool> remove_lock_if_unused(DockerClient& docker, const std::vector<Volum
     if (lock.error().kind == ErrorKind::not_found) return false;
     return std::move(lock).error();
   }
-  if (label_of(lock->labels, labels::k_managed) != "1" || label_of(lock->labels, labels::k_role) != "lock" ||
-      label_of(lock->labels, labels::k_credential) != cred)
-    return false;
+  if (!labels::has_role(lock->labels, Role::lock) || label_of(lock->labels, labels::k_credential) != cred) return false;
   auto s = docker.volume_remove(lock->name, false);
   if (s) return true;
   if (s.error().kind == ErrorKind::not_found || s.error().kind == ErrorKind::conflict) return false;
@@ -805,15 +802,14 @@ std::vector<std::string> write_back_other_owners(DockerClient& docker, vault::Va
                                                  const std::vector<VolumeInfo>& volumes, const std::string& cred,
                                                  const std::string& except, const vault::AccessInfo& access) {
   std::vector<std::string> notes;
-  auto managed = [&](const VolumeInfo& vol, const char* role) {
-    return label_of(vol.labels, labels::k_managed) == "1" && label_of(vol.labels, labels::k_role) == role &&
-           label_of(vol.labels, labels::k_credential) == cred;
+  auto managed = [&](const VolumeInfo& vol, Role role) {
+    return labels::has_role(vol.labels, role) && label_of(vol.labels, labels::k_credential) == cred;
   };
   for (const auto& vol : volumes) {
-    if (vol.name == except || !managed(vol, "session")) continue;
+    if (vol.name == except || !managed(vol, Role::login)) continue;
     const VolumeInfo* hold = nullptr;
     for (const auto& h : volumes)
-      if (managed(h, "hold") && label_of(h.labels, labels::k_volume) == vol.name) {
+      if (managed(h, Role::hold) && label_of(h.labels, labels::k_volume) == vol.name) {
         hold = &h;
         break;
       }
@@ -995,8 +991,8 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   // (no lock volume), a new one joins it: one owner, one file.
   const std::string legacy = legacy_login_volume_name(meta.id, report.user.uid, report.user.gid);
   const bool legacy_live = std::any_of(volumes.begin(), volumes.end(), [&](const VolumeInfo& h) {
-    return label_of(h.labels, labels::k_managed) == "1" && label_of(h.labels, labels::k_role) == "hold" &&
-           label_of(h.labels, labels::k_credential) == meta.id && label_of(h.labels, labels::k_volume) == legacy;
+    return labels::has_role(h.labels, Role::hold) && label_of(h.labels, labels::k_credential) == meta.id &&
+           label_of(h.labels, labels::k_volume) == legacy;
   });
   r.volume = legacy_live ? legacy : login_volume_name(meta.id, report.user.uid, report.user.gid);
   if (!legacy_live) r.lock = lock_volume_name(meta.id);
@@ -1010,7 +1006,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     const bool ours =
         label_of(h.labels, labels::k_managed) == "1" && label_of(h.labels, labels::k_credential) == meta.id;
     if (h.name == r.volume) {
-      if (!ours || label_of(h.labels, labels::k_role) != "session")
+      if (!ours || !labels::has_role(h.labels, Role::login))
         return fail(ErrorKind::conflict, "volume " + r.volume + " exists but is not para-broker's; remove it");
       PB_TRY(std::string target, volume_target(h));
       PB_TRY(std::string subdir, login_subdir(h));
@@ -1019,11 +1015,11 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
       existing = true;
     }
     if (!r.lock.empty() && h.name == r.lock) {
-      if (!ours || label_of(h.labels, labels::k_role) != "lock")
+      if (!ours || !labels::has_role(h.labels, Role::lock))
         return fail(ErrorKind::conflict, "volume " + r.lock + " exists but is not para-broker's; remove it");
       lock_existing = true;
     }
-    const bool hold = label_of(h.labels, labels::k_managed) == "1" && label_of(h.labels, labels::k_role) == "hold";
+    const bool hold = labels::has_role(h.labels, Role::hold);
     if (h.name == r.hold) {
       if (!hold)
         return fail(ErrorKind::conflict, "volume " + r.hold +
@@ -1080,7 +1076,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     // Docker creates a missing named volume with the labels the mount carries.
     Labels l;
     if (!existing) {
-      l = labels::managed("session");
+      l = labels::managed(Role::login);
       l[labels::k_credential] = meta.id;
       l[labels::k_image] = report.image_id;
       l[labels::k_uid] = std::to_string(report.user.uid);
@@ -1131,7 +1127,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   // mounts of one credential seed their configs at the same time. Every
   // session has its own, so nothing one session writes there reaches another.
   if (!own_hold) {
-    Labels hl = labels::managed("hold");
+    Labels hl = labels::managed(Role::hold);
     hl[labels::k_session] = req.session;
     hl[labels::k_volume] = r.volume;
     hl[labels::k_credential] = meta.id;
@@ -1141,7 +1137,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     hl[labels::k_mounted_at] = std::to_string(unix_now());
     auto made = docker.volume_create(r.hold, hl);
     if (!made) return failed(std::move(made).error());
-    if (label_of(made->labels, labels::k_volume) != r.volume || label_of(made->labels, labels::k_role) != "hold")
+    if (label_of(made->labels, labels::k_volume) != r.volume || !labels::has_role(made->labels, Role::hold))
       return failed(fail(ErrorKind::conflict, "volume " + r.hold +
                                                   " exists but is not this session's hold; remove it or choose "
                                                   "another session name"));
@@ -1154,7 +1150,7 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
   // (under the credential's lock: no other login volume beside it came meanwhile).
   auto take_back_lock = [&] {
     if (r.lock.empty() || lock_existing) return;
-    if (auto logins = docker.volume_list(with(labels::filter("session"), labels::k_credential, meta.id)))
+    if (auto logins = docker.volume_list(with(labels::filter(Role::login), labels::k_credential, meta.id)))
       (void)remove_lock_if_unused(docker, *logins, meta.id, r.volume);
   };
   std::string keeper;
@@ -1232,11 +1228,11 @@ Result<MountResult> mount(DockerClient& docker, vault::Vault& v, const Paths& pa
     if (!own_hold) (void)remove_hold(docker, r.hold);
     if (!live && !existing) {
       if (auto relock = lock_credential(v, meta.id)) {
-        auto left = docker.volume_list(with(labels::filter("hold"), labels::k_volume, r.volume));
+        auto left = docker.volume_list(with(labels::filter(Role::hold), labels::k_volume, r.volume));
         if (left && left->empty()) {
           // The relay made for this mount lets go of the volume first.
-          auto holds = docker.volume_list(with(labels::filter("hold"), labels::k_credential, meta.id));
-          auto logins = docker.volume_list(with(labels::filter("session"), labels::k_credential, meta.id));
+          auto holds = docker.volume_list(with(labels::filter(Role::hold), labels::k_credential, meta.id));
+          auto logins = docker.volume_list(with(labels::filter(Role::login), labels::k_credential, meta.id));
           if (!r.lock.empty() && holds && logins)
             (void)reconcile_relay(docker, meta.id, relay_members(*logins, *holds, meta.id, r.volume));
           (void)remove_keeper(docker, r.volume);
@@ -1264,7 +1260,7 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
     PB_TRY_STATUS(v.log({"release", "", "", session, "", "none", "", "the session held no volume", 0}));
     return r;
   }
-  if (label_of(hold->labels, labels::k_managed) != "1" || label_of(hold->labels, labels::k_role) != "hold")
+  if (!labels::has_role(hold->labels, Role::hold))
     return fail(ErrorKind::conflict, "volume " + hold_name + " is not a para-broker hold; leaving it alone");
   r.held = true;
   r.volume = label_of(hold->labels, labels::k_volume);
@@ -1297,7 +1293,8 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
                       "that container is gone");
   PB_CRASH_POINT("dispatch.release.hold_removed");
   if (shared) {
-    PB_TRY(std::vector<VolumeInfo> left, docker.volume_list(with(labels::filter("hold"), labels::k_volume, r.volume)));
+    PB_TRY(std::vector<VolumeInfo> left,
+           docker.volume_list(with(labels::filter(Role::hold), labels::k_volume, r.volume)));
     std::vector<VolumeInfo> logins;
     std::vector<VolumeInfo> holds;
     // What the relay could not do is said, not fatal: the hold is gone already,
@@ -1310,8 +1307,8 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
     if (left.empty() && is_beside_lock(r.volume)) {
       // The relay must let go of the volume first (Docker keeps a volume a
       // container mounts), and goes when fewer than two users are left.
-      PB_TRY(holds, docker.volume_list(with(labels::filter("hold"), labels::k_credential, r.credential_id)));
-      PB_TRY(logins, docker.volume_list(with(labels::filter("session"), labels::k_credential, r.credential_id)));
+      PB_TRY(holds, docker.volume_list(with(labels::filter(Role::hold), labels::k_credential, r.credential_id)));
+      PB_TRY(logins, docker.volume_list(with(labels::filter(Role::login), labels::k_credential, r.credential_id)));
       relay(relay_members(logins, holds, r.credential_id, r.volume));
     }
     if (left.empty()) {
@@ -1352,7 +1349,7 @@ Status check_not_held(DockerClient& docker, const std::string& session, const st
     if (hold.error().kind == ErrorKind::not_found) return {};
     return std::move(hold).error();
   }
-  if (label_of(hold->labels, labels::k_managed) != "1" || label_of(hold->labels, labels::k_role) != "hold") return {};
+  if (!labels::has_role(hold->labels, Role::hold)) return {};
   return fail(ErrorKind::not_found, "session '" + session + "' holds volume " +
                                         label_of(hold->labels, labels::k_volume) + ", but there is no vault in " +
                                         vault_home +
@@ -1375,7 +1372,7 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
     only_volume = label_of(hold->labels, labels::k_volume);
     credentials.insert(label_of(hold->labels, labels::k_credential));
   } else {
-    PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(labels::filter("hold")));
+    PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(labels::filter(Role::hold)));
     for (const auto& h : holds) credentials.insert(label_of(h.labels, labels::k_credential));
   }
 
@@ -1389,9 +1386,10 @@ Result<SyncResult> sync(DockerClient& docker, vault::Vault& v, const std::option
     // Which volumes are live is read under the lock: a release or gc that ran
     // before it may have removed one, and a helper for a volume that is gone
     // would make Docker create it again, empty and unlabelled.
-    PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
+    PB_TRY(std::vector<VolumeInfo> holds,
+           docker.volume_list(with(labels::filter(Role::hold), labels::k_credential, cred)));
     PB_TRY(std::vector<VolumeInfo> shared,
-           docker.volume_list(with(labels::filter("session"), labels::k_credential, cred)));
+           docker.volume_list(with(labels::filter(Role::login), labels::k_credential, cred)));
     // A relay that stopped is made again here too (sync runs from para's status loop).
     if (const auto members = relay_members(shared, holds, cred); members.size() >= 2) {
       auto relayed = reconcile_relay(docker, cred, members);
@@ -1522,7 +1520,7 @@ Status remove_leftovers(DockerClient& docker, const std::vector<ContainerSummary
       r.kept.push_back(name + ": " + s.error().message);
     }
   }
-  PB_TRY(std::vector<VolumeInfo> staging, docker.volume_list(labels::filter("staging")));
+  PB_TRY(std::vector<VolumeInfo> staging, docker.volume_list(labels::filter(Role::staging)));
   for (const auto& vol : staging) {
     if (!labels::carries_extra(vol.labels) || labels::is_young(vol.labels, labels::k_created_at, now, grace_seconds))
       continue;
@@ -1559,7 +1557,7 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> helpers_by_credential;  // id, volume
   std::set<std::string> legacy_keepers;  ///< ids of keepers still named `para-…` (before the rename)
   for (const auto& c : containers) {
-    if (label_of(c.labels, labels::k_managed) != "1" || label_of(c.labels, labels::k_role) != "helper") continue;
+    if (!labels::has_role(c.labels, Role::keeper)) continue;
     helpers_by_credential[label_of(c.labels, labels::k_credential)].emplace_back(c.id,
                                                                                  label_of(c.labels, labels::k_volume));
     const std::string volume = label_of(c.labels, labels::k_volume);
@@ -1568,16 +1566,15 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
         legacy_keepers.insert(c.id);
   }
   auto used = [&](const std::string& volume) { return usage.users.count(volume) != 0; };
-  PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(labels::filter("hold")));
-  PB_TRY(std::vector<VolumeInfo> shared, docker.volume_list(labels::filter("session")));
-  PB_TRY(std::vector<VolumeInfo> locks, docker.volume_list(labels::filter("lock")));
+  PB_TRY(std::vector<VolumeInfo> holds, docker.volume_list(labels::filter(Role::hold)));
+  PB_TRY(std::vector<VolumeInfo> shared, docker.volume_list(labels::filter(Role::login)));
+  PB_TRY(std::vector<VolumeInfo> locks, docker.volume_list(labels::filter(Role::lock)));
   std::set<std::string> credentials;
   for (const auto& h : holds) credentials.insert(label_of(h.labels, labels::k_credential));
   for (const auto& s : shared) credentials.insert(label_of(s.labels, labels::k_credential));
   for (const auto& l : locks) credentials.insert(label_of(l.labels, labels::k_credential));
   for (const auto& c : containers)
-    if (label_of(c.labels, labels::k_managed) == "1" && label_of(c.labels, labels::k_role) == "relay")
-      credentials.insert(label_of(c.labels, labels::k_credential));
+    if (labels::has_role(c.labels, Role::relay)) credentials.insert(label_of(c.labels, labels::k_credential));
   for (const auto& [cred, keepers] : helpers_by_credential) credentials.insert(cred);
 
   for (const auto& cred : credentials) {
@@ -1586,7 +1583,7 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
     if (cred.empty() || !vault::is_entry_id(cred) || !v.find(cred).ok()) continue;
     PB_TRY(FileLock lock, lock_credential(v, cred));
     PB_TRY(std::vector<VolumeInfo> cred_holds,
-           docker.volume_list(with(labels::filter("hold"), labels::k_credential, cred)));
+           docker.volume_list(with(labels::filter(Role::hold), labels::k_credential, cred)));
     std::set<std::string> held;  // login volumes and holds that stay (their keepers too)
     for (const auto& h : cred_holds) {
       const std::string session = label_of(h.labels, labels::k_session);
@@ -1650,7 +1647,7 @@ Result<GcResult> gc(DockerClient& docker, vault::Vault& v, long long grace_secon
       }
     }
     PB_TRY(std::vector<VolumeInfo> cred_shared,
-           docker.volume_list(with(labels::filter("session"), labels::k_credential, cred)));
+           docker.volume_list(with(labels::filter(Role::login), labels::k_credential, cred)));
     // The relay serves the login volumes that stay, so that it lets go of
     // the others before they are removed (and goes when fewer than two stay).
     {

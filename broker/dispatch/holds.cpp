@@ -7,7 +7,7 @@
 namespace pb::broker::dispatch {
 
 Result<std::map<std::string, std::vector<std::string>>> sessions_by_credential(DockerClient& docker) {
-  PB_TRY(auto volumes, docker.volume_list(labels::filter("hold")));
+  PB_TRY(auto volumes, docker.volume_list(labels::filter(Role::hold)));
   std::map<std::string, std::vector<std::string>> out;
   for (const auto& v : volumes) {
     auto cred = v.labels.find(labels::k_credential);

@@ -23,7 +23,6 @@ using labels::label_of;
 constexpr const char* k_program = "para-broker-relay";
 /// The image the relay runs from: the program alone, at its root.
 constexpr const char* k_image_repo = "para-broker-relay";
-constexpr const char* k_image_role = "relay-image";
 /// Where the login volumes are mounted in the relay's container.
 constexpr const char* k_logins_dir = "/pb-logins";
 /// The label that names the set a relay serves ("<volume>:<uid>:<gid>,…").
@@ -110,9 +109,7 @@ std::string relay_image_name(const SecureBytes& program) {
 /// command of the image's in the relay's container, as root with its
 /// capabilities over every user's login volume).
 Result<std::string> relay_image(DockerClient& docker, const std::string& ref, const SecureBytes& binary) {
-  auto is_ours = [](const ImageInfo& i) {
-    return label_of(i.labels, labels::k_managed) == "1" && label_of(i.labels, labels::k_role) == k_image_role;
-  };
+  auto is_ours = [](const ImageInfo& i) { return labels::has_role(i.labels, Role::relay_image); };
   auto found = docker.image_inspect(ref);
   if (found) {
     if (is_ours(*found)) return ref;
@@ -120,7 +117,7 @@ Result<std::string> relay_image(DockerClient& docker, const std::string& ref, co
   }
   if (found.error().kind != ErrorKind::not_found) return std::move(found).error();
   std::vector<std::string> changes{"ENTRYPOINT [\"/" + std::string(k_program) + "\"]", "USER 0:0"};
-  for (const auto& [k, v] : labels::managed(k_image_role)) changes.push_back("LABEL " + k + "=\"" + v + "\"");
+  for (const auto& [k, v] : labels::managed(Role::relay_image)) changes.push_back("LABEL " + k + "=\"" + v + "\"");
   TreeEntry program{k_program, false, binary, {}};
   program.mode = 0755;
   PB_TRY(SecureBytes tar, render_tree("", {program}, 0, 0));
@@ -148,7 +145,7 @@ Status start_relay(DockerClient& docker, const std::string& credential_id, const
   spec.security_opt = {"no-new-privileges"};
   spec.pids_limit = 16;
   spec.memory_bytes = 64ll << 20;
-  spec.labels = labels::managed("relay");
+  spec.labels = labels::managed(Role::relay);
   spec.labels[labels::k_credential] = credential_id;
   spec.labels[k_serves] = serves_label(members);
   for (std::size_t i = 0; i < members.size(); ++i) {
@@ -227,9 +224,8 @@ Result<std::optional<std::string>> reconcile_relay(DockerClient& docker, const s
   auto found = docker.container_inspect(name);
   if (!found && found.error().kind != ErrorKind::not_found) return std::move(found).error();
   if (found) {
-    const bool ours = label_of(found->labels, labels::k_managed) == "1" &&
-                      label_of(found->labels, labels::k_role) == "relay" &&
-                      label_of(found->labels, labels::k_credential) == credential_id;
+    const bool ours =
+        labels::has_role(found->labels, Role::relay) && label_of(found->labels, labels::k_credential) == credential_id;
     if (!ours)
       return std::optional<std::string>("container " + name +
                                         " exists but is not para-broker's relay; sessions of different users of this "

@@ -6,7 +6,20 @@
 
 namespace pb::broker::labels {
 
-Labels managed(std::string_view role) {
+namespace {
+
+struct RoleName {
+  Role role;
+  std::string_view label;
+};
+constexpr RoleName k_roles[] = {
+    {Role::login, "session"},           {Role::hold, "hold"},     {Role::lock, "lock"},   {Role::staging, "staging"},
+    {Role::keeper, "helper"},           {Role::reader, "helper"}, {Role::probe, "probe"}, {Role::relay, "relay"},
+    {Role::relay_image, "relay-image"}, {Role::demo, "demo"},
+};
+
+/// {managed=1, role=<role>} plus the labels of PARA_BROKER_EXTRA_LABELS.
+Labels managed_as(std::string_view role) {
   Labels l{{k_managed, "1"}, {k_role, std::string(role)}};
   if (auto extra = env_var("PARA_BROKER_EXTRA_LABELS")) {
     std::string_view rest = *extra;
@@ -23,6 +36,27 @@ Labels managed(std::string_view role) {
     }
   }
   return l;
+}
+
+}  // namespace
+
+Labels managed(Role role) {
+  return managed_as(role_label(role));
+}
+
+std::string_view role_label(Role role) {
+  for (const auto& r : k_roles)
+    if (r.role == role) return r.label;
+  return {};
+}
+
+std::optional<Role> role_of(const Labels& labels) {
+  if (label_of(labels, k_managed) != "1") return std::nullopt;
+  const std::string role = label_of(labels, k_role);
+  if (role == "helper") return label_of(labels, k_volume).empty() ? Role::reader : Role::keeper;
+  for (const auto& r : k_roles)
+    if (r.label == role) return r.role;
+  return std::nullopt;
 }
 
 std::string label_of(const Labels& labels, const char* key) {
@@ -46,7 +80,7 @@ bool is_young(const Labels& labels, const char* key, long long now, long long gr
 }
 
 bool carries_extra(const Labels& labels) {
-  for (const auto& [k, v] : managed("")) {
+  for (const auto& [k, v] : managed_as("")) {
     if (k == k_managed || k == k_role) continue;
     auto it = labels.find(k);
     if (it == labels.end() || it->second != v) return false;
@@ -55,16 +89,12 @@ bool carries_extra(const Labels& labels) {
 }
 
 Leftover leftover(const ContainerSummary& c, long long now, long long grace) {
-  auto label = [&](const char* key) {
-    auto it = c.labels.find(key);
-    return it == c.labels.end() ? std::string_view() : std::string_view(it->second);
-  };
-  if (label(k_managed) != "1" || !carries_extra(c.labels)) return Leftover::none;
-  const std::string_view role = label(k_role);
+  if (!carries_extra(c.labels)) return Leftover::none;
+  const auto role = role_of(c.labels);
   Leftover kind = Leftover::none;
-  if (role == "probe") kind = Leftover::probe;
-  if (role == "staging") kind = Leftover::login;
-  if (role == "helper" && label(k_volume).empty()) kind = Leftover::import;
+  if (role == Role::probe) kind = Leftover::probe;
+  if (role == Role::staging) kind = Leftover::login;
+  if (role == Role::reader) kind = Leftover::import;
   if (kind == Leftover::none || c.created <= 0 || now - c.created < grace) return Leftover::none;
   if (kind == Leftover::login && c.state == "running") return Leftover::running_login;
   return kind;
@@ -100,8 +130,8 @@ void disown_inherited_roles(DockerClient& docker, std::vector<ContainerSummary>&
   }
 }
 
-LabelFilters filter(std::string_view role) {
-  return {std::string(k_managed) + "=1", std::string(k_role) + "=" + std::string(role)};
+LabelFilters filter(Role role) {
+  return {std::string(k_managed) + "=1", std::string(k_role) + "=" + std::string(role_label(role))};
 }
 
 }  // namespace pb::broker::labels

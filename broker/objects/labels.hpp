@@ -2,10 +2,31 @@
 // The labels para-broker puts on every Docker object it creates. Labels, not
 // names, decide what belongs to whom (audit, gc, release after a crash).
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "broker/docker/docker_client.hpp"
+
+namespace pb::broker {
+
+/// What an object para-broker made is for. Its label para-broker.role says so
+/// (role_label()); the values on the wire are those of every release, so the
+/// objects of an earlier release keep their meaning.
+enum class Role {
+  login,        ///< volume: a login, shared by one user's sessions of a credential (label "session")
+  hold,         ///< volume: one session's config; names its login volume
+  lock,         ///< volume: the refresh lock of a credential's sessions, beside their login volumes
+  staging,      ///< volume and container of a `login` in progress
+  keeper,       ///< container: keeps a login volume and seeds it (label "helper", with para-broker.volume)
+  reader,       ///< container: `import --from-image` reads a login out of it (label "helper", no volume)
+  probe,        ///< container: a probe of an image
+  relay,        ///< container: copies a refreshed login between the login volumes of a credential's users
+  relay_image,  ///< image: the relay's program
+  demo,         ///< image and container of `para-broker demo`
+};
+
+}  // namespace pb::broker
 
 namespace pb::broker::labels {
 
@@ -49,7 +70,19 @@ bool is_young(const Labels& labels, const char* key, long long now, long long gr
 
 /// {managed=1, role=<role>} plus the labels of PARA_BROKER_EXTRA_LABELS
 /// ("k=v,k2=v2"; lets a caller such as a test suite tag what it makes).
-Labels managed(std::string_view role);
+Labels managed(Role role);
+
+/// The value of para-broker.role for `role`.
+std::string_view role_label(Role role);
+
+/// The role of an object para-broker made (para-broker.managed=1 and a role
+/// it knows), else nullopt. "helper" is a keeper when it names a volume, else a reader.
+std::optional<Role> role_of(const Labels& labels);
+
+/// Whether `labels` are those of an object para-broker made for `role`.
+inline bool has_role(const Labels& labels, Role role) {
+  return role_of(labels) == role;
+}
 
 /// Whether `labels` carry every label of PARA_BROKER_EXTRA_LABELS (always,
 /// when it is unset): what a caller that tags its objects may clean up.
@@ -66,7 +99,7 @@ enum class Leftover { none, probe, login, import, running_login };
 Leftover leftover(const ContainerSummary& c, long long now, long long grace);
 
 /// Filter that selects objects of one role: {"para-broker.managed=1", "para-broker.role=<role>"}.
-LabelFilters filter(std::string_view role);
+LabelFilters filter(Role role);
 
 /// Docker copies an image's labels onto every container made from it, so a
 /// container's para-broker labels prove nothing when its image carries them

@@ -28,9 +28,9 @@ Result<Usage> observe(DockerClient& docker, const std::vector<ContainerSummary>&
     const std::string name = c.names.empty() ? c.id.substr(0, 12) : bare(c.names.front());
     for (const auto& n : c.names) usage.names.insert(bare(n));
     if (auto s = label_of(c.labels, labels::k_session); !s.empty()) usage.by_session[s].push_back(name);
-    const bool managed = label_of(c.labels, labels::k_managed) == "1";
-    if (managed && label_of(c.labels, labels::k_role) == "helper") continue;
-    const bool relay = managed && label_of(c.labels, labels::k_role) == "relay";
+    const auto role = labels::role_of(c.labels);
+    if (role == Role::keeper || role == Role::reader) continue;
+    const bool relay = role == Role::relay;
     if (relay && c.state != "running") usage.relays_down.push_back(name + " (" + c.state + ")");
     const labels::Leftover kind = labels::leftover(c, now, grace);
     const bool left_over = kind != labels::Leftover::none && kind != labels::Leftover::running_login;

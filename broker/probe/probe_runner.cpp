@@ -272,7 +272,7 @@ Result<Facts> probe_facts(DockerClient& docker, const ImageInfo& info, const Kno
   spec.cmd = {"-c", std::string(probes::embedded_probe_script()), "pb-probe"};
   for (auto& a : probes::probe_arguments(k)) spec.cmd.push_back(std::move(a));
   spec.network_mode = "none";
-  spec.labels = labels::managed("probe");
+  spec.labels = labels::managed(Role::probe);
   spec.labels[k_probe_label] = "probe";
   spec.memory_bytes = 256LL * 1024 * 1024;
   spec.pids_limit = 64;
@@ -332,7 +332,7 @@ Result<std::vector<std::string>> research_run(DockerClient& docker, const ImageI
   spec.env = k.research.env;
   if (config_dir) spec.env.push_back("CLAUDE_CONFIG_DIR=" + *config_dir);
   spec.network_mode = "none";
-  spec.labels = labels::managed("probe");
+  spec.labels = labels::managed(Role::probe);
   spec.labels[k_probe_label] = "research";
   spec.memory_bytes = k.research.memory_bytes;
   spec.pids_limit = 256;

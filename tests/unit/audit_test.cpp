@@ -525,7 +525,7 @@ TEST_F(AuditCommand, AKilledLoginsStagingVolumeIsStaleAndNamed) {
 TEST_F(AuditCommand, ContainersKilledProbesImportsAndLoginsLeftAreStaleAndNamed) {
   import("work", 6LL * 3600 * 1000);
   const auto now = static_cast<long long>(std::time(nullptr));
-  auto left = [&](const std::string& id, const std::string& name, const std::string& role, long long created,
+  auto left = [&](const std::string& id, const std::string& name, broker::Role role, long long created,
                   const std::string& state, const std::vector<std::string>& volumes = {}) {
     container(id, name, volumes);
     auto& c = docker->containers[id];
@@ -533,11 +533,11 @@ TEST_F(AuditCommand, ContainersKilledProbesImportsAndLoginsLeftAreStaleAndNamed)
     c.info.state.status = state;
     c.created = created;
   };
-  left("c1", "para-broker-probe-old", "probe", now - 3600, "created");
-  left("c2", "para-broker-probe-young", "probe", now - 5, "running");
-  left("c3", "para-broker-import-old", "helper", now - 3600, "created");
-  left("c4", "para-broker-login-running", "staging", now - 3600, "running");
-  left("c5", "para-broker-login-exited", "staging", now - 3600, "exited", {"para-broker-login-exited"});
+  left("c1", "para-broker-probe-old", broker::Role::probe, now - 3600, "created");
+  left("c2", "para-broker-probe-young", broker::Role::probe, now - 5, "running");
+  left("c3", "para-broker-import-old", broker::Role::reader, now - 3600, "created");
+  left("c4", "para-broker-login-running", broker::Role::staging, now - 3600, "running");
+  left("c5", "para-broker-login-exited", broker::Role::staging, now - 3600, "exited", {"para-broker-login-exited"});
   volume("para-broker-login-exited", {{broker::labels::k_managed, "1"},
                                       {broker::labels::k_role, "staging"},
                                       {broker::labels::k_created_at, std::to_string(now - 3600)}});

@@ -1843,6 +1843,8 @@ TEST_F(DispatchUnit, GcTakesWhatAKilledProbeLeftButNotAKeeperOrAYoungOne) {
   const std::string old_probe = leftover("probe", 3600, "created");
   const std::string young_probe = leftover("probe", 10, "running");
   const std::string old_capture = leftover("helper", 3600, "created");
+  // An import reading an image right now: a helper without a volume is no keeper of anything.
+  const std::string young_capture = leftover("helper", 10, "created");
   const std::string running_login = leftover("staging", 3600, "running");
   const std::string exited_login = leftover("staging", 3600, "exited");
   ASSERT_TRUE(
@@ -1856,8 +1858,9 @@ TEST_F(DispatchUnit, GcTakesWhatAKilledProbeLeftButNotAKeeperOrAYoungOne) {
   EXPECT_EQ(r->removed_volumes, std::vector<std::string>{"para-broker-login-x"});
   EXPECT_EQ(docker->containers.count(young_probe), 1u);
   EXPECT_EQ(docker->containers.count(running_login), 1u);
+  EXPECT_EQ(docker->containers.count(young_capture), 1u);
   EXPECT_EQ(docker->volumes.count(a->volume), 1u) << "a held volume and its keeper stay";
-  EXPECT_EQ(docker->containers.size(), 4u) << "the two keepers, the young probe, the running login";
+  EXPECT_EQ(docker->containers.size(), 5u) << "the two keepers, the young probe and import, the running login";
 }
 
 TEST_F(DispatchUnit, AnImageLabelledLikeParaBrokersOwnDoesNotMakeGcRemoveItsContainers) {

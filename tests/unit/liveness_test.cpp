@@ -111,5 +111,43 @@ TEST(Liveness, ObserveCountsMountsButNotKeepersAndSkipsContainersRemovedMeanwhil
   EXPECT_EQ(usage->names.count("para-s9"), 1u);
 }
 
+TEST(Roles, EveryRoleKeepsTheLabelOfEarlierReleasesAndIsReadBack) {
+  using broker::Role;
+  namespace labels = broker::labels;
+  // The values on the wire: objects an earlier release made keep their meaning.
+  const std::vector<std::pair<Role, std::string>> wire = {
+      {Role::login, "session"},           {Role::hold, "hold"},     {Role::lock, "lock"},   {Role::staging, "staging"},
+      {Role::keeper, "helper"},           {Role::reader, "helper"}, {Role::probe, "probe"}, {Role::relay, "relay"},
+      {Role::relay_image, "relay-image"}, {Role::demo, "demo"}};
+  for (const auto& [role, label] : wire) {
+    EXPECT_EQ(labels::role_label(role), label);
+    auto l = labels::managed(role);
+    EXPECT_EQ(l[labels::k_managed], "1");
+    EXPECT_EQ(l[labels::k_role], label);
+    if (role == Role::keeper) l[labels::k_volume] = "para-broker-user-x";
+    EXPECT_EQ(labels::role_of(l), role) << label;
+    EXPECT_TRUE(labels::has_role(l, role)) << label;
+    EXPECT_EQ(labels::filter(role),
+              (broker::LabelFilters{"para-broker.managed=1", "para-broker.role=" + std::string(label)}));
+  }
+}
+
+TEST(Roles, AHelperIsAKeeperOnlyWhenItNamesAVolumeAndUnmanagedOrUnknownRolesAreNone) {
+  using broker::Role;
+  namespace labels = broker::labels;
+  broker::Labels helper{{labels::k_managed, "1"}, {labels::k_role, "helper"}};
+  EXPECT_EQ(labels::role_of(helper), Role::reader);
+  EXPECT_FALSE(labels::has_role(helper, Role::keeper));
+  helper[labels::k_volume] = "para-broker-user-x";
+  EXPECT_EQ(labels::role_of(helper), Role::keeper);
+  // Not para-broker's: a role label without managed=1, or managed with another value.
+  EXPECT_EQ(labels::role_of({{labels::k_role, "hold"}}), std::nullopt);
+  EXPECT_EQ(labels::role_of({{labels::k_managed, "yes"}, {labels::k_role, "hold"}}), std::nullopt);
+  // A role this release does not know, or none.
+  EXPECT_EQ(labels::role_of({{labels::k_managed, "1"}, {labels::k_role, "keeper"}}), std::nullopt);
+  EXPECT_EQ(labels::role_of({{labels::k_managed, "1"}}), std::nullopt);
+  EXPECT_FALSE(labels::has_role({{labels::k_managed, "1"}, {labels::k_role, ""}}, Role::hold));
+}
+
 }  // namespace
 }  // namespace pb

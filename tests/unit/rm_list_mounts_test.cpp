@@ -61,7 +61,7 @@ class RmListMounts : public ::testing::Test {
   }
 
   void hold(const std::string& session, const std::string& credential) {
-    broker::Labels l = broker::labels::managed("hold");
+    broker::Labels l = broker::labels::managed(broker::Role::hold);
     l[broker::labels::k_credential] = credential;
     l[broker::labels::k_session] = session;
     const std::string name = "para-broker-hold-" + session;
