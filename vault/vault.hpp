@@ -39,22 +39,17 @@ std::string_view provider_name(Provider p);
 /// Asks for a passphrase; `confirm` asks twice (new passphrases).
 using PassphraseSource = std::function<Result<SecureString>(std::string_view prompt, bool confirm)>;
 
-/// PARA_BROKER_PASSPHRASE (or, for new passphrases, PARA_BROKER_NEW_PASSPHRASE
-/// first), else the terminal without echo, else ErrorKind::locked.
-PassphraseSource default_passphrase_source();
-
 struct Options {
   std::filesystem::path home;      ///< vault directory
   std::filesystem::path key_file;  ///< key-file provider's key
   Clock clock = system_clock();
   RandomSource random = system_random();
-  PassphraseSource passphrase = default_passphrase_source();
+  /// Where a passphrase comes from; none: a passphrase vault without a cached
+  /// key is locked. The command line gives its own (broker/commands/vault_view.hpp).
+  PassphraseSource passphrase;
   /// How long an unwrapped passphrase key stays in the kernel keyring; 0 = no cache.
   std::chrono::seconds key_cache_ttl{300};
   ScryptParams scrypt{};
-
-  /// From the environment's paths; PARA_BROKER_KEY_CACHE_TTL (seconds) sets the TTL.
-  static Options from_paths(const Paths& paths);
 };
 
 /// Who accesses a credential, for the access log.

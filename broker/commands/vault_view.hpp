@@ -14,10 +14,14 @@ using vault::format_time;
 using vault::mask_account;
 using vault::previous_note;
 
-/// Vault options from the command context's paths.
-inline vault::Options vault_options(const Paths& paths) {
-  return vault::Options::from_paths(paths);
-}
+/// PARA_BROKER_PASSPHRASE (or, for new passphrases, PARA_BROKER_NEW_PASSPHRASE
+/// first), else the terminal without echo, else ErrorKind::locked.
+vault::PassphraseSource terminal_passphrase_source();
+
+/// Vault options from the command context's paths: passphrases from
+/// terminal_passphrase_source(); PARA_BROKER_KEY_CACHE_TTL (seconds) sets how
+/// long an unwrapped passphrase key stays cached.
+vault::Options vault_options(const Paths& paths);
 
 /// What a machine without a vault (or with an empty one) is told: by `list`,
 /// and as the error of the commands that need a credential (exit 3).
