@@ -286,6 +286,161 @@ std::string_view fate_name(Fate fate) {
   return "present";
 }
 
+namespace {
+
+/// What the outer tar of a save stream holds: the layers scanned, the links
+/// between its paths, and the manifest.
+struct ExportContents {
+  std::map<std::string, LayerRecord> layers;   // by path in the save stream
+  std::map<std::string, std::string> aliases;  // link path -> target path in the save stream
+  std::optional<nlohmann::json> manifest;
+  std::string manifest_warning = "the export has no manifest.json; layer order unknown";
+};
+
+/// Whether an entry of the save stream is metadata rather than a layer.
+bool is_metadata(const std::string& name) {
+  const std::string_view base =
+      std::string_view(name).substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
+  return base.ends_with(".json") || base == "json" || base == "VERSION" || base == "repositories" ||
+         base == "oci-layout";
+}
+
+Status read_export(struct archive* outer, const OuterSource& src, ImageScan& scan, ExportContents& c) {
+  struct archive_entry* e = nullptr;
+  while (true) {
+    const int r = archive_read_next_header(outer, &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) {
+      if (src.error) return *src.error;
+      return fail(ErrorKind::integrity,
+                  "the image export is not a readable tar: " + archive_message(outer, "read error"));
+    }
+    const char* raw = archive_entry_pathname(e);
+    if (raw == nullptr) continue;
+    const std::string name = normalize(raw);
+    if (const char* hl = archive_entry_hardlink(e); hl != nullptr) {
+      c.aliases[name] = normalize(hl);
+      continue;
+    }
+    if (archive_entry_filetype(e) == AE_IFLNK) {
+      const char* target = archive_entry_symlink(e);
+      if (target != nullptr) c.aliases[name] = resolve_link(dirname_of(name), target);
+      continue;
+    }
+    if (archive_entry_filetype(e) != AE_IFREG) continue;
+    if (name == "manifest.json") {
+      c.manifest_warning.clear();
+      c.manifest = read_manifest(outer, c.manifest_warning);
+      continue;
+    }
+    if (is_metadata(name)) continue;
+    try {
+      if (auto rec = scan_layer(outer, scan.files)) c.layers.emplace(name, std::move(*rec));
+    } catch (const std::bad_alloc&) {
+      return fail(ErrorKind::failure, "out of memory while scanning layer " + name);
+    }
+    if (src.error) return *src.error;
+  }
+  return {};
+}
+
+/// The layers' paths in the stream, bottom first, as the manifest lists them (links followed).
+std::vector<std::string> layer_order(const ExportContents& c, ImageScan& scan) {
+  std::vector<std::string> order;
+  if (!c.manifest) {
+    scan.warnings.push_back(c.manifest_warning);
+    return order;
+  }
+  scan.repo_tags = strings_of(*c.manifest, "RepoTags");
+  for (auto& p : strings_of(*c.manifest, "Layers")) {
+    std::string at = normalize(p);
+    for (int hops = 0; hops < 8; ++hops) {
+      auto a = c.aliases.find(at);
+      if (a == c.aliases.end()) break;
+      at = a->second;
+    }
+    order.push_back(std::move(at));
+  }
+  return order;
+}
+
+/// The scanned record of each layer in `order` (null when it could not be read), with warnings.
+std::vector<const LayerRecord*> layer_stack(const std::vector<std::string>& order, const ExportContents& c,
+                                            const ScanOptions& options, ImageScan& scan) {
+  std::vector<const LayerRecord*> stack;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    auto it = c.layers.find(order[i]);
+    stack.push_back(it == c.layers.end() ? nullptr : &it->second);
+    const std::string label =
+        "layer " + std::to_string(i) + (i < options.diff_ids.size() ? " (" + options.diff_ids[i] + ")" : "");
+    if (it == c.layers.end()) {
+      scan.warnings.push_back(label + " could not be read as a tar; it was not scanned");
+      continue;
+    }
+    const LayerRecord& rec = it->second;
+    if (!rec.error.empty()) scan.warnings.push_back(label + " could not be read to its end: " + rec.error);
+    if (!rec.written_complete || !rec.whiteouts_complete)
+      scan.warnings.push_back(label + " has too many entries to tell which findings below it are hidden");
+  }
+  return stack;
+}
+
+void add_finding(ImageScan& scan, ImageFinding f) {
+  if (scan.findings.size() < k_max_findings)
+    scan.findings.push_back(std::move(f));
+  else
+    ++scan.findings_dropped;
+}
+
+/// What became of a file of layer `i` in the layers above it.
+void settle_fate(const std::vector<const LayerRecord*>& stack, std::size_t i, ImageFinding& f) {
+  for (std::size_t j = i + 1; j < stack.size(); ++j) {
+    if (stack[j] == nullptr) continue;
+    if (deletes(*stack[j], f.path)) {
+      f.fate = Fate::deleted;
+      f.fate_layer = static_cast<int>(j);
+      return;
+    }
+    if (writes(*stack[j], f.path)) {
+      f.fate = Fate::replaced;
+      f.fate_layer = static_cast<int>(j);
+      return;
+    }
+  }
+}
+
+void add_findings(const std::vector<std::string>& order, const std::vector<const LayerRecord*>& stack,
+                  const ExportContents& c, const ScanOptions& options, ImageScan& scan) {
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (stack[i] == nullptr) continue;
+    scan.findings_dropped += stack[i]->hits_dropped;
+    for (const auto& hit : stack[i]->hits) {
+      ImageFinding f;
+      f.layer_index = static_cast<int>(i);
+      if (i < options.diff_ids.size() && options.diff_ids.size() == order.size()) f.diff_id = options.diff_ids[i];
+      f.layer_path = order[i];
+      f.path = hit.path;
+      f.marks = hit.marks;
+      settle_fate(stack, i, f);
+      add_finding(scan, std::move(f));
+    }
+  }
+  // Layers in the stream that the manifest does not list (or no manifest at all).
+  for (const auto& [path, rec] : c.layers) {
+    if (std::find(order.begin(), order.end(), path) != order.end()) continue;
+    scan.findings_dropped += rec.hits_dropped;
+    for (const auto& hit : rec.hits) {
+      ImageFinding f;
+      f.layer_path = path;
+      f.path = hit.path;
+      f.marks = hit.marks;
+      add_finding(scan, std::move(f));
+    }
+  }
+}
+
+}  // namespace
+
 Result<ImageScan> scan_image_export(ByteReader& export_stream, const ScanOptions& options) {
   ArchiveRead outer(archive_read_new());
   if (!outer) return fail(ErrorKind::failure, "cannot allocate an archive reader");
@@ -299,133 +454,15 @@ Result<ImageScan> scan_image_export(ByteReader& export_stream, const ScanOptions
     return fail(ErrorKind::integrity,
                 "the image export is not a tar stream: " + archive_message(outer.get(), "unknown format"));
   }
-
   ImageScan scan;
-  std::map<std::string, LayerRecord> layers;   // by path in the save stream
-  std::map<std::string, std::string> aliases;  // link path -> target path in the save stream
-  std::optional<nlohmann::json> manifest;
-  std::string manifest_warning = "the export has no manifest.json; layer order unknown";
-
-  struct archive_entry* e = nullptr;
-  while (true) {
-    const int r = archive_read_next_header(outer.get(), &e);
-    if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) {
-      if (src.error) return *src.error;
-      return fail(ErrorKind::integrity,
-                  "the image export is not a readable tar: " + archive_message(outer.get(), "read error"));
-    }
-    const char* raw = archive_entry_pathname(e);
-    if (raw == nullptr) continue;
-    const std::string name = normalize(raw);
-    if (const char* hl = archive_entry_hardlink(e); hl != nullptr) {
-      aliases[name] = normalize(hl);
-      continue;
-    }
-    if (archive_entry_filetype(e) == AE_IFLNK) {
-      const char* target = archive_entry_symlink(e);
-      if (target != nullptr) aliases[name] = resolve_link(dirname_of(name), target);
-      continue;
-    }
-    if (archive_entry_filetype(e) != AE_IFREG) continue;
-    if (name == "manifest.json") {
-      manifest_warning.clear();
-      manifest = read_manifest(outer.get(), manifest_warning);
-      continue;
-    }
-    const std::string_view base =
-        std::string_view(name).substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
-    if (base.ends_with(".json") || base == "json" || base == "VERSION" || base == "repositories" ||
-        base == "oci-layout")
-      continue;
-    try {
-      if (auto rec = scan_layer(outer.get(), scan.files)) layers.emplace(name, std::move(*rec));
-    } catch (const std::bad_alloc&) {
-      return fail(ErrorKind::failure, "out of memory while scanning layer " + name);
-    }
-    if (src.error) return *src.error;
-  }
+  ExportContents contents;
+  PB_TRY_STATUS(read_export(outer.get(), src, scan, contents));
   scan.bytes = src.total;
   if (options.progress) options.progress(src.total);
-
-  // Resolve layer order.
-  std::vector<std::string> order;
-  if (manifest) {
-    scan.repo_tags = strings_of(*manifest, "RepoTags");
-    for (auto& p : strings_of(*manifest, "Layers")) {
-      std::string at = normalize(p);
-      for (int hops = 0; hops < 8; ++hops) {
-        auto a = aliases.find(at);
-        if (a == aliases.end()) break;
-        at = a->second;
-      }
-      order.push_back(std::move(at));
-    }
-  } else {
-    scan.warnings.push_back(manifest_warning);
-  }
+  const std::vector<std::string> order = layer_order(contents, scan);
   scan.layers = order.size();
-  std::vector<const LayerRecord*> stack;
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    auto it = layers.find(order[i]);
-    stack.push_back(it == layers.end() ? nullptr : &it->second);
-    const std::string label =
-        "layer " + std::to_string(i) + (i < options.diff_ids.size() ? " (" + options.diff_ids[i] + ")" : "");
-    if (it == layers.end()) {
-      scan.warnings.push_back(label + " could not be read as a tar; it was not scanned");
-      continue;
-    }
-    const LayerRecord& rec = it->second;
-    if (!rec.error.empty()) scan.warnings.push_back(label + " could not be read to its end: " + rec.error);
-    if (!rec.written_complete || !rec.whiteouts_complete)
-      scan.warnings.push_back(label + " has too many entries to tell which findings below it are hidden");
-  }
-
-  auto add = [&](ImageFinding f) {
-    if (scan.findings.size() < k_max_findings) {
-      scan.findings.push_back(std::move(f));
-    } else {
-      ++scan.findings_dropped;
-    }
-  };
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    if (stack[i] == nullptr) continue;
-    scan.findings_dropped += stack[i]->hits_dropped;
-    for (const auto& hit : stack[i]->hits) {
-      ImageFinding f;
-      f.layer_index = static_cast<int>(i);
-      if (i < options.diff_ids.size() && options.diff_ids.size() == order.size()) f.diff_id = options.diff_ids[i];
-      f.layer_path = order[i];
-      f.path = hit.path;
-      f.marks = hit.marks;
-      for (std::size_t j = i + 1; j < order.size(); ++j) {
-        if (stack[j] == nullptr) continue;
-        if (deletes(*stack[j], hit.path)) {
-          f.fate = Fate::deleted;
-          f.fate_layer = static_cast<int>(j);
-          break;
-        }
-        if (writes(*stack[j], hit.path)) {
-          f.fate = Fate::replaced;
-          f.fate_layer = static_cast<int>(j);
-          break;
-        }
-      }
-      add(std::move(f));
-    }
-  }
-  // Layers in the stream that the manifest does not list (or no manifest at all).
-  for (const auto& [path, rec] : layers) {
-    if (std::find(order.begin(), order.end(), path) != order.end()) continue;
-    scan.findings_dropped += rec.hits_dropped;
-    for (const auto& hit : rec.hits) {
-      ImageFinding f;
-      f.layer_path = path;
-      f.path = hit.path;
-      f.marks = hit.marks;
-      add(std::move(f));
-    }
-  }
+  const auto stack = layer_stack(order, contents, options, scan);
+  add_findings(order, stack, contents, options, scan);
   return scan;
 }
 

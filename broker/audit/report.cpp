@@ -104,6 +104,84 @@ ExpiryState expiry_state(const vault::EntryMeta& meta, std::int64_t now_ms, int 
 
 // ---------------------------------------------------------------- Docker
 
+namespace {
+
+/// What killed probes, imports and logins left: the rule gc removes them by (broker/objects/labels.hpp).
+std::vector<LeftoverContainer> leftover_containers(const std::vector<ContainerSummary>& containers, long long now) {
+  std::vector<LeftoverContainer> out;
+  for (const auto& c : containers) {
+    const std::string name = c.names.empty() ? short_id(c.id) : c.names.front();
+    const labels::Leftover kind = labels::leftover(c, now, labels::k_default_grace_seconds);
+    if (kind == labels::Leftover::probe) out.push_back({name, "probe", c.state, "left by a probe that was killed"});
+    if (kind == labels::Leftover::login)
+      out.push_back({name, "login", c.state,
+                     "left by a login that did not finish; its staging volume holds that login unencrypted"});
+    if (kind == labels::Leftover::import) out.push_back({name, "import", c.state, "left by an import that was killed"});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const LeftoverContainer& a, const LeftoverContainer& b) { return a.name < b.name; });
+  return out;
+}
+
+/// One volume as its labels and the engine's use describe it; a live hold
+/// counts for the login volume it holds in `live_holds`.
+VolumeUse volume_use(const VolumeInfo& v, liveness::Usage& usage, long long now,
+                     std::map<std::string, std::size_t>& live_holds) {
+  VolumeUse u;
+  u.name = v.name;
+  u.role = labels::role_of(v.labels);
+  u.role_label = label_of(v.labels, labels::k_role);
+  u.credential = label_of(v.labels, labels::k_credential);
+  u.session = label_of(v.labels, labels::k_session);
+  u.shared = label_of(v.labels, labels::k_volume);
+  u.image = label_of(v.labels, labels::k_image);
+  if (u.role == Role::hold) {
+    // A session's own config volume is used by its container; an empty hold
+    // of an earlier release counts the users of the volume it holds.
+    const bool config_hold = !label_of(v.labels, labels::k_config).empty();
+    auto verdict = liveness::hold(v, config_hold, usage, now, labels::k_default_grace_seconds);
+    u.containers = verdict.containers;
+    if (verdict.live()) {
+      ++live_holds[u.shared];
+    } else {
+      u.stale = true;
+      u.why = "no container of session '" + u.session + "' exists";
+    }
+  } else if (u.role == Role::staging) {
+    auto verdict = liveness::staging(v, usage, now, labels::k_default_grace_seconds);
+    u.containers = verdict.containers;
+    if (!verdict.live()) {
+      u.stale = true;
+      u.why = "left by a login that did not finish, it holds that login unencrypted";
+    }
+  } else {
+    u.containers = usage.users[u.name];
+    // The relay copies refreshed logins between the login volumes it mounts.
+    for (const auto& relay : usage.relays[u.name]) u.containers.push_back(relay + " (relay)");
+  }
+  return u;
+}
+
+/// Login volumes no live session holds and nothing uses, and lock volumes
+/// with no login volume left beside them, are stale.
+void mark_stale_logins_and_locks(std::vector<VolumeUse>& volumes, const liveness::Usage& usage,
+                                 std::map<std::string, std::size_t>& live_holds) {
+  std::set<std::string> with_login;  // credentials with a login volume beside a lock volume
+  for (const auto& u : volumes)
+    if (u.role == Role::login && dispatch::is_beside_lock(u.name)) with_login.insert(u.credential);
+  for (auto& u : volumes) {
+    if (u.role == Role::lock && u.containers.empty() && !with_login.count(u.credential)) {
+      u.stale = true;
+      u.why = "no login volume of its credential is left";
+    }
+    if (u.role != Role::login || liveness::login_volume(u.name, usage, live_holds[u.name]).live()) continue;
+    u.stale = true;
+    u.why = "no container uses it and no live session holds it";
+  }
+}
+
+}  // namespace
+
 DockerPart collect_docker(DockerClient& docker) {
   DockerPart part;
   part.endpoint = docker.endpoint();
@@ -123,21 +201,7 @@ DockerPart collect_docker(DockerClient& docker) {
   labels::disown_inherited_roles(docker, *containers);
   const long long now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  for (const auto& c : *containers) {
-    const std::string name = c.names.empty() ? short_id(c.id) : c.names.front();
-    // The rule gc removes them by (broker/objects/labels.hpp).
-    const labels::Leftover kind = labels::leftover(c, now, labels::k_default_grace_seconds);
-    if (kind == labels::Leftover::probe)
-      part.leftovers.push_back({name, "probe", c.state, "left by a probe that was killed"});
-    if (kind == labels::Leftover::login)
-      part.leftovers.push_back(
-          {name, "login", c.state,
-           "left by a login that did not finish; its staging volume holds that login unencrypted"});
-    if (kind == labels::Leftover::import)
-      part.leftovers.push_back({name, "import", c.state, "left by an import that was killed"});
-  }
-  std::sort(part.leftovers.begin(), part.leftovers.end(),
-            [](const LeftoverContainer& a, const LeftoverContainer& b) { return a.name < b.name; });
+  part.leftovers = leftover_containers(*containers, now);
   // Who uses what, judged by the rules gc acts on (broker/objects/liveness.hpp).
   liveness::Usage usage;
   if (!volumes->empty()) {
@@ -151,53 +215,8 @@ DockerPart collect_docker(DockerClient& docker) {
   }
   part.relays_down = usage.relays_down;
   std::map<std::string, std::size_t> live_holds;  // login volume -> holds that are live
-  for (const auto& v : *volumes) {
-    VolumeUse u;
-    u.name = v.name;
-    u.role = labels::role_of(v.labels);
-    u.role_label = label_of(v.labels, labels::k_role);
-    u.credential = label_of(v.labels, labels::k_credential);
-    u.session = label_of(v.labels, labels::k_session);
-    u.shared = label_of(v.labels, labels::k_volume);
-    u.image = label_of(v.labels, labels::k_image);
-    if (u.role == Role::hold) {
-      // A session's own config volume is used by its container; an empty hold
-      // of an earlier release counts the users of the volume it holds.
-      const bool config_hold = !label_of(v.labels, labels::k_config).empty();
-      auto verdict = liveness::hold(v, config_hold, usage, now, labels::k_default_grace_seconds);
-      u.containers = verdict.containers;
-      if (verdict.live()) {
-        ++live_holds[u.shared];
-      } else {
-        u.stale = true;
-        u.why = "no container of session '" + u.session + "' exists";
-      }
-    } else if (u.role == Role::staging) {
-      auto verdict = liveness::staging(v, usage, now, labels::k_default_grace_seconds);
-      u.containers = verdict.containers;
-      if (!verdict.live()) {
-        u.stale = true;
-        u.why = "left by a login that did not finish, it holds that login unencrypted";
-      }
-    } else {
-      u.containers = usage.users[u.name];
-      // The relay copies refreshed logins between the login volumes it mounts.
-      for (const auto& relay : usage.relays[u.name]) u.containers.push_back(relay + " (relay)");
-    }
-    part.volumes.push_back(std::move(u));
-  }
-  std::set<std::string> with_login;  // credentials with a login volume beside a lock volume
-  for (const auto& u : part.volumes)
-    if (u.role == Role::login && dispatch::is_beside_lock(u.name)) with_login.insert(u.credential);
-  for (auto& u : part.volumes) {
-    if (u.role == Role::lock && u.containers.empty() && !with_login.count(u.credential)) {
-      u.stale = true;
-      u.why = "no login volume of its credential is left";
-    }
-    if (u.role != Role::login || liveness::login_volume(u.name, usage, live_holds[u.name]).live()) continue;
-    u.stale = true;
-    u.why = "no container uses it and no live session holds it";
-  }
+  for (const auto& v : *volumes) part.volumes.push_back(volume_use(v, usage, now, live_holds));
+  mark_stale_logins_and_locks(part.volumes, usage, live_holds);
   std::sort(part.volumes.begin(), part.volumes.end(), [](const VolumeUse& a, const VolumeUse& b) {
     return std::tie(a.role_label, a.name) < std::tie(b.role_label, b.name);
   });
@@ -338,7 +357,9 @@ std::vector<std::string> Report::attention() const {
 
 // ---------------------------------------------------------------- output
 
-void write_table(const Report& r, std::ostream& out) {
+namespace {
+
+void write_credentials_table(const Report& r, std::ostream& out) {
   out << "CREDENTIALS";
   if (!r.vault_exists) out << ": no vault yet";
   out << "\n";
@@ -361,7 +382,9 @@ void write_table(const Report& r, std::ostream& out) {
   for (const auto& c : r.credentials)
     if (auto note = vault::previous_note(c.meta); !note.empty()) out << "  note: " << note << "\n";
   for (const auto& d : r.damaged) out << "  DAMAGED " << d.id << ": " << d.message << "\n";
+}
 
+void write_docker_table(const Report& r, std::ostream& out) {
   out << "\nVOLUMES (" << (r.docker.endpoint.empty() ? "Docker" : r.docker.endpoint) << ")\n";
   if (!r.docker.looked) {
     out << "  could not look: " << r.docker.error << "\n";
@@ -385,44 +408,48 @@ void write_table(const Report& r, std::ostream& out) {
       out << std::left << std::setw(44) << c.name << std::setw(9) << c.left_by << std::setw(10) << c.state << c.why
           << "\n";
   }
+}
 
-  if (r.images) {
-    const auto& im = *r.images;
-    out << "\nIMAGES";
-    if (!im.looked) {
-      out << "\n  could not look: " << im.error << "\n";
-    } else {
-      out << " (" << im.scanned << " scanned, " << human_bytes(im.bytes) << ")\n";
-      bool any = false;
-      for (const auto& i : im.images) {
-        const std::string ref = image_reference(i);
-        if (!i.error.empty()) {
-          out << "  " << escape_controls(ref) << ": " << escape_controls(i.error) << "\n";
-          continue;
-        }
-        if (!i.scan) continue;
-        any = any || !i.scan->findings.empty();
-        for (const auto& f : i.scan->findings)
-          out << "  " << escape_controls(ref) << "  layer " << layer_text(f, i.scan->layers) << "  /"
-              << escape_controls(f.path) << "  " << join(mark_names(f.marks), ", ") << "  (" << fate_text(f) << ")\n";
-        if (i.scan->findings_dropped > 0)
-          out << "  " << escape_controls(ref) << "  ... and " << i.scan->findings_dropped << " more\n";
-        for (const auto& w : i.scan->warnings)
-          out << "  " << escape_controls(ref) << ": " << escape_controls(w) << "\n";
-        if (!i.scan->findings.empty())
-          out << "    migrate: para-broker import --from-image " << escape_controls(ref) << "\n";
-      }
-      if (!any) out << "  no baked Claude credentials found\n";
-    }
+void write_images_table(const ImagesPart& im, std::ostream& out) {
+  out << "\nIMAGES";
+  if (!im.looked) {
+    out << "\n  could not look: " << im.error << "\n";
+    return;
   }
+  out << " (" << im.scanned << " scanned, " << human_bytes(im.bytes) << ")\n";
+  bool any = false;
+  for (const auto& i : im.images) {
+    const std::string ref = image_reference(i);
+    if (!i.error.empty()) {
+      out << "  " << escape_controls(ref) << ": " << escape_controls(i.error) << "\n";
+      continue;
+    }
+    if (!i.scan) continue;
+    any = any || !i.scan->findings.empty();
+    for (const auto& f : i.scan->findings)
+      out << "  " << escape_controls(ref) << "  layer " << layer_text(f, i.scan->layers) << "  /"
+          << escape_controls(f.path) << "  " << join(mark_names(f.marks), ", ") << "  (" << fate_text(f) << ")\n";
+    if (i.scan->findings_dropped > 0)
+      out << "  " << escape_controls(ref) << "  ... and " << i.scan->findings_dropped << " more\n";
+    for (const auto& w : i.scan->warnings) out << "  " << escape_controls(ref) << ": " << escape_controls(w) << "\n";
+    if (!i.scan->findings.empty())
+      out << "    migrate: para-broker import --from-image " << escape_controls(ref) << "\n";
+  }
+  if (!any) out << "  no baked Claude credentials found\n";
+}
 
+}  // namespace
+
+void write_table(const Report& r, std::ostream& out) {
+  write_credentials_table(r, out);
+  write_docker_table(r, out);
+  if (r.images) write_images_table(*r.images, out);
   if (r.verify) {
     out << "\nVERIFY: " << r.verify->entries_ok << " entries intact, access log " << r.verify->log_records
         << " records";
     out << (r.verify->ok() ? ", chain intact\n" : "\n");
     for (const auto& p : r.verify->problems) out << "  FAILED: " << p.message << "\n";
   }
-
   const auto reasons = r.attention();
   if (reasons.empty()) {
     out << "\nall is well\n";
@@ -432,10 +459,12 @@ void write_table(const Report& r, std::ostream& out) {
   }
 }
 
-void write_json(const Report& r, std::ostream& out) {
-  using json = nlohmann::ordered_json;
-  json j = {{"schema", 1}, {"time", r.now_ms}, {"warn_days", r.warn_days}, {"vault", r.vault_exists}};
-  json creds = json::array();
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+ojson credentials_json(const Report& r) {
+  ojson creds = ojson::array();
   for (const auto& c : r.credentials) {
     const auto& m = c.meta;
     creds.push_back({{"name", m.name},
@@ -449,17 +478,16 @@ void write_json(const Report& r, std::ostream& out) {
                      {"created", m.created},
                      {"last_captured", m.updated},
                      {"last_mounted", json_or_null(m.last_used)},
-                     {"replaced_at", m.previous ? json(m.previous->replaced_at) : json()},
+                     {"replaced_at", m.previous ? ojson(m.previous->replaced_at) : ojson()},
                      {"volumes", c.volumes},
                      {"sessions", c.sessions}});
   }
-  j["credentials"] = creds;
-  json damaged = json::array();
-  for (const auto& d : r.damaged) damaged.push_back({{"id", d.id}, {"message", d.message}});
-  j["damaged"] = damaged;
+  return creds;
+}
 
-  json vols = json::array();
-  for (const auto& v : r.docker.volumes)
+ojson docker_json(const DockerPart& d) {
+  ojson vols = ojson::array();
+  for (const auto& v : d.volumes)
     vols.push_back({{"name", v.name},
                     {"role", v.role_label},
                     {"credential", v.credential},
@@ -469,50 +497,61 @@ void write_json(const Report& r, std::ostream& out) {
                     {"containers", v.containers},
                     {"stale", v.stale},
                     {"reason", v.why}});
-  json leftovers = json::array();
-  for (const auto& c : r.docker.leftovers)
+  ojson leftovers = ojson::array();
+  for (const auto& c : d.leftovers)
     leftovers.push_back({{"name", c.name}, {"left_by", c.left_by}, {"state", c.state}, {"reason", c.why}});
-  j["docker"] = {{"looked", r.docker.looked},
-                 {"endpoint", r.docker.endpoint},
-                 {"error", r.docker.error.empty() ? json() : json(r.docker.error)},
-                 {"volumes", vols},
-                 {"leftover_containers", leftovers}};
+  return {{"looked", d.looked},
+          {"endpoint", d.endpoint},
+          {"error", d.error.empty() ? ojson() : ojson(d.error)},
+          {"volumes", vols},
+          {"leftover_containers", leftovers}};
+}
 
-  if (r.images) {
-    json imgs = json::array();
-    for (const auto& i : r.images->images) {
-      json ji = {{"id", i.id}, {"tags", i.tags}, {"error", i.error.empty() ? json() : json(i.error)}};
-      json findings = json::array();
-      if (i.scan) {
-        for (const auto& f : i.scan->findings)
-          findings.push_back({{"layer", f.layer_index < 0 ? json() : json(f.layer_index)},
-                              {"diff_id", f.diff_id.empty() ? json() : json(f.diff_id)},
-                              {"layer_path", f.layer_path},
-                              {"path", "/" + f.path},
-                              {"kinds", mark_names(f.marks)},
-                              {"state", fate_name(f.fate)},
-                              {"changed_in_layer", f.fate_layer < 0 ? json() : json(f.fate_layer)}});
-        ji["layers"] = i.scan->layers;
-        ji["bytes"] = i.scan->bytes;
-        ji["findings_not_listed"] = i.scan->findings_dropped;
-        ji["warnings"] = i.scan->warnings;
-      }
-      ji["findings"] = findings;
-      ji["import_command"] = (i.scan && !i.scan->findings.empty())
-                                 ? json("para-broker import --from-image " + image_reference(i))
-                                 : json();
-      imgs.push_back(std::move(ji));
-    }
-    j["images"] = {{"looked", r.images->looked},
-                   {"error", r.images->error.empty() ? json() : json(r.images->error)},
-                   {"scanned", r.images->scanned},
-                   {"bytes", r.images->bytes},
-                   {"images", imgs}};
-  } else {
-    j["images"] = nullptr;
+ojson image_json(const ImageEntry& i) {
+  ojson ji = {{"id", i.id}, {"tags", i.tags}, {"error", i.error.empty() ? ojson() : ojson(i.error)}};
+  ojson findings = ojson::array();
+  if (i.scan) {
+    for (const auto& f : i.scan->findings)
+      findings.push_back({{"layer", f.layer_index < 0 ? ojson() : ojson(f.layer_index)},
+                          {"diff_id", f.diff_id.empty() ? ojson() : ojson(f.diff_id)},
+                          {"layer_path", f.layer_path},
+                          {"path", "/" + f.path},
+                          {"kinds", mark_names(f.marks)},
+                          {"state", fate_name(f.fate)},
+                          {"changed_in_layer", f.fate_layer < 0 ? ojson() : ojson(f.fate_layer)}});
+    ji["layers"] = i.scan->layers;
+    ji["bytes"] = i.scan->bytes;
+    ji["findings_not_listed"] = i.scan->findings_dropped;
+    ji["warnings"] = i.scan->warnings;
   }
+  ji["findings"] = findings;
+  ji["import_command"] =
+      (i.scan && !i.scan->findings.empty()) ? ojson("para-broker import --from-image " + image_reference(i)) : ojson();
+  return ji;
+}
+
+ojson images_json(const ImagesPart& im) {
+  ojson imgs = ojson::array();
+  for (const auto& i : im.images) imgs.push_back(image_json(i));
+  return {{"looked", im.looked},
+          {"error", im.error.empty() ? ojson() : ojson(im.error)},
+          {"scanned", im.scanned},
+          {"bytes", im.bytes},
+          {"images", imgs}};
+}
+
+}  // namespace
+
+void write_json(const Report& r, std::ostream& out) {
+  ojson j = {{"schema", 1}, {"time", r.now_ms}, {"warn_days", r.warn_days}, {"vault", r.vault_exists}};
+  j["credentials"] = credentials_json(r);
+  ojson damaged = ojson::array();
+  for (const auto& d : r.damaged) damaged.push_back({{"id", d.id}, {"message", d.message}});
+  j["damaged"] = damaged;
+  j["docker"] = docker_json(r.docker);
+  j["images"] = r.images ? images_json(*r.images) : ojson(nullptr);
   if (r.verify) {
-    json problems = json::array();
+    ojson problems = ojson::array();
     for (const auto& p : r.verify->problems)
       problems.push_back({{"id", p.id}, {"name", p.name}, {"message", p.message}});
     j["verify"] = {{"ok", r.verify->ok()},
@@ -525,7 +564,7 @@ void write_json(const Report& r, std::ostream& out) {
   const auto reasons = r.attention();
   j["attention"] = reasons;
   j["ok"] = reasons.empty();
-  out << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  out << j.dump(2, ' ', false, ojson::error_handler_t::replace) << "\n";
 }
 
 }  // namespace pb::broker::audit
