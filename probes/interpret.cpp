@@ -76,14 +76,10 @@ Locations resolve_locations(const Rule& rule, const EnvMap& vars, const std::map
   return loc;
 }
 
-ProbeReport interpret(const Knowledge& k, const Facts& f) {
-  ProbeReport r;
-  r.knowledge_version = k.knowledge_version;
-  r.login_credentials_keys = k.login_state.credentials_keys;
-  r.login_global_config_keys = k.login_state.global_config_keys;
-  r.evidence = f.notes;
+namespace {
 
-  // --- who runs
+/// Who runs: uid, gid, name and HOME, with what does not add up.
+void read_user(const Facts& f, ProbeReport& r) {
   r.user.uid = f.uid.value_or(0);
   r.user.gid = f.gid.value_or(0);
   r.user.name = f.user;
@@ -95,17 +91,10 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
   if (r.user.home == "/") r.warnings.push_back("HOME is /, so Claude Code keeps its config at the filesystem root");
   if (f.passwd_home && f.home && normalize_path(*f.passwd_home) != normalize_path(*f.home))
     r.evidence.push_back("HOME is set to " + *f.home + " although /etc/passwd says " + *f.passwd_home);
+}
 
-  EnvMap vars;
-  for (const auto& name : k.env_of_interest) {
-    auto it = f.env.find(name);
-    vars[name] = it == f.env.end() ? std::nullopt : it->second;
-  }
-  vars["HOME"] = r.user.home;
-  for (const auto& name : k.env_reported) r.env[name] = vars[name] && !vars[name]->empty() ? vars[name] : std::nullopt;
-
-  // --- which Claude
-  std::optional<Version> path_version;
+/// The claude executable: on PATH, else a native installer link.
+std::optional<std::string> find_executable(const Facts& f, ProbeReport& r) {
   std::optional<std::string> exe;
   if (f.claude_link) {
     exe = f.claude_resolved ? f.claude_resolved : f.claude_link;
@@ -121,6 +110,32 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
       r.warnings.push_back(l.path + " is not on the image's PATH");
     }
   }
+  return exe;
+}
+
+/// The version the package says, and what the path says when it should win.
+std::optional<Version> read_version(const PackageFact* pkg, const std::string& exe,
+                                    const std::optional<Version>& path_version, ProbeReport& r) {
+  std::optional<Version> version;
+  if (pkg && pkg->version) {
+    version = parse_version(*pkg->version);
+    if (version)
+      r.evidence.push_back(pkg->dir + "/package.json says version " + version->to_string());
+    else
+      r.warnings.push_back(pkg->dir + "/package.json has no valid version");
+    if (r.claude.kind == "unknown" && !under(exe, pkg->dir))
+      r.evidence.push_back("claude at " + exe + " is not inside the package at " + pkg->dir);
+  }
+  if (path_version && (!version || r.claude.kind == "native-installer")) {
+    version = path_version;
+    r.evidence.push_back("version " + version->to_string() + " from the installation path");
+  }
+  return version;
+}
+
+/// Which Claude Code: whether one is found, its kind and version. False when none is.
+bool read_claude(const Knowledge& k, const Facts& f, ProbeReport& r, std::optional<Version>& version) {
+  std::optional<std::string> exe = find_executable(f, r);
   const PackageFact* pkg = nullptr;
   for (const auto& p : f.packages) {
     if (!p.name || *p.name != k.package_name) continue;
@@ -134,34 +149,23 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
   if (!exe) {
     r.claude.found = false;
     r.evidence.push_back("no claude on PATH, no native installer link, no " + k.package_name + " package found");
-    r.rule.clear();
-    r.honors_claude_config_dir = false;
-    return r;
+    return false;
   }
+  std::optional<Version> path_version;
   r.claude.found = true;
   r.claude.path = *exe;
   r.claude.link = f.claude_link;
   r.claude.kind = detect_kind(k, *exe, &path_version);
   if (r.claude.kind == "unknown" && f.claude_link && !f.can_resolve_links)
     r.evidence.push_back("the image has no readlink, so the claude link could not be followed");
-
-  std::optional<Version> version;
-  if (pkg && pkg->version) {
-    version = parse_version(*pkg->version);
-    if (version)
-      r.evidence.push_back(pkg->dir + "/package.json says version " + version->to_string());
-    else
-      r.warnings.push_back(pkg->dir + "/package.json has no valid version");
-    if (r.claude.kind == "unknown" && exe && !under(*exe, pkg->dir))
-      r.evidence.push_back("claude at " + *exe + " is not inside the package at " + pkg->dir);
-  }
-  if (path_version && (!version || r.claude.kind == "native-installer")) {
-    version = path_version;
-    r.evidence.push_back("version " + version->to_string() + " from the installation path");
-  }
+  version = read_version(pkg, *exe, path_version, r);
   if (version) r.claude.version = version->to_string();
+  return true;
+}
 
-  // --- which rule
+/// The knowledge's rule for `version`, and the locations it gives.
+void apply_rule(const Knowledge& k, const Facts& f, const EnvMap& vars, const std::optional<Version>& version,
+                ProbeReport& r) {
   const Rule& rule = k.rule_for(version);
   r.rule = rule.id;
   r.honors_claude_config_dir = rule.honors_claude_config_dir;
@@ -182,8 +186,10 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
   };
   r.in_image.config_dir = shipped(r.locations.config_dir);
   r.in_image.global_config = shipped(r.locations.global_config);
+}
 
-  // --- what would hide a mounted login
+/// What would hide a mounted login: the image's ENV, and settings with the marker.
+void read_login_overrides(const Knowledge& k, const Facts& f, const EnvMap& vars, ProbeReport& r) {
   for (const auto& a : k.auth_env) {
     auto it = f.secrets.find(a.name);
     if (it != f.secrets.end() && it->second) {
@@ -191,21 +197,46 @@ ProbeReport interpret(const Knowledge& k, const Facts& f) {
       r.login_overrides->push_back({a.name, "image ENV", a.why});
     }
   }
-  if (!k.settings_marker.empty()) {
-    EnvMap with_cfg = vars;
-    with_cfg["config_dir"] = r.locations.config_dir;
-    std::vector<std::string> seen;
-    for (const auto& t : k.settings_files) {
-      auto p = expand_template(t, with_cfg);
-      if (!p || std::find(seen.begin(), seen.end(), *p) != seen.end()) continue;
-      seen.push_back(*p);
-      auto it = f.checks.find(*p);
-      if (it != f.checks.end() && it->second.marker.value_or(false)) {
-        r.warnings.push_back(*p + " sets " + k.settings_marker + ", which takes precedence over a mounted login");
-        r.login_overrides->push_back({k.settings_marker, *p, k.settings_marker + " takes precedence over the login"});
-      }
+  if (k.settings_marker.empty()) return;
+  EnvMap with_cfg = vars;
+  with_cfg["config_dir"] = r.locations.config_dir;
+  std::vector<std::string> seen;
+  for (const auto& t : k.settings_files) {
+    auto p = expand_template(t, with_cfg);
+    if (!p || std::find(seen.begin(), seen.end(), *p) != seen.end()) continue;
+    seen.push_back(*p);
+    auto it = f.checks.find(*p);
+    if (it != f.checks.end() && it->second.marker.value_or(false)) {
+      r.warnings.push_back(*p + " sets " + k.settings_marker + ", which takes precedence over a mounted login");
+      r.login_overrides->push_back({k.settings_marker, *p, k.settings_marker + " takes precedence over the login"});
     }
   }
+}
+
+}  // namespace
+
+ProbeReport interpret(const Knowledge& k, const Facts& f) {
+  ProbeReport r;
+  r.knowledge_version = k.knowledge_version;
+  r.login_credentials_keys = k.login_state.credentials_keys;
+  r.login_global_config_keys = k.login_state.global_config_keys;
+  r.evidence = f.notes;
+  read_user(f, r);
+  EnvMap vars;
+  for (const auto& name : k.env_of_interest) {
+    auto it = f.env.find(name);
+    vars[name] = it == f.env.end() ? std::nullopt : it->second;
+  }
+  vars["HOME"] = r.user.home;
+  for (const auto& name : k.env_reported) r.env[name] = vars[name] && !vars[name]->empty() ? vars[name] : std::nullopt;
+  std::optional<Version> version;
+  if (!read_claude(k, f, r, version)) {
+    r.rule.clear();
+    r.honors_claude_config_dir = false;
+    return r;
+  }
+  apply_rule(k, f, vars, version, r);
+  read_login_overrides(k, f, vars, r);
   return r;
 }
 

@@ -131,13 +131,7 @@ std::vector<PathAlternative> alternatives(const json& rule, const char* key, con
   return out;
 }
 
-Knowledge parse(const json& j) {
-  if (!j.is_object()) bad("the top level must be an object");
-  if (!j.contains("schema") || !j["schema"].is_number_integer()) bad("'schema' is missing");
-  if (j["schema"].get<int>() != 1)
-    bad("schema " + j["schema"].dump() + " is not supported (this build reads schema 1)");
-  Knowledge k;
-  k.knowledge_version = string_field(j, "knowledge_version");
+void parse_env(const json& j, Knowledge& k) {
   k.env_of_interest = strings(j, "env_of_interest");
   for (const auto& n : k.env_of_interest)
     if (!template_variables("${" + n + "}")) bad("env_of_interest: '" + n + "' is not a variable name");
@@ -145,8 +139,9 @@ Knowledge parse(const json& j) {
   for (const auto& n : k.env_reported)
     if (std::find(k.env_of_interest.begin(), k.env_of_interest.end(), n) == k.env_of_interest.end())
       bad("env_reported: '" + n + "' is not in env_of_interest");
-  TemplateChecker tc(k.env_of_interest);
+}
 
+void parse_installation(const json& j, const TemplateChecker& tc, Knowledge& k) {
   if (!j.contains("package") || !j["package"].is_object()) bad("'package' is missing");
   k.package_name = string_field(j["package"], "name");
   if (!template_variables(k.package_name) || k.package_name.find('$') != std::string::npos ||
@@ -158,28 +153,30 @@ Knowledge parse(const json& j) {
   if (!j.contains("native_installer") || !j["native_installer"].is_object()) bad("'native_installer' is missing");
   k.native_link = string_field(j["native_installer"], "link");
   tc.check(k.native_link, "native_installer.link", false);
+}
 
-  if (!j.contains("kinds") || !j["kinds"].is_array() || j["kinds"].empty()) bad("'kinds' must be a non-empty list");
-  for (const auto& e : j["kinds"]) {
-    KindRule kr;
-    kr.kind = string_field(e, "kind");
-    if (kr.kind != "npm-js" && kr.kind != "npm-native" && kr.kind != "native-installer")
-      bad("kinds: '" + kr.kind + "' is not one of npm-js, npm-native, native-installer");
-    kr.description = string_field(e, "description", false);
-    kr.path_regex = string_field(e, "path_regex");
-    kr.version_regex = string_field(e, "version_regex", false);
-    try {
-      std::regex r1(kr.path_regex);
-      if (!kr.version_regex.empty()) {
-        std::regex r2(kr.version_regex);
-        if (r2.mark_count() < 1) bad("kinds." + kr.kind + ": version_regex needs a group");
-      }
-    } catch (const std::regex_error&) {
-      bad("kinds." + kr.kind + ": a regex does not compile");
+KindRule parse_kind(const json& e) {
+  KindRule kr;
+  kr.kind = string_field(e, "kind");
+  if (kr.kind != "npm-js" && kr.kind != "npm-native" && kr.kind != "native-installer")
+    bad("kinds: '" + kr.kind + "' is not one of npm-js, npm-native, native-installer");
+  kr.description = string_field(e, "description", false);
+  kr.path_regex = string_field(e, "path_regex");
+  kr.version_regex = string_field(e, "version_regex", false);
+  try {
+    std::regex r1(kr.path_regex);
+    if (!kr.version_regex.empty()) {
+      std::regex r2(kr.version_regex);
+      if (r2.mark_count() < 1) bad("kinds." + kr.kind + ": version_regex needs a group");
     }
-    k.kinds.push_back(std::move(kr));
+  } catch (const std::regex_error&) {
+    bad("kinds." + kr.kind + ": a regex does not compile");
   }
+  return kr;
+}
 
+/// What hides a mounted login: variables of the environment, a settings key.
+void parse_overrides(const json& j, const TemplateChecker& tc, Knowledge& k) {
   if (j.contains("auth_env")) {
     if (!j["auth_env"].is_array()) bad("'auth_env' must be a list");
     for (const auto& e : j["auth_env"]) {
@@ -194,52 +191,59 @@ Knowledge parse(const json& j) {
       bad("settings_marker must be a word");
   k.settings_files = strings(j, "settings_files", false);
   for (const auto& s : k.settings_files) tc.check(s, "settings_files", true);
+}
 
+std::vector<std::pair<Version, Version>> parse_measured(const json& e, const std::string& where) {
+  std::vector<std::pair<Version, Version>> out;
+  if (!e.contains("measured")) return out;
+  if (!e["measured"].is_array()) bad(where + ": 'measured' must be a list of [first, last]");
+  for (const auto& m : e["measured"]) {
+    if (!m.is_array() || m.size() != 2 || !m[0].is_string() || !m[1].is_string())
+      bad(where + ": 'measured' must be a list of [first, last]");
+    auto a = parse_version(m[0].get<std::string>());
+    auto b = parse_version(m[1].get<std::string>());
+    if (!a || !b || *b < *a) bad(where + ": a measured range is not a version range");
+    out.emplace_back(*a, *b);
+  }
+  return out;
+}
+
+Rule parse_rule(const json& e, const TemplateChecker& tc) {
+  if (!e.is_object()) bad("each rule must be an object");
+  Rule r;
+  r.id = string_field(e, "id");
+  std::string where = "rule " + r.id;
+  r.from = version_field(e, "from", where);
+  if (e.contains("until") && !e["until"].is_null()) r.until = version_field(e, "until", where);
+  if (r.until && !(r.from < *r.until)) bad(where + ": 'until' must be after 'from'");
+  r.measured = parse_measured(e, where);
+  if (!e.contains("honors_claude_config_dir") || !e["honors_claude_config_dir"].is_boolean())
+    bad(where + ": 'honors_claude_config_dir' must be true or false");
+  r.honors_claude_config_dir = e["honors_claude_config_dir"].get<bool>();
+  r.config_dir = alternatives(e, "config_dir", where, tc, false);
+  if (r.config_dir.empty()) bad(where + ": 'config_dir' needs at least one alternative");
+  r.global_config = alternatives(e, "global_config", where, tc, true);
+  r.credentials = alternatives(e, "credentials", where, tc, true);
+  r.locks = strings(e, "locks");
+  for (const auto& l : r.locks) tc.check(l, where + ".locks", true);
+  r.notes = strings(e, "notes", false);
+  return r;
+}
+
+void parse_rules(const json& j, const TemplateChecker& tc, Knowledge& k) {
   if (!j.contains("rules") || !j["rules"].is_array() || j["rules"].empty()) bad("'rules' must be a non-empty list");
   for (const auto& e : j["rules"]) {
-    if (!e.is_object()) bad("each rule must be an object");
-    Rule r;
-    r.id = string_field(e, "id");
-    std::string where = "rule " + r.id;
-    r.from = version_field(e, "from", where);
-    if (e.contains("until") && !e["until"].is_null()) r.until = version_field(e, "until", where);
-    if (r.until && !(r.from < *r.until)) bad(where + ": 'until' must be after 'from'");
-    if (e.contains("measured")) {
-      if (!e["measured"].is_array()) bad(where + ": 'measured' must be a list of [first, last]");
-      for (const auto& m : e["measured"]) {
-        if (!m.is_array() || m.size() != 2 || !m[0].is_string() || !m[1].is_string())
-          bad(where + ": 'measured' must be a list of [first, last]");
-        auto a = parse_version(m[0].get<std::string>());
-        auto b = parse_version(m[1].get<std::string>());
-        if (!a || !b || *b < *a) bad(where + ": a measured range is not a version range");
-        r.measured.emplace_back(*a, *b);
-      }
-    }
-    if (!e.contains("honors_claude_config_dir") || !e["honors_claude_config_dir"].is_boolean())
-      bad(where + ": 'honors_claude_config_dir' must be true or false");
-    r.honors_claude_config_dir = e["honors_claude_config_dir"].get<bool>();
-    r.config_dir = alternatives(e, "config_dir", where, tc, false);
-    if (r.config_dir.empty()) bad(where + ": 'config_dir' needs at least one alternative");
-    r.global_config = alternatives(e, "global_config", where, tc, true);
-    r.credentials = alternatives(e, "credentials", where, tc, true);
-    r.locks = strings(e, "locks");
-    for (const auto& l : r.locks) tc.check(l, where + ".locks", true);
-    r.notes = strings(e, "notes", false);
+    Rule r = parse_rule(e, tc);
     if (!k.rules.empty()) {
       const Rule& prev = k.rules.back();
-      if (!prev.until || !(*prev.until == r.from)) bad(where + ": ranges must be sorted and contiguous");
+      if (!prev.until || !(*prev.until == r.from)) bad("rule " + r.id + ": ranges must be sorted and contiguous");
     }
     k.rules.push_back(std::move(r));
   }
   if (k.rules.back().until) bad("the last rule must be open-ended (until: null)");
+}
 
-  if (!j.contains("login_state") || !j["login_state"].is_object()) bad("'login_state' is missing");
-  const auto& ls = j["login_state"];
-  k.login_state.credentials_keys = strings(ls, "credentials_keys");
-  k.login_state.global_config_keys = strings(ls, "global_config_keys");
-  k.login_state.onboarding_key = string_field(ls, "onboarding_key");
-  k.login_state.account_key = string_field(ls, "account_key");
-
+void parse_research(const json& j, const TemplateChecker& tc, Knowledge& k) {
   if (!j.contains("research") || !j["research"].is_object()) bad("'research' is missing");
   const auto& rs = j["research"];
   k.research.command = strings(rs, "command");
@@ -259,6 +263,29 @@ Knowledge parse(const json& j) {
   if (k.research.memory_bytes < (64LL << 20)) bad("research.memory_bytes is too small");
   k.research.scratch_config_dir = string_field(rs, "scratch_config_dir");
   tc.check(k.research.scratch_config_dir, "research.scratch_config_dir", false);
+}
+
+Knowledge parse(const json& j) {
+  if (!j.is_object()) bad("the top level must be an object");
+  if (!j.contains("schema") || !j["schema"].is_number_integer()) bad("'schema' is missing");
+  if (j["schema"].get<int>() != 1)
+    bad("schema " + j["schema"].dump() + " is not supported (this build reads schema 1)");
+  Knowledge k;
+  k.knowledge_version = string_field(j, "knowledge_version");
+  parse_env(j, k);
+  TemplateChecker tc(k.env_of_interest);
+  parse_installation(j, tc, k);
+  if (!j.contains("kinds") || !j["kinds"].is_array() || j["kinds"].empty()) bad("'kinds' must be a non-empty list");
+  for (const auto& e : j["kinds"]) k.kinds.push_back(parse_kind(e));
+  parse_overrides(j, tc, k);
+  parse_rules(j, tc, k);
+  if (!j.contains("login_state") || !j["login_state"].is_object()) bad("'login_state' is missing");
+  const auto& ls = j["login_state"];
+  k.login_state.credentials_keys = strings(ls, "credentials_keys");
+  k.login_state.global_config_keys = strings(ls, "global_config_keys");
+  k.login_state.onboarding_key = string_field(ls, "onboarding_key");
+  k.login_state.account_key = string_field(ls, "account_key");
+  parse_research(j, tc, k);
   return k;
 }
 

@@ -139,12 +139,10 @@ std::optional<std::string> env_value(const std::vector<std::string>& env, const 
 
 /// Facts without running anything: /etc/passwd, package.json and links read
 /// through the archive API of a created, never started container.
-Result<Facts> static_facts(DockerClient& docker, const std::string& id, const ImageInfo& info, const Knowledge& k) {
-  Facts f;
-  f.notes.push_back("the image has no /bin/sh: its files were read through the archive API without running anything");
+/// Who the image runs as, from its USER and /etc/passwd, without running anything.
+Status static_user(DockerClient& docker, const std::string& id, const ImageInfo& info, Facts& f) {
   PB_TRY(auto passwd_text, read_container_file(docker, id, "/etc/passwd"));
   auto passwd = passwd_text ? parse_passwd(*passwd_text) : std::vector<PasswdEntry>{};
-
   std::string user = info.user.empty() ? "root" : info.user;
   std::string user_part = user.substr(0, user.find(':'));
   std::optional<std::string> group_part;
@@ -179,45 +177,48 @@ Result<Facts> static_facts(DockerClient& docker, const std::string& id, const Im
   }
   auto home_env = env_value(info.env, "HOME");
   f.home = home_env && !home_env->empty() ? *home_env : (pw && !pw->home.empty() ? pw->home : "/");
-  for (const auto& name : k.env_of_interest) f.env[name] = env_value(info.env, name);
-  f.env["HOME"] = f.home;
-  for (const auto& a : k.auth_env) {
-    auto v = env_value(info.env, a.name);
-    f.secrets[a.name] = v && !v->empty();
+  return {};
+}
+
+/// What the archive API says of `path` in the container; nullopt when it is absent.
+Result<std::optional<PathStat>> stat_of(DockerClient& docker, const std::string& id, const std::string& path) {
+  auto s = docker.archive_stat(id, path);
+  if (!s.ok()) {
+    if (s.error().kind == ErrorKind::not_found) return std::optional<PathStat>{};
+    return std::move(s).error();
   }
+  return std::optional<PathStat>(*s);
+}
 
-  auto stat_of = [&](const std::string& p) -> Result<std::optional<PathStat>> {
-    auto s = docker.archive_stat(id, p);
-    if (!s.ok()) {
-      if (s.error().kind == ErrorKind::not_found) return std::optional<PathStat>{};
-      return std::move(s).error();
-    }
-    return std::optional<PathStat>(*s);
-  };
-  auto resolved_of = [](const std::string& p, const PathStat& st) -> std::string {
-    if (!st.is_symlink() || st.link_target.empty()) return p;
-    if (st.link_target.front() == '/') return probes::normalize_path(st.link_target);
-    return probes::normalize_path(p.substr(0, p.rfind('/') + 1) + st.link_target);
-  };
+/// Where a link at `path` points (one step, normalized); `path` itself when it is no link.
+std::string resolved_of(const std::string& path, const PathStat& st) {
+  if (!st.is_symlink() || st.link_target.empty()) return path;
+  if (st.link_target.front() == '/') return probes::normalize_path(st.link_target);
+  return probes::normalize_path(path.substr(0, path.rfind('/') + 1) + st.link_target);
+}
 
+/// claude on the image's PATH, and the native installer's link.
+Status static_claude(DockerClient& docker, const std::string& id, const ImageInfo& info, const Knowledge& k, Facts& f) {
   std::string path_env = env_value(info.env, "PATH").value_or(k_default_path);
   for (const auto& dir : split(path_env, ':')) {
     if (dir.empty() || dir.front() != '/') continue;
     std::string candidate = probes::normalize_path(dir + "/claude");
-    PB_TRY(auto st, stat_of(candidate));
+    PB_TRY(auto st, stat_of(docker, id, candidate));
     if (!st || st->is_dir()) continue;
     f.claude_link = candidate;
     f.claude_resolved = resolved_of(candidate, *st);
     break;
   }
-
-  auto vars = f.env;
-  if (auto l = probes::expand_template(k.native_link, vars)) {
-    PB_TRY(auto st, stat_of(*l));
+  if (auto l = probes::expand_template(k.native_link, f.env)) {
+    PB_TRY(auto st, stat_of(docker, id, *l));
     f.native_links.push_back(
         {*l, st.has_value(), st ? std::optional<std::string>(resolved_of(*l, *st)) : std::nullopt});
   }
+  return {};
+}
 
+/// The Claude Code packages where claude points and where node_modules are (no globs: they need a shell).
+Status static_packages(DockerClient& docker, const std::string& id, const Knowledge& k, Facts& f) {
   std::vector<std::string> pkg_dirs;
   const std::string marker = "/node_modules/" + k.package_name + "/";
   for (const auto& p : {f.claude_resolved, f.claude_link})
@@ -225,7 +226,7 @@ Result<Facts> static_facts(DockerClient& docker, const std::string& id, const Im
       pkg_dirs.push_back(p->substr(0, p->find(marker) + marker.size() - 1));
   for (const auto& t : k.node_modules_dirs) {
     if (t.find('*') != std::string::npos) continue;  // globs need a shell
-    if (auto d = probes::expand_template(t, vars)) pkg_dirs.push_back(*d + "/" + k.package_name);
+    if (auto d = probes::expand_template(t, f.env)) pkg_dirs.push_back(*d + "/" + k.package_name);
   }
   for (const auto& d : pkg_dirs) {
     if (std::any_of(f.packages.begin(), f.packages.end(), [&](const auto& p) { return p.dir == d; })) continue;
@@ -242,11 +243,15 @@ Result<Facts> static_facts(DockerClient& docker, const std::string& id, const Im
     }
     f.packages.push_back(std::move(pf));
   }
+  return {};
+}
 
+/// Which of the knowledge's paths exist, and which settings files carry the marker.
+Status static_checks(DockerClient& docker, const std::string& id, const Knowledge& k, Facts& f) {
   for (const auto& t : probes::check_templates(k)) {
-    auto p = probes::expand_template(t, vars);
+    auto p = probes::expand_template(t, f.env);
     if (!p) continue;
-    PB_TRY(auto st, stat_of(*p));
+    PB_TRY(auto st, stat_of(docker, id, *p));
     probes::PathCheck pc;
     pc.exists = st.has_value();
     if (st && !st->is_dir() && !k.settings_marker.empty()) {
@@ -255,6 +260,22 @@ Result<Facts> static_facts(DockerClient& docker, const std::string& id, const Im
     }
     f.checks[*p] = pc;
   }
+  return {};
+}
+
+Result<Facts> static_facts(DockerClient& docker, const std::string& id, const ImageInfo& info, const Knowledge& k) {
+  Facts f;
+  f.notes.push_back("the image has no /bin/sh: its files were read through the archive API without running anything");
+  PB_TRY_STATUS(static_user(docker, id, info, f));
+  for (const auto& name : k.env_of_interest) f.env[name] = env_value(info.env, name);
+  f.env["HOME"] = f.home;
+  for (const auto& a : k.auth_env) {
+    auto v = env_value(info.env, a.name);
+    f.secrets[a.name] = v && !v->empty();
+  }
+  PB_TRY_STATUS(static_claude(docker, id, info, k, f));
+  PB_TRY_STATUS(static_packages(docker, id, k, f));
+  PB_TRY_STATUS(static_checks(docker, id, k, f));
   return f;
 }
 
@@ -373,27 +394,10 @@ std::string replace_prefix(const std::string& p, const std::string& from, const 
   return p;
 }
 
-Status research(DockerClient& docker, const ImageInfo& info, ProbeReport& r, const Knowledge& k) {
-  r.method = "research";
-  if (!r.claude.found) {
-    r.evidence.push_back("research: nothing to run, the image has no Claude Code");
-    return {};
-  }
-  PB_TRY(auto written, research_run(docker, info, r, k, std::nullopt));
-  PB_TRY(auto written2, research_run(docker, info, r, k, k.research.scratch_config_dir));
-
-  std::string cmd = "claude";
-  for (const auto& c : k.research.command) cmd += " " + c;
-  probes::ResearchResult rr;
-  rr.written = written;
-  {
-    std::string list;
-    for (std::size_t i = 0; i < written.size() && i < 12; ++i) list += (i ? ", " : "") + written[i];
-    r.evidence.push_back(
-        "research: '" + cmd + "' (no network) wrote " +
-        (written.empty() ? std::string("nothing outside /tmp") : list + (written.size() > 12 ? ", ..." : "")));
-  }
-
+/// Where the research run's writes show the config directory and the global
+/// config to be, starting from the prediction in `r.locations`.
+probes::Locations observed_locations(const ProbeReport& r, const Knowledge& k, const std::vector<std::string>& written,
+                                     std::vector<std::string>& evidence) {
   // Candidate config directories: every alternative of every rule, expanded.
   probes::EnvMap vars = r.env;
   vars["HOME"] = r.user.home;
@@ -403,7 +407,6 @@ Status research(DockerClient& docker, const ImageInfo& info, ProbeReport& r, con
     for (const auto& alt : rule.config_dir)
       if (auto p = probes::expand_template(alt.path, vars))
         if (std::find(candidates.begin(), candidates.end(), *p) == candidates.end()) candidates.push_back(*p);
-
   std::optional<std::string> seen_cfg;
   for (const auto& c : candidates)
     if (std::any_of(written.begin(), written.end(), [&](const auto& w) { return strictly_under(w, c); })) {
@@ -423,53 +426,79 @@ Status research(DockerClient& docker, const ImageInfo& info, ProbeReport& r, con
         }
     }
   }
-
-  rr.observed = r.locations;
+  probes::Locations observed = r.locations;
   if (seen_cfg && r.locations.config_dir && *seen_cfg != *r.locations.config_dir) {
     const std::string from = *r.locations.config_dir;
-    rr.observed.config_dir = *seen_cfg;
-    if (rr.observed.credentials) rr.observed.credentials = replace_prefix(*rr.observed.credentials, from, *seen_cfg);
-    for (auto& l : rr.observed.locks) l = replace_prefix(l, from, *seen_cfg);
-    rr.observed.lock = rr.observed.locks.empty() ? std::nullopt : std::optional<std::string>(rr.observed.locks.front());
+    observed.config_dir = *seen_cfg;
+    if (observed.credentials) observed.credentials = replace_prefix(*observed.credentials, from, *seen_cfg);
+    for (auto& l : observed.locks) l = replace_prefix(l, from, *seen_cfg);
+    observed.lock = observed.locks.empty() ? std::nullopt : std::optional<std::string>(observed.locks.front());
   }
-  if (seen_global) rr.observed.global_config = seen_global;
-  r.evidence.push_back(seen_cfg
-                           ? "research: config directory observed at " + *seen_cfg
-                           : "research: the run wrote nothing inside a config directory; the predicted one stands");
-  r.evidence.push_back(seen_global ? "research: global config observed at " + *seen_global
-                                   : "research: the run did not write the global config; the predicted one stands");
+  if (seen_global) observed.global_config = seen_global;
+  evidence.push_back(seen_cfg ? "research: config directory observed at " + *seen_cfg
+                              : "research: the run wrote nothing inside a config directory; the predicted one stands");
+  evidence.push_back(seen_global ? "research: global config observed at " + *seen_global
+                                 : "research: the run did not write the global config; the predicted one stands");
+  return observed;
+}
 
-  const std::string& scratch = k.research.scratch_config_dir;
-  bool in_scratch =
-      std::any_of(written2.begin(), written2.end(), [&](const auto& w) { return under_or_equal(w, scratch); });
-  if (in_scratch)
-    rr.honors_claude_config_dir = true;
-  else if (!written2.empty())
-    rr.honors_claude_config_dir = false;
-  r.evidence.push_back(rr.honors_claude_config_dir
-                           ? (*rr.honors_claude_config_dir
-                                  ? "research: with CLAUDE_CONFIG_DIR=" + scratch + " it wrote there"
-                                  : "research: with CLAUDE_CONFIG_DIR=" + scratch + " it wrote elsewhere")
-                           : "research: with CLAUDE_CONFIG_DIR=" + scratch + " it wrote nothing to decide by");
+/// Whether the run with CLAUDE_CONFIG_DIR=`scratch` wrote there; nullopt when it wrote nothing.
+std::optional<bool> honored_scratch(const std::vector<std::string>& written, const std::string& scratch,
+                                    std::vector<std::string>& evidence) {
+  std::optional<bool> honors;
+  if (std::any_of(written.begin(), written.end(), [&](const auto& w) { return under_or_equal(w, scratch); }))
+    honors = true;
+  else if (!written.empty())
+    honors = false;
+  evidence.push_back(honors ? (*honors ? "research: with CLAUDE_CONFIG_DIR=" + scratch + " it wrote there"
+                                       : "research: with CLAUDE_CONFIG_DIR=" + scratch + " it wrote elsewhere")
+                            : "research: with CLAUDE_CONFIG_DIR=" + scratch + " it wrote nothing to decide by");
+  return honors;
+}
 
+/// The observation replaces the prediction where they differ, and says so.
+void settle(ProbeReport& r, probes::ResearchResult& rr) {
   rr.agrees = rr.observed == r.locations &&
               (!rr.honors_claude_config_dir || *rr.honors_claude_config_dir == r.honors_claude_config_dir);
-  if (!rr.agrees) {
-    r.warnings.push_back("research: what Claude Code did differs from the knowledge's prediction (rule " + r.rule +
-                         "); the observation is reported");
-    if (!(rr.observed == r.locations))
-      r.evidence.push_back("research: predicted config " + r.locations.config_dir.value_or("(none)") + " and " +
-                           r.locations.global_config.value_or("(none)") + ", observed " +
-                           rr.observed.config_dir.value_or("(none)") + " and " +
-                           rr.observed.global_config.value_or("(none)"));
-    // What the image ships was checked at the predicted paths only.
-    if (rr.observed.config_dir != r.locations.config_dir) r.in_image.config_dir.reset();
-    if (rr.observed.global_config != r.locations.global_config) r.in_image.global_config.reset();
-    r.locations = rr.observed;
-    if (rr.honors_claude_config_dir) r.honors_claude_config_dir = *rr.honors_claude_config_dir;
-  } else {
+  if (rr.agrees) {
     r.evidence.push_back("research: the observation agrees with the prediction");
+    return;
   }
+  r.warnings.push_back("research: what Claude Code did differs from the knowledge's prediction (rule " + r.rule +
+                       "); the observation is reported");
+  if (!(rr.observed == r.locations))
+    r.evidence.push_back("research: predicted config " + r.locations.config_dir.value_or("(none)") + " and " +
+                         r.locations.global_config.value_or("(none)") + ", observed " +
+                         rr.observed.config_dir.value_or("(none)") + " and " +
+                         rr.observed.global_config.value_or("(none)"));
+  // What the image ships was checked at the predicted paths only.
+  if (rr.observed.config_dir != r.locations.config_dir) r.in_image.config_dir.reset();
+  if (rr.observed.global_config != r.locations.global_config) r.in_image.global_config.reset();
+  r.locations = rr.observed;
+  if (rr.honors_claude_config_dir) r.honors_claude_config_dir = *rr.honors_claude_config_dir;
+}
+
+Status research(DockerClient& docker, const ImageInfo& info, ProbeReport& r, const Knowledge& k) {
+  r.method = "research";
+  if (!r.claude.found) {
+    r.evidence.push_back("research: nothing to run, the image has no Claude Code");
+    return {};
+  }
+  PB_TRY(auto written, research_run(docker, info, r, k, std::nullopt));
+  PB_TRY(auto written2, research_run(docker, info, r, k, k.research.scratch_config_dir));
+
+  std::string cmd = "claude";
+  for (const auto& c : k.research.command) cmd += " " + c;
+  probes::ResearchResult rr;
+  rr.written = written;
+  std::string list;
+  for (std::size_t i = 0; i < written.size() && i < 12; ++i) list += (i ? ", " : "") + written[i];
+  r.evidence.push_back(
+      "research: '" + cmd + "' (no network) wrote " +
+      (written.empty() ? std::string("nothing outside /tmp") : list + (written.size() > 12 ? ", ..." : "")));
+  rr.observed = observed_locations(r, k, written, r.evidence);
+  rr.honors_claude_config_dir = honored_scratch(written2, k.research.scratch_config_dir, r.evidence);
+  settle(r, rr);
   r.research = std::move(rr);
   return {};
 }
