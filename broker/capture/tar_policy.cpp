@@ -113,6 +113,73 @@ Error refused(std::string_view what, const std::string& why) {
 
 }  // namespace
 
+namespace {
+
+/// When libarchive gives up, the source's own error (Docker, the size bound)
+/// is the better sentence.
+Error archive_failure(const SourceState& state, struct archive* a, std::string_view what, std::string_view doing) {
+  if (state.error) {
+    if (state.error->kind == ErrorKind::unsafe_input) return refused(what, state.error->message);
+    return *state.error;
+  }
+  const char* msg = archive_error_string(a);
+  return refused(what, std::string(doing) + " (" + printable(msg ? msg : "unknown error") + ")");
+}
+
+/// The wanted file entry `e` is, under the policy's rules for names, types,
+/// sizes and repeats; `files` holds those read before it.
+Result<const WantedFile*> wanted_file(archive_entry* e, const TarPolicy& policy, const TarFiles& files,
+                                      std::string_view what) {
+  const char* raw = archive_entry_pathname(e);
+  std::string_view name = raw ? std::string_view(raw) : std::string_view();
+  auto clean = clean_entry_name(name);
+  if (!clean || clean->empty()) return refused(what, "it holds an entry with an unsafe name '" + printable(name) + "'");
+  name = *clean;
+  if (archive_entry_hardlink(e) != nullptr) return refused(what, "its entry '" + printable(name) + "' is a hard link");
+  auto type = static_cast<unsigned>(archive_entry_filetype(e));
+  if (type != AE_IFREG || archive_entry_symlink(e) != nullptr)
+    return refused(what, "its entry '" + printable(name) + "' is " + type_name(type) + ", not a regular file");
+  auto wanted = std::find_if(policy.files.begin(), policy.files.end(),
+                             [&](const WantedFile& f) { return strip_dot_slash(f.name) == name; });
+  if (wanted == policy.files.end()) return refused(what, "it holds an unexpected entry '" + printable(name) + "'");
+  const std::string key(strip_dot_slash(wanted->name));
+  if (files.count(key) != 0) return refused(what, "it holds '" + printable(name) + "' twice");
+  if (archive_entry_size_is_set(e) &&
+      (archive_entry_size(e) < 0 || static_cast<std::uint64_t>(archive_entry_size(e)) > wanted->max_bytes))
+    return refused(what, "'" + key + "' is larger than " + std::to_string(wanted->max_bytes) + " bytes");
+  return &*wanted;
+}
+
+/// The current entry's content: whole, or reduced to the login keys of a .claude.json.
+Result<SecureBytes> read_entry(struct archive* a, const SourceState& state, const WantedFile& wanted,
+                               const std::string& key, std::string_view what) {
+  if (wanted.mode == WantedFile::Mode::whole) {
+    SecureBytes data;
+    SecureBytes block(k_block);
+    while (true) {
+      la_ssize_t n = archive_read_data(a, block.data(), block.size());
+      if (n < 0) return archive_failure(state, a, what, "it ends inside '" + key + "'");
+      if (n == 0) break;
+      if (data.size() + static_cast<std::size_t>(n) > wanted.max_bytes)
+        return refused(what, "'" + key + "' is larger than " + std::to_string(wanted.max_bytes) + " bytes");
+      data.insert(data.end(), block.begin(), block.begin() + n);
+    }
+    return data;
+  }
+  EntryBuf buf(a, wanted.max_bytes);
+  std::istream in(&buf);
+  auto reduced = vault::reduce_claude_json(in, wanted.max_bytes);
+  if (buf.failed()) return archive_failure(state, a, what, "it ends inside '" + key + "'");
+  if (!reduced.ok()) {
+    Error err = std::move(reduced).error();
+    if (err.kind == ErrorKind::unsafe_input) err.message += " (" + std::string(what) + ")";
+    return err;
+  }
+  return std::move(reduced).value();
+}
+
+}  // namespace
+
 Result<TarFiles> read_tar(const TarSource& source, const TarPolicy& policy, std::string_view what) {
   SourceState state;
   state.source = &source;
@@ -123,20 +190,8 @@ Result<TarFiles> read_tar(const TarSource& source, const TarPolicy& policy, std:
   if (!a) return fail(ErrorKind::failure, "cannot allocate an archive reader");
   archive_read_support_format_tar(a.get());
   archive_read_support_filter_none(a.get());
-
-  // When libarchive gives up, the source's own error (Docker, the size bound)
-  // is the better sentence.
-  auto archive_error = [&](std::string_view doing) -> Error {
-    if (state.error) {
-      if (state.error->kind == ErrorKind::unsafe_input) return refused(what, state.error->message);
-      return *state.error;
-    }
-    const char* msg = archive_error_string(a.get());
-    return refused(what, std::string(doing) + " (" + printable(msg ? msg : "unknown error") + ")");
-  };
-
   if (archive_read_open(a.get(), &state, nullptr, read_callback, nullptr) != ARCHIVE_OK)
-    return archive_error("it is not a tar archive");
+    return archive_failure(state, a.get(), what, "it is not a tar archive");
 
   TarFiles files;
   std::size_t entries = 0;
@@ -144,55 +199,13 @@ Result<TarFiles> read_tar(const TarSource& source, const TarPolicy& policy, std:
     archive_entry* e = nullptr;
     int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
-    if (r != ARCHIVE_OK) return archive_error("it is not a well-formed tar archive");
+    if (r != ARCHIVE_OK) return archive_failure(state, a.get(), what, "it is not a well-formed tar archive");
     if (++entries > policy.max_entries)
       return refused(what, "it holds more than " + std::to_string(policy.max_entries) + " entries");
-
-    const char* raw = archive_entry_pathname(e);
-    std::string_view name = raw ? std::string_view(raw) : std::string_view();
-    auto clean = clean_entry_name(name);
-    if (!clean || clean->empty())
-      return refused(what, "it holds an entry with an unsafe name '" + printable(name) + "'");
-    name = *clean;
-    if (archive_entry_hardlink(e) != nullptr)
-      return refused(what, "its entry '" + printable(name) + "' is a hard link");
-    auto type = static_cast<unsigned>(archive_entry_filetype(e));
-    if (type != AE_IFREG || archive_entry_symlink(e) != nullptr)
-      return refused(what, "its entry '" + printable(name) + "' is " + type_name(type) + ", not a regular file");
-
-    auto wanted = std::find_if(policy.files.begin(), policy.files.end(),
-                               [&](const WantedFile& f) { return strip_dot_slash(f.name) == name; });
-    if (wanted == policy.files.end()) return refused(what, "it holds an unexpected entry '" + printable(name) + "'");
+    PB_TRY(const WantedFile* wanted, wanted_file(e, policy, files, what));
     std::string key(strip_dot_slash(wanted->name));
-    if (files.count(key) != 0) return refused(what, "it holds '" + printable(name) + "' twice");
-    if (archive_entry_size_is_set(e) &&
-        (archive_entry_size(e) < 0 || static_cast<std::uint64_t>(archive_entry_size(e)) > wanted->max_bytes))
-      return refused(what, "'" + key + "' is larger than " + std::to_string(wanted->max_bytes) + " bytes");
-
-    if (wanted->mode == WantedFile::Mode::whole) {
-      SecureBytes data;
-      SecureBytes block(k_block);
-      while (true) {
-        la_ssize_t n = archive_read_data(a.get(), block.data(), block.size());
-        if (n < 0) return archive_error("it ends inside '" + key + "'");
-        if (n == 0) break;
-        if (data.size() + static_cast<std::size_t>(n) > wanted->max_bytes)
-          return refused(what, "'" + key + "' is larger than " + std::to_string(wanted->max_bytes) + " bytes");
-        data.insert(data.end(), block.begin(), block.begin() + n);
-      }
-      files.emplace(std::move(key), std::move(data));
-    } else {
-      EntryBuf buf(a.get(), wanted->max_bytes);
-      std::istream in(&buf);
-      auto reduced = vault::reduce_claude_json(in, wanted->max_bytes);
-      if (buf.failed()) return archive_error("it ends inside '" + key + "'");
-      if (!reduced.ok()) {
-        Error err = std::move(reduced).error();
-        if (err.kind == ErrorKind::unsafe_input) err.message += " (" + std::string(what) + ")";
-        return err;
-      }
-      files.emplace(std::move(key), std::move(reduced).value());
-    }
+    PB_TRY(SecureBytes data, read_entry(a.get(), state, *wanted, key, what));
+    files.emplace(std::move(key), std::move(data));
   }
   return files;
 }

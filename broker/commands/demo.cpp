@@ -268,6 +268,59 @@ struct Leftovers {
   }
 };
 
+/// Step 4 of the demo: two sessions of the demo credential mounted, with what para would pass docker run.
+Result<std::vector<dispatch::MountResult>> mount_sessions(DockerClient& docker, vault::Vault& v, const Paths& paths,
+                                                          const std::string& image, const std::string& tag,
+                                                          Leftovers& left, std::ostream& out) {
+  std::vector<dispatch::MountResult> mounts;
+  for (int i = 1; i <= 2; ++i) {
+    dispatch::MountRequest req{image, "demo-" + tag + "-" + std::to_string(i), std::string(k_credential), {}};
+    PB_TRY(dispatch::MountResult m, dispatch::mount(docker, v, paths, req));
+    left.sessions.push_back(m.session);
+    mounts.push_back(m);
+    out << "4. mounted session " << m.session << ":";
+    for (const auto& [volume, target] : dispatch::mounts_of(m))
+      out << " --mount type=volume,src=" << volume << ",dst=" << target;
+    for (const auto& [key, value] : dispatch::env_of(m)) out << " --env " << key << "=" << value;
+    out << "\n";
+  }
+  return mounts;
+}
+
+/// A container per session, run at once: each must find its login.
+Status run_sessions(DockerClient& docker, const std::string& image, const std::vector<dispatch::MountResult>& mounts,
+                    Leftovers& left, std::ostream& out) {
+  for (const auto& m : mounts) {
+    ContainerSpec spec;
+    spec.image = image;
+    spec.name = std::string(labels::k_container_prefix) + m.session;
+    spec.cmd = {"claude"};
+    for (const auto& [key, value] : dispatch::env_of(m)) spec.env.push_back(key + "=" + value);
+    for (const auto& [volume, target] : dispatch::mounts_of(m))
+      spec.mounts.push_back({MountSpec::Type::volume, volume, target, false, false, {}});
+    spec.labels = labels::managed(Role::demo);
+    spec.labels[labels::k_session] = m.session;
+    spec.network_mode = "none";
+    PB_TRY(std::string id, docker.container_create(spec));
+    left.containers.push_back(id);
+  }
+  for (const auto& id : left.containers) PB_TRY_STATUS(docker.container_start(id));
+  for (std::size_t i = 0; i < left.containers.size(); ++i) {
+    const std::string& id = left.containers[i];
+    PB_TRY(WaitResult w, docker.container_wait(id, std::chrono::seconds(30)));
+    PB_TRY(Logs logs, docker.container_logs(id, {true, true, 64 * 1024}));
+    std::string text = logs.out + logs.err;
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    out << "   container " << (i + 1) << " (" << id.substr(0, 12) << "): " << text << "\n";
+    if (w.exit_code != 0)
+      return fail(ErrorKind::failure, "the demo container of session " + mounts[i].session +
+                                          " is not logged in (exit " + std::to_string(w.exit_code) + ")");
+  }
+  for (const auto& id : left.containers) PB_TRY_STATUS(docker.container_remove(id, true, true));
+  left.containers.clear();
+  return {};
+}
+
 Result<int> run_demo(Context& ctx) {
   using clock = std::chrono::steady_clock;
   const auto started = clock::now();
@@ -311,46 +364,8 @@ Result<int> run_demo(Context& ctx) {
       << "\n";
 
   // 4. Two sessions, two containers, in parallel.
-  std::vector<dispatch::MountResult> mounts;
-  for (int i = 1; i <= 2; ++i) {
-    dispatch::MountRequest req{image, "demo-" + tag + "-" + std::to_string(i), std::string(k_credential), {}};
-    PB_TRY(dispatch::MountResult m, dispatch::mount(*docker, v, dp.paths, req));
-    left.sessions.push_back(m.session);
-    mounts.push_back(m);
-    out << "4. mounted session " << m.session << ":";
-    for (const auto& [volume, target] : dispatch::mounts_of(m))
-      out << " --mount type=volume,src=" << volume << ",dst=" << target;
-    for (const auto& [key, value] : dispatch::env_of(m)) out << " --env " << key << "=" << value;
-    out << "\n";
-  }
-  for (const auto& m : mounts) {
-    ContainerSpec spec;
-    spec.image = image;
-    spec.name = std::string(labels::k_container_prefix) + m.session;
-    spec.cmd = {"claude"};
-    for (const auto& [key, value] : dispatch::env_of(m)) spec.env.push_back(key + "=" + value);
-    for (const auto& [volume, target] : dispatch::mounts_of(m))
-      spec.mounts.push_back({MountSpec::Type::volume, volume, target, false, false, {}});
-    spec.labels = labels::managed(Role::demo);
-    spec.labels[labels::k_session] = m.session;
-    spec.network_mode = "none";
-    PB_TRY(std::string id, docker->container_create(spec));
-    left.containers.push_back(id);
-  }
-  for (const auto& id : left.containers) PB_TRY_STATUS(docker->container_start(id));
-  for (std::size_t i = 0; i < left.containers.size(); ++i) {
-    const std::string& id = left.containers[i];
-    PB_TRY(WaitResult w, docker->container_wait(id, std::chrono::seconds(30)));
-    PB_TRY(Logs logs, docker->container_logs(id, {true, true, 64 * 1024}));
-    std::string text = logs.out + logs.err;
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    out << "   container " << (i + 1) << " (" << id.substr(0, 12) << "): " << text << "\n";
-    if (w.exit_code != 0)
-      return fail(ErrorKind::failure, "the demo container of session " + mounts[i].session +
-                                          " is not logged in (exit " + std::to_string(w.exit_code) + ")");
-  }
-  for (const auto& id : left.containers) PB_TRY_STATUS(docker->container_remove(id, true, true));
-  left.containers.clear();
+  PB_TRY(std::vector<dispatch::MountResult> mounts, mount_sessions(*docker, v, dp.paths, image, tag, left, out));
+  PB_TRY_STATUS(run_sessions(*docker, image, mounts, left, out));
 
   // 5. Release: write back (nothing refreshed here) and remove the volumes.
   for (const auto& m : mounts) {

@@ -122,6 +122,138 @@ Error interrupted() {
   return fail(ErrorKind::failure, "login was interrupted; nothing was stored");
 }
 
+/// Where Claude will write: a fresh directory under CLAUDE_CONFIG_DIR when the
+/// build honours it (no image content is hidden), else its config directory.
+struct LoginPlan {
+  std::string mount_target;       ///< where the staging volume is mounted
+  std::vector<std::string> dirs;  ///< directories made for the runtime user before Claude starts
+  capture::LoginFiles files;      ///< where the login will be
+  std::vector<std::string> env;   ///< CLAUDE_CONFIG_DIR, when set
+};
+
+Result<LoginPlan> plan_login(const probes::ProbeReport& report, const std::string& image) {
+  LoginPlan plan;
+  if (report.honors_claude_config_dir) {
+    // The same fixed place as a session's volume: nothing of the image's HOME is used.
+    plan.mount_target = dispatch::k_mount_target;
+    std::string cfg = join(plan.mount_target, "claude");
+    const auto& knowledge = probes::builtin_knowledge();
+    if (!knowledge.ok()) return knowledge.error();
+    PB_TRY(probes::Locations loc, probes::locations_with_env(knowledge.value(), report, {{"CLAUDE_CONFIG_DIR", cfg}}));
+    plan.files = {loc.credentials, loc.global_config};
+    plan.env.push_back("CLAUDE_CONFIG_DIR=" + cfg);
+    plan.dirs = {plan.mount_target, cfg};
+    return plan;
+  }
+  if (!report.locations.config_dir)
+    return fail(ErrorKind::failure, "the probe of " + image + " found no config directory to log in to");
+  plan.mount_target = *report.locations.config_dir;
+  plan.files = capture::login_files(report);
+  plan.dirs = {plan.mount_target};
+  return plan;
+}
+
+/// The staging directories belong to the runtime user before Claude starts;
+/// the login CA, if any, is root's and readable by all.
+Status stage_login(DockerClient& docker, const std::string& id, const probes::ProbeReport& report,
+                   const LoginPlan& plan, const capture::LoginNetwork& network) {
+  std::vector<StagedEntry> staged;
+  for (const auto& d : plan.dirs) staged.push_back({d, true, {}, 0700, report.user.uid, report.user.gid});
+  if (report.honors_claude_config_dir && plan.files.global_config) {
+    // Claude Code's first-run screens (theme, notes) are not the login, and the
+    // sessions get this key with the login anyway. Skipping them also skips
+    // 1.0.x's first-run connectivity check, which asks Anthropic's public hosts
+    // whatever USE_LOCAL_OAUTH says.
+    staged.push_back({*plan.files.global_config, false,
+                      R"({"hasCompletedOnboarding":true})"
+                      "\n",
+                      0600, report.user.uid, report.user.gid});
+  }
+  if (!network.ca_pem.empty()) {
+    // Outside the login volume.
+    staged.push_back({capture::k_login_ca_dir, true, {}, 0755, 0, 0});
+    staged.push_back({capture::k_login_ca_path, false, network.ca_pem, 0644, 0, 0});
+  }
+  PB_TRY(std::string tar, staging_tar(staged));
+  PB_TRY(auto writer, docker.archive_put(id, "/"));
+  PB_TRY_STATUS(writer->write(std::as_bytes(std::span(tar.data(), tar.size()))));
+  return writer->finish();
+}
+
+/// The user's terminal attached to `claude /login`; however the attach ended,
+/// Claude is gone before its files are read. An error when it did not finish.
+Status attach_login(Context& ctx, DockerClient& docker, const std::string& id, const std::string& image,
+                    capture::InterruptGuard& interrupt) {
+  ctx.err << "para-broker: running `claude /login` from " << image
+          << " (nothing is committed; the container is removed afterwards)\n";
+  ctx.err.flush();
+  auto attached = docker.attach_terminal(id, {STDIN_FILENO, STDOUT_FILENO, true});
+  interrupt.reinstall();  // the attach replaced the handlers with its own
+  bool aborted = !attached.ok() || interrupt.signal_received() != 0;
+  PB_TRY(ContainerInfo info, docker.container_inspect(id));
+  if (info.state.running) {
+    (void)docker.container_kill(id, "SIGKILL");
+    (void)docker.container_wait(id, std::chrono::seconds(10));
+    aborted = true;
+  }
+  ctx.err << "\n";
+  if (!aborted) return {};
+  std::string why = !attached.ok() ? attached.error().message : "it was interrupted";
+  return fail(ErrorKind::failure, "the login in " + image + " did not finish (" + why + "); nothing was stored");
+}
+
+Error nothing_written(const std::string& image) {
+  return fail(ErrorKind::failure,
+              "`claude /login` in " + image + " ended without writing credentials; nothing was stored");
+}
+
+/// What the login wrote: credentials, or an API key in .claude.json alone.
+Result<vault::Capture> read_login_result(DockerClient& docker, const std::string& id, const LoginPlan& plan,
+                                         const std::string& image) {
+  auto captured = capture::read_login(docker, id, plan.files, "login:" + image, "the login container");
+  if (!captured.ok()) {
+    if (captured.error().kind == ErrorKind::not_found) return nothing_written(image);
+    return std::move(captured).error();
+  }
+  if (captured->credentials_json.empty()) {
+    // An API-key login lives in .claude.json alone; anything else is no login.
+    SecureBytes none;
+    if (!vault::summarise_login(none, captured->claude_json).ok()) return nothing_written(image);
+  }
+  return captured;
+}
+
+/// A staging volume for the login, which gc takes only once it is older than
+/// its grace (the login container that will use it is created right after).
+Result<std::string> make_staging_volume(DockerClient& docker, const std::string& suffix) {
+  std::string volume = "para-broker-login-" + suffix;
+  Labels staging = labels::managed(Role::staging);
+  staging[labels::k_created_at] = std::to_string(static_cast<long long>(std::time(nullptr)));
+  PB_TRY(VolumeInfo vi, docker.volume_create(volume, staging));
+  (void)vi;
+  return volume;
+}
+
+ContainerSpec login_container(const std::string& image, const probes::ProbeReport& report, const LoginPlan& plan,
+                              const capture::LoginNetwork& network, const std::string& volume,
+                              const std::string& suffix) {
+  ContainerSpec spec;
+  spec.image = image;
+  // Not `para-…`: para counts and removes those (labels::k_container_prefix).
+  spec.name = std::string(labels::k_container_prefix) + "login-" + suffix;
+  spec.entrypoint = std::vector<std::string>{*report.claude.path};
+  spec.cmd = {"/login"};
+  spec.tty = true;
+  spec.open_stdin = true;
+  spec.labels = labels::managed(Role::staging);
+  spec.mounts.push_back({MountSpec::Type::volume, volume, plan.mount_target, false, false, {}});
+  spec.network_mode = network.network_mode;
+  spec.extra_hosts = network.extra_hosts;
+  spec.env = plan.env;
+  spec.env.insert(spec.env.end(), network.env.begin(), network.env.end());
+  return spec;
+}
+
 Result<int> run_login(Context& ctx, const Options& opt) {
   std::optional<std::string> name;
   if (!opt.name.empty()) name = opt.name;
@@ -145,125 +277,24 @@ Result<int> run_login(Context& ctx, const Options& opt) {
     return fail(ErrorKind::not_found,
                 "image " + opt.image + " has no Claude Code installed, so there is nothing to log in with");
   if (interrupt.signal_received() != 0) return interrupted();
+  PB_TRY(LoginPlan plan, plan_login(report, opt.image));
 
-  // Where Claude will write: a fresh directory under CLAUDE_CONFIG_DIR when the
-  // build honours it (no image content is hidden), else its config directory.
-  ContainerSpec spec;
-  std::string mount_target;
-  std::vector<std::string> dirs;
-  capture::LoginFiles files;
-  if (report.honors_claude_config_dir) {
-    // The same fixed place as a session's volume: nothing of the image's HOME is used.
-    mount_target = dispatch::k_mount_target;
-    std::string cfg = join(mount_target, "claude");
-    const auto& knowledge = probes::builtin_knowledge();
-    if (!knowledge.ok()) return knowledge.error();
-    PB_TRY(probes::Locations loc, probes::locations_with_env(knowledge.value(), report, {{"CLAUDE_CONFIG_DIR", cfg}}));
-    files = {loc.credentials, loc.global_config};
-    spec.env.push_back("CLAUDE_CONFIG_DIR=" + cfg);
-    dirs = {mount_target, cfg};
-  } else {
-    if (!report.locations.config_dir)
-      return fail(ErrorKind::failure, "the probe of " + opt.image + " found no config directory to log in to");
-    mount_target = *report.locations.config_dir;
-    files = capture::login_files(report);
-    dirs = {mount_target};
-  }
-
-  std::string suffix = random_suffix();
-  std::string volume = "para-broker-login-" + suffix;
-  Labels staging = labels::managed(Role::staging);
-  // gc takes a staging volume only once it is older than its grace: the login
-  // container that will use it is created right after.
-  staging[labels::k_created_at] = std::to_string(static_cast<long long>(std::time(nullptr)));
-  PB_TRY(VolumeInfo vi, docker->volume_create(volume, staging));
-  (void)vi;
+  const std::string suffix = random_suffix();
+  PB_TRY(std::string volume, make_staging_volume(*docker, suffix));
   VolumeGuard volume_guard(*docker, volume);
-
-  spec.image = opt.image;
-  // Not `para-…`: para counts and removes those (labels::k_container_prefix).
-  spec.name = std::string(labels::k_container_prefix) + "login-" + suffix;
-  spec.entrypoint = std::vector<std::string>{*report.claude.path};
-  spec.cmd = {"/login"};
-  spec.tty = true;
-  spec.open_stdin = true;
-  spec.labels = labels::managed(Role::staging);
-  spec.mounts.push_back({MountSpec::Type::volume, volume, mount_target, false, false, {}});
-  spec.network_mode = network.network_mode;
-  spec.extra_hosts = network.extra_hosts;
-  spec.env.insert(spec.env.end(), network.env.begin(), network.env.end());
-  PB_TRY(std::string id, docker->container_create(spec));
+  PB_TRY(std::string id, docker->container_create(login_container(opt.image, report, plan, network, volume, suffix)));
   ContainerGuard container_guard(*docker, id);
-
-  // The staging directories belong to the runtime user before Claude starts.
-  std::vector<StagedEntry> staged;
-  for (const auto& d : dirs) staged.push_back({d, true, {}, 0700, report.user.uid, report.user.gid});
-  if (report.honors_claude_config_dir && files.global_config) {
-    // Claude Code's first-run screens (theme, notes) are not the login, and the
-    // sessions get this key with the login anyway. Skipping them also skips
-    // 1.0.x's first-run connectivity check, which asks Anthropic's public hosts
-    // whatever USE_LOCAL_OAUTH says.
-    staged.push_back({*files.global_config, false,
-                      R"({"hasCompletedOnboarding":true})"
-                      "\n",
-                      0600, report.user.uid, report.user.gid});
-  }
-  if (!network.ca_pem.empty()) {
-    // Root's and readable by all, as a system CA file is; outside the login volume.
-    staged.push_back({capture::k_login_ca_dir, true, {}, 0755, 0, 0});
-    staged.push_back({capture::k_login_ca_path, false, network.ca_pem, 0644, 0, 0});
-  }
-  PB_TRY(std::string tar, staging_tar(staged));
-  {
-    PB_TRY(auto writer, docker->archive_put(id, "/"));
-    PB_TRY_STATUS(writer->write(std::as_bytes(std::span(tar.data(), tar.size()))));
-    PB_TRY_STATUS(writer->finish());
-  }
+  PB_TRY_STATUS(stage_login(*docker, id, report, plan, network));
   if (interrupt.signal_received() != 0) return interrupted();
-
-  ctx.err << "para-broker: running `claude /login` from " << opt.image
-          << " (nothing is committed; the container is removed afterwards)\n";
-  ctx.err.flush();
-  auto attached = docker->attach_terminal(id, {STDIN_FILENO, STDOUT_FILENO, true});
-  interrupt.reinstall();  // the attach replaced the handlers with its own
-
-  // However the attach ended, Claude must be gone before its files are read.
-  bool aborted = !attached.ok() || interrupt.signal_received() != 0;
-  PB_TRY(ContainerInfo info, docker->container_inspect(id));
-  if (info.state.running) {
-    (void)docker->container_kill(id, "SIGKILL");
-    (void)docker->container_wait(id, std::chrono::seconds(10));
-    aborted = true;
-  }
-  ctx.err << "\n";
-  if (aborted) {
-    std::string why = !attached.ok() ? attached.error().message : "it was interrupted";
-    return fail(ErrorKind::failure, "the login in " + opt.image + " did not finish (" + why + "); nothing was stored");
-  }
-
-  auto captured = capture::read_login(*docker, id, files, "login:" + opt.image, "the login container");
-  if (!captured.ok()) {
-    if (captured.error().kind == ErrorKind::not_found)
-      return fail(ErrorKind::failure,
-                  "`claude /login` in " + opt.image + " ended without writing credentials; nothing was stored");
-    return std::move(captured).error();
-  }
-  if (captured->credentials_json.empty()) {
-    // An API-key login lives in .claude.json alone; anything else is no login.
-    SecureBytes none;
-    if (!vault::summarise_login(none, captured->claude_json).ok())
-      return fail(ErrorKind::failure,
-                  "`claude /login` in " + opt.image + " ended without writing credentials; nothing was stored");
-  }
+  PB_TRY_STATUS(attach_login(ctx, *docker, id, opt.image, interrupt));
+  PB_TRY(vault::Capture captured, read_login_result(*docker, id, plan, opt.image));
   if (interrupt.signal_received() != 0) return interrupted();
   PB_TRY_STATUS(container_guard.remove());
   PB_TRY_STATUS(volume_guard.remove());
 
-  auto stored = store_capture(ctx, *captured, name);
+  auto stored = store_capture(ctx, captured, name);
   if (!stored.ok()) {
-    if (stored.error().kind == ErrorKind::not_found)
-      return fail(ErrorKind::failure,
-                  "`claude /login` in " + opt.image + " ended without writing credentials; nothing was stored");
+    if (stored.error().kind == ErrorKind::not_found) return nothing_written(opt.image);
     return std::move(stored).error();
   }
   print_capture_outcome(ctx, *stored, opt.json);

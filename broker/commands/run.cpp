@@ -47,49 +47,27 @@ std::string footer() {
   return os.str();
 }
 
-}  // namespace
-
-int run(const std::vector<std::string>& args, Context& ctx) {
-  CLI::App app{"para-broker: keeps Claude Code credentials out of Docker images and mounts them per session.",
-               "para-broker"};
-  app.set_version_flag("--version", std::string("para-broker ") + PB_VERSION);
-  app.require_subcommand(1);
-  app.footer(footer());
-
-  Handler chosen;
-  std::vector<std::pair<CLI::App*, Handler>> subs;
-  const auto word = first_word(args);
-  const bool known = word && std::any_of(command_table().begin(), command_table().end(),
-                                         [&](const CommandSpec& c) { return c.name == *word; });
-  for (const auto& spec : command_table()) {
-    // Only the named command's options are set up: every run is a short
-    // process, and building all of them was a third of a cached probe.
-    if (known && spec.name != *word) continue;
-    CLI::App* sub = app.add_subcommand(std::string(spec.name), std::string(spec.summary));
-    if (!spec.example.empty()) sub->footer("Example:\n  " + std::string(spec.example));
-    subs.emplace_back(sub, spec.setup(*sub));
-  }
-
-  if (word) {
-    if (!known) {
-      std::string best;
-      std::size_t best_d = 3;
-      for (const auto& c : command_table()) {
-        std::size_t d = edit_distance(*word, c.name);
-        if (d < best_d || (c.name.starts_with(*word) && best.empty())) {
-          best_d = std::min(d, best_d);
-          best = c.name;
-        }
-      }
-      ctx.err << "para-broker: unknown command '" << *word << "'"
-              << (best.empty() ? "; run 'para-broker --help' for the list" : "; did you mean '" + best + "'?") << "\n";
-      return 2;
+/// The closest command name to a mistyped `word`, or "".
+std::string closest_command(const std::string& word) {
+  std::string best;
+  std::size_t best_d = 3;
+  for (const auto& c : command_table()) {
+    std::size_t d = edit_distance(word, c.name);
+    if (d < best_d || (c.name.starts_with(word) && best.empty())) {
+      best_d = std::min(d, best_d);
+      best = c.name;
     }
   }
+  return best;
+}
 
+/// Parses `args` into `app`: nullopt when a command is to run, else the exit
+/// code of what parsing answered (help, version, a usage error).
+std::optional<int> parse(CLI::App& app, const std::vector<std::string>& args, Context& ctx) {
   try {
     std::vector<std::string> rev(args.rbegin(), args.rend() - 1);  // CLI11 takes reversed args without argv[0]
     app.parse(rev);
+    return std::nullopt;
   } catch (const CLI::CallForHelp&) {
     ctx.out << app.help();
     return 0;
@@ -113,18 +91,10 @@ int run(const std::vector<std::string>& args, Context& ctx) {
             << "--help'\n";
     return 2;
   }
+}
 
-  for (auto& [sub, handler] : subs) {
-    if (sub->parsed()) {
-      chosen = handler;
-      break;
-    }
-  }
-  if (!chosen) {
-    ctx.err << "para-broker: no command given; run 'para-broker --help' for the list\n";
-    return 2;
-  }
-
+/// Runs the chosen command's handler: its exit code, or its error said in one line.
+int run_handler(const Handler& chosen, Context& ctx) {
   try {
     Result<int> r = chosen(ctx);
     if (r.ok()) return *r;
@@ -141,6 +111,40 @@ int run(const std::vector<std::string>& args, Context& ctx) {
     ctx.err << "para-broker: internal error: " << e.what() << "\n";
     return 1;
   }
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& args, Context& ctx) {
+  CLI::App app{"para-broker: keeps Claude Code credentials out of Docker images and mounts them per session.",
+               "para-broker"};
+  app.set_version_flag("--version", std::string("para-broker ") + PB_VERSION);
+  app.require_subcommand(1);
+  app.footer(footer());
+
+  std::vector<std::pair<CLI::App*, Handler>> subs;
+  const auto word = first_word(args);
+  const bool known = word && std::any_of(command_table().begin(), command_table().end(),
+                                         [&](const CommandSpec& c) { return c.name == *word; });
+  if (word && !known) {
+    const std::string best = closest_command(*word);
+    ctx.err << "para-broker: unknown command '" << *word << "'"
+            << (best.empty() ? "; run 'para-broker --help' for the list" : "; did you mean '" + best + "'?") << "\n";
+    return 2;
+  }
+  for (const auto& spec : command_table()) {
+    // Only the named command's options are set up: every run is a short
+    // process, and building all of them was a third of a cached probe.
+    if (known && spec.name != *word) continue;
+    CLI::App* sub = app.add_subcommand(std::string(spec.name), std::string(spec.summary));
+    if (!spec.example.empty()) sub->footer("Example:\n  " + std::string(spec.example));
+    subs.emplace_back(sub, spec.setup(*sub));
+  }
+  if (auto answered = parse(app, args, ctx)) return *answered;
+  for (auto& [sub, handler] : subs)
+    if (sub->parsed() && handler) return run_handler(handler, ctx);
+  ctx.err << "para-broker: no command given; run 'para-broker --help' for the list\n";
+  return 2;
 }
 
 int run(int argc, char** argv) {
