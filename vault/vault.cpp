@@ -687,25 +687,12 @@ Result<CaptureOutcome> Vault::update(std::string_view id, const Capture& capture
   return store_capture(capture, o, std::string(id), op);
 }
 
-Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const CaptureOptions& options,
-                                            std::optional<std::string> only_id, std::string_view op) {
-  if (options.name && !is_valid_name(*options.name))
-    return fail(ErrorKind::usage,
-                "'" + *options.name + "' is not a valid credential name (use letters, digits, . _ @ + -)");
-  // Everything is validated before the vault is touched: refused input changes nothing.
-  SecureBytes reduced;
-  if (!capture.claude_json.empty()) {
-    PB_TRY(reduced, reduce_claude_json(ByteSpan(capture.claude_json)));
-  }
-  PB_TRY(LoginSummary summary, summarise_login(capture.credentials_json, reduced));
+namespace {
 
-  PB_TRY_STATUS(ensure_private_dir(m_opts.home / "entries", "vault entries directory"));
-  // Protects: the set of entries and each entry's read-modify-write (names and
-  // accounts stay unique; an older login never overwrites a newer one).
-  PB_TRY(FileLock lock, lock_store(FileLock::Mode::exclusive));
-  remove_stale_temps(m_opts);
-  PB_TRY(Listing listing, list_locked());
-
+/// The entry a capture replaces: the one written back into (`only_id`), the
+/// one of the name given, or the one of the same account; null for a new one.
+Result<const EntryMeta*> entry_replaced(const Listing& listing, const std::optional<std::string>& only_id,
+                                        const CaptureOptions& options, const LoginSummary& summary) {
   const EntryMeta* existing = nullptr;
   if (only_id) {
     for (const auto& m : listing.entries)
@@ -726,6 +713,56 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
       existing->identity != summary.identity)
     return fail(ErrorKind::conflict, "credential '" + existing->name +
                                          "' belongs to another account; choose another --name or remove it first");
+  return existing;
+}
+
+/// A name no entry has: `base`, else `base-2`, `base-3`, ...
+std::string unused_name(const Listing& listing, const std::string& base) {
+  std::string name = base;
+  for (int n = 2;
+       std::any_of(listing.entries.begin(), listing.entries.end(), [&](const EntryMeta& m) { return m.name == name; });
+       ++n)
+    name = base + "-" + std::to_string(n);
+  return name;
+}
+
+/// What the entry says of the login it holds, and of its files.
+void describe_login(EntryMeta& meta, const LoginSummary& summary, const Capture& capture, const std::string& fp,
+                    const std::vector<ArchiveFile>& files, std::int64_t now) {
+  meta.kind = summary.kind;
+  meta.account = summary.account;
+  meta.account_uuid = summary.account_uuid;
+  if (!summary.identity.empty()) meta.identity = summary.identity;
+  meta.plan = summary.plan;
+  meta.expires_at = summary.expires_at;
+  meta.source = capture.source;
+  meta.fingerprint = fp;
+  meta.updated = now;
+  meta.files.clear();
+  for (const auto& f : files) meta.files.push_back({f.name, to_hex(sha256(f.data)), f.data.size()});
+}
+
+}  // namespace
+
+Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const CaptureOptions& options,
+                                            std::optional<std::string> only_id, std::string_view op) {
+  if (options.name && !is_valid_name(*options.name))
+    return fail(ErrorKind::usage,
+                "'" + *options.name + "' is not a valid credential name (use letters, digits, . _ @ + -)");
+  // Everything is validated before the vault is touched: refused input changes nothing.
+  SecureBytes reduced;
+  if (!capture.claude_json.empty()) {
+    PB_TRY(reduced, reduce_claude_json(ByteSpan(capture.claude_json)));
+  }
+  PB_TRY(LoginSummary summary, summarise_login(capture.credentials_json, reduced));
+
+  PB_TRY_STATUS(ensure_private_dir(m_opts.home / "entries", "vault entries directory"));
+  // Protects: the set of entries and each entry's read-modify-write (names and
+  // accounts stay unique; an older login never overwrites a newer one).
+  PB_TRY(FileLock lock, lock_store(FileLock::Mode::exclusive));
+  remove_stale_temps(m_opts);
+  PB_TRY(Listing listing, list_locked());
+  PB_TRY(const EntryMeta* existing, entry_replaced(listing, only_id, options, summary));
 
   CaptureOutcome outcome;
   const std::string fp = fingerprint(summary.secret);
@@ -735,16 +772,14 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
       *summary.expires_at < *existing->expires_at) {
     outcome.action = CaptureOutcome::Action::kept_stored;
     outcome.meta = *existing;
-    LogRecord r{std::string(op),
-                existing->id,
-                existing->name,
-                options.access.session,
-                options.access.image,
-                "kept-newer-stored",
-                fp,
-                "the stored login expires later",
-                0};
-    PB_TRY_STATUS(m_log->append(std::move(r)));
+    PB_TRY_STATUS(m_log->append({.op = std::string(op),
+                                 .credential = existing->id,
+                                 .name = existing->name,
+                                 .session = options.access.session,
+                                 .image = options.access.image,
+                                 .result = "kept-newer-stored",
+                                 .fingerprint = fp,
+                                 .detail = "the stored login expires later"}));
     return outcome;
   }
 
@@ -755,30 +790,14 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
     outcome.action = CaptureOutcome::Action::replaced;
   } else {
     meta.id = random_hex(m_opts.random, k_entry_id_size / 2);
-    std::string base = options.name ? *options.name : default_name(summary);
-    std::string name = base;
-    for (int n = 2; std::any_of(listing.entries.begin(), listing.entries.end(),
-                                [&](const EntryMeta& m) { return m.name == name; });
-         ++n)
-      name = base + "-" + std::to_string(n);
-    meta.name = name;
+    meta.name = unused_name(listing, options.name ? *options.name : default_name(summary));
     meta.created = now;
     outcome.action = CaptureOutcome::Action::created;
   }
-  meta.kind = summary.kind;
-  meta.account = summary.account;
-  meta.account_uuid = summary.account_uuid;
-  if (!summary.identity.empty()) meta.identity = summary.identity;
-  meta.plan = summary.plan;
-  meta.expires_at = summary.expires_at;
-  meta.source = capture.source;
-  meta.fingerprint = fp;
-  meta.updated = now;
   std::vector<ArchiveFile> files;
   if (!capture.credentials_json.empty()) files.push_back({k_credentials_file, capture.credentials_json});
   if (!reduced.empty()) files.push_back({k_claude_json_file, std::move(reduced)});
-  meta.files.clear();
-  for (const auto& f : files) meta.files.push_back({f.name, to_hex(sha256(f.data)), f.data.size()});
+  describe_login(meta, summary, capture, fp, files, now);
   meta.generation = existing != nullptr ? existing->generation + 1 : 1;
 
   if (existing != nullptr && existing->fingerprint != fp) {
@@ -792,18 +811,17 @@ Result<CaptureOutcome> Vault::store_capture(const Capture& capture, const Captur
   PB_TRY(Bytes encoded, encode_entry(m_entry_key, meta, files, m_opts.random));
   PB_TRY_STATUS(write_file_atomic(entry_path(meta.id), encoded));
   PB_CRASH_POINT("vault.capture.entry_written");
-  LogRecord r{std::string(op),
-              meta.id,
-              meta.name,
-              options.access.session,
-              options.access.image,
-              "ok",
-              fp,
-              outcome.action == CaptureOutcome::Action::created ? "created from " + capture.source
-                                                                : "replaced from " + capture.source,
-              0,
-              meta.generation};
-  PB_TRY_STATUS(m_log->append(std::move(r)));
+  PB_TRY_STATUS(m_log->append(
+      {.op = std::string(op),
+       .credential = meta.id,
+       .name = meta.name,
+       .session = options.access.session,
+       .image = options.access.image,
+       .result = "ok",
+       .fingerprint = fp,
+       .detail =
+           (outcome.action == CaptureOutcome::Action::created ? "created from " : "replaced from ") + capture.source,
+       .generation = meta.generation}));
   outcome.meta = std::move(meta);
   return outcome;
 }
@@ -1069,17 +1087,149 @@ Status Vault::ensure_current() const {
   return {};
 }
 
-Result<RotateOutcome> Vault::rotate(const AccessInfo& access) {
-  // The passphrase is asked for before any lock is taken (as open() does).
-  std::optional<SecureString> pass;
-  {
-    PB_TRY(Header h, read_header(m_opts.home));
-    if (h.provider == Provider::passphrase) {
-      if (!m_opts.passphrase)
-        return fail(ErrorKind::locked, "rotating a passphrase vault needs its passphrase; no source is available");
-      PB_TRY(pass, m_opts.passphrase("Vault passphrase", false));
+namespace {
+
+/// The fingerprint of the login in `files` under `fp_key`; nullopt when they hold none.
+std::optional<std::string> fingerprint_under(const SecureBytes& fp_key, const std::vector<ArchiveFile>& files) {
+  ByteSpan creds, claude;
+  for (const auto& f : files) {
+    if (f.name == k_credentials_file) creds = f.data;
+    if (f.name == k_claude_json_file) claude = f.data;
+  }
+  auto summary = summarise_login(creds, claude);
+  if (!summary) return std::nullopt;
+  return to_hex(hmac_sha256(fp_key, summary->secret)).substr(0, 16);
+}
+
+Result<std::vector<fs::path>> sorted_entry_files(const fs::path& dir) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) files.push_back(it->path());
+  if (ec) return fail(ErrorKind::failure, "reading " + dir.string() + " failed: " + ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+/// The keys an entry is read under and written again under, and where to.
+struct Restage {
+  const SecureBytes& old_entry_key;
+  const SecureBytes& entry_key;
+  const SecureBytes& fp_key;
+  fs::path into;
+  const RandomSource& random;
+};
+
+/// Every entry and kept previous login of `files`, re-encrypted into
+/// `how.into`: kept previous logins first, so that an entry names its kept
+/// login's new fingerprint. One log record per entry.
+Status restage_entries(const std::vector<fs::path>& files, const Restage& how, const AccessInfo& access,
+                       RotateOutcome& outcome, std::vector<LogRecord>& records) {
+  std::map<std::string, std::pair<std::string, std::string>> prev_fps;  // id -> (old, new) fingerprint
+  for (int pass_no = 0; pass_no < 2; ++pass_no) {
+    const std::string_view ext = pass_no == 0 ? ".prev" : ".pbe";
+    for (const auto& path : files) {
+      const std::string fname = path.filename().string();
+      if (fname.size() != k_entry_id_size + ext.size() || !fname.ends_with(ext)) continue;
+      const std::string id = fname.substr(0, k_entry_id_size);
+      if (!is_entry_id(id)) continue;
+      PB_TRY(SecureBytes bytes, read_file(path, k_max_entry_file));
+      auto entry = decode_entry(how.old_entry_key, bytes, id);
+      if (!entry)
+        return fail(ErrorKind::integrity,
+                    "entry file " + path.string() + " is corrupt or tampered; nothing was changed");
+      EntryMeta meta = entry->meta;
+      const std::string old_fp = meta.fingerprint;
+      if (auto fp = fingerprint_under(how.fp_key, entry->files)) meta.fingerprint = *fp;
+      if (meta.generation == 0) meta.generation = 1;  // an entry of before generations becomes version 2
+      if (pass_no == 0) {
+        prev_fps[id] = {old_fp, meta.fingerprint};
+        ++outcome.previous;
+      } else {
+        if (meta.previous) {
+          auto kept = prev_fps.find(id);
+          if (kept != prev_fps.end() && kept->second.first == meta.previous->fingerprint)
+            meta.previous->fingerprint = kept->second.second;
+        }
+        records.push_back({"rotate", id, meta.name, access.session, access.image, "ok", meta.fingerprint,
+                           "re-encrypted under the new data key", 0, meta.generation});
+        ++outcome.entries;
+      }
+      PB_TRY(Bytes encoded, encode_entry(how.entry_key, meta, entry->files, how.random));
+      PB_TRY_STATUS(write_file_atomic(how.into / fname, encoded));
     }
   }
+  return {};
+}
+
+}  // namespace
+
+namespace {
+
+/// The log record that ends a rotation.
+LogRecord rotated_record(const RotateOutcome& outcome, const AccessInfo& access) {
+  return {"rotate",
+          "",
+          "",
+          access.session,
+          access.image,
+          "ok",
+          "",
+          "re-encrypted " + std::to_string(outcome.entries) + " entries and " + std::to_string(outcome.previous) +
+              " kept previous logins under a new data key; the access log is now under its new log key",
+          0};
+}
+
+/// The new key file, beside the old one (`<key file>.new`), installed after the commit.
+Status stage_key_file(const fs::path& key_file, const SecureBytes& kek) {
+  fs::path new_key = key_file;
+  new_key += ".new";
+  ::unlink(new_key.c_str());
+  return write_key_file_exclusive(new_key, kek);
+}
+
+}  // namespace
+
+namespace {
+
+/// The passphrase of a passphrase vault, asked for once; nullopt for a key-file vault.
+Result<std::optional<SecureString>> rotation_passphrase(const Options& opts) {
+  PB_TRY(Header h, read_header(opts.home));
+  if (h.provider != Provider::passphrase) return std::optional<SecureString>();
+  if (!opts.passphrase)
+    return fail(ErrorKind::locked, "rotating a passphrase vault needs its passphrase; no source is available");
+  PB_TRY(SecureString pass, opts.passphrase("Vault passphrase", false));
+  return std::optional<SecureString>(std::move(pass));
+}
+
+/// Whether `pass` unwraps the data key in use: the same passphrase, checked
+/// against the header, so that a mistyped one never locks the vault.
+Result<bool> passphrase_unlocks(const Header& h, const SecureString& pass, const SecureBytes& data_key) {
+  PB_TRY(SecureBytes kek, scrypt(std::string_view(pass.data(), pass.size()), h.salt, h.scrypt));
+  auto current = vault::open(kek, h.wrapped_key, as_bytes(header_aad(h)));
+  return current && equal_ct(*current, data_key);
+}
+
+/// A new key-encryption key: the passphrase under a fresh salt (and today's
+/// scrypt parameters, set in `h`), or a new key file's key: the old one may be what was exposed.
+Result<SecureBytes> new_key_encryption_key(Header& h, const std::optional<SecureString>& pass, const Options& opts) {
+  SecureBytes kek;
+  if (h.provider == Provider::passphrase) {
+    h.scrypt = opts.scrypt;
+    h.salt.assign(16, 0);
+    opts.random(h.salt);
+    PB_TRY(kek, scrypt(std::string_view(pass->data(), pass->size()), h.salt, h.scrypt));
+    return kek;
+  }
+  kek.resize(k_key_size);
+  opts.random(kek);
+  return kek;
+}
+
+}  // namespace
+
+Result<RotateOutcome> Vault::rotate(const AccessInfo& access) {
+  // The passphrase is asked for before any lock is taken (as open() does).
+  PB_TRY(std::optional<SecureString> pass, rotation_passphrase(m_opts));
   // Protects: every entry, the header and the key file, from staging to the
   // last rename; no reader or writer sees the vault half rotated.
   PB_TRY(FileLock lock, lock_store(FileLock::Mode::exclusive));
@@ -1091,27 +1241,18 @@ Result<RotateOutcome> Vault::rotate(const AccessInfo& access) {
   if (!report.ok()) return integrity_failure(report);
 
   Header h = old;
-  SecureBytes kek;
   if (old.provider == Provider::passphrase) {
     if (!pass) return fail(ErrorKind::conflict, "the vault's key provider changed while rotate started; run it again");
-    // The same passphrase: checked against the header, so that a mistyped one never locks the vault.
-    PB_TRY(SecureBytes old_kek, scrypt(std::string_view(pass->data(), pass->size()), old.salt, old.scrypt));
-    auto current = vault::open(old_kek, old.wrapped_key, as_bytes(header_aad(old)));
-    if (!current || !equal_ct(*current, m_data_key)) {
+    PB_TRY(bool unlocks, passphrase_unlocks(old, *pass, m_data_key));
+    if (!unlocks) {
       // The vault is unlocked (a cached key): the attempt joins the chain.
       PB_TRY_STATUS(m_log->append({"rotate", "", "", access.session, access.image, "failed", "",
                                    "the passphrase given does not unlock the vault", 0}));
       return fail(ErrorKind::locked,
                   "the passphrase does not unlock the vault in " + m_opts.home.string() + "; nothing was changed");
     }
-    h.scrypt = m_opts.scrypt;
-    h.salt.assign(16, 0);
-    m_opts.random(h.salt);
-    PB_TRY(kek, scrypt(std::string_view(pass->data(), pass->size()), h.salt, h.scrypt));
-  } else {
-    kek.resize(k_key_size);  // a new key file too: the old one may be what was exposed
-    m_opts.random(kek);
   }
+  PB_TRY(SecureBytes kek, new_key_encryption_key(h, pass, m_opts));
   SecureBytes data_key(k_key_size);
   m_opts.random(data_key);
   h.key_check = key_check_of(data_key, h.vault_id);
@@ -1119,16 +1260,6 @@ Result<RotateOutcome> Vault::rotate(const AccessInfo& access) {
   PB_TRY(SecureBytes entry_key, hkdf_sha256(data_key, "para-broker entry key v1"));
   PB_TRY(SecureBytes fp_key, hkdf_sha256(data_key, "para-broker fingerprint key v1"));
   PB_TRY(SecureBytes log_key, hkdf_sha256(data_key, "para-broker log key v1"));
-  auto new_fingerprint = [&](const std::vector<ArchiveFile>& files) -> std::optional<std::string> {
-    ByteSpan creds, claude;
-    for (const auto& f : files) {
-      if (f.name == k_credentials_file) creds = f.data;
-      if (f.name == k_claude_json_file) claude = f.data;
-    }
-    auto summary = summarise_login(creds, claude);
-    if (!summary) return std::nullopt;
-    return to_hex(hmac_sha256(fp_key, summary->secret)).substr(0, 16);
-  };
 
   // Under the old key: failed unlocks waiting in access.pending join the chain
   // (their marks are the old key's), and the log says a rotate began.
@@ -1153,65 +1284,18 @@ Result<RotateOutcome> Vault::rotate(const AccessInfo& access) {
 
   RotateOutcome outcome;
   PB_TRY_STATUS(ensure_private_dir(m_opts.home / "entries", "vault entries directory"));
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (fs::directory_iterator it(m_opts.home / "entries", ec), end; !ec && it != end; it.increment(ec))
-    files.push_back(it->path());
-  if (ec) return fail(ErrorKind::failure, "reading " + (m_opts.home / "entries").string() + " failed: " + ec.message());
-  std::sort(files.begin(), files.end());
-  // Kept previous logins first: an entry names its kept login's new fingerprint.
-  std::map<std::string, std::pair<std::string, std::string>> prev_fps;  // id -> (old, new) fingerprint
+  PB_TRY(std::vector<fs::path> files, sorted_entry_files(m_opts.home / "entries"));
   std::vector<LogRecord> records;
-  for (int pass_no = 0; pass_no < 2; ++pass_no) {
-    const std::string_view ext = pass_no == 0 ? ".prev" : ".pbe";
-    for (const auto& path : files) {
-      const std::string fname = path.filename().string();
-      if (fname.size() != k_entry_id_size + ext.size() || !fname.ends_with(ext)) continue;
-      const std::string id = fname.substr(0, k_entry_id_size);
-      if (!is_entry_id(id)) continue;
-      PB_TRY(SecureBytes bytes, read_file(path, k_max_entry_file));
-      auto entry = decode_entry(m_entry_key, bytes, id);
-      if (!entry)
-        return fail(ErrorKind::integrity,
-                    "entry file " + path.string() + " is corrupt or tampered; nothing was changed");
-      EntryMeta meta = entry->meta;
-      const std::string old_fp = meta.fingerprint;
-      if (auto fp = new_fingerprint(entry->files)) meta.fingerprint = *fp;
-      if (meta.generation == 0) meta.generation = 1;  // an entry of before generations becomes version 2
-      if (pass_no == 0) {
-        prev_fps[id] = {old_fp, meta.fingerprint};
-        ++outcome.previous;
-      } else {
-        if (meta.previous) {
-          auto kept = prev_fps.find(id);
-          if (kept != prev_fps.end() && kept->second.first == meta.previous->fingerprint)
-            meta.previous->fingerprint = kept->second.second;
-        }
-        records.push_back({"rotate", id, meta.name, access.session, access.image, "ok", meta.fingerprint,
-                           "re-encrypted under the new data key", 0, meta.generation});
-        ++outcome.entries;
-      }
-      PB_TRY(Bytes encoded, encode_entry(entry_key, meta, entry->files, m_opts.random));
-      PB_TRY_STATUS(write_file_atomic(stage / "entries" / fname, encoded));
-    }
-  }
+  PB_TRY_STATUS(restage_entries(files, {m_entry_key, entry_key, fp_key, stage / "entries", m_opts.random}, access,
+                                outcome, records));
   PB_CRASH_POINT("vault.rotate.entries_staged");
 
-  records.push_back({"rotate", "", "", access.session, access.image, "ok", "",
-                     "re-encrypted " + std::to_string(outcome.entries) + " entries and " +
-                         std::to_string(outcome.previous) +
-                         " kept previous logins under a new data key; the access log is now under its new log key",
-                     0});
+  records.push_back(rotated_record(outcome, access));
   const fs::path anchor = anchor_path(m_opts, m_vault_id);
   ::unlink(staged_anchor(anchor).c_str());
   PB_TRY(outcome.log_records, m_log->stage_rekeyed(log_key, stage / "access.log", stage / "access.head",
                                                    staged_anchor(anchor), std::move(records)));
-  if (h.provider == Provider::key_file) {
-    fs::path new_key = m_opts.key_file;
-    new_key += ".new";
-    ::unlink(new_key.c_str());
-    PB_TRY_STATUS(write_key_file_exclusive(new_key, kek));
-  }
+  if (h.provider == Provider::key_file) PB_TRY_STATUS(stage_key_file(m_opts.key_file, kek));
   PB_CRASH_POINT("vault.rotate.staged");
   // The commit: from here on the vault opens with the new key only.
   PB_TRY_STATUS(write_header(m_opts.home, h));
