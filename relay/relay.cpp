@@ -173,64 +173,129 @@ bool Relay::copy_into(std::size_t from, std::size_t to, const Login& login, bool
   return true;
 }
 
-int Relay::run(int stop_fd, int recheck_ms, int coalesce_ms) {
-  Fd inotify(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!inotify) {
-    say(std::string("cannot start inotify: ") + std::strerror(errno));
-    return 1;
-  }
-  std::map<int, std::size_t> watched;  // watch descriptor -> directory
-  // Watches a directory's path and makes sure the watch is on the directory
-  // this relay holds open: the path could have been replaced in between. A
-  // directory that cannot be opened is no longer served (the re-check tries
-  // it again); one that is open but cannot be watched is served by the
-  // re-check alone, and its watch is tried again at every re-check.
-  auto watch = [&](std::size_t i, bool quiet) {
-    int error = 0;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      const int wd = add_watch(inotify.get(), m_dirs[i].path().c_str(),
-                               k_file_events | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
-      if (wd < 0) error = errno;
-      if (wd >= 0 && m_dirs[i].path_is_current()) {
-        watched[wd] = i;
-        m_watched[i] = true;
-        return true;
-      }
-      if (wd >= 0) inotify_rm_watch(inotify.get(), wd);
-      if (wd < 0 && m_dirs[i].path_is_current()) break;  // the watch itself fails, on the directory held
-      if (auto r = m_dirs[i].reopen(); !r) {
-        m_active[i] = false;
-        m_watched[i] = false;
-        say(m_dirs[i].path() + ": cannot be opened (" + r.error().message + "); no longer served");
-        return false;
-      }
+// Watches a directory's path and makes sure the watch is on the directory
+// this relay holds open: the path could have been replaced in between. A
+// directory that cannot be opened is no longer served (the re-check tries
+// it again); one that is open but cannot be watched is served by the
+// re-check alone, and its watch is tried again at every re-check.
+bool Relay::watch(std::size_t i, bool quiet) {
+  int error = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const int wd = add_watch(m_inotify.get(), m_dirs[i].path().c_str(),
+                             k_file_events | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
+    if (wd < 0) error = errno;
+    if (wd >= 0 && m_dirs[i].path_is_current()) {
+      m_watch_dir[wd] = i;
+      m_watched[i] = true;
+      return true;
     }
-    m_watched[i] = false;
-    if (!quiet)
-      say(m_dirs[i].path() + ": cannot be watched (" +
-          (error != 0 ? std::string(std::strerror(error)) : std::string("its path keeps changing")) +
-          "); served by the re-check alone");
+    if (wd >= 0) inotify_rm_watch(m_inotify.get(), wd);
+    if (wd < 0 && m_dirs[i].path_is_current()) break;  // the watch itself fails, on the directory held
+    if (auto r = m_dirs[i].reopen(); !r) {
+      m_active[i] = false;
+      m_watched[i] = false;
+      say(m_dirs[i].path() + ": cannot be opened (" + r.error().message + "); no longer served");
+      return false;
+    }
+  }
+  m_watched[i] = false;
+  if (!quiet)
+    say(m_dirs[i].path() + ": cannot be watched (" +
+        (error != 0 ? std::string(std::strerror(error)) : std::string("its path keeps changing")) +
+        "); served by the re-check alone");
+  return false;
+}
+
+bool Relay::any_active() const {
+  return std::find(m_active.begin(), m_active.end(), true) != m_active.end();
+}
+
+bool Relay::start() {
+  m_watch_dir.clear();
+  m_inotify = Fd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!m_inotify) {
+    say(std::string("cannot start inotify: ") + std::strerror(errno));
     return false;
-  };
-  auto any_active = [&] {
-    for (bool a : m_active)
-      if (a) return true;
-    return false;
-  };
+  }
   std::string served;
   for (std::size_t i = 0; i < m_dirs.size(); ++i)
     if (watch(i, false))
       served += (served.empty() ? "" : ", ") + m_dirs[i].path() + " (" + std::to_string(m_dirs[i].uid()) + ":" +
                 std::to_string(m_dirs[i].gid()) + ")";
-  if (!any_active()) return 1;
+  if (!any_active()) return false;
   for (std::size_t i = 0; i < m_dirs.size(); ++i)
     if (m_active[i])
       if (const std::size_t n = m_dirs[i].remove_stale_temps(); n > 0)
         say(m_dirs[i].path() + ": removed " + std::to_string(n) + " temp file(s) a stopped relay left");
   reconcile();
   say("watching " + served);
+  return true;
+}
 
+void Relay::retry_unserved() {
+  for (std::size_t i = 0; i < m_dirs.size(); ++i) {
+    if (!m_active[i] && m_dirs[i].reopen()) {
+      m_active[i] = true;
+      if (watch(i, false)) say(m_dirs[i].path() + ": served again");
+    } else if (m_active[i] && !m_watched[i] && watch(i, true)) {
+      say(m_dirs[i].path() + ": watched again");
+    }
+  }
+}
+
+bool Relay::drain_events(std::vector<bool>& pending, std::vector<bool>& lost) {
   alignas(inotify_event) char buf[16 * 1024];
+  bool overflow = false;
+  for (;;) {
+    const ssize_t len = ::read(m_inotify.get(), buf, sizeof buf);
+    if (len < 0 && errno == EINTR) continue;
+    if (len <= 0) break;  // EAGAIN: drained
+    for (char* p = buf; p < buf + len;) {
+      const auto* ev = reinterpret_cast<const inotify_event*>(p);
+      p += sizeof(inotify_event) + ev->len;
+      if (ev->mask & IN_Q_OVERFLOW) {
+        overflow = true;
+        continue;
+      }
+      auto it = m_watch_dir.find(ev->wd);
+      if (it == m_watch_dir.end()) continue;
+      if (ev->mask & k_dir_events) {
+        lost[it->second] = true;
+        if (ev->mask & IN_IGNORED) m_watch_dir.erase(it);
+      } else if ((ev->mask & k_file_events) && ev->len > 0 && std::strcmp(ev->name, k_credentials_file) == 0) {
+        pending[it->second] = true;
+      }
+    }
+  }
+  return overflow;
+}
+
+bool Relay::replace_lost(const std::vector<bool>& lost) {
+  bool replaced = false;
+  for (std::size_t i = 0; i < m_dirs.size(); ++i) {
+    if (!lost[i] || !m_active[i]) continue;
+    for (auto it = m_watch_dir.begin(); it != m_watch_dir.end();) {
+      if (it->second == i) {
+        inotify_rm_watch(m_inotify.get(), it->first);
+        it = m_watch_dir.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    m_watched[i] = false;
+    if (auto r = m_dirs[i].reopen(); !r) {
+      m_active[i] = false;
+      say(m_dirs[i].path() + ": the directory is gone (" + r.error().message + "); no longer served");
+      continue;
+    }
+    if (watch(i, false)) say(m_dirs[i].path() + ": the directory was replaced; serving the new one");
+    replaced = true;  // a new directory: reconcile everything
+  }
+  return replaced;
+}
+
+int Relay::run(int stop_fd, int recheck_ms, int coalesce_ms) {
+  if (!start()) return 1;
   // Deadlines, not poll's timeout alone: events more often than recheck_ms must not put the re-check off.
   using steady = std::chrono::steady_clock;
   const auto window = std::chrono::milliseconds(coalesce_ms);
@@ -252,7 +317,7 @@ int Relay::run(int stop_fd, int recheck_ms, int coalesce_ms) {
       if (pending[i]) deadline = std::min(deadline, handled[i] + window);
     if (reconcile_pending) deadline = std::min(deadline, reconciled + window);
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - steady::now()).count();
-    pollfd fds[2] = {{stop_fd, POLLIN, 0}, {inotify.get(), POLLIN, 0}};
+    pollfd fds[2] = {{stop_fd, POLLIN, 0}, {m_inotify.get(), POLLIN, 0}};
     const int n = poll(fds, 2, static_cast<int>(std::max<long long>(left, 0)));
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -262,59 +327,13 @@ int Relay::run(int stop_fd, int recheck_ms, int coalesce_ms) {
     if (fds[0].revents != 0) return 0;
     if (steady::now() >= next_recheck) {
       next_recheck = steady::now() + std::chrono::milliseconds(recheck_ms);
-      // The safety net: directories that could not be opened or watched are tried again, then everything is re-read.
-      for (std::size_t i = 0; i < m_dirs.size(); ++i) {
-        if (!m_active[i] && m_dirs[i].reopen()) {
-          m_active[i] = true;
-          if (watch(i, false)) say(m_dirs[i].path() + ": served again");
-        } else if (m_active[i] && !m_watched[i] && watch(i, true)) {
-          say(m_dirs[i].path() + ": watched again");
-        }
-      }
+      // The safety net: what could not be opened or watched is tried again, then everything is re-read.
+      retry_unserved();
       reconcile_now();
     }
     std::vector<bool> lost(m_dirs.size());
-    bool overflow = false;
-    while (n > 0 && fds[1].revents != 0) {
-      const ssize_t len = ::read(inotify.get(), buf, sizeof buf);
-      if (len < 0 && errno == EINTR) continue;
-      if (len <= 0) break;  // EAGAIN: drained
-      for (char* p = buf; p < buf + len;) {
-        const auto* ev = reinterpret_cast<const inotify_event*>(p);
-        p += sizeof(inotify_event) + ev->len;
-        if (ev->mask & IN_Q_OVERFLOW) {
-          overflow = true;
-          continue;
-        }
-        auto it = watched.find(ev->wd);
-        if (it == watched.end()) continue;
-        if (ev->mask & k_dir_events) {
-          lost[it->second] = true;
-          if (ev->mask & IN_IGNORED) watched.erase(it);
-        } else if ((ev->mask & k_file_events) && ev->len > 0 && std::strcmp(ev->name, k_credentials_file) == 0) {
-          pending[it->second] = true;
-        }
-      }
-    }
-    for (std::size_t i = 0; i < m_dirs.size(); ++i) {
-      if (!lost[i] || !m_active[i]) continue;
-      for (auto it = watched.begin(); it != watched.end();) {
-        if (it->second == i) {
-          inotify_rm_watch(inotify.get(), it->first);
-          it = watched.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      m_watched[i] = false;
-      if (auto r = m_dirs[i].reopen(); !r) {
-        m_active[i] = false;
-        say(m_dirs[i].path() + ": the directory is gone (" + r.error().message + "); no longer served");
-        continue;
-      }
-      if (watch(i, false)) say(m_dirs[i].path() + ": the directory was replaced; serving the new one");
-      overflow = true;  // a new directory: reconcile everything
-    }
+    bool overflow = n > 0 && fds[1].revents != 0 && drain_events(pending, lost);
+    if (replace_lost(lost)) overflow = true;
     if (!any_active()) return 1;
     if (overflow) reconcile_pending = true;
     const auto now = steady::now();

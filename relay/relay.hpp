@@ -50,6 +50,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <set>
 #include <string>
@@ -113,6 +114,18 @@ class Relay {
   void note_refusal(std::size_t index, const std::string& reason);
   void say(const std::string& line);
   void say_limited(LineLimit& limit, std::string line);
+  /// Watches directory `i` (see relay.cpp); false when it is not watched.
+  bool watch(std::size_t i, bool quiet);
+  bool any_active() const;
+  /// Watches every directory, sweeps stale temp files and reconciles; false when nothing can be served.
+  bool start();
+  /// The safety net: directories that could not be opened or watched are tried again.
+  void retry_unserved();
+  /// Reads the pending inotify events: marks directories whose login changed
+  /// (`pending`) or which were lost (`lost`); true on an overflow.
+  bool drain_events(std::vector<bool>& pending, std::vector<bool>& lost);
+  /// Serves the directory now at the path of each lost one; true when any was replaced.
+  bool replace_lost(const std::vector<bool>& lost);
 
   std::vector<LoginDir> m_dirs;
   std::string m_account_uuid;
@@ -124,6 +137,8 @@ class Relay {
   std::vector<LineLimit> m_note_lines;            ///< per directory: unexpired logins overwritten
   std::vector<bool> m_active;                     ///< per directory: still served (its path could be opened)
   std::vector<bool> m_watched;  ///< per directory: inotify watches it (else the re-check alone serves it)
+  Fd m_inotify;
+  std::map<int, std::size_t> m_watch_dir;  ///< inotify watch descriptor -> directory
 };
 
 /// The executable's whole life: arguments, signals, directories, run().
