@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/source_text.hpp"
+
 namespace pb {
 namespace {
 
@@ -23,41 +25,7 @@ namespace fs = std::filesystem;
 /// `code` with comments blanked (newlines kept, so line numbers hold);
 /// string, character and raw string literals are kept as they are.
 std::string without_comments(const std::string& code) {
-  std::string out = code;
-  std::size_t i = 0;
-  const std::size_t n = code.size();
-  auto blank = [&](std::size_t from, std::size_t to) {
-    for (std::size_t k = from; k < to && k < n; ++k)
-      if (out[k] != '\n') out[k] = ' ';
-  };
-  while (i < n) {
-    const char c = code[i];
-    if (c == '/' && i + 1 < n && code[i + 1] == '/') {
-      const std::size_t end = code.find('\n', i);
-      blank(i, end == std::string::npos ? n : end);
-      i = end == std::string::npos ? n : end;
-    } else if (c == '/' && i + 1 < n && code[i + 1] == '*') {
-      const std::size_t end = code.find("*/", i + 2);
-      const std::size_t stop = end == std::string::npos ? n : end + 2;
-      blank(i, stop);
-      i = stop;
-    } else if (c == 'R' && i + 1 < n && code[i + 1] == '"' &&
-               (i == 0 || !(std::isalnum(static_cast<unsigned char>(code[i - 1])) || code[i - 1] == '_'))) {
-      const std::size_t open = code.find('(', i + 2);
-      if (open == std::string::npos) break;
-      const std::string close = ")" + code.substr(i + 2, open - i - 2) + "\"";
-      const std::size_t end = code.find(close, open);
-      i = end == std::string::npos ? n : end + close.size();
-    } else if (c == '"' || (c == '\'' && !(i > 0 && std::isxdigit(static_cast<unsigned char>(code[i - 1]))))) {
-      // A literal (a ' between hex digits is a digit separator).
-      std::size_t k = i + 1;
-      while (k < n && code[k] != c && code[k] != '\n') k += code[k] == '\\' ? 2 : 1;
-      i = k + 1;
-    } else {
-      ++i;
-    }
-  }
-  return out;
+  return test::blanked(code, test::Blank::comments);
 }
 
 struct Finding {
