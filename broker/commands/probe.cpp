@@ -42,9 +42,12 @@ CommandSpec probe_spec() {
               po.research = opt->research;
               po.refresh = opt->refresh;
               po.timeout = std::chrono::seconds(opt->timeout);
+              // What mounts cached of the image goes too, whether the probe then
+              // succeeds or not: the next mount reads it again.
+              if (opt->refresh)
+                if (auto info = docker->image_inspect(opt->image))
+                  (void)dispatch::SeedCache::drop(ctx.paths.cache_dir, info->id);
               PB_TRY(probes::ProbeReport report, probe_image(*docker, ctx.paths, opt->image, po));
-              // What mounts cached of the image goes too: the next mount reads it again.
-              if (opt->refresh) (void)dispatch::SeedCache::drop(ctx.paths.cache_dir, report.image_id);
               if (opt->json)
                 ctx.out << probes::report_to_json(report) << "\n";
               else
