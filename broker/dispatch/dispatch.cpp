@@ -26,6 +26,7 @@
 #include "core/text.hpp"
 #include "probes/cache.hpp"
 #include "probes/version.hpp"
+#include "vault/capture.hpp"
 #include "vault/crypto.hpp"
 #include "vault/json_wipe.hpp"
 #include "vault/vault.hpp"
@@ -35,7 +36,8 @@ namespace fs = std::filesystem;
 namespace pb::broker::dispatch {
 namespace {
 
-constexpr std::uint64_t k_max_credentials = 1u << 20;
+/// The bound every reader of a login keeps (vault/capture.hpp).
+constexpr std::uint64_t k_max_credentials = vault::k_max_credentials_json;
 constexpr std::uint64_t k_max_image_claude_json = 4u << 20;
 constexpr std::uint64_t k_max_volume_claude_json = 32u << 20;
 
