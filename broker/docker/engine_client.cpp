@@ -45,6 +45,13 @@ int compare_api_versions(const std::string& a, const std::string& b) {
   return 0;
 }
 
+bool append_capped(std::string& target, std::span<const std::byte> piece, std::size_t max) {
+  const std::size_t room = max > target.size() ? max - target.size() : 0;
+  const std::size_t keep = std::min(room, piece.size());
+  target.append(reinterpret_cast<const char*>(piece.data()), keep);
+  return keep < piece.size();
+}
+
 void StreamDemuxer::feed(std::span<const std::byte> bytes) {
   std::size_t i = 0;
   while (i < bytes.size()) {
@@ -59,11 +66,7 @@ void StreamDemuxer::feed(std::span<const std::byte> bytes) {
       continue;
     }
     std::size_t n = std::min(m_remaining, bytes.size() - i);
-    std::string& target = m_stream == 2 ? err : out;
-    std::size_t room = m_max > target.size() ? m_max - target.size() : 0;
-    std::size_t keep = std::min(room, n);
-    target.append(reinterpret_cast<const char*>(bytes.data() + i), keep);
-    if (keep < n) truncated = true;
+    if (append_capped(m_stream == 2 ? err : out, bytes.subspan(i, n), m_max)) truncated = true;
     i += n;
     m_remaining -= n;
   }
@@ -388,10 +391,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
       if (n == 0) break;
       std::span<const std::byte> piece(buf.data(), n);
       if (info.tty) {
-        std::size_t room = options.max_bytes > logs.out.size() ? options.max_bytes - logs.out.size() : 0;
-        std::size_t keep = std::min(room, n);
-        logs.out.append(reinterpret_cast<const char*>(piece.data()), keep);
-        if (keep < n) logs.truncated = true;
+        if (append_capped(logs.out, piece, options.max_bytes)) logs.truncated = true;
       } else {
         demux.feed(piece);
       }
@@ -528,10 +528,7 @@ class EngineClient final : public DockerClient, public std::enable_shared_from_t
       if (*n == 0) break;
       std::span<const std::byte> piece(buf.data(), *n);
       if (tty) {
-        std::size_t room = options.max_output > result.out.size() ? options.max_output - result.out.size() : 0;
-        std::size_t keep = std::min(room, *n);
-        result.out.append(reinterpret_cast<const char*>(piece.data()), keep);
-        if (keep < *n) result.truncated = true;
+        if (append_capped(result.out, piece, options.max_output)) result.truncated = true;
       } else {
         demux.feed(piece);
       }

@@ -2,7 +2,10 @@
 // The Docker Engine API implementation of DockerClient (private to broker/docker;
 // everyone else gets one from connect()).
 
+#include <cstddef>
 #include <memory>
+#include <span>
+#include <string>
 
 #include "broker/docker/connect.hpp"
 #include "broker/docker/docker_client.hpp"
@@ -17,6 +20,10 @@ std::shared_ptr<DockerClient> make_engine_client(const EngineConfig& config);
 
 /// Compares dotted API versions numerically ("1.9" < "1.41"): <0, 0, >0.
 int compare_api_versions(const std::string& a, const std::string& b);
+
+/// Appends as much of `piece` to `target` as keeps it within `max` bytes;
+/// true when some of it was dropped. One rule for logs, exec output and the demuxer.
+bool append_capped(std::string& target, std::span<const std::byte> piece, std::size_t max);
 
 /// Splits a multiplexed attach/logs stream (8-byte frame headers) into
 /// stdout and stderr, each capped at `max` bytes (the rest is dropped).

@@ -231,6 +231,22 @@ std::string frame(int stream, const std::string& payload) {
   return h + payload;
 }
 
+TEST(DockerDemux, AppendCappedKeepsWithinTheCapAndSaysWhatItDropped) {
+  auto bytes = [](std::string_view t) { return std::as_bytes(std::span(t.data(), t.size())); };
+  std::string target = "ab";
+  EXPECT_FALSE(broker::docker::append_capped(target, bytes("cd"), 4));
+  EXPECT_EQ(target, "abcd");
+  EXPECT_TRUE(broker::docker::append_capped(target, bytes("e"), 4));
+  EXPECT_EQ(target, "abcd");
+  std::string over = "abcdef";  // already past the cap: nothing more, and said so
+  EXPECT_TRUE(broker::docker::append_capped(over, bytes("g"), 4));
+  EXPECT_EQ(over, "abcdef");
+  std::string part;
+  EXPECT_TRUE(broker::docker::append_capped(part, bytes("hello"), 3));
+  EXPECT_EQ(part, "hel");
+  EXPECT_FALSE(broker::docker::append_capped(part, bytes(""), 3));
+}
+
 TEST(DockerDemux, SplitsFramesAcrossArbitraryReads) {
   std::string wire = frame(1, "hello ") + frame(2, "warn\n") + frame(1, "world\n") + frame(1, "");
   // Feed it one byte at a time: headers and payloads split anywhere.
