@@ -24,7 +24,6 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
-#include "core/paths.hpp"
 #include "core/secure_buffer.hpp"
 #include "vault/access_log.hpp"
 #include "vault/capture.hpp"

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/paths.hpp"
 #include "vault/vault.hpp"
 #include "vault/view.hpp"
 

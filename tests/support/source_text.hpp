@@ -4,7 +4,12 @@
 // and preprocessor lines too. Newlines are kept, so line numbers hold.
 
 #include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace pb::test {
 
@@ -57,6 +62,29 @@ inline std::string blanked(const std::string& code, Blank what) {
       i = k + 1;
     } else {
       ++i;
+    }
+  }
+  return out;
+}
+
+/// The whole of a file, as bytes.
+inline std::string read_source(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// The .cpp and .hpp files under `dirs` of `root`, as paths relative to it ("broker/dispatch/dispatch.cpp").
+inline std::vector<std::string> product_sources(const std::filesystem::path& root,
+                                                std::initializer_list<const char*> dirs) {
+  std::vector<std::string> out;
+  for (const char* dir : dirs) {
+    if (!std::filesystem::exists(root / dir)) continue;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root / dir)) {
+      const auto ext = e.path().extension();
+      if (e.is_regular_file() && (ext == ".cpp" || ext == ".hpp"))
+        out.push_back(std::filesystem::relative(e.path(), root).generic_string());
     }
   }
   return out;

@@ -11,7 +11,6 @@
 
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -127,20 +126,12 @@ TEST(FunctionLength, NoFunctionOfTheProductIsOver80Lines) {
   const fs::path root = PB_SOURCE_DIR;
   std::vector<std::string> problems;
   std::size_t scanned = 0;
-  for (const char* top : {"core", "vault", "probes", "broker", "relay"}) {
-    for (const auto& e : fs::recursive_directory_iterator(root / top)) {
-      const auto ext = e.path().extension();
-      if (!e.is_regular_file() || (ext != ".cpp" && ext != ".hpp")) continue;
-      const std::string rel = fs::relative(e.path(), root).generic_string();
-      std::ifstream in(e.path(), std::ios::binary);
-      std::ostringstream text;
-      text << in.rdbuf();
-      for (const auto& f : functions_of(text.str())) {
-        ++scanned;
-        if (f.lines > k_max_lines)
-          problems.push_back(rel + ":" + std::to_string(f.line) + ": " + f.name + " is " + std::to_string(f.lines) +
-                             " lines long (at most " + std::to_string(k_max_lines) + ")");
-      }
+  for (const std::string& rel : test::product_sources(root, {"core", "vault", "probes", "broker", "relay"})) {
+    for (const auto& f : functions_of(test::read_source(root / rel))) {
+      ++scanned;
+      if (f.lines > k_max_lines)
+        problems.push_back(rel + ":" + std::to_string(f.line) + ": " + f.name + " is " + std::to_string(f.lines) +
+                           " lines long (at most " + std::to_string(k_max_lines) + ")");
     }
   }
   EXPECT_GT(scanned, 500u);

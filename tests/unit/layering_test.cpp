@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/source_text.hpp"
+
 namespace pb {
 namespace {
 
@@ -64,46 +66,33 @@ std::string folder_of(const std::string& relative) {
   return second == std::string::npos ? "broker" : relative.substr(0, second);
 }
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 /// Every include of the product under `root` that reaches where it may not:
 /// "file:line: includes X".
 std::vector<std::string> violations(const fs::path& root) {
   static const std::regex include_re(R"re(^\s*#\s*include\s*"([^"]+)")re");
   std::vector<std::string> out;
-  for (const char* top : {"core", "vault", "probes", "broker", "relay"}) {
-    if (!fs::exists(root / top)) continue;
-    for (const auto& e : fs::recursive_directory_iterator(root / top)) {
-      const auto ext = e.path().extension();
-      if (!e.is_regular_file() || (ext != ".cpp" && ext != ".hpp")) continue;
-      const std::string rel = fs::relative(e.path(), root).generic_string();
-      const std::string from = folder_of(rel);
-      std::istringstream lines(read(e.path()));
-      std::string line;
-      for (int n = 1; std::getline(lines, line); ++n) {
-        std::smatch m;
-        if (!std::regex_search(line, m, include_re)) continue;
-        const std::string target = m[1];
-        const std::string to = folder_of(target);
-        const std::string where = rel + ":" + std::to_string(n) + ": includes " + target;
-        if (from == "relay") {
-          const bool header = (to == "core" || to == "vault") && fs::path(target).extension() == ".hpp";
-          if (to != "relay" && !header) out.push_back(where + " (relay/ links nothing of para-broker)");
-          continue;
-        }
-        auto rule = allowed().find(from);
-        if (rule == allowed().end()) {
-          out.push_back(where + " (folder " + from + " has no place in the layering)");
-          continue;
-        }
-        if (to == from || rule->second.count(to)) continue;
-        out.push_back(where + (allowed().count(to) ? " (a folder above or beside it)" : " (an unknown folder)"));
+  for (const std::string& rel : test::product_sources(root, {"core", "vault", "probes", "broker", "relay"})) {
+    const std::string from = folder_of(rel);
+    std::istringstream lines(test::read_source(root / rel));
+    std::string line;
+    for (int n = 1; std::getline(lines, line); ++n) {
+      std::smatch m;
+      if (!std::regex_search(line, m, include_re)) continue;
+      const std::string target = m[1];
+      const std::string to = folder_of(target);
+      const std::string where = rel + ":" + std::to_string(n) + ": includes " + target;
+      if (from == "relay") {
+        const bool header = (to == "core" || to == "vault") && fs::path(target).extension() == ".hpp";
+        if (to != "relay" && !header) out.push_back(where + " (relay/ links nothing of para-broker)");
+        continue;
       }
+      auto rule = allowed().find(from);
+      if (rule == allowed().end()) {
+        out.push_back(where + " (folder " + from + " has no place in the layering)");
+        continue;
+      }
+      if (to == from || rule->second.count(to)) continue;
+      out.push_back(where + (allowed().count(to) ? " (a folder above or beside it)" : " (an unknown folder)"));
     }
   }
   return out;
@@ -157,7 +146,7 @@ TEST_F(Layering, EveryIncludeOfTheProductPointsDown) {
 
 TEST_F(Layering, EveryFolderOfBrokerHasItsPlaceAndARowInTheReadme) {
   const fs::path root = PB_SOURCE_DIR;
-  const std::string readme = read(root / "README.md");
+  const std::string readme = test::read_source(root / "README.md");
   std::size_t folders = 0;
   for (const auto& e : fs::directory_iterator(root / "broker")) {
     if (!e.is_directory()) continue;

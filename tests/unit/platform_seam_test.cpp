@@ -68,10 +68,7 @@ std::vector<Finding> find(const std::string& code, const std::regex& re) {
 }
 
 std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return test::read_source(p);
 }
 
 TEST(PlatformSeam, TheScannerSeesCodeAndStringsButNotComments) {
