@@ -53,66 +53,71 @@ class Progress {
 
 }  // namespace
 
-CommandSpec audit_spec() {
-  return {
-      "audit", "What is stored, when it expires, where it is mounted, which images carry baked credentials",
-      "para-broker audit --images --verify --json", [](CLI::App& app) -> Handler {
-        auto opt = std::make_shared<Options>();
-        app.add_flag("--json", opt->json, "Machine-readable report (schema 1, see docs/audit.md)");
-        app.add_option("--warn-days", opt->warn_days, "Warn about tokens that are never renewed expiring within N days")
-            ->check(CLI::Range(0, 3650));
-        app.add_flag("--images", opt->images, "Scan every local image, layer by layer, for baked Claude credentials");
-        app.add_option_function<std::vector<std::string>>(
-               "--image", [opt](const std::vector<std::string>& refs) { opt->only = refs; },
-               "With --images: scan only this image (repeatable)")
-            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-        app.add_flag("--verify", opt->verify, "Check every vault entry completely and the access log's chain");
-        return [opt](Context& ctx) -> Result<int> {
-          audit::Report report;
-          auto vopts = vault_options(ctx.paths);
-          report.now_ms = vopts.clock();
-          report.warn_days = opt->warn_days;
-          vault::Listing listing;
-          report.vault_exists = vault::Vault::exists(vopts);
-          if (report.vault_exists) {
-            PB_TRY(vault::Vault v, vault::Vault::open(vopts));
-            PB_TRY(listing, v.list());
-            if (opt->verify) {
-              PB_TRY(vault::VerifyReport verified, v.verify());
-              report.verify = std::move(verified);
-            }
-          } else if (opt->verify) {
-            report.verify = vault::VerifyReport{};
-          }
+namespace {
 
-          auto docker = ctx.docker();
-          if (docker) {
-            report.docker = audit::collect_docker(**docker);
-          } else {
-            report.docker.error = docker.error().message;
-          }
-          if (!opt->only.empty()) opt->images = true;
-          if (opt->images) {
-            // Image layers may carry baked logins: they travel only where a login may.
-            if (docker) PB_TRY_STATUS(docker::require_login_transport(**docker));
-            if (docker) {
-              Progress progress(ctx);
-              report.images = audit::scan_local_images(
-                  **docker, [&](const std::string& image, std::uint64_t bytes) { progress(image, bytes); }, opt->only);
-            } else {
-              report.images = audit::ImagesPart{};
-              report.images->error = docker.error().message;
-            }
-          }
-          audit::attach_credentials(report, listing);
-          if (opt->json) {
-            audit::write_json(report, ctx.out);
-          } else {
-            audit::write_table(report, ctx.out);
-          }
-          return report.attention().empty() ? 0 : 10;
-        };
-      }};
+void declare(CLI::App& app, Options& opt) {
+  app.add_flag("--json", opt.json, "Machine-readable report (schema 1, see docs/audit.md)");
+  app.add_option("--warn-days", opt.warn_days, "Warn about tokens that are never renewed expiring within N days")
+      ->check(CLI::Range(0, 3650));
+  app.add_flag("--images", opt.images, "Scan every local image, layer by layer, for baked Claude credentials");
+  app.add_option_function<std::vector<std::string>>(
+         "--image", [&opt](const std::vector<std::string>& refs) { opt.only = refs; },
+         "With --images: scan only this image (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_flag("--verify", opt.verify, "Check every vault entry completely and the access log's chain");
+}
+
+Result<int> run_audit(Context& ctx, const Options& opt) {
+  audit::Report report;
+  auto vopts = vault_options(ctx.paths);
+  report.now_ms = vopts.clock();
+  report.warn_days = opt.warn_days;
+  vault::Listing listing;
+  report.vault_exists = vault::Vault::exists(vopts);
+  if (report.vault_exists) {
+    PB_TRY(vault::Vault v, vault::Vault::open(vopts));
+    PB_TRY(listing, v.list());
+    if (opt.verify) {
+      PB_TRY(vault::VerifyReport verified, v.verify());
+      report.verify = std::move(verified);
+    }
+  } else if (opt.verify) {
+    report.verify = vault::VerifyReport{};
+  }
+
+  auto docker = ctx.docker();
+  if (docker) {
+    report.docker = audit::collect_docker(**docker);
+  } else {
+    report.docker.error = docker.error().message;
+  }
+  // --image names images to scan, so it scans even without --images.
+  if (opt.images || !opt.only.empty()) {
+    // Image layers may carry baked logins: they travel only where a login may.
+    if (docker) PB_TRY_STATUS(docker::require_login_transport(**docker));
+    if (docker) {
+      Progress progress(ctx);
+      report.images = audit::scan_local_images(
+          **docker, [&](const std::string& image, std::uint64_t bytes) { progress(image, bytes); }, opt.only);
+    } else {
+      report.images = audit::ImagesPart{};
+      report.images->error = docker.error().message;
+    }
+  }
+  audit::attach_credentials(report, listing);
+  if (opt.json) {
+    audit::write_json(report, ctx.out);
+  } else {
+    audit::write_table(report, ctx.out);
+  }
+  return report.attention().empty() ? 0 : 10;
+}
+
+}  // namespace
+
+CommandSpec audit_spec() {
+  return {"audit", "What is stored, when it expires, where it is mounted, which images carry baked credentials",
+          "para-broker audit --images --verify --json", &handle<Options, declare, run_audit>};
 }
 
 }  // namespace pb::broker::commands

@@ -43,6 +43,17 @@ struct CommandSpec {
   Handler (*setup)(CLI::App& app);
 };
 
+/// A command's setup made of its named parts: the options it reads, `Declare`
+/// putting them on its CLI::App, and `Run` handling the parsed command. Each
+/// command file defines the three and registers
+/// `&handle<Options, declare, run_x>` as its spec's setup.
+template <class Options, void (*Declare)(CLI::App&, Options&), Result<int> (*Run)(Context&, const Options&)>
+Handler handle(CLI::App& app) {
+  auto options = std::make_shared<Options>();
+  Declare(app, *options);
+  return [options](Context& ctx) { return Run(ctx, *options); };
+}
+
 /// Every command, in the order --help lists them.
 std::span<const CommandSpec> command_table();
 

@@ -9,17 +9,27 @@
 
 namespace pb::broker::commands {
 
+namespace {
+
+struct Options {
+  std::string shell;
+};
+
+void declare(CLI::App& app, Options& opt) {
+  app.add_option("SHELL", opt.shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+}
+
+Result<int> run_completion(Context& ctx, const Options& opt) {
+  ctx.out << (opt.shell == "zsh" ? zsh_completion() : bash_completion());
+  return 0;
+}
+
+}  // namespace
+
 CommandSpec completion_spec() {
   return {"completion", "Print a bash or zsh completion script for para-broker",
           "para-broker completion bash > ~/.local/share/bash-completion/completions/para-broker",
-          [](CLI::App& app) -> Handler {
-            auto shell = std::make_shared<std::string>();
-            app.add_option("SHELL", *shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
-            return [shell](Context& ctx) -> Result<int> {
-              ctx.out << (*shell == "zsh" ? zsh_completion() : bash_completion());
-              return 0;
-            };
-          }};
+          &handle<Options, declare, run_completion>};
 }
 
 }  // namespace pb::broker::commands

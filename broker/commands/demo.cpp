@@ -321,7 +321,12 @@ Status run_sessions(DockerClient& docker, const std::string& image, const std::v
   return {};
 }
 
-Result<int> run_demo(Context& ctx) {
+/// The demo takes no options.
+struct Options {};
+
+void declare(CLI::App&, Options&) {}
+
+Result<int> run_demo(Context& ctx, const Options&) {
   using clock = std::chrono::steady_clock;
   const auto started = clock::now();
   auto& out = ctx.out;
@@ -395,7 +400,7 @@ Result<int> run_demo(Context& ctx) {
 
 CommandSpec demo_spec() {
   return {"demo", "Show the whole flow with a fake credential and a local image (needs only Docker)",
-          "para-broker demo", [](CLI::App&) -> Handler { return [](Context& ctx) { return run_demo(ctx); }; }};
+          "para-broker demo", &handle<Options, declare, run_demo>};
 }
 
 }  // namespace pb::broker::commands

@@ -94,60 +94,64 @@ void print_capture_outcome(Context& ctx, const vault::CaptureOutcome& o, bool js
   }
 }
 
+namespace {
+
+void declare(CLI::App& app, Options& opt) {
+  auto* dir = app.add_option("--from-dir", opt.from_dir,
+                             "A home-like directory holding .claude/.credentials.json and .claude.json");
+  auto* host = app.add_flag("--from-host", opt.from_host,
+                            "This machine's login ($HOME, CLAUDE_CONFIG_DIR; on macOS the login Keychain)");
+  auto* container = app.add_option("--from-container", opt.from_container,
+                                   "A container (running or stopped), read through the Docker archive API");
+  auto* image =
+      app.add_option("--from-image", opt.from_image, "An image with a login baked into its layers (it is never run)");
+  dir->excludes(host, container, image);
+  host->excludes(container, image);
+  container->excludes(image);
+  app.add_option("--name", opt.name, "Credential name (default: the account's, or the existing entry's)");
+  app.add_flag("--json", opt.json, "Machine-readable result (schema 1)");
+}
+
+Result<int> run_import(Context& ctx, const Options& opt) {
+  std::optional<std::string> name;
+  if (!opt.name.empty()) name = opt.name;
+  PB_TRY_STATUS(check_credential_name(name));
+  vault::Capture capture;
+  std::optional<capture::LoginFiles> baked;
+  if (!opt.from_dir.empty()) {
+    PB_TRY(capture, vault::capture_from_dir(opt.from_dir, std::nullopt,
+                                            "dir:" + fs::absolute(opt.from_dir).lexically_normal().string()));
+  } else if (opt.from_host) {
+    PB_TRY(capture::HostSource source, capture::host_source_from_environment());
+    PB_TRY(capture, capture::capture_host(source));
+  } else if (!opt.from_container.empty() || !opt.from_image.empty()) {
+    capture::InterruptGuard interrupt;
+    PB_TRY(auto docker, ctx.docker());
+    PB_TRY_STATUS(docker::require_login_transport(*docker));
+    if (!opt.from_container.empty()) {
+      PB_TRY(capture, capture::capture_from_container(*docker, ctx.paths, opt.from_container));
+    } else {
+      PB_TRY(capture::ImageCapture ic, capture::capture_from_image(*docker, ctx.paths, opt.from_image));
+      capture = std::move(ic.capture);
+      baked = ic.files;
+    }
+    if (int sig = capture::InterruptGuard::signal_received(); sig != 0)
+      return fail(ErrorKind::failure, "import was interrupted; nothing was stored");
+  } else {
+    return fail(ErrorKind::usage,
+                "say where to import from: --from-dir DIR, --from-host, --from-container ID or --from-image IMAGE");
+  }
+  PB_TRY(vault::CaptureOutcome o, store_capture(ctx, capture, name));
+  print_capture_outcome(ctx, o, opt.json);
+  if (baked) print_rebuild_advice(ctx, opt.from_image, *baked);
+  return 0;
+}
+
+}  // namespace
+
 CommandSpec import_spec() {
   return {"import", "Capture an existing Claude Code login into the vault",
-          "para-broker import --from-host --name work", [](CLI::App& app) -> Handler {
-            auto opt = std::make_shared<Options>();
-            auto* dir = app.add_option("--from-dir", opt->from_dir,
-                                       "A home-like directory holding .claude/.credentials.json and .claude.json");
-            auto* host = app.add_flag("--from-host", opt->from_host,
-                                      "This machine's login ($HOME, CLAUDE_CONFIG_DIR; on macOS the login Keychain)");
-            auto* container = app.add_option("--from-container", opt->from_container,
-                                             "A container (running or stopped), read through the Docker archive API");
-            auto* image = app.add_option("--from-image", opt->from_image,
-                                         "An image with a login baked into its layers (it is never run)");
-            dir->excludes(host, container, image);
-            host->excludes(container, image);
-            container->excludes(image);
-            app.add_option("--name", opt->name, "Credential name (default: the account's, or the existing entry's)");
-            app.add_flag("--json", opt->json, "Machine-readable result (schema 1)");
-            return [opt](Context& ctx) -> Result<int> {
-              std::optional<std::string> name;
-              if (!opt->name.empty()) name = opt->name;
-              PB_TRY_STATUS(check_credential_name(name));
-              vault::Capture capture;
-              std::optional<capture::LoginFiles> baked;
-              if (!opt->from_dir.empty()) {
-                PB_TRY(capture,
-                       vault::capture_from_dir(opt->from_dir, std::nullopt,
-                                               "dir:" + fs::absolute(opt->from_dir).lexically_normal().string()));
-              } else if (opt->from_host) {
-                PB_TRY(capture::HostSource source, capture::host_source_from_environment());
-                PB_TRY(capture, capture::capture_host(source));
-              } else if (!opt->from_container.empty() || !opt->from_image.empty()) {
-                capture::InterruptGuard interrupt;
-                PB_TRY(auto docker, ctx.docker());
-                PB_TRY_STATUS(docker::require_login_transport(*docker));
-                if (!opt->from_container.empty()) {
-                  PB_TRY(capture, capture::capture_from_container(*docker, ctx.paths, opt->from_container));
-                } else {
-                  PB_TRY(capture::ImageCapture ic, capture::capture_from_image(*docker, ctx.paths, opt->from_image));
-                  capture = std::move(ic.capture);
-                  baked = ic.files;
-                }
-                if (int sig = capture::InterruptGuard::signal_received(); sig != 0)
-                  return fail(ErrorKind::failure, "import was interrupted; nothing was stored");
-              } else {
-                return fail(
-                    ErrorKind::usage,
-                    "say where to import from: --from-dir DIR, --from-host, --from-container ID or --from-image IMAGE");
-              }
-              PB_TRY(vault::CaptureOutcome o, store_capture(ctx, capture, name));
-              print_capture_outcome(ctx, o, opt->json);
-              if (baked) print_rebuild_advice(ctx, opt->from_image, *baked);
-              return 0;
-            };
-          }};
+          "para-broker import --from-host --name work", &handle<Options, declare, run_import>};
 }
 
 }  // namespace pb::broker::commands

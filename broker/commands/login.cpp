@@ -301,32 +301,31 @@ Result<int> run_login(Context& ctx, const Options& opt) {
   return 0;
 }
 
+void declare(CLI::App& app, Options& opt) {
+  app.add_option("--image", opt.image, "The image whose Claude Code runs `claude /login`")->required();
+  app.add_option("--name", opt.name, "Credential name (default: the account's, or the existing entry's)");
+  app.add_flag("--json", opt.json, "Machine-readable result (schema 1)");
+  app.add_option("--network", opt.network.network,
+                 "Docker network of the login container (host, bridge, or a network's name; default: "
+                 "Docker's default bridge)");
+  app.add_option("--env", opt.network.env,
+                 "NAME=VALUE, or NAME to pass this variable's value from here, into the login container "
+                 "(repeatable; e.g. HTTPS_PROXY, NO_PROXY; names of secrets and of Claude Code's "
+                 "locations are refused)")
+      ->type_name("NAME[=VALUE]");
+  app.add_option("--add-host", opt.network.add_hosts, "HOST:IP line for the login container's /etc/hosts (repeatable)")
+      ->type_name("HOST:IP");
+  app.add_option("--ca-file", opt.network.ca_file,
+                 "PEM file of extra CA certificates (e.g. a TLS-inspecting proxy's) for Claude Code in the "
+                 "login container (NODE_EXTRA_CA_CERTS)")
+      ->type_name("PEM");
+}
+
 }  // namespace
 
 CommandSpec login_spec() {
   return {"login", "Log in with an image's own Claude Code in a throw-away container",
-          "para-broker login --image para-claude:latest --name work", [](CLI::App& app) -> Handler {
-            auto opt = std::make_shared<Options>();
-            app.add_option("--image", opt->image, "The image whose Claude Code runs `claude /login`")->required();
-            app.add_option("--name", opt->name, "Credential name (default: the account's, or the existing entry's)");
-            app.add_flag("--json", opt->json, "Machine-readable result (schema 1)");
-            app.add_option("--network", opt->network.network,
-                           "Docker network of the login container (host, bridge, or a network's name; default: "
-                           "Docker's default bridge)");
-            app.add_option("--env", opt->network.env,
-                           "NAME=VALUE, or NAME to pass this variable's value from here, into the login container "
-                           "(repeatable; e.g. HTTPS_PROXY, NO_PROXY; names of secrets and of Claude Code's "
-                           "locations are refused)")
-                ->type_name("NAME[=VALUE]");
-            app.add_option("--add-host", opt->network.add_hosts,
-                           "HOST:IP line for the login container's /etc/hosts (repeatable)")
-                ->type_name("HOST:IP");
-            app.add_option("--ca-file", opt->network.ca_file,
-                           "PEM file of extra CA certificates (e.g. a TLS-inspecting proxy's) for Claude Code in the "
-                           "login container (NODE_EXTRA_CA_CERTS)")
-                ->type_name("PEM");
-            return [opt](Context& ctx) -> Result<int> { return run_login(ctx, *opt); };
-          }};
+          "para-broker login --image para-claude:latest --name work", &handle<Options, declare, run_login>};
 }
 
 }  // namespace pb::broker::commands

@@ -9,14 +9,22 @@
 
 namespace pb::broker::commands {
 
+namespace {
+
+struct Options {};
+
+void declare(CLI::App&, Options&) {}
+
+Result<int> run_manpage(Context& ctx, const Options&) {
+  ctx.out << man_page();
+  return 0;
+}
+
+}  // namespace
+
 CommandSpec manpage_spec() {
   return {"manpage", "Print the para-broker(1) man page (roff)",
-          "para-broker manpage > ~/.local/share/man/man1/para-broker.1", [](CLI::App&) -> Handler {
-            return [](Context& ctx) -> Result<int> {
-              ctx.out << man_page();
-              return 0;
-            };
-          }};
+          "para-broker manpage > ~/.local/share/man/man1/para-broker.1", &handle<Options, declare, run_manpage>};
 }
 
 }  // namespace pb::broker::commands

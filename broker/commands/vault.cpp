@@ -22,6 +22,14 @@ struct Options {
   std::string name;
   bool force = false;
   bool json = false;
+  /// The subcommands, to tell which one was given.
+  CLI::App* init = nullptr;
+  CLI::App* rekey = nullptr;
+  CLI::App* rotate = nullptr;
+  CLI::App* inspect = nullptr;
+  CLI::App* verify = nullptr;
+  CLI::App* restore = nullptr;
+  CLI::App* repair = nullptr;
 };
 
 Result<vault::Provider> chosen_provider(const Options& o, vault::Provider fallback) {
@@ -116,47 +124,47 @@ Result<int> run_repair_log(Context& ctx) {
   return 0;
 }
 
+void declare(CLI::App& app, Options& opt) {
+  app.require_subcommand(1);
+  opt.init = app.add_subcommand("init", "Create the vault (key file by default)");
+  opt.init->add_flag("--passphrase", opt.passphrase, "Protect the vault with a passphrase (scrypt)");
+  opt.init->add_flag("--key-file", opt.key_file, "Protect the vault with a key file (default)");
+  opt.rekey = app.add_subcommand("rekey", "Re-wrap the data key under a new key; the old one stops working");
+  opt.rekey->add_flag("--passphrase", opt.passphrase, "Switch to (or change) a passphrase");
+  opt.rekey->add_flag("--key-file", opt.key_file, "Switch to (or renew) the key file");
+  opt.rotate = app.add_subcommand(
+      "rotate", "Re-encrypt every entry and the access log under a new data key (after a key was exposed)");
+  opt.rotate->add_flag("--json", opt.json, "Machine-readable result (schema 1)");
+  opt.inspect = app.add_subcommand("inspect", "Print a vault file's plain header (never secrets)");
+  opt.inspect->add_option("FILE", opt.file, "vault.json or an entries/<id>.pbe file")->required();
+  opt.verify = app.add_subcommand("verify", "Check every entry and the access log's chain");
+  opt.verify->add_flag("--json", opt.json, "Machine-readable report (schema 1)");
+  opt.restore = app.add_subcommand(
+      "restore", "Put back the login a write-back (or a new capture) replaced, e.g. after a bad write-back");
+  opt.restore->add_option("NAME", opt.name, "Credential name or id")->required();
+  opt.restore->add_flag("--force", opt.force, "Restore even while sessions hold it (their release may undo it)");
+  opt.repair =
+      app.add_subcommand("repair-log", "Start a broken access log over from its intact records, and log that it did");
+}
+
+Result<int> run_vault(Context& ctx, const Options& opt) {
+  if (opt.init->parsed()) return run_init(ctx, opt);
+  if (opt.rekey->parsed()) return run_rekey(ctx, opt);
+  if (opt.rotate->parsed()) return run_rotate(ctx, opt);
+  if (opt.inspect->parsed()) return run_inspect(ctx, opt);
+  if (opt.verify->parsed()) return run_verify(ctx, opt);
+  if (opt.repair->parsed()) return run_repair_log(ctx);
+  if (opt.restore->parsed()) return run_restore(ctx, opt);
+  return fail(ErrorKind::usage, "choose one of: vault init, rekey, rotate, inspect, verify, repair-log, restore");
+}
+
 }  // namespace
 
 CommandSpec vault_spec() {
   return {"vault",
           "Create the vault, change its key, re-encrypt it under a new data key, inspect a vault file, verify entries "
           "and the access log",
-          "para-broker vault init --passphrase", [](CLI::App& app) -> Handler {
-            auto opt = std::make_shared<Options>();
-            app.require_subcommand(1);
-            CLI::App* init = app.add_subcommand("init", "Create the vault (key file by default)");
-            init->add_flag("--passphrase", opt->passphrase, "Protect the vault with a passphrase (scrypt)");
-            init->add_flag("--key-file", opt->key_file, "Protect the vault with a key file (default)");
-            CLI::App* rekey =
-                app.add_subcommand("rekey", "Re-wrap the data key under a new key; the old one stops working");
-            rekey->add_flag("--passphrase", opt->passphrase, "Switch to (or change) a passphrase");
-            rekey->add_flag("--key-file", opt->key_file, "Switch to (or renew) the key file");
-            CLI::App* rotate = app.add_subcommand(
-                "rotate", "Re-encrypt every entry and the access log under a new data key (after a key was exposed)");
-            rotate->add_flag("--json", opt->json, "Machine-readable result (schema 1)");
-            CLI::App* inspect = app.add_subcommand("inspect", "Print a vault file's plain header (never secrets)");
-            inspect->add_option("FILE", opt->file, "vault.json or an entries/<id>.pbe file")->required();
-            CLI::App* verify = app.add_subcommand("verify", "Check every entry and the access log's chain");
-            verify->add_flag("--json", opt->json, "Machine-readable report (schema 1)");
-            CLI::App* restore = app.add_subcommand(
-                "restore", "Put back the login a write-back (or a new capture) replaced, e.g. after a bad write-back");
-            restore->add_option("NAME", opt->name, "Credential name or id")->required();
-            restore->add_flag("--force", opt->force, "Restore even while sessions hold it (their release may undo it)");
-            CLI::App* repair = app.add_subcommand(
-                "repair-log", "Start a broken access log over from its intact records, and log that it did");
-            return [opt, init, rekey, rotate, inspect, verify, repair, restore](Context& ctx) -> Result<int> {
-              if (init->parsed()) return run_init(ctx, *opt);
-              if (rekey->parsed()) return run_rekey(ctx, *opt);
-              if (rotate->parsed()) return run_rotate(ctx, *opt);
-              if (inspect->parsed()) return run_inspect(ctx, *opt);
-              if (verify->parsed()) return run_verify(ctx, *opt);
-              if (repair->parsed()) return run_repair_log(ctx);
-              if (restore->parsed()) return run_restore(ctx, *opt);
-              return fail(ErrorKind::usage,
-                          "choose one of: vault init, rekey, rotate, inspect, verify, repair-log, restore");
-            };
-          }};
+          "para-broker vault init --passphrase", &handle<Options, declare, run_vault>};
 }
 
 }  // namespace pb::broker::commands

@@ -68,6 +68,17 @@ void FakeApi::start(std::vector<std::string> args) {
   std::random_device rd;
   m_dir = fs::temp_directory_path() / ("pb-fake-api-" + std::to_string(rd()) + std::to_string(::getpid()));
   fs::create_directories(m_dir);
+  // A constructor that throws runs no destructor: the directory goes here.
+  try {
+    spawn(std::move(args));
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(m_dir, ec);
+    throw;
+  }
+}
+
+void FakeApi::spawn(std::vector<std::string> args) {
   m_record = m_dir / "requests.jsonl";
   std::ofstream(m_record).flush();
   const fs::path errors = m_dir / "stderr.txt";

@@ -96,6 +96,7 @@ class FakeApi {
 
  private:
   void start(std::vector<std::string> args);
+  void spawn(std::vector<std::string> args);
 
   std::filesystem::path m_dir;
   std::filesystem::path m_record;
