@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <span>
 
+#include "broker/dispatch/dispatch.hpp"
+#include "broker/dispatch/dispatch_internal.hpp"
 #include "broker/dispatch/volume_tar.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/objects/labels.hpp"
@@ -262,5 +264,29 @@ Result<std::optional<std::string>> reconcile_relay(DockerClient& docker, const s
     return std::optional<std::string>("the relay could not be started (" + s.error().message + ")" + copies);
   return std::optional<std::string>();
 }
+
+namespace detail {
+
+std::vector<RelayMember> relay_members(const std::vector<VolumeInfo>& logins, const std::vector<VolumeInfo>& holds,
+                                       const std::string& cred, const std::string& except,
+                                       const std::set<std::string>& also) {
+  auto managed = [&](const VolumeInfo& v, Role role) {
+    return labels::has_role(v.labels, role) && label_of(v.labels, labels::k_credential) == cred;
+  };
+  std::set<std::string> held = also;
+  for (const auto& h : holds)
+    if (managed(h, Role::hold)) held.insert(label_of(h.labels, labels::k_volume));
+  std::vector<RelayMember> out;
+  for (const auto& vol : logins) {
+    if (vol.name == except || !is_beside_lock(vol.name) || !held.count(vol.name) || !managed(vol, Role::login))
+      continue;
+    auto uid = label_id(vol, labels::k_uid);
+    auto gid = label_id(vol, labels::k_gid);
+    if (uid && gid) out.push_back({vol.name, *uid, *gid});
+  }
+  return out;
+}
+
+}  // namespace detail
 
 }  // namespace pb::broker::dispatch

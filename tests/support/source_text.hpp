@@ -75,7 +75,7 @@ inline std::string read_source(const std::filesystem::path& p) {
   return s.str();
 }
 
-/// The .cpp and .hpp files under `dirs` of `root`, as paths relative to it ("broker/dispatch/dispatch.cpp").
+/// The .cpp and .hpp files under `dirs` of `root`, as paths relative to it ("broker/dispatch/mount.cpp").
 inline std::vector<std::string> product_sources(const std::filesystem::path& root,
                                                 std::initializer_list<const char*> dirs) {
   std::vector<std::string> out;

@@ -7,6 +7,8 @@
 //
 // relay/ stands alone: it links nothing of para-broker (relay/CMakeLists.txt),
 // so it may include headers of core/ and vault/ for their inline parts only.
+// A folder's <name>_internal.hpp (what its files share, e.g.
+// broker/dispatch/dispatch_internal.hpp) is included from that folder alone.
 // broker/CMakeLists.txt links each folder's library with the same order (a
 // call that reaches up does not link); this test catches the include, and
 // that every folder of broker/ has its place here and a row in README.md.
@@ -91,7 +93,12 @@ std::vector<std::string> violations(const fs::path& root) {
         out.push_back(where + " (folder " + from + " has no place in the layering)");
         continue;
       }
-      if (to == from || rule->second.count(to)) continue;
+      if (to == from) continue;
+      if (target.ends_with("_internal.hpp")) {
+        out.push_back(where + " (a folder's internal header, for that folder and its tests only)");
+        continue;
+      }
+      if (rule->second.count(to)) continue;
       out.push_back(where + (allowed().count(to) ? " (a folder above or beside it)" : " (an unknown folder)"));
     }
   }
@@ -118,18 +125,22 @@ TEST_F(Layering, AnIncludeThatReachesUpOrSidewaysIsFound) {
   write("vault/vault.cpp", "#include \"core/error.hpp\"\n#include \"vault/vault.hpp\"\n");
   write("broker/docker/client.cpp", "#include \"vault/vault.hpp\"\n  #  include \"broker/objects/labels.hpp\"\n");
   write("broker/dispatch/mount.cpp", "#include \"broker/capture/sources.hpp\"\n#include \"broker/probe/p.hpp\"\n");
-  write("broker/audit/report.cpp", "#include \"broker/commands/view.hpp\"\n");
+  write("broker/audit/report.cpp",
+        "#include \"broker/commands/view.hpp\"\n#include \"broker/dispatch/dispatch_internal.hpp\"\n");
   write("broker/newfolder/x.cpp", "#include \"core/error.hpp\"\n");
   write("relay/main.cpp", "#include \"core/error.hpp\"\n#include \"broker/docker/c.hpp\"\n#include <vector>\n");
   write("vault/vault.hpp", "#pragma once\n");
   const auto found = violations(m_root);
   std::ostringstream all;
   for (const auto& v : found) all << v << "\n";
-  ASSERT_EQ(found.size(), 5u) << all.str();
+  ASSERT_EQ(found.size(), 6u) << all.str();
   const std::string text = all.str();
   EXPECT_NE(text.find("broker/docker/client.cpp:2: includes broker/objects/labels.hpp"), std::string::npos);
   EXPECT_NE(text.find("broker/dispatch/mount.cpp:1: includes broker/capture/sources.hpp"), std::string::npos);
   EXPECT_NE(text.find("broker/audit/report.cpp:1: includes broker/commands/view.hpp"), std::string::npos);
+  EXPECT_NE(text.find("broker/audit/report.cpp:2: includes broker/dispatch/dispatch_internal.hpp (a folder's "
+                      "internal header"),
+            std::string::npos);
   EXPECT_NE(text.find("broker/newfolder/x.cpp:1: includes core/error.hpp (folder broker/newfolder has no place"),
             std::string::npos);
   EXPECT_NE(text.find("relay/main.cpp:2: includes broker/docker/c.hpp (relay/ links nothing"), std::string::npos);
@@ -137,7 +148,7 @@ TEST_F(Layering, AnIncludeThatReachesUpOrSidewaysIsFound) {
 
 TEST_F(Layering, EveryIncludeOfTheProductPointsDown) {
   const fs::path root = PB_SOURCE_DIR;
-  ASSERT_TRUE(fs::exists(root / "broker" / "dispatch" / "dispatch.cpp"));
+  ASSERT_TRUE(fs::exists(root / "broker" / "dispatch" / "dispatch.hpp"));
   const auto found = violations(root);
   std::ostringstream all;
   for (const auto& v : found) all << v << "\n";
