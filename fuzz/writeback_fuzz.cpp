@@ -1,4 +1,4 @@
-// Fuzzes the write-back judge (broker/dispatch/writeback.hpp): what a
+// Fuzzes the write-back judge (broker/dispatch/writeback_rules.hpp): what a
 // session's container wrote into its volume (.credentials.json, then a NUL,
 // then .claude.json) against a fixed stored login. Whatever the input, an
 // accepted write-back carries only the stored top-level keys, the known (or
@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "broker/dispatch/writeback.hpp"
+#include "broker/dispatch/writeback_rules.hpp"
 #include "vault/entry.hpp"
 
 namespace {

@@ -3,7 +3,7 @@
 // (docs/dispatch.md, "What would close the gap across users"). Every login
 // volume is writable by every session of its user, so every file is hostile,
 // and the relay hands one user's file to every other user. The rules are
-// write-back's (broker/dispatch/writeback.hpp), restated as pure functions
+// write-back's (broker/dispatch/writeback_rules.hpp), restated as pure functions
 // here because the relay is a static executable that links neither OpenSSL
 // nor the vault:
 //

@@ -146,7 +146,7 @@ struct ReleaseResult {
   std::string volume;
   std::string credential_id;
   bool wrote_back = false;
-  std::string refused;  ///< why the volume's login was refused (see writeback.hpp); empty if it was not
+  std::string refused;  ///< why the volume's login was refused (see writeback_rules.hpp); empty if it was not
   bool volume_removed = false;
   std::vector<std::string> notes;
 };
@@ -166,7 +166,7 @@ struct SyncResult {
     std::string credential_id;
     bool wrote_back = false;  ///< its login was newer and went into the vault
     bool refreshed = false;   ///< it received a newer login from the vault
-    std::string refused;      ///< why its login was refused (see writeback.hpp); empty if it was not
+    std::string refused;      ///< why its login was refused (see writeback_rules.hpp); empty if it was not
   };
   std::vector<Volume> volumes;
   std::vector<std::string> notes;

@@ -190,7 +190,7 @@ Result<ImageSeed> read_image_seed(DockerClient& docker, const std::string& helpe
 Result<std::vector<TreeEntry>> compose_tree(const ImageSeed& image, const vault::DecodedEntry& entry,
                                             std::vector<std::string>& notes);
 
-// ---- write-back (write_back.cpp): a volume's login into the vault, as writeback.hpp judges it
+// ---- write-back (write_back.cpp): a volume's login into the vault, as writeback_rules.hpp judges it
 
 /// The vault's expiry for a credential as write-back compares it.
 std::optional<std::int64_t> stored_expiry(const vault::Vault& v, const std::string& credential_id);

@@ -9,7 +9,7 @@
 #include "broker/dispatch/dispatch_internal.hpp"
 #include "broker/dispatch/relay_container.hpp"
 #include "broker/dispatch/volume_tar.hpp"
-#include "broker/dispatch/writeback.hpp"
+#include "broker/dispatch/writeback_rules.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/objects/labels.hpp"
 #include "core/files.hpp"

@@ -6,7 +6,7 @@
 
 #include "broker/dispatch/dispatch_internal.hpp"
 #include "broker/dispatch/volume_tar.hpp"
-#include "broker/dispatch/writeback.hpp"
+#include "broker/dispatch/writeback_rules.hpp"
 #include "broker/docker/docker_client.hpp"
 
 namespace pb::broker::dispatch::detail {

@@ -1,5 +1,5 @@
 // Write-back: reading a volume's login and storing it in the vault as the
-// judge of writeback.hpp decides, and the logins refused before (dispatch_internal.hpp).
+// judge of writeback_rules.hpp decides, and the logins refused before (dispatch_internal.hpp).
 
 #include <nlohmann/json.hpp>
 
@@ -9,7 +9,7 @@
 #include "broker/dispatch/dispatch.hpp"
 #include "broker/dispatch/dispatch_internal.hpp"
 #include "broker/dispatch/json_object.hpp"
-#include "broker/dispatch/writeback.hpp"
+#include "broker/dispatch/writeback_rules.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/objects/labels.hpp"
 #include "core/files.hpp"

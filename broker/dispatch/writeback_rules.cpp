@@ -1,4 +1,4 @@
-#include "broker/dispatch/writeback.hpp"
+#include "broker/dispatch/writeback_rules.hpp"
 
 #include <algorithm>
 #include <ctime>
