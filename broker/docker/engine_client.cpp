@@ -7,13 +7,15 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <functional>
 #include <mutex>
 #include <thread>
 
-#include "broker/docker/http_channel.hpp"
-
 namespace pb::broker::docker {
+
+EngineClock EngineClock::system() {
+  return {[] { return std::chrono::steady_clock::now(); },
+          [](std::chrono::milliseconds pause) { std::this_thread::sleep_for(pause); }};
+}
 
 namespace {
 
@@ -126,7 +128,8 @@ class ChunkedUpload final : public ByteWriter {
 
 class EngineClient final : public DockerClient {
  public:
-  explicit EngineClient(EngineConfig config) : m_config(std::move(config)) {}
+  EngineClient(EngineConfig config, ChannelFactory open, EngineClock clock)
+      : m_config(std::move(config)), m_open(std::move(open)), m_clock(std::move(clock)) {}
 
   std::string endpoint() const override { return m_config.host; }
   std::string endpoint_origin() const override { return m_config.origin; }
@@ -212,7 +215,7 @@ class EngineClient final : public DockerClient {
     EngineConfig cfg = m_config;
     cfg.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
     PB_TRY(std::string prefix, api_prefix());
-    PB_TRY(auto channel, open_channel(cfg, op));
+    PB_TRY(auto channel, m_open(cfg, op));
     auto r =
         channel->round_trip({"POST", prefix + "/containers/" + url_encode(id) + "/wait", {}, {}, false}, k_json_limit);
     if (!r.ok() && r.error().kind == ErrorKind::timeout)
@@ -307,7 +310,7 @@ class EngineClient final : public DockerClient {
     const std::chrono::milliseconds timeout =
         options.timeout ? std::chrono::duration_cast<std::chrono::milliseconds>(*options.timeout)
                         : m_config.request_timeout;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = m_clock.now() + timeout;
     PB_TRY(auto channel, exec_stream(exec_id, state.tty, options.input, timeout));
     ExecResult result;
     PB_TRY_STATUS(read_exec_output(*channel, exec_id, state.tty, options.max_output, deadline, timeout, result));
@@ -318,7 +321,7 @@ class EngineClient final : public DockerClient {
         result.exit_code = state.exit_code;
         return result;
       }
-      std::this_thread::sleep_for(k_exit_code_pause);
+      m_clock.sleep(k_exit_code_pause);
     }
     return fail(ErrorKind::timeout, "exec " + short_id(exec_id) + " still runs after its output ended");
   }
@@ -364,7 +367,7 @@ class EngineClient final : public DockerClient {
   Status attach_terminal(const std::string& id, const TerminalOptions& options) override {
     const std::string op = "attach to container " + short_id(id);
     PB_TRY(std::string prefix, api_prefix());
-    PB_TRY(auto channel, open_channel(m_config, op));
+    PB_TRY(auto channel, m_open(m_config, op));
     PB_TRY_STATUS(upgrade(
         *channel,
         {"POST", prefix + "/containers/" + url_encode(id) + "/attach?stream=1&stdin=1&stdout=1&stderr=1", {}, {}, true},
@@ -418,7 +421,7 @@ class EngineClient final : public DockerClient {
     std::string server_api;
     {
       const std::string op = "answer a ping";
-      PB_TRY(auto channel, open_channel(m_config, op));
+      PB_TRY(auto channel, m_open(m_config, op));
       PB_TRY(HttpResponse r, channel->round_trip({"GET", "/_ping", {}, {}, false}, k_json_limit));
       auto h = r.headers.find("api-version");
       if (r.status == 200 && h != r.headers.end()) server_api = h->second;
@@ -448,7 +451,7 @@ class EngineClient final : public DockerClient {
   /// GET /version: the daemon's full account of itself.
   Result<DockerVersion> fetch_version() {
     const std::string op = "report its version";
-    PB_TRY(auto channel, open_channel(m_config, op));
+    PB_TRY(auto channel, m_open(m_config, op));
     PB_TRY(HttpResponse r, channel->round_trip({"GET", "/version", {}, {}, false}, k_json_limit));
     PB_TRY_STATUS(expect(r, op));
     return detail::parse_version(r.body, op);
@@ -467,7 +470,7 @@ class EngineClient final : public DockerClient {
       PB_TRY(std::string prefix, api_prefix());
       target = prefix + path;
     }
-    PB_TRY(auto channel, open_channel(m_config, op));
+    PB_TRY(auto channel, m_open(m_config, op));
     std::string type = body.empty() ? std::string() : "application/json";
     return channel->round_trip({method, target, std::move(body), type, false}, k_json_limit);
   }
@@ -482,7 +485,7 @@ class EngineClient final : public DockerClient {
   /// A GET whose body is then read off the returned connection; `head` is the answer's head.
   Result<std::unique_ptr<HttpChannel>> stream_get(const std::string& path, const std::string& op, HttpResponse& head) {
     PB_TRY(std::string prefix, api_prefix());
-    PB_TRY(auto channel, open_channel(m_config, op));
+    PB_TRY(auto channel, m_open(m_config, op));
     PB_TRY(head, channel->send_and_read_head({"GET", prefix + path, {}, {}, false}));
     if (head.status >= 300) PB_TRY_STATUS(refused(*channel, head, op));
     return channel;
@@ -492,7 +495,7 @@ class EngineClient final : public DockerClient {
   Result<std::unique_ptr<ByteWriter>> upload(const std::string& method, const std::string& path, const std::string& op,
                                              ChunkedUpload::BodyVerdict body_verdict) {
     PB_TRY(std::string prefix, api_prefix());
-    PB_TRY(auto channel, open_channel(m_config, op));
+    PB_TRY(auto channel, m_open(m_config, op));
     PB_TRY_STATUS(channel->send_chunked_head({method, prefix + path, {}, "application/x-tar", false}));
     return std::unique_ptr<ByteWriter>(
         std::make_unique<ChunkedUpload>(std::move(channel), op, m_config.host, std::move(body_verdict)));
@@ -525,7 +528,7 @@ class EngineClient final : public DockerClient {
     EngineConfig cfg = m_config;
     cfg.request_timeout = timeout;
     PB_TRY(std::string prefix, api_prefix());
-    PB_TRY(auto channel, open_channel(cfg, op));
+    PB_TRY(auto channel, m_open(cfg, op));
     PB_TRY_STATUS(upgrade(*channel,
                           {"POST", prefix + "/exec/" + url_encode(exec_id) + "/start", detail::exec_start_body(tty),
                            "application/json", true},
@@ -544,7 +547,7 @@ class EngineClient final : public DockerClient {
     OutputCollector output(tty, max_output);
     std::array<std::byte, 65536> buf{};
     for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - m_clock.now());
       if (left.count() <= 0) left = std::chrono::milliseconds(1);
       auto n = channel.raw_read(buf, left);
       if (!n.ok()) {
@@ -566,6 +569,8 @@ class EngineClient final : public DockerClient {
   }
 
   EngineConfig m_config;
+  ChannelFactory m_open;
+  EngineClock m_clock;
   std::mutex m_mutex;
   std::string m_api;                  ///< negotiated version, empty until the first call
   std::atomic<bool> m_libpod{false};  ///< the engine is Podman (its responses carry Libpod-Api-Version)
@@ -574,7 +579,11 @@ class EngineClient final : public DockerClient {
 }  // namespace
 
 std::shared_ptr<DockerClient> make_engine_client(const EngineConfig& config) {
-  return std::make_shared<EngineClient>(config);
+  return make_engine_client(config, open_channel, EngineClock::system());
+}
+
+std::shared_ptr<DockerClient> make_engine_client(const EngineConfig& config, ChannelFactory open, EngineClock clock) {
+  return std::make_shared<EngineClient>(config, std::move(open), std::move(clock));
 }
 
 }  // namespace pb::broker::docker
