@@ -1,46 +1,38 @@
 #pragma once
 // The Docker Engine API implementation of DockerClient (private to broker/docker;
-// everyone else gets one from connect()).
+// everyone else gets one from connect()). What it sends and how it reads the
+// answers are engine_wire.hpp's pure functions; the connections it opens and
+// the time it waits on are injected, so a unit test can script both.
 
-#include <cstddef>
+#include <chrono>
+#include <functional>
 #include <memory>
-#include <span>
 #include <string>
 
 #include "broker/docker/connect.hpp"
 #include "broker/docker/docker_client.hpp"
+#include "broker/docker/engine_wire.hpp"
+#include "broker/docker/http_channel.hpp"
 
 namespace pb::broker::docker {
 
-/// The newest API version this client speaks and the oldest it accepts.
-inline constexpr const char* k_client_api_version = "1.43";
-inline constexpr const char* k_min_api_version = "1.25";
+/// Opens one connection for one request: open_channel(), or a test's script.
+/// `what` names the operation for the connection's error messages.
+using ChannelFactory =
+    std::function<Result<std::unique_ptr<HttpChannel>>(const EngineConfig& config, const std::string& what)>;
 
-std::shared_ptr<DockerClient> make_engine_client(const EngineConfig& config);
-
-/// Compares dotted API versions numerically ("1.9" < "1.41"): <0, 0, >0.
-int compare_api_versions(const std::string& a, const std::string& b);
-
-/// Appends as much of `piece` to `target` as keeps it within `max` bytes;
-/// true when some of it was dropped. One rule for logs, exec output and the demuxer.
-bool append_capped(std::string& target, std::span<const std::byte> piece, std::size_t max);
-
-/// Splits a multiplexed attach/logs stream (8-byte frame headers) into
-/// stdout and stderr, each capped at `max` bytes (the rest is dropped).
-class StreamDemuxer {
- public:
-  explicit StreamDemuxer(std::size_t max) : m_max(max) {}
-  void feed(std::span<const std::byte> bytes);
-  std::string out;
-  std::string err;
-  bool truncated = false;
-
- private:
-  std::size_t m_max;
-  unsigned char m_header[8]{};
-  std::size_t m_header_fill = 0;
-  std::size_t m_remaining = 0;
-  int m_stream = 1;
+/// The time the client waits on: a stream's deadline, the pause between two
+/// looks at an exec whose output has ended.
+struct EngineClock {
+  std::function<std::chrono::steady_clock::time_point()> now;
+  std::function<void(std::chrono::milliseconds)> sleep;
+  /// std::chrono::steady_clock and a real sleep.
+  static EngineClock system();
 };
+
+/// A client over open_channel() and the system clock.
+std::shared_ptr<DockerClient> make_engine_client(const EngineConfig& config);
+/// A client whose connections come from `open` and whose time from `clock`.
+std::shared_ptr<DockerClient> make_engine_client(const EngineConfig& config, ChannelFactory open, EngineClock clock);
 
 }  // namespace pb::broker::docker

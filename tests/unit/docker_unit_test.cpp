@@ -1,5 +1,6 @@
-// broker/docker without a daemon: configuration from the environment, API
-// version comparison, stream demultiplexing, doctor against the recording fake.
+// broker/docker without a daemon: configuration from the environment, contexts,
+// ssh endpoints, doctor against the recording fake (the wire formats are
+// engine_wire_test.cpp's, the client over a scripted connection engine_client_test.cpp's).
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,7 +14,6 @@
 #include "broker/commands/command.hpp"
 #include "broker/commands/run.hpp"
 #include "broker/docker/connect.hpp"
-#include "broker/docker/engine_client.hpp"
 #include "core/paths.hpp"
 #include "tests/support/fake_docker.hpp"
 #include "tests/support/test_env.hpp"
@@ -22,8 +22,6 @@
 namespace pb {
 namespace {
 
-using broker::docker::compare_api_versions;
-using broker::docker::StreamDemuxer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -210,60 +208,6 @@ TEST(DockerConfig, ConnectValidatesTheHost) {
   EXPECT_EQ((*ok)->endpoint(), "tcp://127.0.0.1:2375");
   c.host = "unix:///run/x.sock";
   EXPECT_EQ((*broker::docker::connect(c))->endpoint(), "unix:///run/x.sock");
-}
-
-TEST(DockerApiVersion, ComparesNumerically) {
-  EXPECT_LT(compare_api_versions("1.9", "1.41"), 0);
-  EXPECT_GT(compare_api_versions("1.43", "1.41"), 0);
-  EXPECT_EQ(compare_api_versions("1.41", "1.41"), 0);
-  EXPECT_EQ(compare_api_versions("1.40", "1.40.0"), 0);
-  EXPECT_GT(compare_api_versions("2.0", "1.99"), 0);
-}
-
-std::string frame(int stream, const std::string& payload) {
-  std::string h(8, '\0');
-  h[0] = static_cast<char>(stream);
-  auto n = static_cast<std::uint32_t>(payload.size());
-  h[4] = static_cast<char>(n >> 24);
-  h[5] = static_cast<char>(n >> 16);
-  h[6] = static_cast<char>(n >> 8);
-  h[7] = static_cast<char>(n);
-  return h + payload;
-}
-
-TEST(DockerDemux, AppendCappedKeepsWithinTheCapAndSaysWhatItDropped) {
-  auto bytes = [](std::string_view t) { return std::as_bytes(std::span(t.data(), t.size())); };
-  std::string target = "ab";
-  EXPECT_FALSE(broker::docker::append_capped(target, bytes("cd"), 4));
-  EXPECT_EQ(target, "abcd");
-  EXPECT_TRUE(broker::docker::append_capped(target, bytes("e"), 4));
-  EXPECT_EQ(target, "abcd");
-  std::string over = "abcdef";  // already past the cap: nothing more, and said so
-  EXPECT_TRUE(broker::docker::append_capped(over, bytes("g"), 4));
-  EXPECT_EQ(over, "abcdef");
-  std::string part;
-  EXPECT_TRUE(broker::docker::append_capped(part, bytes("hello"), 3));
-  EXPECT_EQ(part, "hel");
-  EXPECT_FALSE(broker::docker::append_capped(part, bytes(""), 3));
-}
-
-TEST(DockerDemux, SplitsFramesAcrossArbitraryReads) {
-  std::string wire = frame(1, "hello ") + frame(2, "warn\n") + frame(1, "world\n") + frame(1, "");
-  // Feed it one byte at a time: headers and payloads split anywhere.
-  StreamDemuxer d(1024);
-  for (char c : wire) d.feed(std::as_bytes(std::span(&c, 1)));
-  EXPECT_EQ(d.out, "hello world\n");
-  EXPECT_EQ(d.err, "warn\n");
-  EXPECT_FALSE(d.truncated);
-}
-
-TEST(DockerDemux, CapsEachStreamAndFlagsTruncation) {
-  std::string wire = frame(1, std::string(100, 'a')) + frame(2, "e");
-  StreamDemuxer d(10);
-  d.feed(std::as_bytes(std::span(wire)));
-  EXPECT_EQ(d.out, std::string(10, 'a'));
-  EXPECT_EQ(d.err, "e");  // the other stream still flows after the cap
-  EXPECT_TRUE(d.truncated);
 }
 
 struct Captured {
