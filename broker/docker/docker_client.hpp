@@ -125,6 +125,8 @@ struct ContainerSpec {
   std::vector<std::string> cap_add;       ///< e.g. {"CHOWN"}, after cap_drop
   std::vector<std::string> security_opt;  ///< e.g. {"no-new-privileges"}
   bool auto_remove = false;
+  std::string restart_policy;  ///< "" = never restarted; e.g. "unless-stopped" (also across an engine restart)
+  std::string log_max_size;    ///< "" = the engine's logging; else the json-file driver kept under this ("1m")
 };
 
 struct ContainerState {
