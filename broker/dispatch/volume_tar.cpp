@@ -3,53 +3,14 @@
 #include <archive_entry.h>
 
 #include <algorithm>
-#include <array>
-#include <cstring>
 #include <ctime>
 
-#include "broker/docker/docker_client.hpp"
+#include "broker/docker/archive_source.hpp"
 #include "core/c_handles.hpp"
 #include "core/names.hpp"
 #include "core/text.hpp"
 
 namespace pb::broker::dispatch {
-namespace {
-
-struct ReadState {
-  ByteReader* reader = nullptr;
-  std::array<std::byte, 64 * 1024> buffer{};
-  std::optional<Error> error;
-};
-
-la_ssize_t read_cb(struct archive*, void* data, const void** out) {
-  auto* st = static_cast<ReadState*>(data);
-  auto n = st->reader->read(st->buffer);
-  if (!n) {
-    st->error = std::move(n).error();
-    return -1;
-  }
-  *out = st->buffer.data();
-  return static_cast<la_ssize_t>(*n);
-}
-
-/// Bytes in memory as a ByteReader.
-class SpanReader final : public ByteReader {
- public:
-  explicit SpanReader(ByteSpan data) : m_data(data) {}
-  Result<std::size_t> read(std::span<std::byte> out) override {
-    const std::size_t n = std::min(out.size(), m_data.size() - m_pos);
-    if (n > 0) std::memcpy(out.data(), m_data.data() + m_pos, n);
-    m_pos += n;
-    return n;
-  }
-
- private:
-  ByteSpan m_data;
-  std::size_t m_pos = 0;
-};
-
-}  // namespace
-
 Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeEntry>& entries, std::uint32_t uid,
                                 std::uint32_t gid, std::uint32_t root_mode) {
   std::size_t cap = 8192 + root.size() * 2;
@@ -109,10 +70,9 @@ Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& lim
   ArchiveRead a(archive_read_new());
   if (!a) return fail(ErrorKind::failure, "creating an archive reader failed");
   archive_read_support_format_tar(a.get());
-  ReadState st;
-  st.reader = &body;
-  if (archive_read_open(a.get(), &st, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
-    if (st.error) return *st.error;
+  ArchiveSource st(body);
+  if (st.open(a.get()) != ARCHIVE_OK) {
+    if (st.error()) return *st.error();
     return fail(ErrorKind::unsafe_input, what + " is not a readable tar archive");
   }
   std::vector<TreeEntry> out;
@@ -123,7 +83,7 @@ Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& lim
     int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-      if (st.error) return *st.error;
+      if (st.error()) return *st.error();
       return fail(ErrorKind::unsafe_input, what + " is a damaged tar archive");
     }
     if (++count > limits.max_entries)
@@ -163,7 +123,7 @@ Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& lim
       while (got < t.data.size()) {
         la_ssize_t n = archive_read_data(a.get(), t.data.data() + got, t.data.size() - got);
         if (n <= 0) {
-          if (st.error) return *st.error;
+          if (st.error()) return *st.error();
           return fail(ErrorKind::unsafe_input, what + ": " + t.name + " is truncated");
         }
         got += static_cast<std::size_t>(n);
