@@ -37,7 +37,7 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
     return fail(ErrorKind::failure, "opening an in-memory archive failed");
   const std::time_t now = std::time(nullptr);
   auto add = [&](const std::string& name, bool is_dir, const SecureBytes* data, const std::string& link,
-                 std::uint32_t mode) -> Status {
+                 std::uint32_t mode, const TreeEntry::Owner& owner) -> Status {
     ArchiveEntry e(archive_entry_new());
     if (!e) return fail(ErrorKind::failure, "creating an archive entry failed");
     archive_entry_set_pathname(e.get(), name.c_str());
@@ -45,8 +45,8 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
     archive_entry_set_filetype(e.get(), is_dir ? AE_IFDIR : is_link ? AE_IFLNK : AE_IFREG);
     archive_entry_set_perm(e.get(), is_link ? 0777 : mode != 0 ? (mode & 07777) : is_dir ? 0700 : 0600);
     if (is_link) archive_entry_set_symlink(e.get(), link.c_str());
-    archive_entry_set_uid(e.get(), uid);
-    archive_entry_set_gid(e.get(), gid);
+    archive_entry_set_uid(e.get(), owner.uid);
+    archive_entry_set_gid(e.get(), owner.gid);
     archive_entry_set_mtime(e.get(), now, 0);
     if (is_link) data = nullptr;
     archive_entry_set_size(e.get(), data == nullptr ? 0 : static_cast<la_int64_t>(data->size()));
@@ -58,9 +58,11 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
     return {};
   };
   const std::string prefix = root.empty() ? std::string() : root + "/";
-  if (!root.empty()) PB_TRY_STATUS(add(prefix, true, nullptr, {}, root_mode));
+  const TreeEntry::Owner owner{uid, gid};
+  if (!root.empty()) PB_TRY_STATUS(add(prefix, true, nullptr, {}, root_mode, owner));
   for (const auto& e : entries)
-    PB_TRY_STATUS(add(prefix + e.name + (e.is_dir ? "/" : ""), e.is_dir, &e.data, e.link, e.mode));
+    PB_TRY_STATUS(
+        add(prefix + e.name + (e.is_dir ? "/" : ""), e.is_dir, &e.data, e.link, e.mode, e.owner.value_or(owner)));
   if (archive_write_close(a.get()) != ARCHIVE_OK) return fail(ErrorKind::failure, "closing an archive failed");
   buf.resize(used);
   return buf;
