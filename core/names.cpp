@@ -65,6 +65,11 @@ bool is_safe_entry_name(std::string_view name) {
   return clean && !clean->empty();
 }
 
+bool is_plain_entry_name(std::string_view name) {
+  auto clean = clean_entry_name(name);
+  return clean && !clean->empty() && *clean == name;
+}
+
 bool is_clean_absolute_path(std::string_view path) {
   if (path.empty() || path.front() != '/' || path.size() > k_max_image_path) return false;
   const bool chars_ok = std::all_of(path.begin(), path.end(), [](char c) {

@@ -34,6 +34,11 @@ std::optional<std::string_view> clean_entry_name(std::string_view name);
 /// clean_entry_name() gives a name that is not the root.
 bool is_safe_entry_name(std::string_view name);
 
+/// A safe entry name already in its clean form: clean_entry_name() gives it
+/// back unchanged (no leading "./", no trailing '/'), as the vault writes and
+/// reads its own archives' names.
+bool is_plain_entry_name(std::string_view name);
+
 /// A path from an image that may go into a Docker argument or mount spec:
 /// absolute, at most k_max_image_path bytes, only ASCII letters, digits and
 /// `/ . _ - + @ ~` (so no `,` `=` quotes, blanks or control characters, which

@@ -14,12 +14,6 @@ Error archive_refused(std::string_view why) {
 
 }  // namespace
 
-bool is_safe_relative_name(std::string_view name) {
-  // The rule of every archive (core/names.hpp), and already in its clean form.
-  auto clean = clean_entry_name(name);
-  return clean && !clean->empty() && *clean == name;
-}
-
 Result<SecureBytes> write_tar(const std::vector<ArchiveFile>& files) {
   ArchiveWrite a(archive_write_new());
   if (!a) return fail(ErrorKind::failure, "creating an archive writer failed");
@@ -33,8 +27,7 @@ Result<SecureBytes> write_tar(const std::vector<ArchiveFile>& files) {
   if (archive_write_open_memory(a.get(), buf.data(), buf.size(), &used) != ARCHIVE_OK)
     return fail(ErrorKind::failure, "opening an in-memory archive failed");
   for (const auto& f : files) {
-    if (!is_safe_relative_name(f.name))
-      return fail(ErrorKind::failure, "refusing to archive the unsafe name " + f.name);
+    if (!is_plain_entry_name(f.name)) return fail(ErrorKind::failure, "refusing to archive the unsafe name " + f.name);
     ArchiveEntry e(archive_entry_new());
     archive_entry_set_pathname(e.get(), f.name.c_str());
     archive_entry_set_filetype(e.get(), AE_IFREG);
@@ -70,7 +63,7 @@ Result<std::vector<ArchiveFile>> read_tar(ByteSpan tar, const ArchiveLimits& lim
       return archive_refused("it has more than " + std::to_string(limits.max_entries) + " entries");
     const char* raw = archive_entry_pathname(e);
     std::string name = raw == nullptr ? std::string() : std::string(raw);
-    if (name.size() > limits.max_name_size || !is_safe_relative_name(name))
+    if (name.size() > limits.max_name_size || !is_plain_entry_name(name))
       return archive_refused("an entry has an unsafe name");
     if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != nullptr ||
         archive_entry_symlink(e) != nullptr)

@@ -1,9 +1,10 @@
 #pragma once
 // In-memory tar archives of a credential's files (libarchive inside).
 //
-// The reader treats its input as hostile: only regular files with plain
-// relative names (no "..", no absolute paths, no links, devices or FIFOs),
-// valid UTF-8 names, bounded entry count and sizes. Anything else is refused
+// The reader treats its input as hostile: only regular files whose names
+// core/names.hpp's is_plain_entry_name() accepts (relative, UTF-8, no "..",
+// "." or empty components, no leading "./"), at most max_name_size bytes; no
+// links, devices or FIFOs; bounded entry count and sizes. Anything else is refused
 // with ErrorKind::unsafe_input and nothing is returned.
 
 #include <cstdint>
@@ -31,9 +32,5 @@ struct ArchiveLimits {
 Result<SecureBytes> write_tar(const std::vector<ArchiveFile>& files);
 /// Reads an archive from memory under `limits`.
 Result<std::vector<ArchiveFile>> read_tar(ByteSpan tar, const ArchiveLimits& limits = {});
-
-/// Whether `name` is a plain relative path: non-empty, valid UTF-8, no "..",
-/// ".", empty components, leading '/', backslash or control characters.
-bool is_safe_relative_name(std::string_view name);
 
 }  // namespace pb::vault

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "broker/docker/docker_client.hpp"
+#include "broker/docker/archive_source.hpp"
 #include "core/c_handles.hpp"
 
 namespace pb::broker::audit {
@@ -93,31 +93,29 @@ struct LayerRecord {
 
 // ---------------------------------------------------------------- libarchive sources
 
-struct OuterSource {
-  ByteReader* reader = nullptr;
-  std::vector<std::byte> buffer;
-  std::uint64_t total = 0;
-  std::uint64_t next_progress = k_progress_every;
-  const std::function<void(std::uint64_t)>* progress = nullptr;
-  std::optional<Error> error;
-};
+/// The export stream, calling `progress` with the bytes read so far every
+/// k_progress_every bytes.
+class ProgressReader final : public ByteReader {
+ public:
+  ProgressReader(ByteReader& reader, const std::function<void(std::uint64_t)>& progress)
+      : m_reader(reader), m_progress(progress) {}
+  Result<std::size_t> read(std::span<std::byte> out) override {
+    auto n = m_reader.read(out);
+    if (!n) return n;
+    m_total += *n;
+    if (m_progress && m_total >= m_next) {
+      m_progress(m_total);
+      m_next = m_total + k_progress_every;
+    }
+    return n;
+  }
 
-la_ssize_t outer_read(struct archive* a, void* data, const void** out) {
-  auto* s = static_cast<OuterSource*>(data);
-  auto n = s->reader->read(s->buffer);
-  if (!n) {
-    s->error = n.error();
-    archive_set_error(a, EIO, "the export stream failed");
-    return -1;
-  }
-  s->total += *n;
-  if (s->progress != nullptr && *s->progress && s->total >= s->next_progress) {
-    (*s->progress)(s->total);
-    s->next_progress = s->total + k_progress_every;
-  }
-  *out = s->buffer.data();
-  return static_cast<la_ssize_t>(*n);
-}
+ private:
+  ByteReader& m_reader;
+  const std::function<void(std::uint64_t)>& m_progress;
+  std::uint64_t m_total = 0;
+  std::uint64_t m_next = k_progress_every;
+};
 
 /// Feeds a nested archive with the data of the outer archive's current entry,
 /// block by block, without copying.
@@ -305,13 +303,13 @@ bool is_metadata(const std::string& name) {
          base == "oci-layout";
 }
 
-Status read_export(struct archive* outer, const OuterSource& src, ImageScan& scan, ExportContents& c) {
+Status read_export(struct archive* outer, const ArchiveSource& src, ImageScan& scan, ExportContents& c) {
   struct archive_entry* e = nullptr;
   while (true) {
     const int r = archive_read_next_header(outer, &e);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) {
-      if (src.error) return *src.error;
+      if (src.error()) return *src.error();
       return fail(ErrorKind::integrity,
                   "the image export is not a readable tar: " + archive_message(outer, "read error"));
     }
@@ -339,7 +337,7 @@ Status read_export(struct archive* outer, const OuterSource& src, ImageScan& sca
     } catch (const std::bad_alloc&) {
       return fail(ErrorKind::failure, "out of memory while scanning layer " + name);
     }
-    if (src.error) return *src.error;
+    if (src.error()) return *src.error();
   }
   return {};
 }
@@ -445,20 +443,18 @@ Result<ImageScan> scan_image_export(ByteReader& export_stream, const ScanOptions
   ArchiveRead outer(archive_read_new());
   if (!outer) return fail(ErrorKind::failure, "cannot allocate an archive reader");
   archive_read_support_format_tar(outer.get());
-  OuterSource src;
-  src.reader = &export_stream;
-  src.buffer.resize(k_read_block);
-  src.progress = &options.progress;
-  if (archive_read_open(outer.get(), &src, nullptr, outer_read, nullptr) != ARCHIVE_OK) {
-    if (src.error) return *src.error;
+  ProgressReader reader(export_stream, options.progress);
+  ArchiveSource src(reader, {.buffer_size = k_read_block});
+  if (src.open(outer.get()) != ARCHIVE_OK) {
+    if (src.error()) return *src.error();
     return fail(ErrorKind::integrity,
                 "the image export is not a tar stream: " + archive_message(outer.get(), "unknown format"));
   }
   ImageScan scan;
   ExportContents contents;
   PB_TRY_STATUS(read_export(outer.get(), src, scan, contents));
-  scan.bytes = src.total;
-  if (options.progress) options.progress(src.total);
+  scan.bytes = src.total();
+  if (options.progress) options.progress(src.total());
   const std::vector<std::string> order = layer_order(contents, scan);
   scan.layers = order.size();
   const auto stack = layer_stack(order, contents, options, scan);

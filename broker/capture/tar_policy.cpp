@@ -1,11 +1,10 @@
 #include "broker/capture/tar_policy.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <istream>
-#include <optional>
 #include <streambuf>
 
+#include "broker/docker/archive_source.hpp"
 #include "core/c_handles.hpp"
 #include "core/names.hpp"
 #include "core/text.hpp"
@@ -48,30 +47,15 @@ const char* type_name(unsigned type) {
   }
 }
 
-struct SourceState {
-  const TarSource* source = nullptr;
-  SecureBytes buffer = SecureBytes(k_block);
-  std::uint64_t total = 0;
-  std::uint64_t max_total = 0;
-  std::optional<Error> error;  // the source's own error, or the total bound
-};
+/// A TarSource as a ByteReader, for the archive source.
+class SourceReader final : public ByteReader {
+ public:
+  explicit SourceReader(const TarSource& source) : m_source(source) {}
+  Result<std::size_t> read(std::span<std::byte> out) override { return m_source(out); }
 
-la_ssize_t read_callback(struct archive* /*a*/, void* client, const void** out) {
-  auto* s = static_cast<SourceState*>(client);
-  auto bytes = std::as_writable_bytes(std::span(s->buffer.data(), s->buffer.size()));
-  auto n = (*s->source)(bytes);
-  if (!n.ok()) {
-    s->error = n.error();
-    return -1;
-  }
-  s->total += *n;
-  if (s->total > s->max_total) {
-    s->error = fail(ErrorKind::unsafe_input, "it is larger than " + std::to_string(s->max_total) + " bytes");
-    return -1;
-  }
-  *out = s->buffer.data();
-  return static_cast<la_ssize_t>(*n);
-}
+ private:
+  const TarSource& m_source;
+};
 
 /// An entry's data as a std::streambuf, so the streaming reducer pulls the
 /// archive's data blocks as it parses and never holds the whole file.
@@ -117,10 +101,10 @@ namespace {
 
 /// When libarchive gives up, the source's own error (Docker, the size bound)
 /// is the better sentence.
-Error archive_failure(const SourceState& state, struct archive* a, std::string_view what, std::string_view doing) {
-  if (state.error) {
-    if (state.error->kind == ErrorKind::unsafe_input) return refused(what, state.error->message);
-    return *state.error;
+Error archive_failure(const ArchiveSource& source, struct archive* a, std::string_view what, std::string_view doing) {
+  if (const auto& error = source.error()) {
+    if (error->kind == ErrorKind::unsafe_input) return refused(what, error->message);
+    return *error;
   }
   const char* msg = archive_error_string(a);
   return refused(what, std::string(doing) + " (" + printable(msg ? msg : "unknown error") + ")");
@@ -151,14 +135,14 @@ Result<const WantedFile*> wanted_file(archive_entry* e, const TarPolicy& policy,
 }
 
 /// The current entry's content: whole, or reduced to the login keys of a .claude.json.
-Result<SecureBytes> read_entry(struct archive* a, const SourceState& state, const WantedFile& wanted,
+Result<SecureBytes> read_entry(struct archive* a, const ArchiveSource& source, const WantedFile& wanted,
                                const std::string& key, std::string_view what) {
   if (wanted.mode == WantedFile::Mode::whole) {
     SecureBytes data;
     SecureBytes block(k_block);
     while (true) {
       la_ssize_t n = archive_read_data(a, block.data(), block.size());
-      if (n < 0) return archive_failure(state, a, what, "it ends inside '" + key + "'");
+      if (n < 0) return archive_failure(source, a, what, "it ends inside '" + key + "'");
       if (n == 0) break;
       if (data.size() + static_cast<std::size_t>(n) > wanted.max_bytes)
         return refused(what, "'" + key + "' is larger than " + std::to_string(wanted.max_bytes) + " bytes");
@@ -169,7 +153,7 @@ Result<SecureBytes> read_entry(struct archive* a, const SourceState& state, cons
   EntryBuf buf(a, wanted.max_bytes);
   std::istream in(&buf);
   auto reduced = vault::reduce_claude_json(in, wanted.max_bytes);
-  if (buf.failed()) return archive_failure(state, a, what, "it ends inside '" + key + "'");
+  if (buf.failed()) return archive_failure(source, a, what, "it ends inside '" + key + "'");
   if (!reduced.ok()) {
     Error err = std::move(reduced).error();
     if (err.kind == ErrorKind::unsafe_input) err.message += " (" + std::string(what) + ")";
@@ -178,20 +162,18 @@ Result<SecureBytes> read_entry(struct archive* a, const SourceState& state, cons
   return std::move(reduced).value();
 }
 
-}  // namespace
-
-Result<TarFiles> read_tar(const TarSource& source, const TarPolicy& policy, std::string_view what) {
-  SourceState state;
-  state.source = &source;
-  state.max_total = k_tar_overhead;
-  for (const auto& f : policy.files) state.max_total += f.max_bytes;
+/// read_tar() over any reader: the archive source bounds the stream by the
+/// policy's files and keeps the reader's own errors.
+Result<TarFiles> read_from(ByteReader& reader, const TarPolicy& policy, std::string_view what) {
+  std::uint64_t max_total = k_tar_overhead;
+  for (const auto& f : policy.files) max_total += f.max_bytes;
+  ArchiveSource source(reader, {.buffer_size = k_block, .limit = max_total});
 
   ArchiveRead a(archive_read_new());
   if (!a) return fail(ErrorKind::failure, "cannot allocate an archive reader");
   archive_read_support_format_tar(a.get());
   archive_read_support_filter_none(a.get());
-  if (archive_read_open(a.get(), &state, nullptr, read_callback, nullptr) != ARCHIVE_OK)
-    return archive_failure(state, a.get(), what, "it is not a tar archive");
+  if (source.open(a.get()) != ARCHIVE_OK) return archive_failure(source, a.get(), what, "it is not a tar archive");
 
   TarFiles files;
   std::size_t entries = 0;
@@ -199,26 +181,27 @@ Result<TarFiles> read_tar(const TarSource& source, const TarPolicy& policy, std:
     archive_entry* e = nullptr;
     int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
-    if (r != ARCHIVE_OK) return archive_failure(state, a.get(), what, "it is not a well-formed tar archive");
+    if (r != ARCHIVE_OK) return archive_failure(source, a.get(), what, "it is not a well-formed tar archive");
     if (++entries > policy.max_entries)
       return refused(what, "it holds more than " + std::to_string(policy.max_entries) + " entries");
     PB_TRY(const WantedFile* wanted, wanted_file(e, policy, files, what));
     std::string key(strip_dot_slash(wanted->name));
-    PB_TRY(SecureBytes data, read_entry(a.get(), state, *wanted, key, what));
+    PB_TRY(SecureBytes data, read_entry(a.get(), source, *wanted, key, what));
     files.emplace(std::move(key), std::move(data));
   }
   return files;
 }
 
+}  // namespace
+
+Result<TarFiles> read_tar(const TarSource& source, const TarPolicy& policy, std::string_view what) {
+  SourceReader reader(source);
+  return read_from(reader, policy, what);
+}
+
 Result<TarFiles> read_tar(ByteSpan bytes, const TarPolicy& policy, std::string_view what) {
-  std::size_t pos = 0;
-  TarSource source = [&](std::span<std::byte> out) -> Result<std::size_t> {
-    std::size_t n = std::min(out.size(), bytes.size() - pos);
-    if (n > 0) std::memcpy(out.data(), bytes.data() + pos, n);
-    pos += n;
-    return n;
-  };
-  return read_tar(source, policy, what);
+  SpanReader reader(bytes);
+  return read_from(reader, policy, what);
 }
 
 }  // namespace pb::broker::capture

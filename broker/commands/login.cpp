@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <ostream>
@@ -28,12 +29,12 @@
 #include "broker/commands/commands.hpp"
 #include "broker/commands/store_capture.hpp"
 #include "broker/dispatch/dispatch.hpp"
+#include "broker/dispatch/volume_tar.hpp"
 #include "broker/docker/connect.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/docker/guards.hpp"
 #include "broker/objects/labels.hpp"
 #include "broker/probe/probe_runner.hpp"
-#include "core/c_handles.hpp"
 #include "core/files.hpp"
 #include "core/paths.hpp"
 #include "probes/interpret.hpp"
@@ -61,46 +62,17 @@ std::string join(const std::string& dir, const std::string& name) {
   return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
-/// One entry of what is copied into the login container before it starts.
-struct StagedEntry {
-  std::string path;  ///< absolute
-  bool directory = true;
-  std::string content;  ///< a file's bytes
-  unsigned mode = 0700;
-  std::uint32_t uid = 0;
-  std::uint32_t gid = 0;
-};
-
-/// A tar of `entries`, paths relative to "/".
-Result<std::string> staging_tar(const std::vector<StagedEntry>& entries) {
-  std::string out;
-  ArchiveWrite a(archive_write_new());
-  if (!a) return fail(ErrorKind::failure, "cannot allocate an archive writer");
-  archive_write_set_format_pax_restricted(a.get());
-  auto write_cb = [](struct archive*, void* client, const void* buf, size_t n) -> la_ssize_t {
-    static_cast<std::string*>(client)->append(static_cast<const char*>(buf), n);
-    return static_cast<la_ssize_t>(n);
-  };
-  if (archive_write_open(a.get(), &out, nullptr, write_cb, nullptr) != ARCHIVE_OK)
-    return fail(ErrorKind::failure, "cannot write the staging directories' archive");
-  for (const auto& d : entries) {
-    ArchiveEntry e(archive_entry_new());
-    std::string rel = d.path.substr(d.path.find_first_not_of('/'));
-    archive_entry_set_pathname(e.get(), rel.c_str());
-    archive_entry_set_filetype(e.get(), d.directory ? AE_IFDIR : AE_IFREG);
-    archive_entry_set_perm(e.get(), d.mode);
-    archive_entry_set_uid(e.get(), d.uid);
-    archive_entry_set_gid(e.get(), d.gid);
-    archive_entry_set_mtime(e.get(), ::time(nullptr), 0);
-    if (!d.directory) archive_entry_set_size(e.get(), static_cast<la_int64_t>(d.content.size()));
-    if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK ||
-        (!d.directory &&
-         archive_write_data(a.get(), d.content.data(), d.content.size()) != static_cast<la_ssize_t>(d.content.size())))
-      return fail(ErrorKind::failure, "cannot write the staging directories' archive");
-  }
-  if (archive_write_close(a.get()) != ARCHIVE_OK)
-    return fail(ErrorKind::failure, "cannot write the staging directories' archive");
-  return out;
+/// One entry of what is copied into the login container before it starts, at
+/// `path` (absolute); owned by the runtime user unless `owner` says otherwise.
+dispatch::TreeEntry staged(const std::string& path, bool directory, std::string_view content, std::uint32_t mode,
+                           std::optional<dispatch::TreeEntry::Owner> owner = std::nullopt) {
+  dispatch::TreeEntry e;
+  e.name = path.substr(std::min(path.find_first_not_of('/'), path.size()));  // relative to "/"
+  e.is_dir = directory;
+  e.data.assign(content.begin(), content.end());
+  e.mode = mode;
+  e.owner = owner;
+  return e;
 }
 
 /// What the docker CLI would add to a container it creates from its proxies setting (none without a config.json).
@@ -157,26 +129,28 @@ Result<LoginPlan> plan_login(const probes::ProbeReport& report, const std::strin
 /// the login CA, if any, is root's and readable by all.
 Status stage_login(DockerClient& docker, const std::string& id, const probes::ProbeReport& report,
                    const LoginPlan& plan, const capture::LoginNetwork& network) {
-  std::vector<StagedEntry> staged;
-  for (const auto& d : plan.dirs) staged.push_back({d, true, {}, 0700, report.user.uid, report.user.gid});
+  std::vector<dispatch::TreeEntry> entries;
+  for (const auto& d : plan.dirs) entries.push_back(staged(d, true, {}, 0700));
   if (report.honors_claude_config_dir && plan.files.global_config) {
     // Claude Code's first-run screens (theme, notes) are not the login, and the
     // sessions get this key with the login anyway. Skipping them also skips
     // 1.0.x's first-run connectivity check, which asks Anthropic's public hosts
     // whatever USE_LOCAL_OAUTH says.
-    staged.push_back({*plan.files.global_config, false,
-                      R"({"hasCompletedOnboarding":true})"
-                      "\n",
-                      0600, report.user.uid, report.user.gid});
+    entries.push_back(staged(*plan.files.global_config, false,
+                             R"({"hasCompletedOnboarding":true})"
+                             "\n",
+                             0600));
   }
   if (!network.ca_pem.empty()) {
     // Outside the login volume.
-    staged.push_back({capture::k_login_ca_dir, true, {}, 0755, 0, 0});
-    staged.push_back({capture::k_login_ca_path, false, network.ca_pem, 0644, 0, 0});
+    const dispatch::TreeEntry::Owner root{0, 0};
+    entries.push_back(staged(capture::k_login_ca_dir, true, {}, 0755, root));
+    entries.push_back(staged(capture::k_login_ca_path, false, network.ca_pem, 0644, root));
   }
-  PB_TRY(std::string tar, staging_tar(staged));
+  auto tar = dispatch::render_tree("", entries, report.user.uid, report.user.gid);
+  if (!tar) return fail(ErrorKind::failure, "cannot write the staging directories' archive");
   PB_TRY(auto writer, docker.archive_put(id, "/"));
-  PB_TRY_STATUS(writer->write(std::as_bytes(std::span(tar.data(), tar.size()))));
+  PB_TRY_STATUS(writer->write(std::as_bytes(std::span(tar->data(), tar->size()))));
   return writer->finish();
 }
 

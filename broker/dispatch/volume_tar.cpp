@@ -3,53 +3,14 @@
 #include <archive_entry.h>
 
 #include <algorithm>
-#include <array>
-#include <cstring>
 #include <ctime>
 
-#include "broker/docker/docker_client.hpp"
+#include "broker/docker/archive_source.hpp"
 #include "core/c_handles.hpp"
 #include "core/names.hpp"
 #include "core/text.hpp"
 
 namespace pb::broker::dispatch {
-namespace {
-
-struct ReadState {
-  ByteReader* reader = nullptr;
-  std::array<std::byte, 64 * 1024> buffer{};
-  std::optional<Error> error;
-};
-
-la_ssize_t read_cb(struct archive*, void* data, const void** out) {
-  auto* st = static_cast<ReadState*>(data);
-  auto n = st->reader->read(st->buffer);
-  if (!n) {
-    st->error = std::move(n).error();
-    return -1;
-  }
-  *out = st->buffer.data();
-  return static_cast<la_ssize_t>(*n);
-}
-
-/// Bytes in memory as a ByteReader.
-class SpanReader final : public ByteReader {
- public:
-  explicit SpanReader(ByteSpan data) : m_data(data) {}
-  Result<std::size_t> read(std::span<std::byte> out) override {
-    const std::size_t n = std::min(out.size(), m_data.size() - m_pos);
-    if (n > 0) std::memcpy(out.data(), m_data.data() + m_pos, n);
-    m_pos += n;
-    return n;
-  }
-
- private:
-  ByteSpan m_data;
-  std::size_t m_pos = 0;
-};
-
-}  // namespace
-
 Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeEntry>& entries, std::uint32_t uid,
                                 std::uint32_t gid, std::uint32_t root_mode) {
   std::size_t cap = 8192 + root.size() * 2;
@@ -76,7 +37,7 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
     return fail(ErrorKind::failure, "opening an in-memory archive failed");
   const std::time_t now = std::time(nullptr);
   auto add = [&](const std::string& name, bool is_dir, const SecureBytes* data, const std::string& link,
-                 std::uint32_t mode) -> Status {
+                 std::uint32_t mode, const TreeEntry::Owner& owner) -> Status {
     ArchiveEntry e(archive_entry_new());
     if (!e) return fail(ErrorKind::failure, "creating an archive entry failed");
     archive_entry_set_pathname(e.get(), name.c_str());
@@ -84,8 +45,8 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
     archive_entry_set_filetype(e.get(), is_dir ? AE_IFDIR : is_link ? AE_IFLNK : AE_IFREG);
     archive_entry_set_perm(e.get(), is_link ? 0777 : mode != 0 ? (mode & 07777) : is_dir ? 0700 : 0600);
     if (is_link) archive_entry_set_symlink(e.get(), link.c_str());
-    archive_entry_set_uid(e.get(), uid);
-    archive_entry_set_gid(e.get(), gid);
+    archive_entry_set_uid(e.get(), owner.uid);
+    archive_entry_set_gid(e.get(), owner.gid);
     archive_entry_set_mtime(e.get(), now, 0);
     if (is_link) data = nullptr;
     archive_entry_set_size(e.get(), data == nullptr ? 0 : static_cast<la_int64_t>(data->size()));
@@ -97,9 +58,11 @@ Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeE
     return {};
   };
   const std::string prefix = root.empty() ? std::string() : root + "/";
-  if (!root.empty()) PB_TRY_STATUS(add(prefix, true, nullptr, {}, root_mode));
+  const TreeEntry::Owner owner{uid, gid};
+  if (!root.empty()) PB_TRY_STATUS(add(prefix, true, nullptr, {}, root_mode, owner));
   for (const auto& e : entries)
-    PB_TRY_STATUS(add(prefix + e.name + (e.is_dir ? "/" : ""), e.is_dir, &e.data, e.link, e.mode));
+    PB_TRY_STATUS(
+        add(prefix + e.name + (e.is_dir ? "/" : ""), e.is_dir, &e.data, e.link, e.mode, e.owner.value_or(owner)));
   if (archive_write_close(a.get()) != ARCHIVE_OK) return fail(ErrorKind::failure, "closing an archive failed");
   buf.resize(used);
   return buf;
@@ -109,10 +72,9 @@ Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& lim
   ArchiveRead a(archive_read_new());
   if (!a) return fail(ErrorKind::failure, "creating an archive reader failed");
   archive_read_support_format_tar(a.get());
-  ReadState st;
-  st.reader = &body;
-  if (archive_read_open(a.get(), &st, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
-    if (st.error) return *st.error;
+  ArchiveSource st(body);
+  if (st.open(a.get()) != ARCHIVE_OK) {
+    if (st.error()) return *st.error();
     return fail(ErrorKind::unsafe_input, what + " is not a readable tar archive");
   }
   std::vector<TreeEntry> out;
@@ -123,7 +85,7 @@ Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& lim
     int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-      if (st.error) return *st.error;
+      if (st.error()) return *st.error();
       return fail(ErrorKind::unsafe_input, what + " is a damaged tar archive");
     }
     if (++count > limits.max_entries)
@@ -163,7 +125,7 @@ Result<std::vector<TreeEntry>> read_tree(ByteReader& body, const TreeLimits& lim
       while (got < t.data.size()) {
         la_ssize_t n = archive_read_data(a.get(), t.data.data() + got, t.data.size() - got);
         if (n <= 0) {
-          if (st.error) return *st.error;
+          if (st.error()) return *st.error();
           return fail(ErrorKind::unsafe_input, what + ": " + t.name + " is truncated");
         }
         got += static_cast<std::size_t>(n);

@@ -14,6 +14,7 @@
 // count toward max_total_size as well as contents).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,12 @@ struct TreeEntry {
   std::string link;
   /// Rendering only: the permission bits; 0 = 0700 for a directory, 0600 for a file.
   std::uint32_t mode = 0;
+  struct Owner {
+    std::uint32_t uid = 0;
+    std::uint32_t gid = 0;
+  };
+  /// Rendering only: the entry's owner when it is not render_tree()'s uid:gid.
+  std::optional<Owner> owner = std::nullopt;
 };
 
 struct TreeLimits {
@@ -45,9 +52,9 @@ struct TreeLimits {
 
 /// Renders `entries` below the directory `root` (itself an entry; "" = no
 /// root entry, names as they are) as a tar
-/// archive in memory, every entry owned by uid:gid, dirs 0700, files 0600
-/// (links 0777, as the kernel ignores a link's own mode) unless an entry's
-/// `mode` (or `root_mode`, for root) says otherwise.
+/// archive in memory, every entry owned by uid:gid unless its `owner` says
+/// otherwise, dirs 0700, files 0600 (links 0777, as the kernel ignores a
+/// link's own mode) unless an entry's `mode` (or `root_mode`, for root) does.
 Result<SecureBytes> render_tree(const std::string& root, const std::vector<TreeEntry>& entries, std::uint32_t uid,
                                 std::uint32_t gid, std::uint32_t root_mode = 0);
 

@@ -9,9 +9,8 @@
 //
 // Bodies of any size (container archives, image exports) are never buffered
 // whole: downloads are pulled through a ByteReader, uploads pushed through a
-// ByteWriter. Both fit libarchive's callbacks directly:
-//   archive_read_open(a, &reader, nullptr, read_cb, nullptr)  where read_cb
-//     calls reader.read(buffer) and returns the count (0 at the end, -1 on error);
+// ByteWriter. Both fit libarchive's callbacks directly: a reader through
+// ArchiveSource (broker/docker/archive_source.hpp), which keeps its error;
 //   archive_write_open(a, &writer, nullptr, write_cb, nullptr) where write_cb
 //     calls writer.write(bytes); after archive_write_close(), writer.finish().
 

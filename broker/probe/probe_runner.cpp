@@ -1,12 +1,12 @@
 #include "broker/probe/probe_runner.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
+#include "broker/docker/archive_source.hpp"
 #include "broker/docker/docker_client.hpp"
 #include "broker/docker/guards.hpp"
 #include "broker/objects/labels.hpp"
@@ -29,23 +29,6 @@ constexpr std::size_t k_max_small_file = 1024 * 1024;  // /etc/passwd, package.j
 constexpr std::size_t k_max_changes = 20000;
 const char* const k_default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-struct ArchiveSource {
-  ByteReader* reader = nullptr;
-  std::array<std::byte, 64 * 1024> buffer{};
-  std::uint64_t total = 0;
-  std::uint64_t limit = 0;
-};
-
-la_ssize_t archive_read_cb(struct archive*, void* data, const void** out) {
-  auto* src = static_cast<ArchiveSource*>(data);
-  auto n = src->reader->read(src->buffer);
-  if (!n.ok()) return -1;
-  src->total += *n;
-  if (src->total > src->limit) return -1;
-  *out = src->buffer.data();
-  return static_cast<la_ssize_t>(*n);
-}
-
 /// Reads one small regular file from a (created, maybe never started)
 /// container through the archive API; nullopt when it is missing or not a
 /// regular file; unsafe_input when it is larger than `max`.
@@ -64,10 +47,10 @@ Result<std::optional<std::string>> read_container_file(DockerClient& docker, con
   ArchiveRead a(archive_read_new());
   if (!a) return fail(ErrorKind::failure, "cannot allocate an archive reader");
   archive_read_support_format_tar(a.get());
-  ArchiveSource src;
-  src.reader = dl->body.get();
-  src.limit = max + 64 * 1024;  // the tar headers and padding
-  if (archive_read_open(a.get(), &src, nullptr, archive_read_cb, nullptr) != ARCHIVE_OK)
+  // The bound leaves room for the tar headers and padding; the reader's own
+  // errors are reported as the archive's, as ever.
+  ArchiveSource src(*dl->body, {.limit = max + 64 * 1024});
+  if (src.open(a.get()) != ARCHIVE_OK)
     return fail(ErrorKind::unsafe_input, "the archive of " + shown + " from the image is not a tar stream");
   struct archive_entry* entry = nullptr;
   int rc = archive_read_next_header(a.get(), &entry);

@@ -1782,6 +1782,44 @@ TEST(VolumeTar, NamesCountTowardTheTotalAndEachIsBounded) {
   EXPECT_EQ(f->size(), 2u);
 }
 
+TEST(VolumeTar, AnEntrysOwnerAndModeOverrideTheTrees) {
+  // login's staging: the runtime user's directories and file beside root's CA.
+  using broker::dispatch::TreeEntry;
+  std::vector<TreeEntry> tree(4);
+  tree[0].name = "home/dev/.claude";
+  tree[0].is_dir = true;
+  tree[1].name = "home/dev/.claude/.claude.json";
+  tree[1].data = SecureBytes{'{', '}'};
+  tree[2].name = "para-broker-login";
+  tree[2].is_dir = true;
+  tree[2].mode = 0755;
+  tree[2].owner = TreeEntry::Owner{0, 0};
+  tree[3].name = "para-broker-login/extra-ca.pem";
+  tree[3].data = SecureBytes{'p', 'e', 'm'};
+  tree[3].mode = 0644;
+  tree[3].owner = TreeEntry::Owner{0, 0};
+  auto tar = broker::dispatch::render_tree("", tree, 1000, 1001);
+  ASSERT_TRUE(tar.ok()) << tar.error().message;
+  auto got = read_tar(std::string(tar->begin(), tar->end()));
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0].name, "home/dev/.claude/");
+  EXPECT_TRUE(got[0].is_dir);
+  EXPECT_EQ(got[0].mode, 0700u);
+  EXPECT_EQ(got[0].uid, 1000);
+  EXPECT_EQ(got[0].gid, 1001);
+  EXPECT_EQ(got[1].mode, 0600u);
+  EXPECT_EQ(got[1].uid, 1000);
+  EXPECT_EQ(got[1].data, "{}");
+  EXPECT_EQ(got[2].name, "para-broker-login/");
+  EXPECT_EQ(got[2].mode, 0755u);
+  EXPECT_EQ(got[2].uid, 0);
+  EXPECT_EQ(got[2].gid, 0);
+  EXPECT_EQ(got[3].mode, 0644u);
+  EXPECT_EQ(got[3].uid, 0);
+  EXPECT_EQ(got[3].gid, 0);
+  EXPECT_EQ(got[3].data, "pem");
+}
+
 TEST_F(DispatchUnit, AUnicodeSessionMountsUnderADockerSafeNameAndKeepsItsOwnInLabels) {
   const std::string session = "caf\xc3\xa9-\xe5\x90\x8d";
   auto r = mount(session);
