@@ -147,11 +147,10 @@ Status start_relay(DockerClient& docker, const std::string& credential_id, const
   spec.security_opt = {"no-new-privileges"};
   spec.pids_limit = 16;
   spec.memory_bytes = 64ll << 20;
-  // It serves sessions that outlive an engine restart (Docker Desktop's
-  // updates): the engine starts it again, and it reconciles at its start. A
-  // stop through the API (release, gc, a new member set) ends it for good.
-  spec.restart_policy = "unless-stopped";
-  // Its refusals are rate-limited, yet a relay may run for weeks.
+  // No restart policy: a relay that exits stays exited, so the next mount,
+  // sync or gc sees it is not serving and makes it again (a restarting one
+  // would count as running). Its refusals are rate-limited, yet a relay may
+  // run for weeks: its log is capped.
   spec.log_max_size = "1m";
   spec.labels = labels::managed(Role::relay);
   spec.labels[labels::k_credential] = credential_id;

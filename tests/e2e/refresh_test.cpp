@@ -374,12 +374,13 @@ void four_users(const std::vector<std::string>& images, bool tls) {
   const auto relays = relays_of(d);
   ASSERT_EQ(relays.size(), 1u);
   EXPECT_TRUE(relays[0].ends_with(" running")) << relays[0];
-  // What the engine made of the relay's restart policy and log cap.
+  // What the engine made of the relay's log cap; no restart policy (an exited
+  // relay must look exited, so that the next command makes it again).
   const auto host = docker_cli({"inspect", "--format",
-                                "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.LogConfig.Type}} "
+                                "{{.HostConfig.RestartPolicy.Name}}|{{.HostConfig.LogConfig.Type}}|"
                                 "{{index .HostConfig.LogConfig.Config \"max-size\"}}",
                                 relays[0].substr(0, relays[0].find(' '))});
-  EXPECT_EQ(host.out, "unless-stopped json-file 1m\n") << host.err;
+  EXPECT_TRUE(host.out == "|json-file|1m\n" || host.out == "no|json-file|1m\n") << host.out << host.err;
 
   std::vector<std::future<CommandResult>> runs;
   for (std::size_t i = 0; i < args.size(); ++i)
