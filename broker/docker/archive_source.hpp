@@ -35,7 +35,8 @@ class ArchiveSource {
   ArchiveSource(const ArchiveSource&) = delete;
   ArchiveSource& operator=(const ArchiveSource&) = delete;
 
-  /// archive_read_open() of `a` on this source, which must outlive `a`'s use;
+  /// archive_read_open() of `a` on this source, which must outlive every read
+  /// of `a` (freeing `a` afterwards reads nothing: it has no close callback);
   /// libarchive's answer (ARCHIVE_OK, or a failure with error() maybe set).
   int open(struct archive* a);
 
