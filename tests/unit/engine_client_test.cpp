@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/stream_frame.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -163,16 +165,7 @@ struct Client {
   Client& negotiated() { return then(answer(200, "OK", {{"api-version", "1.43"}})); }
 };
 
-std::string frame(int stream, const std::string& payload) {
-  std::string h(8, '\0');
-  h[0] = static_cast<char>(stream);
-  auto n = static_cast<std::uint32_t>(payload.size());
-  h[4] = static_cast<char>(n >> 24);
-  h[5] = static_cast<char>(n >> 16);
-  h[6] = static_cast<char>(n >> 8);
-  h[7] = static_cast<char>(n);
-  return h + payload;
-}
+using test::stream_frame;
 
 // ------------------------------------------------------------ API version
 
@@ -362,7 +355,7 @@ Client& script_exec(Client& c, std::string stream, const std::vector<std::string
 
 TEST(EngineClient, AnExecSendsItsInputReadsItsOutputAndWaitsForItsExitCode) {
   Client c;
-  script_exec(c, frame(1, "hello\n") + frame(2, "warn\n"),
+  script_exec(c, stream_frame(1, "hello\n") + stream_frame(2, "warn\n"),
               {R"({"Running":true})", R"({"Running":true})", R"({"Running":false,"ExitCode":3})"});
   broker::ExecOptions options;
   options.input = "secret-free input";
@@ -398,7 +391,7 @@ TEST(EngineClient, AnExecsOutputIsBoundedByItsDeadlineOnTheInjectedClock) {
   Client c;
   c.clock->step = std::chrono::milliseconds(3000);  // each look at the clock, three seconds pass
   Reply upgraded = answer(101, "");
-  upgraded.raw = frame(1, "partial");
+  upgraded.raw = stream_frame(1, "partial");
   upgraded.raw_error = fail(ErrorKind::timeout, "Docker at unix:///fake.sock did not answer");
   c.negotiated().then(answer(200, R"({"ProcessConfig":{"tty":false}})")).then(std::move(upgraded));
   broker::ExecOptions options;

@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/stream_frame.hpp"
+
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -456,16 +458,7 @@ TEST(EngineWireErrors, ShortIdsShortenOnlyFullHexIds) {
 
 // ------------------------------------------------------------ streams
 
-std::string frame(int stream, const std::string& payload) {
-  std::string h(8, '\0');
-  h[0] = static_cast<char>(stream);
-  auto n = static_cast<std::uint32_t>(payload.size());
-  h[4] = static_cast<char>(n >> 24);
-  h[5] = static_cast<char>(n >> 16);
-  h[6] = static_cast<char>(n >> 8);
-  h[7] = static_cast<char>(n);
-  return h + payload;
-}
+using test::stream_frame;
 
 TEST(DockerDemux, AppendCappedKeepsWithinTheCapAndSaysWhatItDropped) {
   auto bytes = [](std::string_view t) { return std::as_bytes(std::span(t.data(), t.size())); };
@@ -484,7 +477,8 @@ TEST(DockerDemux, AppendCappedKeepsWithinTheCapAndSaysWhatItDropped) {
 }
 
 TEST(DockerDemux, SplitsFramesAcrossArbitraryReads) {
-  std::string wire = frame(1, "hello ") + frame(2, "warn\n") + frame(1, "world\n") + frame(1, "");
+  std::string wire =
+      stream_frame(1, "hello ") + stream_frame(2, "warn\n") + stream_frame(1, "world\n") + stream_frame(1, "");
   // Feed it one byte at a time: headers and payloads split anywhere.
   StreamDemuxer d(1024);
   for (char c : wire) d.feed(std::as_bytes(std::span(&c, 1)));
@@ -494,7 +488,7 @@ TEST(DockerDemux, SplitsFramesAcrossArbitraryReads) {
 }
 
 TEST(DockerDemux, CapsEachStreamAndFlagsTruncation) {
-  std::string wire = frame(1, std::string(100, 'a')) + frame(2, "e");
+  std::string wire = stream_frame(1, std::string(100, 'a')) + stream_frame(2, "e");
   StreamDemuxer d(10);
   d.feed(std::as_bytes(std::span(wire)));
   EXPECT_EQ(d.out, std::string(10, 'a'));
@@ -503,7 +497,7 @@ TEST(DockerDemux, CapsEachStreamAndFlagsTruncation) {
 }
 
 TEST(DockerDemux, ATtysOutputIsKeptAsItCameAndAnotherDemultiplexed) {
-  const std::string wire = frame(1, "out") + frame(2, "err");
+  const std::string wire = stream_frame(1, "out") + stream_frame(2, "err");
   broker::docker::OutputCollector tty(true, 5);
   tty.feed(std::as_bytes(std::span(wire)));
   std::string out, err;
