@@ -124,8 +124,9 @@ struct ContainerSpec {
   std::vector<std::string> cap_add;       ///< e.g. {"CHOWN"}, after cap_drop
   std::vector<std::string> security_opt;  ///< e.g. {"no-new-privileges"}
   bool auto_remove = false;
-  std::string restart_policy;  ///< "" = never restarted; e.g. "unless-stopped" (also across an engine restart)
-  std::string log_max_size;    ///< "" = the engine's logging; else the json-file driver kept under this ("1m")
+  // No restart policy: a container the engine is restarting reads as running, so a crashed relay would
+  // never be made again nor reported.
+  std::string log_max_size;  ///< "" = the engine's logging; else the json-file driver kept under this ("1m")
 };
 
 struct ContainerState {

@@ -161,7 +161,6 @@ json host_config_of(const ContainerSpec& spec, json& body) {
   if (!spec.cap_drop.empty()) host["CapDrop"] = spec.cap_drop;
   if (!spec.cap_add.empty()) host["CapAdd"] = spec.cap_add;
   if (!spec.security_opt.empty()) host["SecurityOpt"] = spec.security_opt;
-  if (!spec.restart_policy.empty()) host["RestartPolicy"] = {{"Name", spec.restart_policy}};
   if (!spec.log_max_size.empty())
     host["LogConfig"] = {{"Type", "json-file"}, {"Config", {{"max-size", spec.log_max_size}}}};
   json mounts = json::array();
