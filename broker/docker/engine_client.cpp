@@ -258,12 +258,5 @@ Status EngineClient::expect(const HttpResponse& r, const std::string& op) const 
   return answer_status(r.status, r.body, op, m_config.host);
 }
 
-EngineConfig m_config;
-ChannelFactory m_open;
-EngineClock m_clock;
-std::mutex m_mutex;
-std::string m_api;                  ///< negotiated version, empty until the first call
-std::atomic<bool> m_libpod{false};  ///< the engine is Podman (its responses carry Libpod-Api-Version)
-
 }  // namespace detail
 }  // namespace pb::broker::docker
