@@ -1,5 +1,5 @@
 // Fuzzes the HTTP side of the Docker client (broker/docker/http_channel.cpp
-// and the streaming calls of engine_client.cpp): the input is the daemon's
+// and the streaming calls of engine_streams.cpp and engine_exec.cpp): the input is the daemon's
 // raw answer (status line, headers, Content-Length or chunked body, cut short
 // or oversized), served by a fake daemon on a unix socket, so the client reads
 // it exactly as it reads dockerd. The first byte picks the call:

@@ -1,4 +1,4 @@
-// Fuzzes how the Docker client (broker/docker/engine_wire.cpp, through engine_client.cpp) reads the
+// Fuzzes how the Docker client (broker/docker/engine_wire.cpp, through the client of engine_internal.hpp) reads the
 // daemon's JSON answers and version headers, through the fake daemon, so the
 // answers arrive over a socket as from dockerd. Input:
 //   byte 0   the call (image/container inspect and list, volumes, version, ...)

@@ -1,6 +1,6 @@
 #pragma once
 // The one seam to the Docker Engine. The Engine-API implementation
-// (broker/docker/engine_client.cpp, made by connect_from_environment()) talks
+// (broker/docker/engine_internal.hpp, made by connect_from_environment()) talks
 // HTTP to a real daemon; tests/support/fake_docker.hpp is a recording fake.
 //
 // Every method returns pb::Result; Error kinds: unreachable (no daemon at the

@@ -3,7 +3,7 @@
 // and query strings, the JSON bodies sent, the answers read into the structs
 // of docker_client.hpp, the API version chosen, the sentence an error answer
 // becomes, the framing of attach and log streams. No I/O here: the client
-// (engine_client.cpp) sends and receives, these only translate, and
+// (engine_internal.hpp) sends and receives, these only translate, and
 // tests/unit/engine_wire_test.cpp checks them without a daemon.
 //
 // Answers are read tolerantly: a field that is missing, null or of another

@@ -1,4 +1,4 @@
-// The Engine-API client (broker/docker/engine_client.cpp) over scripted
+// The Engine-API client (broker/docker/engine_internal.hpp) over scripted
 // connections and a fake clock: the requests it sends, in order, and what it
 // makes of the answers, with no daemon and no waiting.
 
