@@ -71,7 +71,7 @@ TEST(RelayMembers, TheHeldLoginVolumesBesideTheLockWithTheirOwners) {
   const std::string a = broker::dispatch::login_volume_name(k_cred, 1000, 1000);
   const std::string b = broker::dispatch::login_volume_name(k_cred, 0, 0);
   const std::vector<VolumeInfo> logins{login(a, "1000", "1000"), login(b, "0", "0")};
-  const std::vector<VolumeInfo> holds{hold("s1", a), hold("s2", b), hold("s3", a)};
+  const std::vector<VolumeInfo> holds{hold("s2", b), hold("s1", a), hold("s3", a)};
   EXPECT_EQ(names(relay_members(logins, holds, k_cred)), (std::vector<std::string>{a + "=1000:1000", b + "=0:0"}))
       << "in the order of the login volumes, each once";
   EXPECT_EQ(names(relay_members(logins, holds, k_cred, a)), (std::vector<std::string>{b + "=0:0"}))
@@ -93,11 +93,11 @@ TEST(RelayMembers, WhatIsNotThisCredentialsOrNotBesideTheLockIsNeverServed) {
   const std::string ok = broker::dispatch::login_volume_name(k_cred, 1000, 1000);
   const std::string legacy = broker::dispatch::legacy_login_volume_name(k_cred, 1001, 1001);
   const std::string other = broker::dispatch::login_volume_name("fedcba9876543210", 1002, 1002);
-  const std::string unlabelled_owner = broker::dispatch::login_volume_name(k_cred, 1003, 1003);
+  const std::string odd_owner = broker::dispatch::login_volume_name(k_cred, 1003, 1003);
   const std::string not_a_login = broker::dispatch::login_volume_name(k_cred, 1004, 1004);
 
   std::vector<VolumeInfo> logins{login(ok, "1000", "1000"), login(legacy, "1001", "1001"), login(other, "1002", "1002"),
-                                 login(unlabelled_owner, "1003", "x"), login(not_a_login, "1004", "1004")};
+                                 login(odd_owner, "1003", "x"), login(not_a_login, "1004", "1004")};
   logins[2].labels[labels::k_credential] = "fedcba9876543210";  // another credential's login volume
   logins[4].labels[labels::k_role] =
       std::string(labels::role_label(Role::hold));  // named like one, but no login volume
@@ -141,11 +141,11 @@ TEST(ComposeTree, TheImagesConfigThenTheLinkToTheLoginThenTheMergedClaudeJsonLas
   EXPECT_TRUE((*tree)[2].data.empty()) << "the login itself is never copied into the session's config";
   EXPECT_EQ((*tree)[3].name, ".claude.json") << "last: a config with its .claude.json is complete";
   const auto merged = nlohmann::json::parse(text((*tree)[3].data));
-  EXPECT_EQ(merged["theme"], "light");
-  EXPECT_EQ(merged["numStartups"], 7) << "the image's own keys stay";
-  EXPECT_EQ(merged["oauthAccount"]["emailAddress"], "login@example.com") << "the login's keys win";
-  EXPECT_EQ(merged["userID"], "u1");
-  EXPECT_EQ(merged["hasCompletedOnboarding"], true) << "added when neither says";
+  EXPECT_EQ(merged.value("theme", ""), "light");
+  EXPECT_EQ(merged.value("numStartups", 0), 7) << "the image's own keys stay";
+  EXPECT_EQ(merged.value("/oauthAccount/emailAddress"_json_pointer, ""), "login@example.com") << "the login's keys win";
+  EXPECT_EQ(merged.value("userID", ""), "u1");
+  EXPECT_EQ(merged.value("hasCompletedOnboarding", false), true) << "added when neither says";
   EXPECT_TRUE(notes.empty());
   for (const auto& e : *tree) EXPECT_EQ(text(e.data).find("CANARY"), std::string::npos) << e.name;
 }
@@ -156,7 +156,13 @@ TEST(ComposeTree, OnboardingAsTheImageOrLoginSaysItAndAnImageWithoutClaudeJson) 
   image.claude_json = bytes(R"({"hasCompletedOnboarding":false})");
   auto tree = compose_tree(image, entry_with("{}", std::nullopt), notes);
   ASSERT_TRUE(tree.ok()) << tree.error().message;
-  EXPECT_EQ(nlohmann::json::parse(text(tree->back().data))["hasCompletedOnboarding"], false);
+  EXPECT_EQ(nlohmann::json::parse(text(tree->back().data)).value("hasCompletedOnboarding", true), false);
+
+  ImageSeed onboarded;  // the image says yes, the stored login no: the login wins
+  onboarded.claude_json = bytes(R"({"hasCompletedOnboarding":true})");
+  tree = compose_tree(onboarded, entry_with("{}", R"({"hasCompletedOnboarding":false})"), notes);
+  ASSERT_TRUE(tree.ok()) << tree.error().message;
+  EXPECT_EQ(nlohmann::json::parse(text(tree->back().data)).value("hasCompletedOnboarding", true), false);
 
   ImageSeed bare;  // no .claude.json in the image, none stored: still one, onboarded
   tree = compose_tree(bare, entry_with("{}", std::nullopt), notes);
@@ -184,9 +190,11 @@ TEST(ComposeTree, AClaudeJsonThatIsNotAnObjectIsRefusedNotMerged) {
   ASSERT_FALSE(tree.ok());
   EXPECT_NE(tree.error().message.find("the image's .claude.json"), std::string::npos) << tree.error().message;
 
-  tree = compose_tree(ImageSeed{}, entry_with("{}", "{\"oauthAccount\":"), notes);
-  ASSERT_FALSE(tree.ok());
-  EXPECT_NE(tree.error().message.find("the stored .claude.json"), std::string::npos) << tree.error().message;
+  for (const char* stored : {"\"a string\"", "{\"oauthAccount\":"}) {  // not an object; not JSON at all
+    tree = compose_tree(ImageSeed{}, entry_with("{}", stored), notes);
+    ASSERT_FALSE(tree.ok()) << stored;
+    EXPECT_NE(tree.error().message.find("the stored .claude.json"), std::string::npos) << tree.error().message;
+  }
 }
 
 }  // namespace

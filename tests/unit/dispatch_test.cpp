@@ -1282,7 +1282,8 @@ TEST_F(DispatchRelay, TwoUsersOfOneCredentialGetARelayOverBothLoginVolumesUntilO
   EXPECT_EQ(spec.log_max_size, "1m");
   EXPECT_FALSE(nlohmann::json::parse(broker::docker::detail::container_create_body(spec))["HostConfig"].contains(
       "RestartPolicy"))
-      << "a relay restarting after a crash would count as running and never be made again";
+      << "the relay as Docker is asked to create it: one the engine restarts after a crash would count as running "
+         "and never be made again";
   EXPECT_TRUE(spec.env.empty());
   ASSERT_TRUE(spec.entrypoint.has_value());
   EXPECT_EQ(*spec.entrypoint, std::vector<std::string>{"/para-broker-relay"});
