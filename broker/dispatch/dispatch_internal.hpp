@@ -26,6 +26,7 @@ class Vault;
 struct AccessInfo;
 struct DecodedEntry;
 struct EntryMeta;
+struct LogRecord;
 }  // namespace pb::vault
 
 namespace pb::broker::dispatch::detail {
@@ -59,6 +60,10 @@ inline LabelFilters with(LabelFilters f, const char* key, const std::string& val
   f.push_back(eq(key, value));
   return f;
 }
+
+/// The access log's record of `op` on a credential (log_record.cpp): its id,
+/// name and fingerprint, the session and image that asked, result "ok".
+vault::LogRecord log_record(const std::string& op, const vault::EntryMeta& meta, const vault::AccessInfo& access);
 
 // ---- layout (layout.cpp): where a session's volumes are mounted, as their labels say
 

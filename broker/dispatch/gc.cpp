@@ -281,11 +281,12 @@ Result<GcResult> Gc::run() {
     PB_TRY_STATUS(collect(cred));
   }
   PB_TRY_STATUS(remove_leftovers(m_docker, m_containers, m_now, m_grace, r));
-  PB_TRY_STATUS(m_vault.log({"gc", "", "", "", "", "ok", "",
-                             "removed " + std::to_string(r.removed_holds.size()) + " hold(s), " +
-                                 std::to_string(r.removed_volumes.size()) + " volume(s), " +
-                                 std::to_string(r.removed_helpers.size()) + " helper(s)",
-                             0}));
+  vault::LogRecord rec;
+  rec.op = "gc";
+  rec.detail = "removed " + std::to_string(r.removed_holds.size()) + " hold(s), " +
+               std::to_string(r.removed_volumes.size()) + " volume(s), " + std::to_string(r.removed_helpers.size()) +
+               " helper(s)";
+  PB_TRY_STATUS(m_vault.log(std::move(rec)));
   return std::move(r);
 }
 

@@ -167,9 +167,12 @@ void Mount::record_use() {
 }
 
 Error Mount::failed(Error e) {
-  if (m_use.valid() && m_use.get())
-    (void)m_vault.log({"mount", m_meta.id, m_meta.name, m_access.session, m_access.image, "failed", m_meta.fingerprint,
-                       e.message, 0});
+  if (m_use.valid() && m_use.get()) {
+    vault::LogRecord rec = log_record("mount", m_meta, m_access);
+    rec.result = "failed";
+    rec.detail = e.message;
+    (void)m_vault.log(std::move(rec));
+  }
   return e;
 }
 

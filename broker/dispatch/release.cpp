@@ -91,7 +91,12 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   auto hold = docker.volume_inspect(hold_name);
   if (!hold) {
     if (hold.error().kind != ErrorKind::not_found) return std::move(hold).error();
-    PB_TRY_STATUS(v.log({"release", "", "", session, "", "none", "", "the session held no volume", 0}));
+    vault::LogRecord none;
+    none.op = "release";
+    none.session = session;
+    none.result = "none";
+    none.detail = "the session held no volume";
+    PB_TRY_STATUS(v.log(std::move(none)));
     return r;
   }
   if (!labels::has_role(hold->labels, Role::hold))
@@ -114,12 +119,17 @@ Result<ReleaseResult> release(DockerClient& docker, vault::Vault& v, const std::
   if (shared) PB_TRY_STATUS(release_login_volume(docker, r));
   std::string detail = std::string(r.wrote_back ? "wrote back a newer login; " : "") +
                        (r.volume_removed ? "removed volume " + r.volume : "volume " + r.volume + " kept");
-  std::string name, fp;
+  vault::LogRecord rec;
+  rec.op = "release";
+  rec.credential = r.credential_id;
+  rec.session = session;
+  rec.image = image;
+  rec.detail = detail;
   if (auto m = v.find(r.credential_id)) {
-    name = m->name;
-    fp = m->fingerprint;
+    rec.name = m->name;
+    rec.fingerprint = m->fingerprint;
   }
-  PB_TRY_STATUS(v.log({"release", r.credential_id, name, session, image, "ok", fp, detail, 0}));
+  PB_TRY_STATUS(v.log(std::move(rec)));
   return r;
 }
 

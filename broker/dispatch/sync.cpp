@@ -201,8 +201,9 @@ Status Sync::sync_credential(const std::string& cred) {
   PB_TRY_STATUS(write_back_sessions(cred, holds));
   PB_TRY(vault::EntryMeta meta, m_vault.find(cred));
   PB_TRY_STATUS(refresh_behind(cred, meta, live));
-  return m_vault.log({"sync", cred, meta.name, m_session.value_or(""), "", "ok", meta.fingerprint,
-                      std::to_string(live.size()) + " live volume(s)", 0});
+  vault::LogRecord rec = log_record("sync", meta, {m_session.value_or(""), ""});
+  rec.detail = std::to_string(live.size()) + " live volume(s)";
+  return m_vault.log(std::move(rec));
 }
 
 Result<SyncResult> Sync::run() {

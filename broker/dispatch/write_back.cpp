@@ -22,6 +22,15 @@
 namespace pb::broker::dispatch::detail {
 namespace {
 
+/// The access log's record of a write-back that kept or refused a volume's login.
+vault::LogRecord writeback_record(const vault::EntryMeta& meta, const vault::AccessInfo& access, std::string result,
+                                  std::string detail) {
+  vault::LogRecord rec = log_record("writeback", meta, access);
+  rec.result = std::move(result);
+  rec.detail = std::move(detail);
+  return rec;
+}
+
 /// A login one user's session writes reaches the other users' login volumes
 /// through the relay, and a write-back may read it through any of them: so a
 /// newer login from a login volume beside the lock volume is taken only when
@@ -124,9 +133,8 @@ Result<WriteBack> write_back(vault::Vault& v, const std::string& credential_id, 
     // Another login than the vault's that loses to it: worth a record, since a
     // genuine refresh of another image's session may be the one that lost.
     if (d.differs)
-      PB_TRY_STATUS(v.log({"writeback", entry.meta.id, entry.meta.name, access.session, access.image,
-                           "kept-newer-stored", entry.meta.fingerprint,
-                           "the login in volume " + volume + " expires no later than the stored one", 0}));
+      PB_TRY_STATUS(v.log(writeback_record(entry.meta, access, "kept-newer-stored",
+                                           "the login in volume " + volume + " expires no later than the stored one")));
     return out;
   }
   if (d.verdict == WritebackDecision::Verdict::refuse && d.account_unshown && login.no_account_source) {
@@ -134,9 +142,8 @@ Result<WriteBack> write_back(vault::Vault& v, const std::string& credential_id, 
     // back, then was interrupted), and with them what showed the account.
     out.note = "the newer login left in volume " + volume +
                " was not written back: no session is left to show its account; the vault keeps its login";
-    PB_TRY_STATUS(
-        v.log({"writeback", entry.meta.id, entry.meta.name, access.session, access.image, "kept-stored",
-               entry.meta.fingerprint, "no session of volume " + volume + " is left to show the account", 0}));
+    PB_TRY_STATUS(v.log(writeback_record(entry.meta, access, "kept-stored",
+                                         "no session of volume " + volume + " is left to show the account")));
     return out;
   }
   const RefusedLogins refused_logins(v, credential_id);
@@ -148,8 +155,7 @@ Result<WriteBack> write_back(vault::Vault& v, const std::string& credential_id, 
     if (tag && !d.account_unshown) refused_logins.add(*tag);
     out.refused =
         "the login in volume " + volume + " was not written back: " + d.reason + "; the vault keeps its login";
-    PB_TRY_STATUS(v.log({"writeback", entry.meta.id, entry.meta.name, access.session, access.image, "refused",
-                         entry.meta.fingerprint, d.reason, 0}));
+    PB_TRY_STATUS(v.log(writeback_record(entry.meta, access, "refused", d.reason)));
     return out;
   }
   std::string objection;
@@ -162,8 +168,7 @@ Result<WriteBack> write_back(vault::Vault& v, const std::string& credential_id, 
     if (tag) refused_logins.add(*tag);
     out.refused =
         "the login in volume " + volume + " was not written back: " + objection + "; the vault keeps its login";
-    PB_TRY_STATUS(v.log({"writeback", entry.meta.id, entry.meta.name, access.session, access.image, "refused",
-                         entry.meta.fingerprint, objection, 0}));
+    PB_TRY_STATUS(v.log(writeback_record(entry.meta, access, "refused", objection)));
     return out;
   }
   vault::Capture c;

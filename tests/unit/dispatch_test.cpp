@@ -767,6 +767,10 @@ TEST_F(DispatchUnit, KeeperAndVolumeAreTakenBackWhenTheUploadFails) {
   EXPECT_EQ(failed["result"], "failed");
   EXPECT_EQ(failed["session"], "s1");
   EXPECT_THAT(failed["detail"].get<std::string>(), HasSubstr("disk full"));
+  for (const char* field : {"credential", "name", "image", "fingerprint"}) {
+    EXPECT_FALSE(failed.value(field, "").empty()) << field;
+    EXPECT_EQ(failed.value(field, ""), ok.value(field, "")) << field << ": as the vault's own record of the access";
+  }
   auto verified = vault->verify();
   ASSERT_TRUE(verified.ok()) << verified.error().message;
   EXPECT_TRUE(verified->ok()) << "the chain holds both records";
@@ -792,6 +796,39 @@ TEST_F(DispatchUnit, TheSharedVolumeComesIntoBeingWithItsKeeper) {
   EXPECT_EQ(records.back()["op"], "mount");
   EXPECT_EQ(records.back()["result"], "ok");
   EXPECT_EQ(std::count_if(records.begin(), records.end(), [](const auto& j) { return j["op"] == "mount"; }), 1);
+}
+
+TEST_F(DispatchUnit, ReleaseAndSyncRecordTheCredentialTheSessionAndTheImageAsMountDid) {
+  auto r = mount("s1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(broker::dispatch::sync(*docker, *vault, "s1").ok());
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", true).ok());
+  ASSERT_TRUE(broker::dispatch::release(*docker, *vault, "s1", true).ok()) << "a second release finds no hold";
+  const auto records = log_records();
+  ASSERT_GE(records.size(), 4u);
+  const auto& mounted = records[records.size() - 4];
+  const auto& synced = records[records.size() - 3];
+  const auto& released = records[records.size() - 2];
+  const auto& nothing = records.back();
+  ASSERT_EQ(mounted["op"], "mount");
+  ASSERT_EQ(synced["op"], "sync");
+  ASSERT_EQ(released["op"], "release");
+  for (const auto* rec : {&synced, &released}) {
+    EXPECT_EQ((*rec)["result"], "ok");
+    EXPECT_EQ((*rec)["session"], "s1");
+    for (const char* field : {"credential", "name", "fingerprint"}) {
+      EXPECT_FALSE(rec->value(field, "").empty()) << field;
+      EXPECT_EQ(rec->value(field, ""), mounted.value(field, "")) << (*rec)["op"] << " " << field;
+    }
+  }
+  EXPECT_EQ(released["image"], std::string(k_image_id)) << "the image the hold names (mount names the reference)";
+  EXPECT_EQ(released["detail"], "removed volume " + r->volume);
+  EXPECT_EQ(synced.value("image", "x"), "") << "sync is not one image's";
+  EXPECT_EQ(nothing["op"], "release");
+  EXPECT_EQ(nothing["result"], "none");
+  EXPECT_EQ(nothing["session"], "s1");
+  EXPECT_EQ(nothing.value("credential", "x"), "");
+  EXPECT_EQ(nothing["detail"], "the session held no volume");
 }
 
 TEST_F(DispatchUnit, AVolumeOfThatNameThatIsNotParaBrokersIsRefusedBeforeAnythingIsWritten) {
