@@ -47,16 +47,22 @@ Result<std::optional<std::string>> read_container_file(DockerClient& docker, con
   ArchiveRead a(archive_read_new());
   if (!a) return fail(ErrorKind::failure, "cannot allocate an archive reader");
   archive_read_support_format_tar(a.get());
-  // The bound leaves room for the tar headers and padding; the reader's own
-  // errors are reported as the archive's, as ever.
+  // The bound leaves room for the tar headers and padding.
   ArchiveSource src(*dl->body, {.limit = max + 64 * 1024});
-  if (src.open(a.get()) != ARCHIVE_OK)
-    return fail(ErrorKind::unsafe_input, "the archive of " + shown + " from the image is not a tar stream");
+  // What ended a read: Docker's own error as Docker's (a lost connection is
+  // no fault of the image), else the archive's bytes.
+  auto unreadable = [&](const char* what) -> Error {
+    if (const auto& e = src.error()) {
+      if (e->kind != ErrorKind::unsafe_input) return *e;
+      return fail(ErrorKind::unsafe_input, "the archive of " + shown + " from the image: " + e->message);
+    }
+    return fail(ErrorKind::unsafe_input, "the archive of " + shown + " from the image is " + what);
+  };
+  if (src.open(a.get()) != ARCHIVE_OK) return unreadable("not a tar stream");
   struct archive_entry* entry = nullptr;
   int rc = archive_read_next_header(a.get(), &entry);
-  if (rc == ARCHIVE_EOF) return std::optional<std::string>{};
-  if (rc != ARCHIVE_OK)
-    return fail(ErrorKind::unsafe_input, "the archive of " + shown + " from the image is malformed");
+  if (rc == ARCHIVE_EOF && !src.error()) return std::optional<std::string>{};
+  if (rc != ARCHIVE_OK) return unreadable("malformed");
   if (archive_entry_filetype(entry) != AE_IFREG) return std::optional<std::string>{};
   if (archive_entry_size(entry) < 0 || static_cast<std::uint64_t>(archive_entry_size(entry)) > max)
     return fail(ErrorKind::unsafe_input, shown + " in the image is too large; refusing it");
@@ -65,7 +71,7 @@ Result<std::optional<std::string>> read_container_file(DockerClient& docker, con
   std::size_t got = 0;
   while (got < data.size()) {
     la_ssize_t n = archive_read_data(a.get(), data.data() + got, data.size() - got);
-    if (n < 0) return fail(ErrorKind::unsafe_input, "the archive of " + shown + " from the image is truncated");
+    if (n < 0) return unreadable("truncated");
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
   }

@@ -14,9 +14,11 @@ namespace {
 
 class StringReader final : public ByteReader {
  public:
-  explicit StringReader(std::string data) : m_data(std::move(data)) {}
+  explicit StringReader(std::string data, std::optional<Error> half_way = std::nullopt)
+      : m_data(std::move(data)), m_end(half_way ? m_data.size() / 2 : m_data.size()), m_error(std::move(half_way)) {}
   Result<std::size_t> read(std::span<std::byte> out) override {
-    std::size_t n = std::min(out.size(), m_data.size() - m_pos);
+    if (m_pos == m_end && m_error) return *m_error;
+    std::size_t n = std::min(out.size(), m_end - m_pos);
     std::memcpy(out.data(), m_data.data() + m_pos, n);
     m_pos += n;
     return n;
@@ -24,6 +26,8 @@ class StringReader final : public ByteReader {
 
  private:
   std::string m_data;
+  std::size_t m_end;
+  std::optional<Error> m_error;
   std::size_t m_pos = 0;
 };
 
@@ -221,6 +225,11 @@ Result<std::string> FakeDocker::container_create(const ContainerSpec& spec) {
   c.info.labels = spec.labels;
   c.info.user = spec.user;
   c.info.tty = spec.tty;
+  if (auto f = image_files.find(c.info.image); f != image_files.end()) {
+    c.archives = f->second.archives;
+    c.stats = f->second.stats;
+    c.archive_read_errors = f->second.archive_read_errors;
+  }
   // Docker creates a named volume that does not exist yet, with the mount's volume labels.
   for (const auto& m : spec.mounts)
     if (m.type == MountSpec::Type::volume && !m.source.empty() && volumes.find(m.source) == volumes.end())
@@ -336,7 +345,10 @@ Result<ArchiveDownload> FakeDocker::archive_get(const std::string& id, const std
     return fail(ErrorKind::not_found, "Docker could not copy '" + path + "' out of container " + id +
                                           ": Could not find the file " + path + " in container " + id);
   PathStat stat = c->stats.count(path) != 0 ? c->stats[path] : PathStat{path, 0, 0x80000000u | 0755, "", ""};
-  return ArchiveDownload{stat, std::make_unique<StringReader>(it->second)};
+  auto broken = c->archive_read_errors.find(path);
+  std::optional<Error> half_way;
+  if (broken != c->archive_read_errors.end()) half_way = broken->second;
+  return ArchiveDownload{stat, std::make_unique<StringReader>(it->second, std::move(half_way))};
 }
 
 Result<std::unique_ptr<ByteWriter>> FakeDocker::archive_put(const std::string& id, const std::string& path) {

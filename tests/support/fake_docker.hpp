@@ -32,6 +32,9 @@ class FakeDocker : public broker::DockerClient, public std::enable_shared_from_t
     /// What archive_get returns per path: tar bytes, and its stat.
     std::map<std::string, std::string> archives;
     std::map<std::string, broker::PathStat> stats;
+    /// Per path: the error a read of archive_get's body returns once half of its bytes are read
+    /// (the connection to the daemon lost in the middle of a download).
+    std::map<std::string, Error> archive_read_errors;
     /// What archive_put received, in order: (directory, tar bytes).
     std::vector<std::pair<std::string, std::string>> uploads;
     std::vector<broker::ExecSpec> execs;
@@ -52,6 +55,8 @@ class FakeDocker : public broker::DockerClient, public std::enable_shared_from_t
   std::map<std::string, std::string> image_exports;   ///< reference -> `docker save` tar bytes
   std::map<std::string, Container> containers;        ///< by ID ("c1", "c2", …)
   std::map<std::string, broker::VolumeInfo> volumes;  ///< by name
+  /// By image ID: what every container created from it starts with (archives, stats, read errors).
+  std::map<std::string, Container> image_files;
 
   /// Answers exec_start; default: exit 0, no output.
   std::function<broker::ExecResult(const std::string& container_id, const broker::ExecSpec&,
