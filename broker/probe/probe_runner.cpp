@@ -61,7 +61,7 @@ Result<std::optional<std::string>> read_container_file(DockerClient& docker, con
   if (src.open(a.get()) != ARCHIVE_OK) return unreadable("not a tar stream");
   struct archive_entry* entry = nullptr;
   int rc = archive_read_next_header(a.get(), &entry);
-  if (rc == ARCHIVE_EOF && !src.error()) return std::optional<std::string>{};
+  if (rc == ARCHIVE_EOF) return std::optional<std::string>{};
   if (rc != ARCHIVE_OK) return unreadable("malformed");
   if (archive_entry_filetype(entry) != AE_IFREG) return std::optional<std::string>{};
   if (archive_entry_size(entry) < 0 || static_cast<std::uint64_t>(archive_entry_size(entry)) > max)

@@ -55,8 +55,13 @@ class FakeDocker : public broker::DockerClient, public std::enable_shared_from_t
   std::map<std::string, std::string> image_exports;   ///< reference -> `docker save` tar bytes
   std::map<std::string, Container> containers;        ///< by ID ("c1", "c2", …)
   std::map<std::string, broker::VolumeInfo> volumes;  ///< by name
-  /// By image ID: what every container created from it starts with (archives, stats, read errors).
-  std::map<std::string, Container> image_files;
+  /// What every container created from an image starts with.
+  struct ImageFiles {
+    std::map<std::string, std::string> archives;
+    std::map<std::string, broker::PathStat> stats;
+    std::map<std::string, Error> archive_read_errors;
+  };
+  std::map<std::string, ImageFiles> image_files;  ///< by image ID
 
   /// Answers exec_start; default: exit 0, no output.
   std::function<broker::ExecResult(const std::string& container_id, const broker::ExecSpec&,
